@@ -1,0 +1,396 @@
+/*
+ * args.c: building EVALSHA commands, decoding replies, mapping errors and
+ * validating arguments; shared by the sync and async paths.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef HAVE_SYS_RANDOM_H
+#include <sys/random.h>
+#endif
+
+#include "ra_internal.h"
+
+static const char *const ra_error_names[RA_ERR__COUNT] = {
+	[RA_OK] = "OK",
+	[RA_ERR_IO] = "IO",
+	[RA_ERR_PROTOCOL] = "PROTOCOL",
+	[RA_ERR_BACKEND_DOWN] = "BACKEND_DOWN",
+	[RA_ERR_TIMEOUT] = "TIMEOUT",
+	[RA_ERR_OOM] = "OOM",
+	[RA_ERR_BAD_ARGUMENT] = "BAD_ARGUMENT",
+	[RA_ERR_NO_SUCH_POOL] = "NO_SUCH_POOL",
+	[RA_ERR_EMPTY] = "EMPTY",
+	[RA_ERR_NOT_OWNED] = "NOT_OWNED",
+	[RA_ERR_BUSY] = "BUSY",
+	[RA_ERR_NOT_FOUND] = "NOT_FOUND",
+	[RA_ERR_SCRIPT] = "SCRIPT",
+};
+
+const char *
+ra_strerror(int err)
+{
+	if (err < 0 || err >= RA_ERR__COUNT || ra_error_names[err] == NULL)
+		return "UNKNOWN";
+	return ra_error_names[err];
+}
+
+void
+ra_set_error(int *err, char *errstr, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	*err = code;
+	va_start(ap, fmt);
+	vsnprintf(errstr, RA_ERRSTR_LEN, fmt, ap);
+	va_end(ap);
+}
+
+void
+ra_args_init(struct ra_args *a, int script)
+{
+	memset(a, 0, sizeof *a);
+	a->script = script;
+	ra_args_str(a, "EVALSHA");
+	ra_args_str(a, ra_scripts[script].sha);
+	ra_args_str(a, "0");		/* numkeys, filled by finish */
+}
+
+void
+ra_args_deinit(struct ra_args *a)
+{
+	int i;
+
+	for (i = 0; i < a->argc; i++)
+		free(a->argv[i]);
+	free(a->argv);
+	free(a->argvlen);
+	memset(a, 0, sizeof *a);
+}
+
+/* Append one owned argument. */
+static void
+args_push(struct ra_args *a, const char *s, size_t len)
+{
+	char *copy;
+
+	if (a->oom)
+		return;
+	if (a->argc == a->cap) {
+		int cap = a->cap ? a->cap * 2 : 16;
+		char **v = realloc(a->argv, cap * sizeof *v);
+		size_t *l;
+
+		if (v == NULL) {
+			a->oom = true;
+			return;
+		}
+		a->argv = v;
+		if ((l = realloc(a->argvlen, cap * sizeof *l)) == NULL) {
+			a->oom = true;
+			return;
+		}
+		a->argvlen = l;
+		a->cap = cap;
+	}
+	if ((copy = malloc(len + 1)) == NULL) {
+		a->oom = true;
+		return;
+	}
+	memcpy(copy, s, len);
+	copy[len] = '\0';
+	a->argv[a->argc] = copy;
+	a->argvlen[a->argc] = len;
+	a->argc++;
+}
+
+void
+ra_args_rawkey(struct ra_args *a, const char *key, size_t len)
+{
+	if (a->keys_done) {	/* a programming error: keys come first */
+		a->oom = true;
+		return;
+	}
+	args_push(a, key, len);
+	a->nkeys++;
+}
+
+void
+ra_args_key(struct ra_args *a, const char *prefix, const char *pool,
+    const char *suffix)
+{
+	size_t len = strlen(prefix) + strlen(pool) + strlen(suffix) + 4;
+	char *buf;
+	int n;
+
+	if ((buf = malloc(len)) == NULL) {
+		a->oom = true;
+		return;
+	}
+	n = snprintf(buf, len, "{%s:%s}%s", prefix, pool, suffix);
+	ra_args_rawkey(a, buf, (size_t)n);
+	free(buf);
+}
+
+void
+ra_args_bin(struct ra_args *a, const char *s, size_t len)
+{
+	a->keys_done = true;
+	args_push(a, s, len);
+}
+
+void
+ra_args_str(struct ra_args *a, const char *s)
+{
+	if (a->argc >= 3)
+		a->keys_done = true;
+	args_push(a, s, strlen(s));
+}
+
+void
+ra_args_ll(struct ra_args *a, long long v)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof buf, "%lld", v);
+
+	ra_args_bin(a, buf, (size_t)n);
+}
+
+void
+ra_args_ms(struct ra_args *a, double seconds)
+{
+	if (seconds < 0)
+		ra_args_ll(a, -1);
+	else
+		ra_args_ll(a, (long long)llround(seconds * 1000.0));
+}
+
+void
+ra_args_double(struct ra_args *a, double v)
+{
+	char buf[64];
+	int n = snprintf(buf, sizeof buf, "%.17g", v);
+
+	ra_args_bin(a, buf, (size_t)n);
+}
+
+int
+ra_args_finish(struct ra_args *a)
+{
+	int n;
+
+	if (a->oom || a->argc < 3)
+		return -1;
+	n = snprintf(a->numkeys, sizeof a->numkeys, "%d", a->nkeys);
+	free(a->argv[2]);
+	if ((a->argv[2] = strdup(a->numkeys)) == NULL)
+		return -1;
+	a->argvlen[2] = (size_t)n;
+	return 0;
+}
+
+/* Error code words scripts (and Redis) put first in an error reply. */
+static const struct {
+	const char	*word;
+	int		 code;
+} ra_error_words[] = {
+	{ "EMPTY", RA_ERR_EMPTY },
+	{ "NOT_OWNED", RA_ERR_NOT_OWNED },
+	{ "NO_SUCH_POOL", RA_ERR_NO_SUCH_POOL },
+	{ "BAD_ARGUMENT", RA_ERR_BAD_ARGUMENT },
+	{ "BUSY", RA_ERR_BUSY },
+	{ "NOT_FOUND", RA_ERR_NOT_FOUND },
+	{ "TIMEOUT", RA_ERR_TIMEOUT },
+	{ "LOADING", RA_ERR_BACKEND_DOWN },
+	{ "READONLY", RA_ERR_BACKEND_DOWN },
+	{ "MASTERDOWN", RA_ERR_BACKEND_DOWN },
+	{ "OOM", RA_ERR_BACKEND_DOWN },
+	{ "BUSYSCRIPT", RA_ERR_BACKEND_DOWN },
+};
+
+int
+ra_reply_error(const redisReply *r, int *err, char *errstr)
+{
+	size_t i, wl;
+	const char *msg, *sp;
+
+	if (r == NULL) {
+		ra_set_error(err, errstr, RA_ERR_BACKEND_DOWN,
+		    "no reply from Redis");
+		return -1;
+	}
+	if (r->type != REDIS_REPLY_ERROR)
+		return 0;
+	msg = r->str;
+	/* Script errors may arrive wrapped: "ERR user_script:1: CODE ..." */
+	if (strncmp(msg, "ERR ", 4) == 0 && strstr(msg, "script") != NULL) {
+		for (i = 0; i < sizeof ra_error_words / sizeof ra_error_words[0];
+		    i++) {
+			const char *p = strstr(msg, ra_error_words[i].word);
+			if (p != NULL && p[strlen(ra_error_words[i].word)] == ' ') {
+				msg = p;
+				break;
+			}
+		}
+	}
+	sp = strchr(msg, ' ');
+	wl = sp != NULL ? (size_t)(sp - msg) : strlen(msg);
+	for (i = 0; i < sizeof ra_error_words / sizeof ra_error_words[0]; i++) {
+		if (strlen(ra_error_words[i].word) == wl &&
+		    strncmp(msg, ra_error_words[i].word, wl) == 0) {
+			ra_set_error(err, errstr, ra_error_words[i].code, "%s",
+			    sp != NULL ? sp + 1 : msg);
+			return -1;
+		}
+	}
+	ra_set_error(err, errstr, RA_ERR_SCRIPT, "%s", r->str);
+	return -1;
+}
+
+int
+ra_check_key(const char *what, const char *s, int *err, char *errstr)
+{
+	size_t len;
+
+	if (s == NULL || *s == '\0') {
+		ra_set_error(err, errstr, RA_ERR_BAD_ARGUMENT,
+		    "%s is empty", what);
+		return -1;
+	}
+	if ((len = strlen(s)) > RA_KEY_MAX) {
+		ra_set_error(err, errstr, RA_ERR_BAD_ARGUMENT,
+		    "%s is %zu bytes, over %d", what, len, RA_KEY_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+#define RA_TTL_MAX	(10.0 * 365 * 24 * 3600)
+
+int
+ra_check_ttl(const char *what, double ttl, bool allow_default, int *err,
+    char *errstr)
+{
+	if (allow_default && ttl == RA_TTL_DEFAULT)
+		return 0;
+	if (!isfinite(ttl) || ttl < 0 || ttl > RA_TTL_MAX) {
+		ra_set_error(err, errstr, RA_ERR_BAD_ARGUMENT,
+		    "%s %g out of range (0 to %.0f seconds)", what, ttl,
+		    RA_TTL_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+int
+ra_random_token(char *buf)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[RA_TOKEN_LEN / 2];
+	size_t got = 0;
+	int i;
+
+#ifdef HAVE_GETRANDOM
+	while (got < sizeof raw) {
+		ssize_t n = getrandom(raw + got, sizeof raw - got, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		got += (size_t)n;
+	}
+#endif
+	if (got < sizeof raw) {
+		int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		while (got < sizeof raw) {
+			ssize_t n = read(fd, raw + got, sizeof raw - got);
+			if (n <= 0) {
+				if (n < 0 && errno == EINTR)
+					continue;
+				close(fd);
+				return -1;
+			}
+			got += (size_t)n;
+		}
+		close(fd);
+	}
+	for (i = 0; i < (int)sizeof raw; i++) {
+		buf[2 * i] = hex[raw[i] >> 4];
+		buf[2 * i + 1] = hex[raw[i] & 0xf];
+	}
+	buf[RA_TOKEN_LEN] = '\0';
+	return 0;
+}
+
+bool
+ra_reply_ll(const redisReply *r, long long *v)
+{
+	char *end;
+
+	if (r == NULL)
+		return false;
+	if (r->type == REDIS_REPLY_INTEGER) {
+		*v = r->integer;
+		return true;
+	}
+	if (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS)
+		return false;
+	errno = 0;
+	*v = strtoll(r->str, &end, 10);
+	return errno == 0 && end != r->str && *end == '\0';
+}
+
+bool
+ra_reply_double(const redisReply *r, double *v)
+{
+	char *end;
+
+	if (r == NULL)
+		return false;
+	if (r->type == REDIS_REPLY_INTEGER) {
+		*v = (double)r->integer;
+		return true;
+	}
+	if (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS)
+		return false;
+	*v = strtod(r->str, &end);
+	return end != r->str && *end == '\0';
+}
+
+char *
+ra_reply_strdup(const redisReply *r)
+{
+	char *s;
+
+	if (r == NULL || (r->type != REDIS_REPLY_STRING &&
+	    r->type != REDIS_REPLY_STATUS))
+		return NULL;
+	if ((s = malloc(r->len + 1)) == NULL)
+		return NULL;
+	memcpy(s, r->str, r->len);
+	s[r->len] = '\0';
+	return s;
+}
+
+void
+ra_strlist_deinit(struct ra_strlist *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}

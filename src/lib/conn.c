@@ -1,0 +1,410 @@
+/*
+ * conn.c: the synchronous connection: connect, AUTH, SELECT, the script
+ * registry (SCRIPT LOAD on connect, EVALSHA, reload once on NOSCRIPT).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ra_internal.h"
+
+#define RA_PREFIX_DEFAULT	"ra"
+
+/* Copy s into the tail of buf; returns the copy or NULL if it won't fit. */
+static char *
+url_put(char **pos, char *end, const char *s, size_t len)
+{
+	char *out = *pos;
+
+	if ((size_t)(end - *pos) < len + 1)
+		return NULL;
+	memcpy(out, s, len);
+	out[len] = '\0';
+	*pos += len + 1;
+	return out;
+}
+
+int
+ra_options_parse_url(struct ra_options *opt, const char *url, char *buf,
+    size_t buflen, char *err, size_t errlen)
+{
+	char *pos = buf, *end = buf + buflen;
+	const char *p, *at, *slash, *colon, *q;
+	char *e;
+	long v;
+
+	memset(opt, 0, sizeof *opt);
+	if (strncmp(url, "unix://", 7) == 0) {
+		p = url + 7;
+		q = strchr(p, '?');
+		if (*p != '/') {
+			snprintf(err, errlen, "%s: socket path must be absolute",
+			    url);
+			return -1;
+		}
+		opt->path = url_put(&pos, end, p, q ? (size_t)(q - p) : strlen(p));
+		if (opt->path == NULL)
+			goto toolong;
+		if (q != NULL) {
+			if (strncmp(q, "?db=", 4) != 0) {
+				snprintf(err, errlen, "%s: only ?db=N is understood",
+				    url);
+				return -1;
+			}
+			errno = 0;
+			v = strtol(q + 4, &e, 10);
+			if (errno || *e || e == q + 4 || v < 0 || v > 65535) {
+				snprintf(err, errlen, "%s: bad database number",
+				    url);
+				return -1;
+			}
+			opt->db = (int)v;
+		}
+		return 0;
+	}
+	if (strncmp(url, "redis://", 8) != 0) {
+		snprintf(err, errlen,
+		    "%s: expected redis://host:port/db or unix:///path", url);
+		return -1;
+	}
+	p = url + 8;
+	slash = strchr(p, '/');
+	at = memchr(p, '@', slash ? (size_t)(slash - p) : strlen(p));
+	if (at != NULL) {
+		colon = memchr(p, ':', (size_t)(at - p));
+		if (colon != NULL) {
+			if (colon > p && (opt->username = url_put(&pos, end, p,
+			    (size_t)(colon - p))) == NULL)
+				goto toolong;
+			if ((opt->password = url_put(&pos, end, colon + 1,
+			    (size_t)(at - colon - 1))) == NULL)
+				goto toolong;
+		} else if ((opt->password = url_put(&pos, end, p,
+		    (size_t)(at - p))) == NULL)
+			goto toolong;
+		p = at + 1;
+	}
+	q = slash ? slash : p + strlen(p);
+	if (*p == '[') {			/* [::1]:6379 */
+		const char *rb = memchr(p, ']', (size_t)(q - p));
+		if (rb == NULL) {
+			snprintf(err, errlen, "%s: unclosed [", url);
+			return -1;
+		}
+		opt->host = url_put(&pos, end, p + 1, (size_t)(rb - p - 1));
+		colon = rb + 1 < q && rb[1] == ':' ? rb + 1 : NULL;
+	} else {
+		colon = memchr(p, ':', (size_t)(q - p));
+		opt->host = url_put(&pos, end, p,
+		    (size_t)((colon ? colon : q) - p));
+	}
+	if (opt->host == NULL)
+		goto toolong;
+	if (*opt->host == '\0') {
+		snprintf(err, errlen, "%s: no host", url);
+		return -1;
+	}
+	opt->port = 6379;
+	if (colon != NULL) {
+		errno = 0;
+		v = strtol(colon + 1, &e, 10);
+		if (errno || e != q || e == colon + 1 || v < 1 || v > 65535) {
+			snprintf(err, errlen, "%s: bad port", url);
+			return -1;
+		}
+		opt->port = (int)v;
+	}
+	if (slash != NULL && slash[1] != '\0') {
+		errno = 0;
+		v = strtol(slash + 1, &e, 10);
+		if (errno || *e || v < 0 || v > 65535) {
+			snprintf(err, errlen, "%s: bad database number", url);
+			return -1;
+		}
+		opt->db = (int)v;
+	}
+	return 0;
+
+toolong:
+	snprintf(err, errlen, "%s: URL too long", url);
+	return -1;
+}
+
+/* Replace *dst with a copy of src (NULL stays NULL); -1 on OOM. */
+static int
+dup_opt(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = NULL;
+	if (src != NULL && (*dst = strdup(src)) == NULL)
+		return -1;
+	return 0;
+}
+
+static void
+priv_destroy(struct ra_private *p)
+{
+	if (p == NULL)
+		return;
+	free(p->host);
+	free(p->path);
+	free(p->username);
+	free(p->password);
+	free(p->prefix);
+	free(p);
+}
+
+static struct ra_private *
+priv_create(const struct ra_options *opt)
+{
+	struct ra_private *p;
+
+	if ((p = calloc(1, sizeof *p)) == NULL)
+		return NULL;
+	p->opt = *opt;
+	if (dup_opt(&p->host, opt->host) != 0 ||
+	    dup_opt(&p->path, opt->path) != 0 ||
+	    dup_opt(&p->username, opt->username) != 0 ||
+	    dup_opt(&p->password, opt->password) != 0 ||
+	    dup_opt(&p->prefix, opt->prefix != NULL && *opt->prefix != '\0' ?
+	    opt->prefix : RA_PREFIX_DEFAULT) != 0) {
+		priv_destroy(p);
+		return NULL;
+	}
+	p->opt.host = p->host;
+	p->opt.path = p->path;
+	p->opt.username = p->username;
+	p->opt.password = p->password;
+	p->opt.prefix = p->prefix;
+	if (p->opt.port == 0)
+		p->opt.port = 6379;
+	if (p->opt.batch == 0)
+		p->opt.batch = RA_BATCH_DEFAULT;
+	return p;
+}
+
+/* Record a hiredis context error in ctx. */
+static void
+conn_error(struct ra_context *ctx, const char *what)
+{
+	int code = RA_ERR_BACKEND_DOWN;
+
+	if (ctx->rc != NULL && ctx->rc->err == REDIS_ERR_IO &&
+	    (errno == EAGAIN || errno == ETIMEDOUT))
+		code = RA_ERR_TIMEOUT;
+	ra_set_error(&ctx->err, ctx->errstr, code, "%s: %s", what,
+	    ctx->rc != NULL && ctx->rc->errstr[0] ? ctx->rc->errstr :
+	    "connection lost");
+	if (ctx->rc != NULL) {
+		redisFree(ctx->rc);
+		ctx->rc = NULL;
+	}
+}
+
+/* Run one plain command (AUTH, SELECT); 0 or -1 with ctx->err set. */
+static int
+conn_simple(struct ra_context *ctx, int argc, const char **argv)
+{
+	redisReply *r;
+
+	r = redisCommandArgv(ctx->rc, argc, argv, NULL);
+	if (r == NULL) {
+		conn_error(ctx, argv[0]);
+		return -1;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		ra_set_error(&ctx->err, ctx->errstr, RA_ERR_BACKEND_DOWN,
+		    "%s: %s", argv[0], r->str);
+		freeReplyObject(r);
+		return -1;
+	}
+	freeReplyObject(r);
+	return 0;
+}
+
+static bool
+tv_set(const struct timeval *tv)
+{
+	return tv->tv_sec != 0 || tv->tv_usec != 0;
+}
+
+int
+ra_reconnect(struct ra_context *ctx)
+{
+	const struct ra_options *o = &ctx->priv->opt;
+	char db[16];
+
+	if (ctx->rc != NULL) {
+		redisFree(ctx->rc);
+		ctx->rc = NULL;
+	}
+	ctx->err = RA_OK;
+	ctx->errstr[0] = '\0';
+	if (o->path != NULL)
+		ctx->rc = tv_set(&o->connect_timeout) ?
+		    redisConnectUnixWithTimeout(o->path, o->connect_timeout) :
+		    redisConnectUnix(o->path);
+	else
+		ctx->rc = tv_set(&o->connect_timeout) ?
+		    redisConnectWithTimeout(o->host ? o->host : "127.0.0.1",
+		    o->port, o->connect_timeout) :
+		    redisConnect(o->host ? o->host : "127.0.0.1", o->port);
+	if (ctx->rc == NULL) {
+		ra_set_error(&ctx->err, ctx->errstr, RA_ERR_OOM,
+		    "out of memory");
+		return -1;
+	}
+	if (ctx->rc->err) {
+		conn_error(ctx, "connect");
+		return -1;
+	}
+	if (tv_set(&o->command_timeout) &&
+	    redisSetTimeout(ctx->rc, o->command_timeout) != REDIS_OK) {
+		conn_error(ctx, "set timeout");
+		return -1;
+	}
+	if (o->password != NULL) {
+		const char *argv[3] = { "AUTH", o->username, o->password };
+
+		if (o->username != NULL) {
+			if (conn_simple(ctx, 3, argv) != 0)
+				return -1;
+		} else {
+			argv[1] = o->password;
+			if (conn_simple(ctx, 2, argv) != 0)
+				return -1;
+		}
+	}
+	if (o->db != 0) {
+		const char *argv[2] = { "SELECT", db };
+
+		snprintf(db, sizeof db, "%d", o->db);
+		if (conn_simple(ctx, 2, argv) != 0)
+			return -1;
+	}
+	return ra_load_scripts(ctx);
+}
+
+struct ra_context *
+ra_connect(const struct ra_options *opt)
+{
+	struct ra_context *ctx;
+	struct ra_options def;
+
+	if (opt == NULL) {
+		memset(&def, 0, sizeof def);
+		opt = &def;
+	}
+	if ((ctx = calloc(1, sizeof *ctx)) == NULL)
+		return NULL;
+	if ((ctx->priv = priv_create(opt)) == NULL) {
+		free(ctx);
+		return NULL;
+	}
+	ra_reconnect(ctx);
+	return ctx;
+}
+
+void
+ra_free(struct ra_context *ctx)
+{
+	if (ctx == NULL)
+		return;
+	if (ctx->rc != NULL)
+		redisFree(ctx->rc);
+	priv_destroy(ctx->priv);
+	free(ctx);
+}
+
+const char *
+ra_prefix(const struct ra_context *ctx)
+{
+	return ctx->priv->opt.prefix;
+}
+
+unsigned
+ra_batch(const struct ra_context *ctx)
+{
+	return ctx->priv->opt.batch;
+}
+
+/* SCRIPT LOAD one script; checks Redis agrees on its SHA1. */
+static int
+load_script(struct ra_context *ctx, int id)
+{
+	const char *argv[3] = { "SCRIPT", "LOAD", ra_scripts[id].src };
+	redisReply *r;
+
+	r = redisCommandArgv(ctx->rc, 3, argv, NULL);
+	if (r == NULL) {
+		conn_error(ctx, "SCRIPT LOAD");
+		return -1;
+	}
+	if (r->type != REDIS_REPLY_STRING ||
+	    strcmp(r->str, ra_scripts[id].sha) != 0) {
+		ra_set_error(&ctx->err, ctx->errstr, RA_ERR_SCRIPT,
+		    "SCRIPT LOAD %s: %s", ra_scripts[id].name,
+		    r->type == REDIS_REPLY_ERROR ? r->str : "SHA1 mismatch");
+		freeReplyObject(r);
+		return -1;
+	}
+	freeReplyObject(r);
+	return 0;
+}
+
+int
+ra_load_scripts(struct ra_context *ctx)
+{
+	int i;
+
+	if (ctx->rc == NULL) {
+		ra_set_error(&ctx->err, ctx->errstr, RA_ERR_BACKEND_DOWN,
+		    "not connected");
+		return -1;
+	}
+	for (i = 0; i < RA_SCRIPT_COUNT; i++)
+		if (load_script(ctx, i) != 0)
+			return -1;
+	return 0;
+}
+
+redisReply *
+ra_call(struct ra_context *ctx, struct ra_args *a)
+{
+	redisReply *r;
+	int attempt;
+
+	ctx->err = RA_OK;
+	ctx->errstr[0] = '\0';
+	if (ra_args_finish(a) != 0) {
+		ra_set_error(&ctx->err, ctx->errstr, RA_ERR_OOM,
+		    "out of memory");
+		return NULL;
+	}
+	if (ctx->rc == NULL && ra_reconnect(ctx) != 0)
+		return NULL;
+	for (attempt = 0; attempt < 2; attempt++) {
+		r = redisCommandArgv(ctx->rc, a->argc, (const char **)a->argv,
+		    a->argvlen);
+		if (r == NULL) {
+			conn_error(ctx, ra_scripts[a->script].name);
+			return NULL;
+		}
+		if (attempt == 0 && r->type == REDIS_REPLY_ERROR &&
+		    strncmp(r->str, "NOSCRIPT", 8) == 0) {
+			freeReplyObject(r);
+			if (load_script(ctx, a->script) != 0)
+				return NULL;
+			continue;
+		}
+		break;
+	}
+	if (ra_reply_error(r, &ctx->err, ctx->errstr) != 0) {
+		freeReplyObject(r);
+		return NULL;
+	}
+	return r;
+}

@@ -1,0 +1,115 @@
+/*
+ * ra_internal.h: what the library's modules share and callers never see:
+ * the EVALSHA argument builder, reply helpers, the sync and async script
+ * call paths with their NOSCRIPT retry.
+ */
+#ifndef RA_INTERNAL_H
+#define RA_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#include "redis_allocator.h"
+#include "ra_scripts.h"
+
+/* Options copied out of the caller's struct ra_options. */
+struct ra_private {
+	struct ra_options	 opt;		/* strings point into owned copies */
+	char			*host;		/* owned copies of opt strings */
+	char			*path;
+	char			*username;
+	char			*password;
+	char			*prefix;
+};
+
+/*
+ * An EVALSHA command being built: "EVALSHA sha numkeys keys... args...".
+ * Every argument is an owned copy, so an async call can be re-sent after
+ * NOSCRIPT long after the caller's strings are gone.
+ */
+struct ra_args {
+	int		 script;	/* enum ra_script_id */
+	int		 argc;		/* arguments so far */
+	int		 cap;		/* slots allocated */
+	int		 nkeys;		/* keys, counted until first arg */
+	bool		 keys_done;	/* an ARGV was added: no more keys */
+	bool		 oom;		/* an allocation failed */
+	char		**argv;		/* owned strings */
+	size_t		*argvlen;
+	char		 numkeys[16];	/* text of nkeys, set by finish */
+};
+
+/* Start a call of script. */
+void	ra_args_init(struct ra_args *a, int script);
+void	ra_args_deinit(struct ra_args *a);
+/* KEYS: "{prefix:pool}suffix", e.g. suffix ":free". */
+void	ra_args_key(struct ra_args *a, const char *prefix, const char *pool,
+	    const char *suffix);
+/* KEYS: a key given whole. */
+void	ra_args_rawkey(struct ra_args *a, const char *key, size_t len);
+/* ARGV values. */
+void	ra_args_str(struct ra_args *a, const char *s);
+void	ra_args_bin(struct ra_args *a, const char *s, size_t len);
+void	ra_args_ll(struct ra_args *a, long long v);
+/* A TTL in seconds as integer milliseconds. */
+void	ra_args_ms(struct ra_args *a, double seconds);
+void	ra_args_double(struct ra_args *a, double v);
+/* Fill in numkeys; returns -1 if any allocation failed. */
+int	ra_args_finish(struct ra_args *a);
+
+/* Set ctx-style err/errstr. */
+void	ra_set_error(int *err, char *errstr, int code, const char *fmt, ...)
+	    __attribute__((format(printf, 4, 5)));
+
+/*
+ * Map a reply to an error: NULL reply, REDIS_REPLY_ERROR with a code word
+ * first ("NOT_OWNED token is stale") -> the matching enum ra_error.
+ * Returns 0 when the reply is not an error.
+ */
+int	ra_reply_error(const redisReply *r, int *err, char *errstr);
+
+/* Validate a key-like argument (pool, item, name): 1..RA_KEY_MAX bytes,
+ * no NUL is guaranteed by C strings; sets BAD_ARGUMENT on failure. */
+int	ra_check_key(const char *what, const char *s, int *err, char *errstr);
+/* Validate a TTL: finite, >= 0 (or RA_TTL_DEFAULT if allow_default),
+ * at most 10 years. */
+int	ra_check_ttl(const char *what, double ttl, bool allow_default,
+	    int *err, char *errstr);
+
+/* Fill buf with RA_TOKEN_LEN random hex digits and a NUL. */
+int	ra_random_token(char *buf);
+
+/*
+ * Sync: run a finished EVALSHA, reloading the script once on NOSCRIPT.
+ * Returns the reply (caller frees) or NULL with ctx->err set; an error
+ * reply is turned into ctx->err and NULL as well.
+ */
+redisReply *ra_call(struct ra_context *ctx, struct ra_args *a);
+
+/* Decode a reply into res (err set on failure); the async path and the
+ * sync wrappers share these. */
+typedef void ra_decode_fn(const redisReply *r, struct ra_result *res);
+
+/* Free what a decoder allocated in res (by the decoder that made it). */
+typedef void ra_result_free_fn(struct ra_result *res);
+
+/*
+ * Async: send a finished call; takes ownership of a (moved, a is left
+ * empty).  When the reply comes, decode it with dec, call fn, then free
+ * the result with rfree.  Returns -1 (fn never called) if it could not
+ * be queued.
+ */
+int	ra_async_call(struct ra_async *ra, struct ra_args *a, ra_decode_fn *dec,
+	    ra_result_free_fn *rfree, ra_async_fn *fn, void *priv);
+const char *ra_async_prefix(const struct ra_async *ra);
+unsigned ra_async_batch(const struct ra_async *ra);
+
+/* Reply helpers. */
+bool	ra_reply_ll(const redisReply *r, long long *v);
+bool	ra_reply_double(const redisReply *r, double *v);
+char	*ra_reply_strdup(const redisReply *r);
+
+/* Current batch size of a sync context. */
+unsigned ra_batch(const struct ra_context *ctx);
+
+#endif /* RA_INTERNAL_H */

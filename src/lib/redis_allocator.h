@@ -1,0 +1,388 @@
+/*
+ * redis_allocator.h: libredisallocator, the public API.
+ *
+ * A resource allocator (exclusive and shared leases, priority, soft binding,
+ * garbage collection, health state), a distributed lock and a task queue,
+ * all kept in one Redis; every state change is one atomic Lua script.
+ *
+ * Error contract (hiredis style): functions return 0 on success and -1 on
+ * failure, or a pointer / NULL; the context then carries err (an enum
+ * ra_error) and errstr (a human readable message).  Results that are not
+ * failures of the library but answers of the allocator (the pool is empty,
+ * the token is stale) are distinct err codes too, so callers switch on err.
+ *
+ * Times: every TTL is in seconds as a double (fractions accepted, rounded
+ * to milliseconds); every absolute time returned is in milliseconds of the
+ * Redis server's clock (TIME), never the caller's.
+ */
+#ifndef REDIS_ALLOCATOR_H
+#define REDIS_ALLOCATOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RA_ERRSTR_LEN	128
+#define RA_TOKEN_LEN	32	/* hex digits in a lease token */
+#define RA_KEY_MAX	1024	/* longest item, pool or name, in bytes */
+#define RA_BATCH_DEFAULT 1000	/* items one script may touch */
+#define RA_TTL_DEFAULT	(-1.0)	/* "use the pool's default" */
+
+/* What went wrong; 0 is success.  ra_strerror() gives the code word. */
+enum ra_error {
+	RA_OK = 0,
+	RA_ERR_IO,		/* socket error, connection closed */
+	RA_ERR_PROTOCOL,	/* Redis answered something unexpected */
+	RA_ERR_BACKEND_DOWN,	/* Redis unreachable, loading or read-only */
+	RA_ERR_TIMEOUT,		/* deadline passed */
+	RA_ERR_OOM,		/* out of memory */
+	RA_ERR_BAD_ARGUMENT,	/* bad key, TTL, option: nothing changed */
+	RA_ERR_NO_SUCH_POOL,	/* the pool was never created or is gone */
+	RA_ERR_EMPTY,		/* no item can be leased now */
+	RA_ERR_NOT_OWNED,	/* stale token or other owner: nothing changed */
+	RA_ERR_BUSY,		/* lock held by another owner */
+	RA_ERR_NOT_FOUND,	/* no such item, binding, task */
+	RA_ERR_SCRIPT,		/* a script failed in an unexpected way */
+	RA_ERR__COUNT
+};
+
+/* The code word of an error ("NOT_OWNED"), never NULL. */
+const char *ra_strerror(int err);
+
+/* ------------------------------------------------------------------ */
+/* Connection                                                           */
+/* ------------------------------------------------------------------ */
+
+/* How to reach Redis.  Zeroed fields take defaults. */
+struct ra_options {
+	const char	*host;		/* TCP host; NULL with path set */
+	int		 port;		/* TCP port, default 6379 */
+	const char	*path;		/* UNIX socket path, or NULL */
+	struct timeval	 connect_timeout; /* 0: wait as long as the OS does */
+	struct timeval	 command_timeout; /* 0: no timeout */
+	const char	*username;	/* ACL user, or NULL */
+	const char	*password;	/* AUTH password, or NULL */
+	int		 db;		/* SELECT this database */
+	const char	*prefix;	/* key prefix, default "ra" */
+	unsigned	 batch;		/* max items per script call */
+};
+
+/* Parse "redis://[[user]:pass@]host[:port][/db]" or "unix:///path[?db=N]"
+ * into opt; strings point into buf (size buflen), which must outlive opt.
+ * Returns 0, or -1 with a message in err. */
+int	ra_options_parse_url(struct ra_options *opt, const char *url,
+	    char *buf, size_t buflen, char *err, size_t errlen);
+
+struct ra_private;
+
+/* A synchronous connection.  Public fields are read-only for callers. */
+struct ra_context {
+	int			 err;	/* enum ra_error of the last call */
+	char			 errstr[RA_ERRSTR_LEN]; /* its message */
+	redisContext		*rc;	/* owned; NULL while disconnected */
+	struct ra_private	*priv;	/* owned: options, prefix, buffers */
+};
+
+/*
+ * Connect, authenticate, select the database and load the scripts.
+ * Returns NULL only when out of memory; otherwise check ctx->err (like
+ * hiredis) and call ra_reconnect() later or ra_free().
+ */
+struct ra_context *ra_connect(const struct ra_options *opt);
+int	ra_reconnect(struct ra_context *ctx);
+void	ra_free(struct ra_context *ctx);
+
+/* The key prefix in use ("ra" by default). */
+const char *ra_prefix(const struct ra_context *ctx);
+
+/* SCRIPT LOAD every script (also done on connect). */
+int	ra_load_scripts(struct ra_context *ctx);
+
+/* A list of strings owned by the caller, freed with ra_strlist_deinit. */
+struct ra_strlist {
+	char	**v;		/* n strings, each malloc'd */
+	size_t	  n;
+};
+void	ra_strlist_deinit(struct ra_strlist *l);
+
+/* ------------------------------------------------------------------ */
+/* Resource allocator                                                   */
+/* ------------------------------------------------------------------ */
+
+/* Settings of a pool, stored in Redis so every client shares them. */
+struct ra_pool_conf {
+	int		shared;		/* leases are shared by default */
+	unsigned	max_shares;	/* holders per item, 0 = unlimited */
+	double		lease_ttl;	/* default lease TTL, s (> 0) */
+	double		bind_ttl;	/* default binding TTL, s, 0 = forever */
+	/* passive ejection (Envoy outlier detection model) */
+	unsigned	eject_failures;	/* consecutive failures, 0 = off */
+	double		eject_base;	/* quarantine = base * n, s */
+	double		eject_max;	/* cap on one quarantine, s */
+	unsigned	eject_max_percent; /* max share quarantined at once */
+	double		ban_time;	/* quarantine after BANNED, s */
+};
+
+/* Fill c with the defaults: exclusive, lease_ttl 60, bind_ttl 3600,
+ * eject after 5 failures, base 30 s, max 300 s, 50 %, ban 600 s. */
+void	ra_pool_conf_init(struct ra_pool_conf *c);
+
+/* Create the pool or update its settings; items are kept. */
+int	ra_pool_create(struct ra_context *ctx, const char *pool,
+	    const struct ra_pool_conf *conf);
+/* Read a pool's settings; RA_ERR_NO_SUCH_POOL if it does not exist. */
+int	ra_pool_get(struct ra_context *ctx, const char *pool,
+	    struct ra_pool_conf *conf);
+/* Delete a pool: free items go now, leased items when released. */
+int	ra_pool_delete(struct ra_context *ctx, const char *pool);
+/* Names of all pools. */
+int	ra_pools(struct ra_context *ctx, struct ra_strlist *out);
+
+/* One item to add.  Items are any byte strings without NUL, 1..1024 bytes. */
+struct ra_item {
+	const char	*key;		/* the item (a proxy URL for proxypoold) */
+	int		 priority;	/* static class, lower is leased first */
+	double		 expires;	/* leaves the pool after s; 0 = never */
+};
+
+/* Add or update items (chunked: no script touches more than batch). */
+int	ra_add(struct ra_context *ctx, const char *pool,
+	    const struct ra_item *items, size_t n);
+/* Remove items: free ones at once, leased ones when released. */
+int	ra_remove(struct ra_context *ctx, const char *pool,
+	    const char *const *keys, size_t n);
+/* Make the pool hold exactly these items (add, update, drain the rest). */
+int	ra_assign(struct ra_context *ctx, const char *pool,
+	    const struct ra_item *items, size_t n);
+/* Remove every item: free ones at once, leased ones when released. */
+int	ra_clear(struct ra_context *ctx, const char *pool);
+
+/* The state of one item. */
+enum ra_state {
+	RA_STATE_ANY = 0,	/* filter only: every state */
+	RA_STATE_FREE,
+	RA_STATE_LEASED,	/* exclusive lease */
+	RA_STATE_SHARED,	/* 1..max_shares holders */
+	RA_STATE_QUARANTINED,
+	RA_STATE_DRAINING,	/* removed, leaves when released */
+	RA_STATE__COUNT
+};
+const char *ra_state_name(enum ra_state s);	/* "free", "leased"... */
+/* Parse a state name; returns -1 for an unknown name. */
+int	ra_state_parse(const char *name);
+
+/* What LIST tells about an item. */
+struct ra_item_info {
+	char		*key;		/* owned */
+	enum ra_state	 state;
+	int		 priority;	/* static class */
+	int		 holders;	/* leases held on it now */
+	long long	 expires_ms;	/* item expiry, 0 = never */
+	long long	 until_ms;	/* end of quarantine, 0 = none */
+	unsigned	 failures;	/* consecutive failures */
+	unsigned	 ejections;	/* ejections in a row */
+	double		 latency_ms;	/* moving average, 0 = unknown */
+};
+
+struct ra_list {
+	struct ra_item_info	*items;	/* n entries, owned */
+	size_t			 n;
+	unsigned long long	 cursor; /* pass back; 0 = done */
+};
+void	ra_list_deinit(struct ra_list *l);
+
+/* One page of a pool (HSCAN-like: cursor 0 starts, 0 returned ends). */
+int	ra_list(struct ra_context *ctx, const char *pool,
+	    enum ra_state filter, unsigned long long cursor, unsigned count,
+	    struct ra_list *out);
+
+/* Items per state, O(1) whatever the pool size. */
+struct ra_counts {
+	long long	total;		/* items in the pool */
+	long long	free;
+	long long	leased;		/* items with an exclusive lease */
+	long long	shared;		/* items with shared holders */
+	long long	quarantined;
+	long long	draining;
+	long long	leases;		/* leases held (shared count each) */
+	long long	bindings;
+};
+int	ra_counts(struct ra_context *ctx, const char *pool,
+	    struct ra_counts *out);
+
+/* A lease request. */
+struct ra_lease_req {
+	const char	*name;		/* soft binding name, or NULL */
+	double		 ttl;		/* lease TTL, RA_TTL_DEFAULT: pool's */
+	double		 bind_ttl;	/* binding TTL, RA_TTL_DEFAULT: pool's */
+	int		 shared;	/* -1 pool default, 0 exclusive, 1 */
+	const char	*holder;	/* who holds it (for LIST), or NULL */
+};
+void	ra_lease_req_init(struct ra_lease_req *req);
+
+/* A granted lease. */
+struct ra_lease {
+	char		*item;		/* owned: the leased item */
+	char		 token[RA_TOKEN_LEN + 1]; /* renew/release with this */
+	long long	 expires_ms;	/* lease end, Redis clock */
+	long long	 fence;		/* grows with every grant in the pool */
+	int		 shared;	/* a shared lease */
+	int		 bound;		/* the name's bound item was returned */
+};
+void	ra_lease_deinit(struct ra_lease *l);
+
+/* Lease an item: best priority class, then least recently used (shared:
+ * then fewest holders).  RA_ERR_EMPTY when nothing is available. */
+int	ra_lease(struct ra_context *ctx, const char *pool,
+	    const struct ra_lease_req *req, struct ra_lease *out);
+/* Extend a lease; RA_ERR_NOT_OWNED when the token is stale. */
+int	ra_renew(struct ra_context *ctx, const char *pool, const char *token,
+	    double ttl, long long *expires_ms);
+
+/* How a leased item behaved. */
+enum ra_outcome {
+	RA_OUTCOME_NONE = 0,	/* nothing to say */
+	RA_OUTCOME_OK,
+	RA_OUTCOME_FAILED,
+	RA_OUTCOME_BANNED,	/* the target banned it: long quarantine */
+	RA_OUTCOME__COUNT
+};
+const char *ra_outcome_name(enum ra_outcome o);
+int	ra_outcome_parse(const char *name);	/* -1 if unknown */
+
+/* Release a lease with its outcome; latency_ms < 0 = unknown. */
+int	ra_release(struct ra_context *ctx, const char *pool,
+	    const char *token, enum ra_outcome outcome, double latency_ms);
+/* Report an item's outcome without a lease (passive health feedback). */
+int	ra_report(struct ra_context *ctx, const char *pool, const char *item,
+	    enum ra_outcome outcome, double latency_ms);
+/* Keep an item from being leased for seconds (its leases stay valid). */
+int	ra_quarantine(struct ra_context *ctx, const char *pool,
+	    const char *item, double seconds);
+
+/* Soft binding: name -> item with a TTL (0 = forever). */
+int	ra_bind(struct ra_context *ctx, const char *pool, const char *name,
+	    const char *item, double ttl);
+int	ra_unbind(struct ra_context *ctx, const char *pool, const char *name);
+/* *item is NULL (and 0 returned) when the name is not bound. */
+int	ra_binding(struct ra_context *ctx, const char *pool, const char *name,
+	    char **item);
+/* Names bound to an item. */
+int	ra_bindings(struct ra_context *ctx, const char *pool, const char *item,
+	    struct ra_strlist *names);
+
+/* What a gc sweep reclaimed. */
+struct ra_gc_stats {
+	long long	leases;		/* expired leases returned */
+	long long	bindings;	/* expired bindings removed */
+	long long	items;		/* expired items removed */
+	long long	quarantine;	/* items back from quarantine */
+};
+/* Reclaim up to count of each kind now (the lease path does this too). */
+int	ra_gc(struct ra_context *ctx, const char *pool, unsigned count,
+	    struct ra_gc_stats *out);
+
+/* Walk the whole pool (bounded steps) and list every broken invariant
+ * as a human readable line; an empty list means the pool is sound. */
+int	ra_check_invariants(struct ra_context *ctx, const char *pool,
+	    struct ra_strlist *violations);
+
+/* ------------------------------------------------------------------ */
+/* Asynchronous allocator API (hiredis async, for event loops)          */
+/* ------------------------------------------------------------------ */
+
+struct ra_async;
+
+/* Result of an asynchronous call; valid only during the callback (its
+ * strings are freed after it returns: copy what you keep). */
+struct ra_result {
+	int		 err;	/* enum ra_error */
+	char		 errstr[RA_ERRSTR_LEN];
+	union {
+		struct ra_lease		lease;	/* lease */
+		long long		integer; /* renew: expires_ms; others */
+		struct ra_counts	counts;	/* counts */
+		struct ra_list		list;	/* list */
+		struct ra_strlist	strs;	/* bindings, pools */
+		char			*str;	/* binding (NULL: none) */
+		struct ra_pool_conf	pool;	/* pool_get */
+		struct ra_gc_stats	gc;	/* gc */
+	} u;
+};
+
+typedef void ra_async_fn(struct ra_async *ra, struct ra_result *res,
+    void *priv);
+
+/*
+ * Wrap an async context the caller owns and drives (libevent adapter).
+ * Scripts are loaded on first NOSCRIPT, transparently.  Pending callbacks
+ * run with RA_ERR_BACKEND_DOWN when the connection drops.
+ */
+struct ra_async *ra_async_create(redisAsyncContext *ac, const char *prefix,
+	    unsigned batch);
+void	ra_async_destroy(struct ra_async *ra);
+/* Point the wrapper at a new context after a reconnect. */
+void	ra_async_set_context(struct ra_async *ra, redisAsyncContext *ac);
+
+int	ra_async_pool_create(struct ra_async *ra, const char *pool,
+	    const struct ra_pool_conf *conf, ra_async_fn *fn, void *priv);
+int	ra_async_pool_get(struct ra_async *ra, const char *pool,
+	    ra_async_fn *fn, void *priv);
+int	ra_async_pool_delete(struct ra_async *ra, const char *pool,
+	    ra_async_fn *fn, void *priv);
+int	ra_async_pools(struct ra_async *ra, ra_async_fn *fn, void *priv);
+/* add/remove/assign chain chunks of at most batch items; fn runs once. */
+int	ra_async_add(struct ra_async *ra, const char *pool,
+	    const struct ra_item *items, size_t n, ra_async_fn *fn, void *priv);
+int	ra_async_remove(struct ra_async *ra, const char *pool,
+	    const char *const *keys, size_t n, ra_async_fn *fn, void *priv);
+int	ra_async_assign(struct ra_async *ra, const char *pool,
+	    const struct ra_item *items, size_t n, ra_async_fn *fn, void *priv);
+int	ra_async_lease(struct ra_async *ra, const char *pool,
+	    const struct ra_lease_req *req, ra_async_fn *fn, void *priv);
+int	ra_async_renew(struct ra_async *ra, const char *pool,
+	    const char *token, double ttl, ra_async_fn *fn, void *priv);
+int	ra_async_release(struct ra_async *ra, const char *pool,
+	    const char *token, enum ra_outcome outcome, double latency_ms,
+	    ra_async_fn *fn, void *priv);
+int	ra_async_report(struct ra_async *ra, const char *pool,
+	    const char *item, enum ra_outcome outcome, double latency_ms,
+	    ra_async_fn *fn, void *priv);
+int	ra_async_quarantine(struct ra_async *ra, const char *pool,
+	    const char *item, double seconds, ra_async_fn *fn, void *priv);
+int	ra_async_bind(struct ra_async *ra, const char *pool, const char *name,
+	    const char *item, double ttl, ra_async_fn *fn, void *priv);
+int	ra_async_unbind(struct ra_async *ra, const char *pool,
+	    const char *name, ra_async_fn *fn, void *priv);
+int	ra_async_binding(struct ra_async *ra, const char *pool,
+	    const char *name, ra_async_fn *fn, void *priv);
+int	ra_async_bindings(struct ra_async *ra, const char *pool,
+	    const char *item, ra_async_fn *fn, void *priv);
+int	ra_async_counts(struct ra_async *ra, const char *pool,
+	    ra_async_fn *fn, void *priv);
+int	ra_async_list(struct ra_async *ra, const char *pool,
+	    enum ra_state filter, unsigned long long cursor, unsigned count,
+	    ra_async_fn *fn, void *priv);
+int	ra_async_gc(struct ra_async *ra, const char *pool, unsigned count,
+	    ra_async_fn *fn, void *priv);
+
+/* ------------------------------------------------------------------ */
+/* Distributed lock (ra_lock)                                           */
+/* ------------------------------------------------------------------ */
+
+/* ------------------------------------------------------------------ */
+/* Task queue (ra_queue)                                                */
+/* ------------------------------------------------------------------ */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* REDIS_ALLOCATOR_H */

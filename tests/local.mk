@@ -1,0 +1,37 @@
+# tests/local.mk: make check.  Check binaries run under tests/with-redis
+# (a private redis-server each); shell and Python tests start their own.
+TEST_EXTENSIONS = .sh .py
+LOG_COMPILER = $(SHELL) $(srcdir)/tests/with-redis
+SH_LOG_COMPILER = $(SHELL)
+PY_LOG_COMPILER = $(PYTHON3)
+AM_TESTS_ENVIRONMENT = \
+	top_srcdir='$(abs_top_srcdir)'; top_builddir='$(abs_top_builddir)'; \
+	REDIS_SERVER='$(REDIS_SERVER)'; REDIS_CLI='$(REDIS_CLI)'; \
+	REDIS_BENCHMARK='$(REDIS_BENCHMARK)'; TINYPROXY='$(TINYPROXY)'; \
+	PYTHON3='$(PYTHON3)'; CK_DEFAULT_TIMEOUT=60; \
+	export top_srcdir top_builddir REDIS_SERVER REDIS_CLI REDIS_BENCHMARK \
+	TINYPROXY PYTHON3 CK_DEFAULT_TIMEOUT;
+
+EXTRA_DIST += tests/lib.sh tests/with-redis tests/README.md
+
+# Check unit and library integration tests
+TEST_CK_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(HIREDIS_CFLAGS) \
+	-I$(top_srcdir)/tests/unit
+TEST_CK_LDADD = libredisallocator.la libtestutil.la $(CHECK_LIBS) $(HIREDIS_LIBS)
+
+check_LTLIBRARIES += libtestutil.la
+libtestutil_la_SOURCES = tests/unit/testutil.c tests/unit/testutil.h
+libtestutil_la_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(HIREDIS_CFLAGS)
+
+check_PROGRAMS += tests/unit/check_args
+tests_unit_check_args_SOURCES = tests/unit/check_args.c
+tests_unit_check_args_CFLAGS = $(TEST_CK_CFLAGS)
+tests_unit_check_args_LDADD = $(TEST_CK_LDADD)
+
+check_PROGRAMS += tests/unit/check_conn
+tests_unit_check_conn_SOURCES = tests/unit/check_conn.c
+tests_unit_check_conn_CFLAGS = $(TEST_CK_CFLAGS)
+tests_unit_check_conn_CFLAGS += $(LIBEVENT_CFLAGS)
+tests_unit_check_conn_LDADD = $(TEST_CK_LDADD) $(LIBEVENT_LIBS)
+
+TESTS += tests/unit/check_args tests/unit/check_conn
