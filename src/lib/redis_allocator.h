@@ -377,6 +377,198 @@ int	ra_async_gc(struct ra_async *ra, const char *pool, unsigned count,
 /* Distributed lock (ra_lock)                                           */
 /* ------------------------------------------------------------------ */
 
+/*
+ * A lock is one Redis string whose value is the owner's value (any string
+ * the caller picks, 1..1024 bytes: a host:pid, a random token).  Keys live
+ * under the context prefix and share one hash tag, so a lock, its fence
+ * counter and its wake-up list are in one cluster slot:
+ *
+ *	{<prefix>:lock:<name>}		the lock (owner value, PX TTL)
+ *	{<prefix>:lock:<name>}:fence	fence counter (INCR per grant; never
+ *					expires, so fences only grow)
+ *	{<prefix>:lock:<name>}:signal	wake-up list (LPUSHed on release,
+ *					trimmed, expires after 1 s)
+ *
+ * Names are 1..1024 bytes (RA_ERR_BAD_ARGUMENT otherwise, nothing
+ * changed).  TTLs and timeouts are seconds as a double, fractions kept to
+ * the millisecond (a positive TTL is at least 1 ms); a TTL of 0 or below
+ * means the lock never expires.  A TTL over 10 years is BAD_ARGUMENT.
+ */
+#define RA_LOCK_EPSILON		1e-9	/* conditional setters compare with it */
+#define RA_LOCK_SIGNAL_MS	1000	/* lifetime of a wake-up token */
+#define RA_LOCK_REENTRANT	0x1	/* flag: the same owner may re-acquire */
+
+/* Take the lock (SET NX + TTL).  Returns 0 and a new fence in *fence
+ * (may be NULL), or -1 with RA_ERR_BUSY when anyone holds it (the same
+ * owner too: see ra_rlock). */
+int	ra_lock(struct ra_context *ctx, const char *name, const char *owner,
+	    double ttl, long long *fence);
+/* Re-entrant lock: as ra_lock, but when owner already holds the lock it
+ * is granted again (new fence) and its TTL is set to ttl. */
+int	ra_rlock(struct ra_context *ctx, const char *name, const char *owner,
+	    double ttl, long long *fence);
+/*
+ * Blocking acquire: try, and while another owner holds the lock, wait on
+ * the lock's signal list (BLPOP) until a release wakes it or the holder's
+ * TTL runs out, then try again; give up when wait seconds (monotonic
+ * clock) have passed with -1 and RA_ERR_BUSY.  No spinning: each round
+ * costs one EVALSHA and one BLPOP.  wait <= 0 tries once.  flags:
+ * RA_LOCK_REENTRANT or 0.  BLPOP slices are kept under the context's
+ * command timeout.
+ */
+int	ra_lock_wait(struct ra_context *ctx, const char *name,
+	    const char *owner, double ttl, double wait, int flags,
+	    long long *fence);
+/* Release: compare-and-delete by the owner, waking one waiter.
+ * RA_ERR_NOT_OWNED (nothing changed) when the lock is free, expired or
+ * held by another owner. */
+int	ra_unlock(struct ra_context *ctx, const char *name, const char *owner);
+/* Delete the lock whoever holds it (waking a waiter).  Returns 1 when it
+ * was held, 0 when it was free, -1 on error. */
+int	ra_force_unlock(struct ra_context *ctx, const char *name);
+/*
+ * Renew, only by the owner (redis-py's extend(additional_time,
+ * replace_ttl)): replace = 0 adds ttl (> 0) to the remaining TTL (a lock
+ * without expiry keeps none); replace = 1 sets the TTL to ttl (<= 0: no
+ * expiry).  *pttl_ms (may be NULL) gets the new remaining TTL in ms, -1
+ * for none.  RA_ERR_NOT_OWNED (nothing changed) when not the owner.
+ */
+int	ra_lock_extend(struct ra_context *ctx, const char *name,
+	    const char *owner, double ttl, int replace, long long *pttl_ms);
+/* Set owner and TTL unconditionally (a heartbeat without ownership
+ * check; takes the lock from anyone, draws no fence). */
+int	ra_lock_update(struct ra_context *ctx, const char *name,
+	    const char *owner, double ttl);
+/* 1 when the lock is held, 0 when free, -1 on error. */
+int	ra_is_locked(struct ra_context *ctx, const char *name);
+/* The owner value into *owner (malloc'd, caller frees; NULL when free).
+ * Returns 0 or -1. */
+int	ra_lock_value(struct ra_context *ctx, const char *name, char **owner);
+
+enum ra_lock_status {
+	RA_LOCK_FREE = 0,	/* no such key */
+	RA_LOCK_LOCKED,		/* held, expires within the timeout */
+	RA_LOCK_UNAVAILABLE,	/* held, TTL longer than the timeout */
+	RA_LOCK_ERROR		/* the key exists without an expiry */
+};
+const char *ra_lock_status_name(enum ra_lock_status s); /* "FREE"... */
+/* Classify a lock against timeout seconds (the longest wait the caller
+ * accepts).  Returns 0 with *status set, or -1. */
+int	ra_lock_key_status(struct ra_context *ctx, const char *name,
+	    double timeout, enum ra_lock_status *status);
+
+/*
+ * Conditional setters and deleters (the Python RedisAllocator's setgt...
+ * delne): the number stored at the lock key of name is compared with
+ * value as "value OP stored" within RA_LOCK_EPSILON (absolute):
+ * GT value > stored + eps, LT value < stored - eps, GE value >= stored -
+ * eps, LE value <= stored + eps, EQ |value - stored| <= eps, NE |value -
+ * stored| > eps.  A missing key counts as true.  When it holds, set
+ * stores set_value (NULL: value itself, printed shortest) with ttl (<= 0:
+ * no expiry) and del deletes the key.  Returns 1 when it held (and the
+ * key changed), 0 when not (nothing changed), -1 on error: a value that
+ * is not finite, or a stored value that is not a number, is
+ * RA_ERR_BAD_ARGUMENT.
+ */
+enum ra_lock_cmp {
+	RA_CMP_GT = 0,
+	RA_CMP_LT,
+	RA_CMP_GE,
+	RA_CMP_LE,
+	RA_CMP_EQ,
+	RA_CMP_NE,
+	RA_CMP__COUNT
+};
+int	ra_lock_set_if(struct ra_context *ctx, const char *name,
+	    enum ra_lock_cmp op, double value, const char *set_value,
+	    double ttl);
+int	ra_lock_del_if(struct ra_context *ctx, const char *name,
+	    enum ra_lock_cmp op, double value);
+int	ra_setgt(struct ra_context *ctx, const char *name, double value,
+	    const char *set_value, double ttl);
+int	ra_setlt(struct ra_context *ctx, const char *name, double value,
+	    const char *set_value, double ttl);
+int	ra_setge(struct ra_context *ctx, const char *name, double value,
+	    const char *set_value, double ttl);
+int	ra_setle(struct ra_context *ctx, const char *name, double value,
+	    const char *set_value, double ttl);
+int	ra_seteq(struct ra_context *ctx, const char *name, double value,
+	    const char *set_value, double ttl);
+int	ra_setne(struct ra_context *ctx, const char *name, double value,
+	    const char *set_value, double ttl);
+int	ra_delgt(struct ra_context *ctx, const char *name, double value);
+int	ra_dellt(struct ra_context *ctx, const char *name, double value);
+int	ra_delge(struct ra_context *ctx, const char *name, double value);
+int	ra_delle(struct ra_context *ctx, const char *name, double value);
+int	ra_deleq(struct ra_context *ctx, const char *name, double value);
+int	ra_delne(struct ra_context *ctx, const char *name, double value);
+
+/*
+ * Key names, for callers that wait on their own (the daemon's LOCK ...
+ * WAIT retries on a timer, or BLPOPs the signal key on a spare
+ * connection): "{<prefix>:lock:<name>}" and its ":signal" list.  Write
+ * the NUL-terminated key into buf; return its length, or -1 when name is
+ * invalid or buf too small.
+ */
+int	ra_lock_key(const char *prefix, const char *name, char *buf,
+	    size_t len);
+int	ra_lock_signal_key(const char *prefix, const char *name, char *buf,
+	    size_t len);
+/* Check a lock name, owner value and TTL as lock, unlock and extend do:
+ * returns 0, or -1 with a message in errstr (RA_ERRSTR_LEN bytes), the
+ * call would fail with RA_ERR_BAD_ARGUMENT. */
+int	ra_lock_check(const char *name, const char *owner, double ttl,
+	    char *errstr);
+
+/*
+ * Asynchronous lock calls (same scripts, same decoders).  lock: on success
+ * res->u.integer is the fence; on RA_ERR_BUSY res->u.integer is the
+ * holder's remaining TTL in ms (-1 none), so a caller waiting with a
+ * deadline can arm a timer for min(that, deadline) and wake on the signal
+ * key.  unlock: res->u.integer 1, or RA_ERR_NOT_OWNED.  extend:
+ * res->u.integer the new TTL in ms (-1 none).  They return -1 and never
+ * call fn when an argument is bad (see ra_lock_check) or the call cannot
+ * be queued.
+ */
+int	ra_async_lock(struct ra_async *ra, const char *name, const char *owner,
+	    double ttl, int flags, ra_async_fn *fn, void *priv);
+int	ra_async_unlock(struct ra_async *ra, const char *name,
+	    const char *owner, ra_async_fn *fn, void *priv);
+int	ra_async_extend(struct ra_async *ra, const char *name,
+	    const char *owner, double ttl, int replace, ra_async_fn *fn,
+	    void *priv);
+
+/*
+ * Lock pool: a named set of lock names ("{<prefix>:lockpool:<pool>}"); the
+ * names are ordinary ra_lock names.  add/remove/assign work in chunks of
+ * the context's batch; assign stages the new set under a random key and
+ * swaps it in with one RENAME, so readers see the old or the new set.
+ */
+int	ra_lock_pool_add(struct ra_context *ctx, const char *pool,
+	    const char *const *names, size_t n);
+int	ra_lock_pool_remove(struct ra_context *ctx, const char *pool,
+	    const char *const *names, size_t n);
+int	ra_lock_pool_assign(struct ra_context *ctx, const char *pool,
+	    const char *const *names, size_t n);
+int	ra_lock_pool_clear(struct ra_context *ctx, const char *pool);
+/* 1 when name is in the pool, 0 when not, -1 on error. */
+int	ra_lock_pool_contains(struct ra_context *ctx, const char *pool,
+	    const char *name);
+/* Number of names in the pool into *count. */
+int	ra_lock_pool_count(struct ra_context *ctx, const char *pool,
+	    long long *count);
+
+/* How many of a pool's locks are held. */
+struct ra_lock_pool_health {
+	long long	total;		/* names seen */
+	long long	locked;		/* names whose lock is held */
+	long long	free;		/* names whose lock is free */
+};
+/* Walk the pool with SSCAN and EXISTS, at most batch names per step (a
+ * pool changing meanwhile gives approximate counts). */
+int	ra_lock_pool_health(struct ra_context *ctx, const char *pool,
+	    struct ra_lock_pool_health *out);
+
 /* ------------------------------------------------------------------ */
 /* Task queue (ra_queue)                                                */
 /* ------------------------------------------------------------------ */

@@ -1,0 +1,44 @@
+#!/bin/sh
+# tests/bench/lock.sh: lock throughput on a private redis-server, with the
+# same server's trivial EVALSHA rate (redis-benchmark) as the reference.
+#
+# usage: tests/bench/lock.sh [PAIRS] [SECONDS]    (from the build dir)
+#   PAIRS    uncontended lock+unlock pairs (default 20000)
+#   SECONDS  length of the 16-client contended run (default 5)
+# Not part of make check.
+set -eu
+pairs=${1:-20000}
+secs=${2:-5}
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$PWD}"
+: "${REDIS_BENCHMARK:=redis-benchmark}"
+. "$top_srcdir/tests/lib.sh"
+skip_unless "$REDIS_BENCHMARK"
+
+bench=$top_builddir/tests/bench/lock_bench
+[ -x "$bench" ] || { echo "build it first: make tests/bench/lock_bench"; exit 1; }
+start_redis redis
+sock=$T/redis.sock
+
+# reference: a script that does nothing, 1 and 16 clients
+sha=$("$REDIS_CLI" -s "$sock" SCRIPT LOAD "return 1")
+ref() {
+	"$REDIS_BENCHMARK" -s "$sock" -c "$1" -n "$2" -q EVALSHA "$sha" 0 |
+		tr '\r' '\n' | sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' |
+		tail -1
+}
+ref1=$(ref 1 50000)
+ref16=$(ref 16 200000)
+
+"$bench" "$sock" uncontended "$pairs" >"$T/u.out"
+"$bench" "$sock" contended 16 "$secs" >"$T/c.out"
+cat "$T/u.out" "$T/c.out"
+u=$(sed -n 's/^uncontended_pairs_per_sec //p' "$T/u.out")
+c=$(sed -n 's/^contended_acquisitions_per_sec //p' "$T/c.out")
+echo "ref_evalsha_1_client_per_sec $ref1"
+echo "ref_evalsha_16_clients_per_sec $ref16"
+awk -v u="$u" -v c="$c" -v r1="$ref1" -v r16="$ref16" 'BEGIN {
+	printf "ratio uncontended pairs / EVALSHA (1 client): %.3f (a pair is 2 EVALSHAs)\n", u / r1
+	printf "ratio contended acquisitions / EVALSHA (16 clients): %.3f\n", c / r16
+	printf "ratio contended / uncontended: %.3f\n", c / u
+}'
