@@ -35,3 +35,16 @@ tests_unit_check_conn_CFLAGS += $(LIBEVENT_CFLAGS)
 tests_unit_check_conn_LDADD = $(TEST_CK_LDADD) $(LIBEVENT_LIBS)
 
 TESTS += tests/unit/check_args tests/unit/check_conn
+
+# Allocator tests
+check_LTLIBRARIES += liballoctestutil.la
+liballoctestutil_la_SOURCES = tests/unit/alloc_testutil.c \
+	tests/unit/alloc_testutil.h
+liballoctestutil_la_CFLAGS = $(TEST_CK_CFLAGS)
+TEST_ALLOC_LDADD = $(TEST_CK_LDADD) liballoctestutil.la
+
+check_PROGRAMS += tests/unit/check_alloc
+tests_unit_check_alloc_SOURCES = tests/unit/check_alloc.c
+tests_unit_check_alloc_CFLAGS = $(TEST_CK_CFLAGS)
+tests_unit_check_alloc_LDADD = $(TEST_ALLOC_LDADD) -lm
+TESTS += tests/unit/check_alloc

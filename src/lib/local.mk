@@ -1,9 +1,12 @@
 # src/lib/local.mk: libredisallocator.
 lib_LTLIBRARIES += libredisallocator.la
 include_HEADERS += src/lib/redis_allocator.h
-noinst_HEADERS += src/lib/ra_internal.h
+noinst_HEADERS += src/lib/ra_internal.h src/lib/ra_alloc.h
 
 libredisallocator_la_SOURCES = \
+	src/lib/alloc.c \
+	src/lib/alloc_async.c \
+	src/lib/alloc_codec.c \
 	src/lib/args.c \
 	src/lib/async.c \
 	src/lib/conn.c
@@ -18,3 +21,9 @@ pkgconfig_DATA = src/lib/redisallocator.pc
 EXTRA_DIST += src/lib/redisallocator.pc.in
 
 LUA_SRC += lua/ping.lua
+LUA_SRC += lua/pool_create.lua lua/pool_get.lua lua/pool_delete.lua \
+	lua/pools.lua lua/items_add.lua lua/items_remove.lua \
+	lua/assign_begin.lua lua/assign_sweep.lua lua/lease.lua lua/renew.lua \
+	lua/release.lua lua/report.lua lua/quarantine.lua lua/bind.lua \
+	lua/unbind.lua lua/binding.lua lua/bindings.lua lua/counts.lua \
+	lua/list.lua lua/gc.lua lua/check.lua

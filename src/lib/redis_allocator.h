@@ -270,6 +270,7 @@ int	ra_quarantine(struct ra_context *ctx, const char *pool,
 /* Soft binding: name -> item with a TTL (0 = forever). */
 int	ra_bind(struct ra_context *ctx, const char *pool, const char *name,
 	    const char *item, double ttl);
+/* Returns 1 if the name was bound, 0 if not, -1 on error. */
 int	ra_unbind(struct ra_context *ctx, const char *pool, const char *name);
 /* *item is NULL (and 0 returned) when the name is not bound. */
 int	ra_binding(struct ra_context *ctx, const char *pool, const char *name,
@@ -300,6 +301,12 @@ int	ra_check_invariants(struct ra_context *ctx, const char *pool,
 
 struct ra_async;
 
+/* One step of a call the library chains (assign, remove, delete). */
+struct ra_step {
+	unsigned long long	 cursor; /* scan cursor, 0 = done */
+	long long		 n;	/* items changed by the step */
+};
+
 /* Result of an asynchronous call; valid only during the callback (its
  * strings are freed after it returns: copy what you keep). */
 struct ra_result {
@@ -314,6 +321,7 @@ struct ra_result {
 		char			*str;	/* binding (NULL: none) */
 		struct ra_pool_conf	pool;	/* pool_get */
 		struct ra_gc_stats	gc;	/* gc */
+		struct ra_step		step;	/* one step of a chained call */
 	} u;
 };
 
@@ -330,6 +338,20 @@ struct ra_async *ra_async_create(redisAsyncContext *ac, const char *prefix,
 void	ra_async_destroy(struct ra_async *ra);
 /* Point the wrapper at a new context after a reconnect. */
 void	ra_async_set_context(struct ra_async *ra, redisAsyncContext *ac);
+
+/*
+ * Every ra_async_* call below returns 0 when fn will run once with the
+ * result: later with the reply, or at once (before the call returns)
+ * when an argument is bad (res->err RA_ERR_BAD_ARGUMENT, nothing sent).
+ * It returns -1, and fn never runs, only when the request could not be
+ * queued (no connection, out of memory).  Results: pool_create, add,
+ * remove, assign: u.integer = items created / new / removed; lease:
+ * u.lease; renew: u.integer = new expiry ms; release, report, bind:
+ * u.integer = 1; quarantine: u.integer = end ms (0 lifted); unbind:
+ * u.integer = 1 or 0; binding: u.str (NULL: none); bindings, pools:
+ * u.strs; counts: u.counts; list: u.list; gc: u.gc; pool_get: u.pool;
+ * pool_delete: u.integer = items still draining.
+ */
 
 int	ra_async_pool_create(struct ra_async *ra, const char *pool,
 	    const struct ra_pool_conf *conf, ra_async_fn *fn, void *priv);

@@ -1,0 +1,132 @@
+-- lease.lua: lease an item.  First reclaims a bounded batch of expired
+-- leases, bindings, items and ended quarantines, so nothing depends on a
+-- gc call.  Exclusive: the free item of the best class, least recently
+-- used first.  Shared: best class, then fewest holders, then least
+-- recently used, among free items and shared ones under max_shares.
+-- With a name: the item bound to it when available and healthy, else
+-- another one, and the name is (re)bound to what was leased.
+--
+-- KEYS: the 12 pool keys (see common.lua)
+-- ARGV: 1 token (random, from the client), 2 lease ttl ms (-1 = pool's),
+--       3 shared (-1 = pool's, 0, 1), 4 binding name ("" = none),
+--       5 binding ttl ms (-1 = pool's, 0 = forever), 6 holder ("" = none),
+--       7 reclaim batch
+-- Returns: { item, lease expiry ms, fence, shared 0/1, bound 0/1, token }
+-- Errors: NO_SUCH_POOL, EMPTY (nothing to lease), BAD_ARGUMENT
+local conf, err = pool_conf(true)
+if not conf then return err end
+local token = ARGV[1]
+if not string.match(token, '^%x+$') or #token < 16 or #token > 64 then
+	return bad('token must be 16 to 64 hex digits')
+end
+local ttl, bttl, e
+ttl, e = arg_ms(ARGV[2], 'lease ttl', true)
+if not ttl then return bad(e) end
+if ttl == -1 then ttl = conf.lease_ttl end
+if ttl == 0 then return bad('lease ttl must be positive') end
+local shared
+shared, e = arg_range(ARGV[3], 'shared', -1, 1)
+if not shared then return bad(e) end
+if shared == -1 then shared = conf.shared end
+local name = ARGV[4]
+if name ~= '' then
+	e = bad_key(name, 'binding name')
+	if e then return bad(e) end
+end
+bttl, e = arg_ms(ARGV[5], 'binding ttl', true)
+if not bttl then return bad(e) end
+if bttl == -1 then bttl = conf.bind_ttl end
+if #ARGV[6] > KEY_MAX or string.find(ARGV[6], SEP, 1, true) then
+	return bad('holder over ' .. KEY_MAX .. ' bytes or with a NUL byte')
+end
+local batch
+batch, e = arg_range(ARGV[7], 'reclaim batch', 0, 100000)
+if not batch then return bad(e) end
+if redis.call('HEXISTS', KEYS[6], token) == 1 then
+	return bad('token already in use')
+end
+
+local now = now_ms()
+if batch > 0 then
+	reclaim(now, batch, conf)
+end
+
+-- Can m take one more holder in this mode?
+local function available(m)
+	if expired(m, now) then
+		return false
+	end
+	if m.st == 'f' then
+		return true
+	end
+	return shared == 1 and m.st == 's' and
+	    (conf.max == 0 or m.h < conf.max)
+end
+
+local item, m
+local bound = 0
+if name ~= '' then
+	local b = redis.call('HGET', KEYS[8], name)
+	if b then
+		local bexp = redis.call('ZSCORE', KEYS[9], name)
+		if bexp and tonumber(bexp) <= now then
+			unbind(name)
+		else
+			local bm = item_get(b)
+			if bm and available(bm) then
+				item, m, bound = b, bm, 1
+			end
+		end
+	end
+end
+
+-- The best candidate of a ZSET, skipping (and fixing) expired items and
+-- full shared ones; at most a few tries.
+local function best(key)
+	for _ = 1, 8 do
+		local c = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+		if #c == 0 then
+			return nil
+		end
+		local cm = item_get(c[1])
+		if not cm then
+			redis.call('ZREM', key, c[1])
+		elseif expired(cm, now) then
+			item_expire(c[1], now, conf)
+			redis.call('ZREM', key, c[1])
+		elseif key == KEYS[4] and conf.max > 0 and cm.h >= conf.max then
+			redis.call('ZREM', key, c[1])
+		else
+			return c[1], cm
+		end
+	end
+	return nil
+end
+
+if not item then
+	item, m = best(KEYS[3])
+	if shared == 1 then
+		local si, sm = best(KEYS[4])
+		if si and (not item or sm.prio < m.prio) then
+			item, m = si, sm
+		end
+	end
+end
+if not item then
+	return fail('EMPTY', 'no item available')
+end
+
+st_leave(item, m)
+m.h = m.h + 1
+m.sh = shared
+st_enter(item, m, shared == 1 and 's' or 'l', conf)
+item_save(item, m)
+local fence = redis.call('INCR', KEYS[12])
+local exp = now + ttl
+redis.call('ZADD', KEYS[5], exp, token)
+redis.call('HSET', KEYS[6], token,
+    item .. SEP .. ARGV[6] .. SEP .. fence .. SEP .. shared)
+if name ~= '' then
+	bind_set(name, item, bttl, now)
+end
+return { item, exp, fence, shared, bound, token }

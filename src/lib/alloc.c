@@ -1,0 +1,504 @@
+/*
+ * alloc.c: the synchronous resource allocator calls.  Each builds its
+ * EVALSHA with the shared builders (alloc_codec.c), runs it with ra_call()
+ * and decodes the reply with the shared decoders; bulk calls are chunked
+ * so no script touches more than the connection's batch of items.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ra_alloc.h"
+
+/* Record a builder's or decoder's error in ctx; returns -1. */
+static int
+sync_fail(struct ra_context *ctx, int err, const char *errstr)
+{
+	ctx->err = err;
+	if (errstr != ctx->errstr)
+		memcpy(ctx->errstr, errstr, RA_ERRSTR_LEN);
+	return -1;
+}
+
+/*
+ * Send a built call and decode its reply into res.  Consumes a.  Returns
+ * 0, or -1 with ctx->err set (nothing left to free in res).
+ */
+static int
+sync_run(struct ra_context *ctx, struct ra_args *a, ra_decode_fn *dec,
+    struct ra_result *res)
+{
+	redisReply *r;
+
+	memset(res, 0, sizeof *res);
+	r = ra_call(ctx, a);
+	ra_args_deinit(a);
+	if (r == NULL)
+		return -1;
+	dec(r, res);
+	freeReplyObject(r);
+	if (res->err != RA_OK)
+		return sync_fail(ctx, res->err, res->errstr);
+	return 0;
+}
+
+/* Build-and-run shorthand: b is the builder's return value. */
+#define SYNC(ctx, b, a, dec, res) \
+	((b) != 0 ? -1 : sync_run((ctx), (a), (dec), (res)))
+
+int
+ra_pool_create(struct ra_context *ctx, const char *pool,
+    const struct ra_pool_conf *conf)
+{
+	struct ra_args a;
+	struct ra_result res;
+
+	return SYNC(ctx, ra_build_pool_create(&a, ra_prefix(ctx), pool, conf,
+	    &ctx->err, ctx->errstr), &a, ra_decode_integer, &res);
+}
+
+int
+ra_pool_get(struct ra_context *ctx, const char *pool,
+    struct ra_pool_conf *conf)
+{
+	struct ra_args a;
+	struct ra_result res;
+
+	if (SYNC(ctx, ra_build_pool_get(&a, ra_prefix(ctx), pool, &ctx->err,
+	    ctx->errstr), &a, ra_decode_pool, &res) != 0)
+		return -1;
+	*conf = res.u.pool;
+	return 0;
+}
+
+int
+ra_pool_delete(struct ra_context *ctx, const char *pool)
+{
+	struct ra_args a;
+	struct ra_result res;
+	unsigned long long cursor = 0;
+	int first = 1;
+
+	do {
+		if (SYNC(ctx, ra_build_pool_delete(&a, ra_prefix(ctx), pool,
+		    cursor, ra_batch(ctx), first, &ctx->err, ctx->errstr), &a,
+		    ra_decode_step, &res) != 0)
+			return -1;
+		first = 0;
+		cursor = res.u.step.cursor;
+	} while (cursor != 0);
+	return 0;
+}
+
+int
+ra_pools(struct ra_context *ctx, struct ra_strlist *out)
+{
+	struct ra_args a;
+	struct ra_result res;
+
+	memset(out, 0, sizeof *out);
+	ra_build_pools(&a, ra_prefix(ctx));
+	if (sync_run(ctx, &a, ra_decode_strlist, &res) != 0)
+		return -1;
+	*out = res.u.strs;
+	return 0;
+}
+
+/* Add items in chunks of batch with generation gen. */
+static int
+add_chunks(struct ra_context *ctx, const char *pool, long long gen,
+    const struct ra_item *items, size_t n)
+{
+	struct ra_args a;
+	struct ra_result res;
+	size_t off, len, batch = ra_batch(ctx);
+
+	for (off = 0; off < n; off += len) {
+		len = n - off < batch ? n - off : batch;
+		if (SYNC(ctx, ra_build_items_add(&a, ra_prefix(ctx), pool, gen,
+		    items + off, len, &ctx->err, ctx->errstr), &a,
+		    ra_decode_integer, &res) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+ra_add(struct ra_context *ctx, const char *pool, const struct ra_item *items,
+    size_t n)
+{
+	struct ra_args a;
+	struct ra_result res;
+
+	if (ra_check_key("pool name", pool, &ctx->err, ctx->errstr) != 0 ||
+	    ra_check_items(items, n, &ctx->err, ctx->errstr) != 0)
+		return -1;
+	if (n == 0)	/* still tell an unknown pool */
+		return SYNC(ctx, ra_build_items_add(&a, ra_prefix(ctx), pool, 0,
+		    NULL, 0, &ctx->err, ctx->errstr), &a, ra_decode_integer,
+		    &res);
+	return add_chunks(ctx, pool, 0, items, n);
+}
+
+int
+ra_remove(struct ra_context *ctx, const char *pool, const char *const *keys,
+    size_t n)
+{
+	struct ra_args a;
+	struct ra_result res;
+	size_t off = 0, len, batch = ra_batch(ctx);
+
+	if (ra_check_key("pool name", pool, &ctx->err, ctx->errstr) != 0 ||
+	    ra_check_keys(keys, n, &ctx->err, ctx->errstr) != 0)
+		return -1;
+	do {
+		len = n - off < batch ? n - off : batch;
+		if (SYNC(ctx, ra_build_items_remove(&a, ra_prefix(ctx), pool,
+		    keys + off, len, &ctx->err, ctx->errstr), &a,
+		    ra_decode_integer, &res) != 0)
+			return -1;
+		off += len;
+	} while (off < n);
+	return 0;
+}
+
+/* Remove, in bounded steps, every item older than generation gen. */
+static int
+sweep(struct ra_context *ctx, const char *pool, long long gen)
+{
+	struct ra_args a;
+	struct ra_result res;
+	unsigned long long cursor = 0;
+
+	do {
+		if (SYNC(ctx, ra_build_assign_sweep(&a, ra_prefix(ctx), pool,
+		    gen, cursor, ra_batch(ctx), &ctx->err, ctx->errstr), &a,
+		    ra_decode_step, &res) != 0)
+			return -1;
+		cursor = res.u.step.cursor;
+	} while (cursor != 0);
+	return 0;
+}
+
+int
+ra_assign(struct ra_context *ctx, const char *pool,
+    const struct ra_item *items, size_t n)
+{
+	struct ra_args a;
+	struct ra_result res;
+	long long gen;
+
+	if (ra_check_key("pool name", pool, &ctx->err, ctx->errstr) != 0 ||
+	    ra_check_items(items, n, &ctx->err, ctx->errstr) != 0)
+		return -1;
+	if (SYNC(ctx, ra_build_assign_begin(&a, ra_prefix(ctx), pool,
+	    &ctx->err, ctx->errstr), &a, ra_decode_integer, &res) != 0)
+		return -1;
+	gen = res.u.integer;
+	if (add_chunks(ctx, pool, gen, items, n) != 0)
+		return -1;
+	return sweep(ctx, pool, gen);
+}
+
+int
+ra_clear(struct ra_context *ctx, const char *pool)
+{
+	return ra_assign(ctx, pool, NULL, 0);
+}
+
+int
+ra_list(struct ra_context *ctx, const char *pool, enum ra_state filter,
+    unsigned long long cursor, unsigned count, struct ra_list *out)
+{
+	struct ra_args a;
+	struct ra_result res;
+
+	memset(out, 0, sizeof *out);
+	if (count > ra_batch(ctx))
+		count = ra_batch(ctx);
+	if (SYNC(ctx, ra_build_list(&a, ra_prefix(ctx), pool, filter, cursor,
+	    count, &ctx->err, ctx->errstr), &a, ra_decode_list, &res) != 0)
+		return -1;
+	*out = res.u.list;
+	return 0;
+}
+
+int
+ra_counts(struct ra_context *ctx, const char *pool, struct ra_counts *out)
+{
+	struct ra_args a;
+	struct ra_result res;
+
+	if (SYNC(ctx, ra_build_counts(&a, ra_prefix(ctx), pool, &ctx->err,
+	    ctx->errstr), &a, ra_decode_counts, &res) != 0)
+		return -1;
+	*out = res.u.counts;
+	return 0;
+}
+
+int
+ra_lease(struct ra_context *ctx, const char *pool,
+    const struct ra_lease_req *req, struct ra_lease *out)
+{
+	struct ra_args a;
+	struct ra_result res;
+
+	memset(out, 0, sizeof *out);
+	if (SYNC(ctx, ra_build_lease(&a, ra_prefix(ctx), pool, req, &ctx->err,
+	    ctx->errstr), &a, ra_decode_lease, &res) != 0)
+		return -1;
+	*out = res.u.lease;
+	return 0;
+}
+
+int
+ra_renew(struct ra_context *ctx, const char *pool, const char *token,
+    double ttl, long long *expires_ms)
+{
+	struct ra_args a;
+	struct ra_result res;
+
+	if (SYNC(ctx, ra_build_renew(&a, ra_prefix(ctx), pool, token, ttl,
+	    &ctx->err, ctx->errstr), &a, ra_decode_integer, &res) != 0)
+		return -1;
+	if (expires_ms != NULL)
+		*expires_ms = res.u.integer;
+	return 0;
+}
+
+int
+ra_release(struct ra_context *ctx, const char *pool, const char *token,
+    enum ra_outcome outcome, double latency_ms)
+{
+	struct ra_args a;
+	struct ra_result res;
+
+	return SYNC(ctx, ra_build_release(&a, ra_prefix(ctx), pool, token,
+	    outcome, latency_ms, &ctx->err, ctx->errstr), &a,
+	    ra_decode_integer, &res);
+}
+
+int
+ra_report(struct ra_context *ctx, const char *pool, const char *item,
+    enum ra_outcome outcome, double latency_ms)
+{
+	struct ra_args a;
+	struct ra_result res;
+
+	return SYNC(ctx, ra_build_report(&a, ra_prefix(ctx), pool, item,
+	    outcome, latency_ms, &ctx->err, ctx->errstr), &a,
+	    ra_decode_integer, &res);
+}
+
+int
+ra_quarantine(struct ra_context *ctx, const char *pool, const char *item,
+    double seconds)
+{
+	struct ra_args a;
+	struct ra_result res;
+
+	return SYNC(ctx, ra_build_quarantine(&a, ra_prefix(ctx), pool, item,
+	    seconds, &ctx->err, ctx->errstr), &a, ra_decode_integer, &res);
+}
+
+int
+ra_bind(struct ra_context *ctx, const char *pool, const char *name,
+    const char *item, double ttl)
+{
+	struct ra_args a;
+	struct ra_result res;
+
+	return SYNC(ctx, ra_build_bind(&a, ra_prefix(ctx), pool, name, item,
+	    ttl, &ctx->err, ctx->errstr), &a, ra_decode_integer, &res);
+}
+
+int
+ra_unbind(struct ra_context *ctx, const char *pool, const char *name)
+{
+	struct ra_args a;
+	struct ra_result res;
+
+	if (SYNC(ctx, ra_build_unbind(&a, ra_prefix(ctx), pool, name,
+	    &ctx->err, ctx->errstr), &a, ra_decode_integer, &res) != 0)
+		return -1;
+	return (int)res.u.integer;
+}
+
+int
+ra_binding(struct ra_context *ctx, const char *pool, const char *name,
+    char **item)
+{
+	struct ra_args a;
+	struct ra_result res;
+
+	*item = NULL;
+	if (SYNC(ctx, ra_build_binding(&a, ra_prefix(ctx), pool, name,
+	    &ctx->err, ctx->errstr), &a, ra_decode_str, &res) != 0)
+		return -1;
+	*item = res.u.str;
+	return 0;
+}
+
+int
+ra_bindings(struct ra_context *ctx, const char *pool, const char *item,
+    struct ra_strlist *names)
+{
+	struct ra_args a;
+	struct ra_result res;
+
+	memset(names, 0, sizeof *names);
+	if (SYNC(ctx, ra_build_bindings(&a, ra_prefix(ctx), pool, item,
+	    &ctx->err, ctx->errstr), &a, ra_decode_strlist, &res) != 0)
+		return -1;
+	*names = res.u.strs;
+	return 0;
+}
+
+int
+ra_gc(struct ra_context *ctx, const char *pool, unsigned count,
+    struct ra_gc_stats *out)
+{
+	struct ra_args a;
+	struct ra_result res;
+
+	if (count == 0 || count > ra_batch(ctx))
+		count = ra_batch(ctx);
+	if (SYNC(ctx, ra_build_gc(&a, ra_prefix(ctx), pool, count, &ctx->err,
+	    ctx->errstr), &a, ra_decode_gc, &res) != 0)
+		return -1;
+	if (out != NULL)
+		*out = res.u.gc;
+	return 0;
+}
+
+/* A check.lua reply: { phase, cursor, { lines }, { numbers } }. */
+static bool
+is_check_reply(const redisReply *r)
+{
+	return r->type == REDIS_REPLY_ARRAY && r->elements == 4 &&
+	    r->element[2]->type == REDIS_REPLY_ARRAY &&
+	    r->element[3]->type == REDIS_REPLY_ARRAY &&
+	    r->element[3]->elements >= 6;
+}
+
+/* Append a copy of s to l; -1 when out of memory. */
+static int
+strlist_add(struct ra_strlist *l, const char *s, size_t len)
+{
+	char **v, *copy;
+
+	if ((copy = malloc(len + 1)) == NULL)
+		return -1;
+	memcpy(copy, s, len);
+	copy[len] = '\0';
+	if ((v = realloc(l->v, (l->n + 1) * sizeof *v)) == NULL) {
+		free(copy);
+		return -1;
+	}
+	l->v = v;
+	l->v[l->n++] = copy;
+	return 0;
+}
+
+/* Append a formatted line to l. */
+static int __attribute__((format(printf, 2, 3)))
+strlist_addf(struct ra_strlist *l, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	return strlist_add(l, buf, (size_t)n < sizeof buf ? (size_t)n :
+	    sizeof buf - 1);
+}
+
+int
+ra_check_invariants(struct ra_context *ctx, const char *pool,
+    struct ra_strlist *out)
+{
+	static const char *const names[] = { "free", "leased", "shared",
+	    "quarantined", "draining" };
+	struct ra_args a;
+	redisReply *r = NULL;
+	long long seen[6] = { 0 }, stored[8], v;
+	unsigned long long cursor = 0;
+	int phase = 1, i, oom = 0;
+	size_t j;
+
+	memset(out, 0, sizeof *out);
+	while (phase != 0) {
+		if (ra_build_check(&a, ra_prefix(ctx), pool, phase, cursor,
+		    ra_batch(ctx), &ctx->err, ctx->errstr) != 0)
+			goto fail;
+		r = ra_call(ctx, &a);
+		ra_args_deinit(&a);
+		if (r == NULL)
+			goto fail;
+		if (!is_check_reply(r))
+			goto bad;
+		for (j = 0; j < r->element[2]->elements; j++) {
+			const redisReply *e = r->element[2]->element[j];
+			if (e->type == REDIS_REPLY_STRING)
+				oom |= strlist_add(out, e->str, e->len);
+		}
+		if (phase == RA_CHECK_PHASES) {
+			if (r->element[3]->elements < 8)
+				goto bad;
+			for (i = 0; i < 8; i++)
+				if (!ra_reply_ll(r->element[3]->element[i],
+				    &stored[i]))
+					goto bad;
+		} else if (phase == 1) {
+			for (i = 0; i < 6; i++) {
+				if (!ra_reply_ll(r->element[3]->element[i], &v))
+					goto bad;
+				seen[i] += v;
+			}
+		}
+		if (!ra_reply_ll(r->element[0], &v) ||
+		    r->element[1]->type != REDIS_REPLY_STRING)
+			goto bad;
+		cursor = strtoull(r->element[1]->str, NULL, 10);
+		phase = (int)v;
+		freeReplyObject(r);
+		r = NULL;
+	}
+	/* stored: total free leased shared quarantined draining leases
+	 * lease-records; seen: free leased shared quarantined draining
+	 * holders */
+	if (seen[0] + seen[1] + seen[2] + seen[3] + seen[4] != stored[0])
+		oom |= strlist_addf(out, "counter: %lld items counted by "
+		    "state, %lld in the pool", seen[0] + seen[1] + seen[2] +
+		    seen[3] + seen[4], stored[0]);
+	for (i = 0; i < 5; i++)
+		if (seen[i] != stored[i + 1])
+			oom |= strlist_addf(out, "counter: %lld items %s, "
+			    "counter says %lld", seen[i], names[i],
+			    stored[i + 1]);
+	if (seen[5] != stored[6] || stored[6] != stored[7])
+		oom |= strlist_addf(out, "counter: %lld holders on items, "
+		    "%lld lease expiries, %lld lease records", seen[5],
+		    stored[6], stored[7]);
+	if (oom) {
+		ra_strlist_deinit(out);
+		ra_set_error(&ctx->err, ctx->errstr, RA_ERR_OOM,
+		    "out of memory");
+		return -1;
+	}
+	return 0;
+
+bad:
+	ra_set_error(&ctx->err, ctx->errstr, RA_ERR_PROTOCOL,
+	    "unexpected reply to check");
+	freeReplyObject(r);
+fail:
+	ra_strlist_deinit(out);
+	return -1;
+}

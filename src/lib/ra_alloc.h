@@ -1,0 +1,100 @@
+/*
+ * ra_alloc.h: the allocator's argument builders and reply decoders,
+ * shared by the sync (alloc.c) and async (alloc_async.c) calls.
+ *
+ * Every builder validates its arguments first: on a bad one it returns -1
+ * with err/errstr set (RA_ERR_BAD_ARGUMENT) and a left empty; otherwise
+ * a holds a finished-to-be EVALSHA call the caller sends or deinits.
+ */
+#ifndef RA_ALLOC_H
+#define RA_ALLOC_H
+
+#include "ra_internal.h"
+
+#define RA_RECLAIM_BATCH	25	/* reclaimed per kind on each lease */
+#define RA_BIND_PER_ITEM	256	/* names one item may carry */
+#define RA_PRIO_MIN		(-32768)
+#define RA_PRIO_MAX		32767
+#define RA_CHECK_PHASES		11	/* phases of check.lua */
+
+/* Validate a whole add/assign request before any chunk is sent. */
+int	ra_check_items(const struct ra_item *items, size_t n, int *err,
+	    char *errstr);
+int	ra_check_keys(const char *const *keys, size_t n, int *err,
+	    char *errstr);
+
+int	ra_build_pool_create(struct ra_args *a, const char *prefix,
+	    const char *pool, const struct ra_pool_conf *conf, int *err,
+	    char *errstr);
+int	ra_build_pool_get(struct ra_args *a, const char *prefix,
+	    const char *pool, int *err, char *errstr);
+int	ra_build_pool_delete(struct ra_args *a, const char *prefix,
+	    const char *pool, unsigned long long cursor, unsigned count,
+	    int first, int *err, char *errstr);
+int	ra_build_pools(struct ra_args *a, const char *prefix);
+/* One chunk of items (gen 0 = the pool's current generation). */
+int	ra_build_items_add(struct ra_args *a, const char *prefix,
+	    const char *pool, long long gen, const struct ra_item *items,
+	    size_t n, int *err, char *errstr);
+int	ra_build_items_remove(struct ra_args *a, const char *prefix,
+	    const char *pool, const char *const *keys, size_t n, int *err,
+	    char *errstr);
+int	ra_build_assign_begin(struct ra_args *a, const char *prefix,
+	    const char *pool, int *err, char *errstr);
+int	ra_build_assign_sweep(struct ra_args *a, const char *prefix,
+	    const char *pool, long long gen, unsigned long long cursor,
+	    unsigned count, int *err, char *errstr);
+/* Generates the lease's random token. */
+int	ra_build_lease(struct ra_args *a, const char *prefix,
+	    const char *pool, const struct ra_lease_req *req, int *err,
+	    char *errstr);
+int	ra_build_renew(struct ra_args *a, const char *prefix,
+	    const char *pool, const char *token, double ttl, int *err,
+	    char *errstr);
+int	ra_build_release(struct ra_args *a, const char *prefix,
+	    const char *pool, const char *token, enum ra_outcome outcome,
+	    double latency_ms, int *err, char *errstr);
+int	ra_build_report(struct ra_args *a, const char *prefix,
+	    const char *pool, const char *item, enum ra_outcome outcome,
+	    double latency_ms, int *err, char *errstr);
+int	ra_build_quarantine(struct ra_args *a, const char *prefix,
+	    const char *pool, const char *item, double seconds, int *err,
+	    char *errstr);
+int	ra_build_bind(struct ra_args *a, const char *prefix, const char *pool,
+	    const char *name, const char *item, double ttl, int *err,
+	    char *errstr);
+int	ra_build_unbind(struct ra_args *a, const char *prefix,
+	    const char *pool, const char *name, int *err, char *errstr);
+int	ra_build_binding(struct ra_args *a, const char *prefix,
+	    const char *pool, const char *name, int *err, char *errstr);
+int	ra_build_bindings(struct ra_args *a, const char *prefix,
+	    const char *pool, const char *item, int *err, char *errstr);
+int	ra_build_counts(struct ra_args *a, const char *prefix,
+	    const char *pool, int *err, char *errstr);
+int	ra_build_list(struct ra_args *a, const char *prefix, const char *pool,
+	    enum ra_state filter, unsigned long long cursor, unsigned count,
+	    int *err, char *errstr);
+int	ra_build_gc(struct ra_args *a, const char *prefix, const char *pool,
+	    unsigned count, int *err, char *errstr);
+int	ra_build_check(struct ra_args *a, const char *prefix,
+	    const char *pool, int phase, unsigned long long cursor,
+	    unsigned count, int *err, char *errstr);
+
+/* Decoders (res->err set when the reply has an unexpected shape). */
+void	ra_decode_integer(const redisReply *r, struct ra_result *res);
+void	ra_decode_lease(const redisReply *r, struct ra_result *res);
+void	ra_decode_counts(const redisReply *r, struct ra_result *res);
+void	ra_decode_list(const redisReply *r, struct ra_result *res);
+void	ra_decode_strlist(const redisReply *r, struct ra_result *res);
+void	ra_decode_str(const redisReply *r, struct ra_result *res);
+void	ra_decode_pool(const redisReply *r, struct ra_result *res);
+void	ra_decode_gc(const redisReply *r, struct ra_result *res);
+void	ra_decode_step(const redisReply *r, struct ra_result *res);
+
+/* Free what the decoders above allocated. */
+void	ra_free_lease_result(struct ra_result *res);
+void	ra_free_list_result(struct ra_result *res);
+void	ra_free_strlist_result(struct ra_result *res);
+void	ra_free_str_result(struct ra_result *res);
+
+#endif /* RA_ALLOC_H */
