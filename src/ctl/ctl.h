@@ -1,0 +1,93 @@
+/*
+ * ctl.h: proxypoolctl's output helpers (aligned tables, JSON strings, safe
+ * terminal text) and the proxy list file reader shared with its tests.
+ */
+#ifndef CTL_H
+#define CTL_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* ---- output.c ---- */
+
+/* Allocation that exits the program when memory runs out. */
+void		*xcalloc(size_t n, size_t size);
+void		*xreallocarray(void *p, size_t n, size_t size);
+char		*xstrdup(const char *s);
+char		*xstrndup(const char *s, size_t len);
+
+/* An aligned text table: columns are added by name as rows bring them. */
+struct table {
+	char		**head;		/* column titles, owned */
+	int		 *right;	/* 1 if the column is right-aligned */
+	unsigned	  ncols;	/* columns so far */
+	struct table_row *rows;		/* rows, owned */
+	unsigned	  nrows;	/* rows so far */
+	unsigned	  rowscap;	/* rows allocated */
+	int		  header;	/* print the titles line */
+};
+
+/* One row of a table. */
+struct table_row {
+	char		**cells;	/* cell text or NULL, owned */
+	unsigned	  ncells;	/* cells allocated */
+};
+
+struct table	*table_create(int header);
+void		 table_destroy(struct table *t);
+/* Index of the column titled name, added (upper-cased) when missing. */
+unsigned	 table_column(struct table *t, const char *name);
+/* Start a new row; later table_set calls fill it. */
+void		 table_row(struct table *t);
+/* Set a cell of the last row to a sanitised copy of len bytes of s;
+ * numeric cells right-align their column. */
+void		 table_set(struct table *t, unsigned col, const char *s,
+		     size_t len, int numeric);
+/* Print the table, columns separated by two spaces, no trailing blanks. */
+void		 table_print(struct table *t, FILE *f);
+
+/* Write len bytes of s as a JSON string with quotes; bytes that are not
+ * valid UTF-8 become U+FFFD, so the output is always valid JSON. */
+void		 json_string(FILE *f, const char *s, size_t len);
+
+/* A copy of len bytes of s printable on a terminal: control bytes and
+ * bytes that are not valid UTF-8 become \xHH.  The caller frees. */
+char		*out_sanitize(const char *s, size_t len);
+
+/* A copy of a proxy URL with its password replaced by "***". */
+char		*out_redact(const char *url);
+
+/* Format a time in ms since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ". */
+void		 out_time(char *buf, size_t size, long long ms);
+
+/* ---- proxyfile.c ---- */
+
+/* One proxy of a list file. */
+struct proxyfile_entry {
+	char		*url;		/* the URL, owned */
+	unsigned	 line;		/* line number in the file, from 1 */
+};
+
+/* The proxies of a list file, in file order. */
+struct proxyfile {
+	struct proxyfile_entry *v;	/* entries, owned */
+	size_t		 n;		/* entries used */
+	size_t		 cap;		/* entries allocated */
+};
+
+/* Read a list file (one proxy URL a line, blank lines and # comments
+ * skipped) into pf.  Every bad line is reported on errf as
+ * "file:line: problem"; duplicates are reported and dropped.  Returns the
+ * number of bad lines (0 when all is well), or -1 when the file cannot be
+ * read. */
+int		 proxyfile_load(struct proxyfile *pf, const char *path,
+		     FILE *errf);
+void		 proxyfile_clear(struct proxyfile *pf);
+
+/* Check one proxy URL as proxypoold will: a known scheme (http, https,
+ * socks4, socks4a, socks5, socks5h), a host, a port, no path, query or
+ * fragment, at most 1024 bytes, no blanks or control bytes.  Returns NULL
+ * when good, else a static description. */
+const char	*proxyfile_check_url(const char *url);
+
+#endif
