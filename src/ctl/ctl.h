@@ -66,6 +66,9 @@ void		 out_time(char *buf, size_t size, long long ms);
 struct proxyfile_entry {
 	char		*url;		/* the URL, owned */
 	unsigned	 line;		/* line number in the file, from 1 */
+	int		 has_priority;	/* priority=N was given */
+	long		 priority;	/* its value */
+	char		*expires;	/* expires=S as written, owned, or NULL */
 };
 
 /* The proxies of a list file, in file order. */
@@ -75,11 +78,11 @@ struct proxyfile {
 	size_t		 cap;		/* entries allocated */
 };
 
-/* Read a list file (one proxy URL a line, blank lines and # comments
- * skipped) into pf.  Every bad line is reported on errf as
- * "file:line: problem"; duplicates are reported and dropped.  Returns the
- * number of bad lines (0 when all is well), or -1 when the file cannot be
- * read. */
+/* Read a list file ("URL [priority=N] [expires=S]" a line, blank lines
+ * and # comments skipped, as proxypoold's proxies_file) into pf.  Every
+ * bad line, a URL listed twice included, is reported on errf as
+ * "file:line: problem".  Returns the number of bad lines (0 when all is
+ * well; pf is then empty), or -1 when the file cannot be read. */
 int		 proxyfile_load(struct proxyfile *pf, const char *path,
 		     FILE *errf);
 void		 proxyfile_clear(struct proxyfile *pf);

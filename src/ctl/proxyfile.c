@@ -1,13 +1,15 @@
 /*
- * proxyfile.c: read a proxy list file for "proxypoolctl add POOL -f FILE":
- * one URL a line, blank lines and # comments skipped, every bad line
- * reported as file:line so the whole file can be refused before anything
- * is sent to the daemon.
+ * proxyfile.c: read a proxy list file for "proxypoolctl add POOL -f FILE",
+ * in the format of proxypoold's proxies_file: one proxy a line,
+ * "URL [priority=N] [expires=S]", blank lines and # comments skipped.
+ * Every bad line is reported as file:line so the whole file can be refused
+ * before anything is sent to the daemon.
  */
 #include "config.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,16 +110,19 @@ proxyfile_clear(struct proxyfile *pf)
 {
 	size_t i;
 
-	for (i = 0; i < pf->n; i++)
+	for (i = 0; i < pf->n; i++) {
 		free(pf->v[i].url);
+		free(pf->v[i].expires);
+	}
 	free(pf->v);
 	pf->v = NULL;
 	pf->n = pf->cap = 0;
 }
 
-/* Append an entry (url is taken over). */
+/* Append an entry (url and expires are taken over). */
 static void
-proxyfile_push(struct proxyfile *pf, char *url, unsigned line)
+proxyfile_push(struct proxyfile *pf, char *url, unsigned line, int has_prio,
+    long prio, char *expires)
 {
 	if (pf->n == pf->cap) {
 		pf->cap = pf->cap == 0 ? 64 : pf->cap * 2;
@@ -125,6 +130,9 @@ proxyfile_push(struct proxyfile *pf, char *url, unsigned line)
 	}
 	pf->v[pf->n].url = url;
 	pf->v[pf->n].line = line;
+	pf->v[pf->n].has_priority = has_prio;
+	pf->v[pf->n].priority = prio;
+	pf->v[pf->n].expires = expires;
 	pf->n++;
 }
 
@@ -140,57 +148,96 @@ proxyfile_cmp(const void *a, const void *b)
 	return x->line < y->line ? -1 : x->line > y->line;
 }
 
-/* Drop the later copies of URLs listed twice, reporting each.  Keeps
- * file order. */
-static void
-proxyfile_dedup(struct proxyfile *pf, const char *path, FILE *errf)
+/* Report the later copies of URLs listed twice as bad lines.  Returns
+ * how many there are. */
+static int
+proxyfile_dups(struct proxyfile *pf, const char *path, FILE *errf)
 {
 	struct proxyfile_entry *sorted;
-	unsigned *drop;
-	size_t i, j, first, maxline = 0;
+	size_t i, first;
+	int bad = 0;
 	char *r;
 
 	if (pf->n < 2)
-		return;
+		return 0;
 	sorted = xcalloc(pf->n, sizeof *sorted);
 	memcpy(sorted, pf->v, pf->n * sizeof *sorted);
 	qsort(sorted, pf->n, sizeof *sorted, proxyfile_cmp);
-	for (i = 0; i < pf->n; i++) {
-		if (pf->v[i].line > maxline)
-			maxline = pf->v[i].line;
-	}
-	drop = xcalloc(maxline + 1, sizeof *drop);
 	first = 0;
 	for (i = 1; i < pf->n; i++) {
 		if (strcmp(sorted[i].url, sorted[first].url) != 0) {
 			first = i;
 			continue;
 		}
-		drop[sorted[i].line] = sorted[first].line;
+		r = out_redact(sorted[i].url);
+		fprintf(errf, "%s:%u: %s: duplicate of line %u\n", path,
+		    sorted[i].line, r, sorted[first].line);
+		free(r);
+		bad++;
 	}
-	for (i = j = 0; i < pf->n; i++) {
-		if (drop[pf->v[i].line] != 0) {
-			r = out_redact(pf->v[i].url);
-			fprintf(errf, "%s:%u: warning: %s already on line %u, "
-			    "ignored\n", path, pf->v[i].line, r,
-			    drop[pf->v[i].line]);
-			free(r);
-			free(pf->v[i].url);
-			continue;
-		}
-		pf->v[j++] = pf->v[i];
-	}
-	pf->n = j;
-	free(drop);
 	free(sorted);
+	return bad;
+}
+
+/*
+ * Parse the words after the URL ("priority=N", "expires=S") into the
+ * entry fields.  Returns NULL, or what is wrong (static or in why, size
+ * whysize).
+ */
+static const char *
+proxyfile_words(char *rest, int *has_prio, long *prio, char **expires,
+    char *why, size_t whysize)
+{
+	char *tok, *save, *e;
+	double d;
+
+	*has_prio = 0;
+	*expires = NULL;
+	for (tok = strtok_r(rest, " \t\r\n\v\f", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t\r\n\v\f", &save)) {
+		if (strncmp(tok, "priority=", 9) == 0) {
+			errno = 0;
+			*prio = strtol(tok + 9, &e, 10);
+			if (errno != 0 || *e != '\0' || e == tok + 9 ||
+			    *prio < -1000000 || *prio > 1000000) {
+				snprintf(why, whysize, "bad priority '%.40s' "
+				    "(an integer, -1000000 to 1000000)",
+				    tok + 9);
+				goto fail;
+			}
+			*has_prio = 1;
+		} else if (strncmp(tok, "expires=", 8) == 0) {
+			errno = 0;
+			d = strtod(tok + 8, &e);
+			if (errno != 0 || *e != '\0' || e == tok + 8 ||
+			    !isfinite(d) || d < 0 || d > 315360000) {
+				snprintf(why, whysize, "bad expires '%.40s' "
+				    "(seconds, 0 to 315360000)", tok + 8);
+				goto fail;
+			}
+			free(*expires);
+			*expires = xstrdup(tok + 8);
+		} else {
+			snprintf(why, whysize, "unexpected '%.40s' (expected "
+			    "priority=N or expires=S)", tok);
+			goto fail;
+		}
+	}
+	return NULL;
+fail:
+	free(*expires);
+	*expires = NULL;
+	return why;
 }
 
 int
 proxyfile_load(struct proxyfile *pf, const char *path, FILE *errf)
 {
 	FILE *f;
-	char *buf = NULL, *s, *e, *r, *safe;
+	char *buf = NULL, *s, *e, *r, *safe, *expires, whybuf[128];
 	size_t cap = 0;
+	long prio = 0;
+	int has_prio;
 	ssize_t len;
 	unsigned line = 0;
 	int bad = 0;
@@ -210,20 +257,22 @@ proxyfile_load(struct proxyfile *pf, const char *path, FILE *errf)
 			bad++;
 			continue;
 		}
+		/* a comment runs from '#' to the end of the line */
+		if ((e = strchr(buf, '#')) != NULL)
+			*e = '\0';
 		s = buf;
 		while (isspace((unsigned char)*s))
 			s++;
-		/* a comment runs from a '#' at the start or after a blank */
-		for (e = s; *e != '\0'; e++) {
-			if (*e == '#' && (e == s || isspace((unsigned char)e[-1])))
-				break;
-		}
-		while (e > s && isspace((unsigned char)e[-1]))
-			e--;
-		*e = '\0';
 		if (*s == '\0')
 			continue;
-		if ((why = proxyfile_check_url(s)) != NULL) {
+		e = s + strcspn(s, " \t\r\n\v\f");
+		if (*e != '\0')
+			*e++ = '\0';
+		why = proxyfile_check_url(s);
+		if (why == NULL)
+			why = proxyfile_words(e, &has_prio, &prio, &expires,
+			    whybuf, sizeof whybuf);
+		if (why != NULL) {
 			r = out_redact(s);
 			safe = out_sanitize(r, strlen(r));
 			fprintf(errf, "%s:%u: %s: %s\n", path, line, safe, why);
@@ -232,7 +281,7 @@ proxyfile_load(struct proxyfile *pf, const char *path, FILE *errf)
 			bad++;
 			continue;
 		}
-		proxyfile_push(pf, xstrdup(s), line);
+		proxyfile_push(pf, xstrdup(s), line, has_prio, prio, expires);
 	}
 	if (ferror(f)) {
 		fprintf(errf, "%s: %s\n", path, strerror(errno));
@@ -245,6 +294,8 @@ proxyfile_load(struct proxyfile *pf, const char *path, FILE *errf)
 		proxyfile_clear(pf);
 		return -1;
 	}
-	proxyfile_dedup(pf, path, errf);
+	bad += proxyfile_dups(pf, path, errf);
+	if (bad > 0)
+		proxyfile_clear(pf);
 	return bad;
 }

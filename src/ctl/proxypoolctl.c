@@ -33,7 +33,7 @@
 #define SBINDIR "/usr/sbin"
 #endif
 
-#define CTL_SOCKET	RUNSTATEDIR "/proxypoold/proxypoold.sock"
+#define CTL_SOCKET	RUNSTATEDIR "/proxypoold.sock" /* listen.socket default */
 #define CTL_TIMEOUT	10.0	/* default seconds to wait for a reply */
 #define CTL_MAXARGS	8	/* positional arguments of a command */
 #define CTL_MAXOPTS	8	/* options of a command */
@@ -1194,7 +1194,8 @@ cmd_list(struct ctl *ctl, struct cmd_args *a)
 /*
  * Add every proxy of a list file: the whole file is checked first and
  * nothing is sent if any line is bad; then the ADDs are pipelined in
- * batches, stopping at the first batch with a refused line.
+ * batches, stopping at the first batch with a refused line.  A line's
+ * priority=N and expires=S win over --priority and --expires.
  */
 static int
 cmd_add_file(struct ctl *ctl, struct cmd_args *a, const char *prio,
@@ -1205,7 +1206,7 @@ cmd_add_file(struct ctl *ctl, struct cmd_args *a, const char *prio,
 	redisReply *reply;
 	size_t i, start, end, added = 0, refused = 0;
 	const char *path = a->opt[ADD_FILE];
-	char *safe, *red;
+	char *safe, *red, pbuf[CTL_ADD_BATCH][16];
 	int bad, rc = 0;
 
 	if ((bad = proxyfile_load(&pf, path, stderr)) < 0)
@@ -1230,13 +1231,19 @@ cmd_add_file(struct ctl *ctl, struct cmd_args *a, const char *prio,
 			req_add(&r, "ADD");
 			req_add(&r, a->argv[0]);
 			req_add(&r, pf.v[i].url);
-			if (prio != NULL) {
+			if (pf.v[i].has_priority) {
+				snprintf(pbuf[i - start], sizeof pbuf[0], "%ld",
+				    pf.v[i].priority);
+				req_add(&r, "PRIORITY");
+				req_add(&r, pbuf[i - start]);
+			} else if (prio != NULL) {
 				req_add(&r, "PRIORITY");
 				req_add(&r, prio);
 			}
-			if (expires != NULL) {
+			if (pf.v[i].expires != NULL || expires != NULL) {
 				req_add(&r, "EXPIRES");
-				req_add(&r, expires);
+				req_add(&r, pf.v[i].expires != NULL ?
+				    pf.v[i].expires : expires);
 			}
 			if (redisAppendCommandArgv(ctl->c, r.argc, r.argv,
 			    r.argvlen) != REDIS_OK) {

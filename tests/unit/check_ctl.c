@@ -166,18 +166,24 @@ START_TEST(test_proxyfile_good)
 	FILE *ef;
 
 	path = write_tmp("# proxies\n\n  http://127.0.0.1:3128  # local\n"
-	    "socks5://10.0.0.2:1080\nhttp://127.0.0.1:3128\n\t\n");
+	    "socks5://10.0.0.2:1080 priority=-3 expires=3600.5\n"
+	    "http://127.0.0.1:3129\texpires=60 priority=7\n\t\n");
 	ef = open_memstream(&errs, &size);
 	ck_assert_int_eq(proxyfile_load(&pf, path, ef), 0);
 	fclose(ef);
-	ck_assert_uint_eq(pf.n, 2);
+	ck_assert_str_eq(errs, "");
+	ck_assert_uint_eq(pf.n, 3);
 	ck_assert_str_eq(pf.v[0].url, "http://127.0.0.1:3128");
 	ck_assert_uint_eq(pf.v[0].line, 3);
+	ck_assert_int_eq(pf.v[0].has_priority, 0);
+	ck_assert_ptr_eq(pf.v[0].expires, NULL);
 	ck_assert_str_eq(pf.v[1].url, "socks5://10.0.0.2:1080");
 	ck_assert_uint_eq(pf.v[1].line, 4);
-	/* the duplicate on line 5 is reported and dropped */
-	ck_assert_ptr_ne(strstr(errs, ":5: warning:"), NULL);
-	ck_assert_ptr_ne(strstr(errs, "already on line 3"), NULL);
+	ck_assert_int_eq(pf.v[1].has_priority, 1);
+	ck_assert_int_eq(pf.v[1].priority, -3);
+	ck_assert_str_eq(pf.v[1].expires, "3600.5");
+	ck_assert_int_eq(pf.v[2].priority, 7);
+	ck_assert_str_eq(pf.v[2].expires, "60");
 	free(errs);
 	proxyfile_clear(&pf);
 	unlink(path);
@@ -193,20 +199,33 @@ START_TEST(test_proxyfile_bad)
 	FILE *ef;
 
 	path = write_tmp("http://127.0.0.1:3128\nnot a url\n"
-	    "ftp://u:secret@h:21\nhttp://127.0.0.1:3129");
+	    "ftp://u:secret@h:21\nhttp://127.0.0.1:3129\n"
+	    "http://127.0.0.1:3130 priority=x\n"
+	    "http://127.0.0.1:3131 color=red\n"
+	    "http://127.0.0.1:3128");
 	ef = open_memstream(&errs, &size);
-	ck_assert_int_eq(proxyfile_load(&pf, path, ef), 2);
+	ck_assert_int_eq(proxyfile_load(&pf, path, ef), 5);
 	fclose(ef);
-	snprintf(want, sizeof want, "%s:2: ", path);
+	/* nothing is kept when a line is bad */
+	ck_assert_uint_eq(pf.n, 0);
+	snprintf(want, sizeof want, "%s:2: not: ", path);
 	ck_assert_ptr_ne(strstr(errs, want), NULL);
 	snprintf(want, sizeof want, "%s:3: ftp://u:***@h:21: unsupported",
 	    path);
 	ck_assert_ptr_ne(strstr(errs, want), NULL);
 	ck_assert_ptr_eq(strstr(errs, "secret"), NULL);
+	snprintf(want, sizeof want, "%s:5: http://127.0.0.1:3130: bad "
+	    "priority 'x'", path);
+	ck_assert_ptr_ne(strstr(errs, want), NULL);
+	snprintf(want, sizeof want, "%s:6: http://127.0.0.1:3131: unexpected "
+	    "'color=red'", path);
+	ck_assert_ptr_ne(strstr(errs, want), NULL);
+	snprintf(want, sizeof want, "%s:7: http://127.0.0.1:3128: duplicate "
+	    "of line 1", path);
+	ck_assert_ptr_ne(strstr(errs, want), NULL);
 	ck_assert_ptr_eq(strstr(errs, ":1:"), NULL);
 	ck_assert_ptr_eq(strstr(errs, ":4:"), NULL);
 	free(errs);
-	proxyfile_clear(&pf);
 	unlink(path);
 	ck_assert_int_eq(proxyfile_load(&pf, "/nonexistent/list", stderr), -1);
 }
