@@ -17,3 +17,18 @@ tests_unit_check_ctl_CFLAGS = $(TEST_CK_CFLAGS) $(LIBCURL_CFLAGS)
 tests_unit_check_ctl_LDADD = libtestutil.la libredisallocator.la \
 	$(CHECK_LIBS) $(HIREDIS_LIBS) $(LIBCURL_LIBS)
 TESTS += tests/unit/check_ctl
+
+# manuals: proxypoolctl's and the daemon's
+dist_man_MANS += src/ctl/proxypoolctl.1 src/daemon/proxypoold.8 \
+	etc/proxypoold.conf.5
+
+# contrib: systemd unit, logrotate, client examples
+EXTRA_DIST += contrib/proxypoold.service contrib/proxypoold.logrotate \
+	contrib/examples/lease.py contrib/examples/lease.sh \
+	contrib/examples/lease_hiredis.c
+
+# the hiredis example is built by make check so it keeps compiling
+check_PROGRAMS += contrib/examples/lease_hiredis
+contrib_examples_lease_hiredis_SOURCES = contrib/examples/lease_hiredis.c
+contrib_examples_lease_hiredis_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS)
+contrib_examples_lease_hiredis_LDADD = $(HIREDIS_LIBS)

@@ -41,6 +41,9 @@
 #define CTL_LIST_PAGES	100000	/* pages followed at most */
 #define CTL_ADD_BATCH	256	/* ADD commands pipelined at once */
 #define CTL_LOCK_TTL	"60"	/* lock TTL when none is given */
+#define CTL_TTL_MAX	315360000.0	/* longest TTL or expiry, s (daemon) */
+#define CTL_WAIT_MAX	3600.0	/* longest WAIT, s (daemon) */
+#define CTL_LATENCY_MAX	86400000.0	/* largest LATENCY, ms (daemon) */
 #define CTL_CHECK_OUTPUT (1024 * 1024) /* bytes kept of proxypoold -t */
 
 #define EXIT_REPLY	1	/* the daemon answered with an error */
@@ -224,12 +227,13 @@ usage_error(struct ctl *ctl, const char *fmt, ...)
 
 /*
  * Parse a number of seconds (what) into a canonical string for the
- * daemon (up to millisecond precision).  zero_ok allows 0.  Returns 0, or
+ * daemon (up to millisecond precision).  zero_ok allows 0; max is the
+ * daemon's own bound.  Returns 0, or
  * -1 after a usage message.
  */
 static int
 parse_seconds(struct ctl *ctl, const char *what, const char *s, int zero_ok,
-    char *out, size_t size)
+    double max, char *out, size_t size)
 {
 	double v;
 	char *end;
@@ -242,9 +246,9 @@ parse_seconds(struct ctl *ctl, const char *what, const char *s, int zero_ok,
 		usage_error(ctl, "%s: '%s' is not a number of seconds", what, s);
 		return -1;
 	}
-	if (v < 0 || (v == 0 && !zero_ok) || v > 315360000.0) {
-		usage_error(ctl, "%s: %s out of range (%s to 315360000 s)",
-		    what, s, zero_ok ? "0" : "more than 0");
+	if (v < 0 || (v == 0 && !zero_ok) || v > max) {
+		usage_error(ctl, "%s: %s out of range (%s to %g s)",
+		    what, s, zero_ok ? "0" : "more than 0", max);
 		return -1;
 	}
 	if (v > 0 && v < 0.001) {
@@ -824,15 +828,15 @@ cmd_lease(struct ctl *ctl, struct cmd_args *a)
 		req_add(&r, a->opt[LEASE_NAME]);
 	}
 	if (a->opt[LEASE_TTL] != NULL) {
-		if (parse_seconds(ctl, "--ttl", a->opt[LEASE_TTL], 0, ttl,
-		    sizeof ttl) != 0)
+		if (parse_seconds(ctl, "--ttl", a->opt[LEASE_TTL], 0,
+		    CTL_TTL_MAX, ttl, sizeof ttl) != 0)
 			return EXIT_USAGE;
 		req_add(&r, "TTL");
 		req_add(&r, ttl);
 	}
 	if (a->opt[LEASE_WAIT] != NULL) {
-		if (parse_seconds(ctl, "--wait", a->opt[LEASE_WAIT], 1, wait,
-		    sizeof wait) != 0)
+		if (parse_seconds(ctl, "--wait", a->opt[LEASE_WAIT], 1,
+		    CTL_WAIT_MAX, wait, sizeof wait) != 0)
 			return EXIT_USAGE;
 		req_add(&r, "WAIT");
 		req_add(&r, wait);
@@ -872,8 +876,8 @@ cmd_renew(struct ctl *ctl, struct cmd_args *a)
 	req_add(&r, a->argv[0]);
 	req_add(&r, a->argv[1]);
 	if (a->opt[0] != NULL) {
-		if (parse_seconds(ctl, "--ttl", a->opt[0], 0, ttl,
-		    sizeof ttl) != 0)
+		if (parse_seconds(ctl, "--ttl", a->opt[0], 0, CTL_TTL_MAX,
+		    ttl, sizeof ttl) != 0)
 			return EXIT_USAGE;
 		req_add(&r, "TTL");
 		req_add(&r, ttl);
@@ -888,7 +892,8 @@ add_latency(struct ctl *ctl, struct cmd_args *a, struct req *r, char *buf,
 {
 	if (a->opt[0] == NULL)
 		return 0;
-	if (parse_seconds(ctl, "--latency", a->opt[0], 1, buf, size) != 0)
+	if (parse_seconds(ctl, "--latency", a->opt[0], 1, CTL_LATENCY_MAX,
+	    buf, size) != 0)
 		return -1;
 	req_add(r, "LATENCY");
 	req_add(r, buf);
@@ -942,8 +947,8 @@ cmd_bind(struct ctl *ctl, struct cmd_args *a)
 	req_add(&r, a->argv[1]);
 	req_add(&r, a->argv[2]);
 	if (a->opt[0] != NULL) {
-		if (parse_seconds(ctl, "--ttl", a->opt[0], 0, ttl,
-		    sizeof ttl) != 0)
+		if (parse_seconds(ctl, "--ttl", a->opt[0], 1, CTL_TTL_MAX,
+		    ttl, sizeof ttl) != 0)
 			return EXIT_USAGE;
 		req_add(&r, "TTL");
 		req_add(&r, ttl);
@@ -1110,7 +1115,7 @@ cmd_list(struct ctl *ctl, struct cmd_args *a)
 	int rc = 0;
 
 	if (a->opt[LIST_COUNT] != NULL && parse_int(ctl, "--count",
-	    a->opt[LIST_COUNT], 1, 100000000, &count) != 0)
+	    a->opt[LIST_COUNT], 1, LLONG_MAX, &count) != 0)
 		return EXIT_USAGE;
 	if (a->opt[LIST_STATE] != NULL && *a->opt[LIST_STATE] == '\0')
 		return usage_error(ctl, "--state: empty state");
@@ -1300,14 +1305,14 @@ cmd_add(struct ctl *ctl, struct cmd_args *a)
 
 	if (a->opt[ADD_PRIORITY] != NULL) {
 		if (parse_int(ctl, "--priority", a->opt[ADD_PRIORITY],
-		    INT_MIN, INT_MAX, &v) != 0)
+		    -1000000, 1000000, &v) != 0)
 			return EXIT_USAGE;
 		snprintf(prio, sizeof prio, "%lld", v);
 		p = prio;
 	}
 	if (a->opt[ADD_EXPIRES] != NULL) {
-		if (parse_seconds(ctl, "--expires", a->opt[ADD_EXPIRES], 0,
-		    expires, sizeof expires) != 0)
+		if (parse_seconds(ctl, "--expires", a->opt[ADD_EXPIRES], 1,
+		    CTL_TTL_MAX, expires, sizeof expires) != 0)
 			return EXIT_USAGE;
 		e = expires;
 	}
@@ -1605,7 +1610,7 @@ cmd_check_config(struct ctl *ctl, struct cmd_args *a)
 		puts("}");
 	} else {
 		fwrite(out != NULL ? out : "", 1, len, rc == 0 ? stdout : stderr);
-		if (rc == 0)
+		if (rc == 0 && len == 0)
 			printf("%s: configuration OK\n", a->argv[0]);
 		else if (rc == EXIT_CONN)
 			ctl_warn("check-config: could not run %s (set "
@@ -1644,12 +1649,12 @@ cmd_lock(struct ctl *ctl, struct cmd_args *a)
 	req_add(&r, a->argv[0]);
 	req_add(&r, a->argv[1]);
 	if (parse_seconds(ctl, "TTL", a->argc > 2 ? a->argv[2] : CTL_LOCK_TTL,
-	    0, ttl, sizeof ttl) != 0)
+	    0, CTL_TTL_MAX, ttl, sizeof ttl) != 0)
 		return EXIT_USAGE;
 	req_add(&r, ttl);
 	if (a->opt[0] != NULL) {
-		if (parse_seconds(ctl, "--wait", a->opt[0], 1, wait,
-		    sizeof wait) != 0)
+		if (parse_seconds(ctl, "--wait", a->opt[0], 1, CTL_WAIT_MAX,
+		    wait, sizeof wait) != 0)
 			return EXIT_USAGE;
 		req_add(&r, "WAIT");
 		req_add(&r, wait);
