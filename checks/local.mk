@@ -1,0 +1,33 @@
+# checks/local.mk: the health-check plugins (loadable modules) and their
+# ABI header, installed for third-party plugins.
+pkginclude_HEADERS = checks/pp_check.h
+noinst_HEADERS += checks/pp_util.h
+
+checksdir = $(checkdir)
+checks_LTLIBRARIES = checks/http.la checks/connect.la checks/tcp.la \
+	checks/exec.la
+
+CHECK_PLUGIN_CFLAGS = $(AM_CFLAGS) $(LIBCURL_CFLAGS) $(LIBCONFIG_CFLAGS)
+CHECK_PLUGIN_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared \
+	-export-symbols-regex '^pp_check_plugin$$'
+CHECK_PLUGIN_LIBADD = $(LIBCURL_LIBS) $(LIBCONFIG_LIBS)
+
+checks_http_la_SOURCES = checks/http.c
+checks_http_la_CFLAGS = $(CHECK_PLUGIN_CFLAGS)
+checks_http_la_LDFLAGS = $(CHECK_PLUGIN_LDFLAGS)
+checks_http_la_LIBADD = $(CHECK_PLUGIN_LIBADD)
+
+checks_connect_la_SOURCES = checks/connect.c
+checks_connect_la_CFLAGS = $(CHECK_PLUGIN_CFLAGS)
+checks_connect_la_LDFLAGS = $(CHECK_PLUGIN_LDFLAGS)
+checks_connect_la_LIBADD = $(CHECK_PLUGIN_LIBADD)
+
+checks_tcp_la_SOURCES = checks/tcp.c
+checks_tcp_la_CFLAGS = $(CHECK_PLUGIN_CFLAGS)
+checks_tcp_la_LDFLAGS = $(CHECK_PLUGIN_LDFLAGS)
+checks_tcp_la_LIBADD = $(CHECK_PLUGIN_LIBADD)
+
+checks_exec_la_SOURCES = checks/exec.c
+checks_exec_la_CFLAGS = $(CHECK_PLUGIN_CFLAGS)
+checks_exec_la_LDFLAGS = $(CHECK_PLUGIN_LDFLAGS)
+checks_exec_la_LIBADD = $(CHECK_PLUGIN_LIBADD)
