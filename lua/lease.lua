@@ -107,7 +107,7 @@ if not item then
 	item, m = best(KEYS[3])
 	if shared == 1 then
 		local si, sm = best(KEYS[4])
-		if si and (not item or sm.prio < m.prio) then
+		if si and (not item or item_class(sm) < item_class(m)) then
 			item, m = si, sm
 		end
 	end

@@ -296,6 +296,95 @@ int	ra_check_invariants(struct ra_context *ctx, const char *pool,
 	    struct ra_strlist *violations);
 
 /* ------------------------------------------------------------------ */
+/* Health state                                                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Active health checks (proxypoold's prober) keep per item: a state (UP,
+ * DOWN, or UNKNOWN until rise or fall results agree), consecutive
+ * successes and failures, and the time of the next probe in a per-pool
+ * ZSET of due times, claimed atomically so that several processes on one
+ * Redis probe each item once per interval between them.  A DOWN item is
+ * quarantined until it is UP again; the latency average gives the item a
+ * latency sub-class under its static priority (faster leased first).
+ */
+
+/* What one probe concluded (the numbers of the plugin ABI's verdicts). */
+enum ra_probe_verdict {
+	RA_PROBE_UP = 0,
+	RA_PROBE_WARN,		/* works, counts as a success */
+	RA_PROBE_DOWN,
+	RA_PROBE_UNKNOWN,	/* the check could not tell: counts nothing */
+	RA_PROBE__COUNT
+};
+const char *ra_probe_verdict_name(enum ra_probe_verdict v); /* "UP"... */
+
+/* Health state of an item. */
+enum ra_health {
+	RA_HEALTH_UNKNOWN = 0,	/* not yet rise successes or fall failures */
+	RA_HEALTH_UP,
+	RA_HEALTH_DOWN,
+	RA_HEALTH__COUNT
+};
+const char *ra_health_name(enum ra_health h);	/* "unknown", "up"... */
+
+/* How probe results turn into state (HAProxy model). */
+struct ra_health_conf {
+	unsigned	rise;		/* successes to go UP (default 2) */
+	unsigned	fall;		/* failures to go DOWN (default 3) */
+	double		inter;		/* s between probes (default 30) */
+	double		fastinter;	/* s while changing state (inter) */
+	double		downinter;	/* s while DOWN (inter) */
+	double		jitter;		/* +- share of the interval (0.1) */
+	double		latency_step;	/* ms per latency sub-class (100),
+					 * 0 = latency does not rank */
+	double		evict_after;	/* s DOWN before removal, 0 = never */
+	int		end_quarantine;	/* a success ends an ejection (1) */
+};
+void	ra_health_conf_init(struct ra_health_conf *c);
+
+/* What a probe result did. */
+struct ra_health_result {
+	enum ra_health	 state;		/* state now */
+	enum ra_health	 prev;		/* state before */
+	unsigned	 successes;	/* consecutive */
+	unsigned	 failures;	/* consecutive */
+	double		 latency_ms;	/* moving average, 0 = unknown */
+	int		 latency_class;	/* 0..15 sub-class */
+	long long	 next_ms;	/* next probe due (Redis clock) */
+	int		 evicted;	/* DOWN past evict_after: removed */
+	int		 unquarantined;	/* the success ended an ejection */
+	int		 gone;		/* the item is not in the pool */
+};
+
+/* Health totals of a pool, O(1). */
+struct ra_health_counts {
+	long long	up;		/* items UP */
+	long long	down;		/* items DOWN */
+	long long	probes;		/* results recorded, every process */
+	struct ra_strlist errors;	/* "reason=count", by reason, owned */
+};
+void	ra_health_counts_deinit(struct ra_health_counts *c);
+
+/* Claim up to count due checks: they are rescheduled lease seconds ahead
+ * (a claimer that dies is replaced then) and returned in out. */
+int	ra_health_claim(struct ra_context *ctx, const char *pool,
+	    unsigned count, double lease, struct ra_strlist *out);
+/* Record a probe result (one script: state, counters, latency class,
+ * quarantine while DOWN, eviction, next due time). */
+int	ra_health_report(struct ra_context *ctx, const char *pool,
+	    const char *item, enum ra_probe_verdict v, double latency_ms,
+	    const char *reason, const struct ra_health_conf *hc,
+	    struct ra_health_result *out);
+/* Schedule up to count items that have no due time yet (HSCAN-like
+ * cursor; 0 starts, 0 returned ends), spread over spread seconds. */
+int	ra_health_sync(struct ra_context *ctx, const char *pool,
+	    unsigned long long cursor, unsigned count, double spread,
+	    unsigned long long *next);
+int	ra_health_counts(struct ra_context *ctx, const char *pool,
+	    struct ra_health_counts *out);
+
+/* ------------------------------------------------------------------ */
 /* Asynchronous allocator API (hiredis async, for event loops)          */
 /* ------------------------------------------------------------------ */
 
@@ -322,6 +411,8 @@ struct ra_result {
 		struct ra_pool_conf	pool;	/* pool_get */
 		struct ra_gc_stats	gc;	/* gc */
 		struct ra_step		step;	/* one step of a chained call */
+		struct ra_health_result	health;	/* health_report */
+		struct ra_health_counts	hcounts; /* health_counts */
 	} u;
 };
 
@@ -393,6 +484,20 @@ int	ra_async_list(struct ra_async *ra, const char *pool,
 	    enum ra_state filter, unsigned long long cursor, unsigned count,
 	    ra_async_fn *fn, void *priv);
 int	ra_async_gc(struct ra_async *ra, const char *pool, unsigned count,
+	    ra_async_fn *fn, void *priv);
+
+/* Health state, async: results in res->u.strs (claim), res->u.health
+ * (report), res->u.integer (sync: next cursor), res->u.hcounts (counts). */
+int	ra_async_health_claim(struct ra_async *ra, const char *pool,
+	    unsigned count, double lease, ra_async_fn *fn, void *priv);
+int	ra_async_health_report(struct ra_async *ra, const char *pool,
+	    const char *item, enum ra_probe_verdict v, double latency_ms,
+	    const char *reason, const struct ra_health_conf *hc,
+	    ra_async_fn *fn, void *priv);
+int	ra_async_health_sync(struct ra_async *ra, const char *pool,
+	    unsigned long long cursor, unsigned count, double spread,
+	    ra_async_fn *fn, void *priv);
+int	ra_async_health_counts(struct ra_async *ra, const char *pool,
 	    ra_async_fn *fn, void *priv);
 
 /* ------------------------------------------------------------------ */

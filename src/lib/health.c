@@ -1,0 +1,437 @@
+/*
+ * health.c: health state calls (lua/health_*.lua): claim due checks,
+ * record a probe result, schedule new items, read the totals.  Sync and
+ * async forms share the builders and decoders below.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ra_internal.h"
+
+/* The 12 pool keys of the allocator scripts, then the 3 health keys. */
+static const char *const health_suffix[] = {
+	":meta", ":items", ":free", ":shared", ":leases", ":lease",
+	":quarantine", ":bind", ":bindexp", ":bindrev", ":itemexp", ":fence",
+	":due", ":health", ":hstats"
+};
+
+static const char *const verdict_names[RA_PROBE__COUNT] = {
+	"UP", "WARN", "DOWN", "UNKNOWN"
+};
+
+static const char *const health_names[RA_HEALTH__COUNT] = {
+	"unknown", "up", "down"
+};
+
+const char *
+ra_probe_verdict_name(enum ra_probe_verdict v)
+{
+	return (unsigned)v < RA_PROBE__COUNT ? verdict_names[v] : "?";
+}
+
+const char *
+ra_health_name(enum ra_health h)
+{
+	return (unsigned)h < RA_HEALTH__COUNT ? health_names[h] : "?";
+}
+
+void
+ra_health_conf_init(struct ra_health_conf *c)
+{
+	memset(c, 0, sizeof *c);
+	c->rise = 2;
+	c->fall = 3;
+	c->inter = c->fastinter = c->downinter = 30;
+	c->jitter = 0.1;
+	c->latency_step = 100;
+	c->evict_after = 0;
+	c->end_quarantine = 0;
+}
+
+void
+ra_health_counts_deinit(struct ra_health_counts *c)
+{
+	if (c != NULL)
+		ra_strlist_deinit(&c->errors);
+}
+
+/* Start a health script call; -1 with err set on a bad pool name. */
+static int
+health_start(struct ra_args *a, int script, const char *prefix,
+    const char *pool, int *err, char *errstr)
+{
+	size_t i;
+
+	memset(a, 0, sizeof *a);
+	if (ra_check_key("pool name", pool, err, errstr) != 0)
+		return -1;
+	ra_args_init(a, script);
+	for (i = 0; i < sizeof health_suffix / sizeof health_suffix[0]; i++)
+		ra_args_key(a, prefix, pool, health_suffix[i]);
+	return 0;
+}
+
+static int
+build_claim(struct ra_args *a, const char *prefix, const char *pool,
+    unsigned count, double lease, int *err, char *errstr)
+{
+	if (count < 1 || count > 10000) {
+		ra_set_error(err, errstr, RA_ERR_BAD_ARGUMENT,
+		    "claim count must be from 1 to 10000");
+		return -1;
+	}
+	if (ra_check_ttl("claim lease", lease, false, err, errstr) != 0 ||
+	    health_start(a, RA_SCRIPT_HEALTH_CLAIM, prefix, pool, err,
+	    errstr) != 0)
+		return -1;
+	ra_args_ll(a, count);
+	ra_args_ms(a, lease);
+	return 0;
+}
+
+/* Seconds as whole ms, at least 1. */
+static long long
+health_ms(double s)
+{
+	long long ms = llround(s * 1000.0);
+
+	return ms < 1 ? 1 : ms;
+}
+
+static int
+build_report(struct ra_args *a, const char *prefix, const char *pool,
+    const char *item, enum ra_probe_verdict v, double latency_ms,
+    const char *reason, const struct ra_health_conf *hc, int *err,
+    char *errstr)
+{
+	if ((unsigned)v >= RA_PROBE__COUNT) {
+		ra_set_error(err, errstr, RA_ERR_BAD_ARGUMENT,
+		    "unknown probe verdict %d", (int)v);
+		return -1;
+	}
+	if (!isfinite(latency_ms) || hc->rise < 1 || hc->fall < 1 ||
+	    hc->rise > 1000 || hc->fall > 1000 ||
+	    !(hc->inter > 0) || !(hc->fastinter > 0) ||
+	    !(hc->downinter > 0) || !(hc->jitter >= 0 && hc->jitter <= 0.5) ||
+	    !(hc->latency_step >= 0 && hc->latency_step <= 3600000) ||
+	    !(hc->evict_after >= 0)) {
+		ra_set_error(err, errstr, RA_ERR_BAD_ARGUMENT,
+		    "bad health settings or latency");
+		return -1;
+	}
+	if (ra_check_ttl("inter", hc->inter, false, err, errstr) != 0 ||
+	    ra_check_ttl("fastinter", hc->fastinter, false, err, errstr) != 0 ||
+	    ra_check_ttl("downinter", hc->downinter, false, err, errstr) != 0 ||
+	    ra_check_ttl("evict_after", hc->evict_after, false, err,
+	    errstr) != 0 ||
+	    ra_check_key("item", item, err, errstr) != 0 ||
+	    health_start(a, RA_SCRIPT_HEALTH_REPORT, prefix, pool, err,
+	    errstr) != 0)
+		return -1;
+	ra_args_str(a, item);
+	ra_args_str(a, verdict_names[v]);
+	ra_args_double(a, latency_ms < 0 ? -1 : latency_ms);
+	ra_args_str(a, reason != NULL ? reason : "");
+	ra_args_ll(a, hc->rise);
+	ra_args_ll(a, hc->fall);
+	ra_args_ll(a, health_ms(hc->inter));
+	ra_args_ll(a, health_ms(hc->fastinter));
+	ra_args_ll(a, health_ms(hc->downinter));
+	ra_args_ll(a, llround(hc->jitter * 1000.0));
+	ra_args_ll(a, random() % 1000);
+	ra_args_ll(a, llround(hc->latency_step));
+	ra_args_ll(a, hc->evict_after > 0 ? health_ms(hc->evict_after) : 0);
+	ra_args_ll(a, hc->end_quarantine ? 1 : 0);
+	return 0;
+}
+
+static int
+build_sync(struct ra_args *a, const char *prefix, const char *pool,
+    unsigned long long cursor, unsigned count, double spread, int *err,
+    char *errstr)
+{
+	if (count < 1 || count > 10000) {
+		ra_set_error(err, errstr, RA_ERR_BAD_ARGUMENT,
+		    "sync count must be from 1 to 10000");
+		return -1;
+	}
+	if (ra_check_ttl("spread", spread, false, err, errstr) != 0 ||
+	    health_start(a, RA_SCRIPT_HEALTH_SYNC, prefix, pool, err,
+	    errstr) != 0)
+		return -1;
+	ra_args_ll(a, (long long)cursor);
+	ra_args_ll(a, count);
+	ra_args_ms(a, spread);
+	ra_args_ll(a, random() % 1000);
+	return 0;
+}
+
+static int
+build_counts(struct ra_args *a, const char *prefix, const char *pool,
+    int *err, char *errstr)
+{
+	return health_start(a, RA_SCRIPT_HEALTH_COUNTS, prefix, pool, err,
+	    errstr);
+}
+
+/* An unexpected reply shape. */
+static void
+health_bad_reply(struct ra_result *res, const char *what)
+{
+	ra_set_error(&res->err, res->errstr, RA_ERR_PROTOCOL,
+	    "unexpected reply to %s", what);
+}
+
+static void
+decode_claim(const redisReply *r, struct ra_result *res)
+{
+	struct ra_strlist *s = &res->u.strs;
+	size_t i;
+
+	memset(s, 0, sizeof *s);
+	if (r->type != REDIS_REPLY_ARRAY) {
+		health_bad_reply(res, "health_claim");
+		return;
+	}
+	if (r->elements > 0 &&
+	    (s->v = calloc(r->elements, sizeof *s->v)) == NULL) {
+		ra_set_error(&res->err, res->errstr, RA_ERR_OOM,
+		    "out of memory");
+		return;
+	}
+	for (i = 0; i < r->elements; i++) {
+		if ((s->v[i] = ra_reply_strdup(r->element[i])) == NULL) {
+			ra_strlist_deinit(s);
+			health_bad_reply(res, "health_claim");
+			return;
+		}
+		s->n = i + 1;
+	}
+}
+
+static void
+free_claim(struct ra_result *res)
+{
+	ra_strlist_deinit(&res->u.strs);
+}
+
+static void
+decode_report(const redisReply *r, struct ra_result *res)
+{
+	struct ra_health_result *h = &res->u.health;
+	long long v[10];
+	size_t i;
+
+	memset(h, 0, sizeof *h);
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 10) {
+		health_bad_reply(res, "health_report");
+		return;
+	}
+	for (i = 0; i < 10; i++) {
+		if (!ra_reply_ll(r->element[i], &v[i])) {
+			health_bad_reply(res, "health_report");
+			return;
+		}
+	}
+	h->state = (enum ra_health)(v[0] >= 0 && v[0] < RA_HEALTH__COUNT ?
+	    v[0] : 0);
+	h->prev = (enum ra_health)(v[1] >= 0 && v[1] < RA_HEALTH__COUNT ?
+	    v[1] : 0);
+	h->successes = (unsigned)v[2];
+	h->failures = (unsigned)v[3];
+	h->latency_ms = (double)v[4] / 10.0;
+	h->latency_class = (int)v[5];
+	h->next_ms = v[6];
+	h->evicted = v[7] != 0;
+	h->unquarantined = v[8] != 0;
+	h->gone = v[9] != 0;
+}
+
+static void
+decode_integer(const redisReply *r, struct ra_result *res)
+{
+	if (!ra_reply_ll(r, &res->u.integer))
+		health_bad_reply(res, "health_sync");
+}
+
+static void
+decode_counts(const redisReply *r, struct ra_result *res)
+{
+	struct ra_health_counts *c = &res->u.hcounts;
+	const redisReply *e;
+	long long n;
+	size_t i;
+
+	memset(c, 0, sizeof *c);
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
+	    !ra_reply_ll(r->element[0], &c->up) ||
+	    !ra_reply_ll(r->element[1], &c->down) ||
+	    !ra_reply_ll(r->element[2], &c->probes) ||
+	    (e = r->element[3])->type != REDIS_REPLY_ARRAY ||
+	    e->elements % 2 != 0) {
+		health_bad_reply(res, "health_counts");
+		return;
+	}
+	if (e->elements > 0 && (c->errors.v = calloc(e->elements / 2,
+	    sizeof *c->errors.v)) == NULL) {
+		ra_set_error(&res->err, res->errstr, RA_ERR_OOM,
+		    "out of memory");
+		return;
+	}
+	for (i = 0; i + 1 < e->elements; i += 2) {
+		if (e->element[i]->type != REDIS_REPLY_STRING ||
+		    !ra_reply_ll(e->element[i + 1], &n)) {
+			ra_strlist_deinit(&c->errors);
+			health_bad_reply(res, "health_counts");
+			return;
+		}
+		if (asprintf(&c->errors.v[c->errors.n], "%s=%lld",
+		    e->element[i]->str, n) == -1) {
+			ra_strlist_deinit(&c->errors);
+			ra_set_error(&res->err, res->errstr, RA_ERR_OOM,
+			    "out of memory");
+			return;
+		}
+		c->errors.n++;
+	}
+}
+
+static void
+free_counts(struct ra_result *res)
+{
+	ra_health_counts_deinit(&res->u.hcounts);
+}
+
+/* Run a built sync call and decode it; consumes a.  0 or -1 with err. */
+static int
+health_run(struct ra_context *ctx, struct ra_args *a, ra_decode_fn *dec,
+    struct ra_result *res)
+{
+	redisReply *r;
+
+	memset(res, 0, sizeof *res);
+	r = ra_call(ctx, a);
+	ra_args_deinit(a);
+	if (r == NULL)
+		return -1;
+	dec(r, res);
+	freeReplyObject(r);
+	if (res->err != RA_OK) {
+		ctx->err = res->err;
+		memcpy(ctx->errstr, res->errstr, RA_ERRSTR_LEN);
+		return -1;
+	}
+	return 0;
+}
+
+int
+ra_health_claim(struct ra_context *ctx, const char *pool, unsigned count,
+    double lease, struct ra_strlist *out)
+{
+	struct ra_result res;
+	struct ra_args a;
+
+	memset(out, 0, sizeof *out);
+	if (build_claim(&a, ra_prefix(ctx), pool, count, lease, &ctx->err,
+	    ctx->errstr) != 0 || health_run(ctx, &a, decode_claim, &res) != 0)
+		return -1;
+	*out = res.u.strs;
+	return 0;
+}
+
+int
+ra_health_report(struct ra_context *ctx, const char *pool, const char *item,
+    enum ra_probe_verdict v, double latency_ms, const char *reason,
+    const struct ra_health_conf *hc, struct ra_health_result *out)
+{
+	struct ra_result res;
+	struct ra_args a;
+
+	if (build_report(&a, ra_prefix(ctx), pool, item, v, latency_ms,
+	    reason, hc, &ctx->err, ctx->errstr) != 0 ||
+	    health_run(ctx, &a, decode_report, &res) != 0)
+		return -1;
+	if (out != NULL)
+		*out = res.u.health;
+	return 0;
+}
+
+int
+ra_health_sync(struct ra_context *ctx, const char *pool,
+    unsigned long long cursor, unsigned count, double spread,
+    unsigned long long *next)
+{
+	struct ra_result res;
+	struct ra_args a;
+
+	if (build_sync(&a, ra_prefix(ctx), pool, cursor, count, spread,
+	    &ctx->err, ctx->errstr) != 0 ||
+	    health_run(ctx, &a, decode_integer, &res) != 0)
+		return -1;
+	*next = (unsigned long long)res.u.integer;
+	return 0;
+}
+
+int
+ra_health_counts(struct ra_context *ctx, const char *pool,
+    struct ra_health_counts *out)
+{
+	struct ra_result res;
+	struct ra_args a;
+
+	memset(out, 0, sizeof *out);
+	if (build_counts(&a, ra_prefix(ctx), pool, &ctx->err,
+	    ctx->errstr) != 0 || health_run(ctx, &a, decode_counts, &res) != 0)
+		return -1;
+	*out = res.u.hcounts;
+	return 0;
+}
+
+/* Async: a builder error is returned (fn never called). */
+#define HEALTH_ASYNC(build, dec, rfree) do {				\
+	struct ra_args a;						\
+	char errstr[RA_ERRSTR_LEN];					\
+	int err;							\
+									\
+	if ((build) != 0)						\
+		return -1;						\
+	return ra_async_call(ra, &a, (dec), (rfree), fn, priv);		\
+} while (0)
+
+int
+ra_async_health_claim(struct ra_async *ra, const char *pool, unsigned count,
+    double lease, ra_async_fn *fn, void *priv)
+{
+	HEALTH_ASYNC(build_claim(&a, ra_async_prefix(ra), pool, count, lease,
+	    &err, errstr), decode_claim, free_claim);
+}
+
+int
+ra_async_health_report(struct ra_async *ra, const char *pool,
+    const char *item, enum ra_probe_verdict v, double latency_ms,
+    const char *reason, const struct ra_health_conf *hc, ra_async_fn *fn,
+    void *priv)
+{
+	HEALTH_ASYNC(build_report(&a, ra_async_prefix(ra), pool, item, v,
+	    latency_ms, reason, hc, &err, errstr), decode_report, NULL);
+}
+
+int
+ra_async_health_sync(struct ra_async *ra, const char *pool,
+    unsigned long long cursor, unsigned count, double spread,
+    ra_async_fn *fn, void *priv)
+{
+	HEALTH_ASYNC(build_sync(&a, ra_async_prefix(ra), pool, cursor, count,
+	    spread, &err, errstr), decode_integer, NULL);
+}
+
+int
+ra_async_health_counts(struct ra_async *ra, const char *pool,
+    ra_async_fn *fn, void *priv)
+{
+	HEALTH_ASYNC(build_counts(&a, ra_async_prefix(ra), pool, &err, errstr),
+	    decode_counts, free_counts);
+}

@@ -1,0 +1,371 @@
+/*
+ * check_health.c: the health state scripts against a real redis-server:
+ * due checks claimed once between claimers, rise/fall, DOWN items not
+ * leased and back after rise, latency sub-classes ordering leases,
+ * eviction, the early end of an ejection, counts, items that left.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "redis_allocator.h"
+#include "testutil.h"
+#include "alloc_testutil.h"
+
+/* Health settings for tests: immediate rescheduling is not wanted. */
+static void
+hc_init(struct ra_health_conf *hc)
+{
+	ra_health_conf_init(hc);
+	hc->inter = 60;
+	hc->jitter = 0;
+}
+
+static struct ra_health_result
+report(struct ra_context *ctx, const char *pool, const char *item,
+    enum ra_probe_verdict v, double lat, const struct ra_health_conf *hc)
+{
+	struct ra_health_result r;
+
+	ck_assert_msg(ra_health_report(ctx, pool, item, v, lat,
+	    v == RA_PROBE_UP ? "" : "Failed to connect to 127.0.0.1 port 4242",
+	    hc, &r) == 0, "report: %s", ctx->errstr);
+	return r;
+}
+
+/* Schedule every item (sync pass with no spread). */
+static void
+sync_all(struct ra_context *ctx, const char *pool)
+{
+	unsigned long long cur = 0;
+	int i = 0;
+
+	do {
+		ck_assert_msg(ra_health_sync(ctx, pool, cur, 100, 0, &cur) == 0,
+		    "sync: %s", ctx->errstr);
+	} while (cur != 0 && ++i < 1000);
+}
+
+START_TEST(test_claim_once)
+{
+	struct ra_context *a = tu_connect(), *b = tu_connect_again();
+	struct ra_strlist ca, cb;
+	size_t i, j;
+
+	at_pool(a, "p", 0, 0, 40);
+	sync_all(a, "p");
+	/* two claimers take disjoint halves, then nothing is due */
+	ck_assert_int_eq(ra_health_claim(a, "p", 20, 10, &ca), 0);
+	ck_assert_int_eq(ra_health_claim(b, "p", 30, 10, &cb), 0);
+	ck_assert_uint_eq(ca.n, 20);
+	ck_assert_uint_eq(cb.n, 20);
+	for (i = 0; i < ca.n; i++)
+		for (j = 0; j < cb.n; j++)
+			ck_assert_str_ne(ca.v[i], cb.v[j]);
+	ra_strlist_deinit(&ca);
+	ra_strlist_deinit(&cb);
+	ck_assert_int_eq(ra_health_claim(a, "p", 100, 10, &ca), 0);
+	ck_assert_uint_eq(ca.n, 0);
+	ra_strlist_deinit(&ca);
+	/* a second sync pass keeps the claimed times */
+	sync_all(a, "p");
+	ck_assert_int_eq(ra_health_claim(b, "p", 100, 10, &cb), 0);
+	ck_assert_uint_eq(cb.n, 0);
+	ra_strlist_deinit(&cb);
+	/* a claim lease that passes makes them due again */
+	ck_assert_int_eq(ra_health_claim(a, "p", 100, 0.05, &ca), 0);
+	ra_strlist_deinit(&ca);
+	ra_free(a);
+	ra_free(b);
+}
+END_TEST
+
+START_TEST(test_claim_lease_expires)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_strlist c;
+
+	at_pool(ctx, "p", 0, 0, 3);
+	sync_all(ctx, "p");
+	ck_assert_int_eq(ra_health_claim(ctx, "p", 10, 0.05, &c), 0);
+	ck_assert_uint_eq(c.n, 3);
+	ra_strlist_deinit(&c);
+	at_sleep_ms(80);
+	/* the claimer never reported: another one gets them */
+	ck_assert_int_eq(ra_health_claim(ctx, "p", 10, 10, &c), 0);
+	ck_assert_uint_eq(c.n, 3);
+	ra_strlist_deinit(&c);
+	ra_free(ctx);
+}
+END_TEST
+
+START_TEST(test_rise_fall_and_leasing)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_health_conf hc;
+	struct ra_health_result r;
+	struct ra_health_counts hcnt;
+	struct ra_counts cnt;
+	struct ra_gc_stats gs;
+	struct ra_lease l;
+	long long now = at_redis_ms();
+
+	hc_init(&hc);
+	hc.fastinter = 1;
+	hc.downinter = 120;
+	at_pool(ctx, "p", 0, 0, 2);
+	r = report(ctx, "p", "item-000", RA_PROBE_UP, 10, &hc);
+	ck_assert_int_eq(r.state, RA_HEALTH_UNKNOWN);
+	ck_assert_uint_eq(r.successes, 1);
+	/* changing state: the fast interval */
+	ck_assert_int_le(r.next_ms, now + 1000 + 500);
+	r = report(ctx, "p", "item-000", RA_PROBE_UP, 10, &hc);
+	ck_assert_int_eq(r.state, RA_HEALTH_UP);
+	ck_assert_int_eq(r.prev, RA_HEALTH_UNKNOWN);
+	ck_assert_int_ge(r.next_ms, now + 59000);
+	/* WARN counts as a success, UNKNOWN counts nothing */
+	r = report(ctx, "p", "item-000", RA_PROBE_WARN, 10, &hc);
+	ck_assert_int_eq(r.state, RA_HEALTH_UP);
+	r = report(ctx, "p", "item-000", RA_PROBE_DOWN, -1, &hc);
+	ck_assert_int_eq(r.state, RA_HEALTH_UP);
+	ck_assert_uint_eq(r.failures, 1);
+	r = report(ctx, "p", "item-000", RA_PROBE_UNKNOWN, -1, &hc);
+	ck_assert_uint_eq(r.failures, 1);
+	r = report(ctx, "p", "item-000", RA_PROBE_DOWN, -1, &hc);
+	ck_assert_int_eq(r.state, RA_HEALTH_UP);
+	r = report(ctx, "p", "item-000", RA_PROBE_DOWN, -1, &hc);
+	ck_assert_int_eq(r.state, RA_HEALTH_DOWN);
+	ck_assert_int_eq(r.prev, RA_HEALTH_UP);
+	ck_assert_int_ge(r.next_ms, now + 119000);
+	cnt = at_counts(ctx, "p");
+	ck_assert_int_eq(cnt.quarantined, 1);
+	at_sound(ctx, "p");
+	/* a DOWN item is never leased, whatever gc does; WARN and UNKNOWN
+	 * reasons count among the errors too */
+	ck_assert_int_eq(ra_gc(ctx, "p", 100, &gs), 0);
+	ck_assert_int_eq(ra_lease(ctx, "p", NULL, &l), 0);
+	ck_assert_str_eq(l.item, "item-001");
+	ra_lease_deinit(&l);
+	ck_assert_int_eq(ra_lease(ctx, "p", NULL, &l), -1);
+	ck_assert_int_eq(ctx->err, RA_ERR_EMPTY);
+	ck_assert_int_eq(ra_health_counts(ctx, "p", &hcnt), 0);
+	ck_assert_int_eq(hcnt.up, 0);
+	ck_assert_int_eq(hcnt.down, 1);
+	ck_assert_int_eq(hcnt.probes, 7);
+	ck_assert_uint_eq(hcnt.errors.n, 1);
+	ck_assert_str_eq(hcnt.errors.v[0],
+	    "Failed to connect to #.#.#.# port #=5");
+	ra_health_counts_deinit(&hcnt);
+	/* back after rise successes */
+	r = report(ctx, "p", "item-000", RA_PROBE_UP, 10, &hc);
+	ck_assert_int_eq(r.state, RA_HEALTH_DOWN);
+	r = report(ctx, "p", "item-000", RA_PROBE_UP, 10, &hc);
+	ck_assert_int_eq(r.state, RA_HEALTH_UP);
+	cnt = at_counts(ctx, "p");
+	ck_assert_int_eq(cnt.quarantined, 0);
+	ck_assert_int_eq(ra_lease(ctx, "p", NULL, &l), 0);
+	ck_assert_str_eq(l.item, "item-000");
+	ra_lease_deinit(&l);
+	at_sound(ctx, "p");
+	ra_free(ctx);
+}
+END_TEST
+
+START_TEST(test_latency_class)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_health_conf hc;
+	struct ra_health_result r;
+	struct ra_item it[] = { { "slow", 0, 0 }, { "fast", 0, 0 },
+	    { "best", -1, 0 } };
+	struct ra_lease l;
+	int i;
+
+	hc_init(&hc);
+	hc.latency_step = 50;
+	at_pool(ctx, "p", 0, 0, 0);
+	ck_assert_int_eq(ra_add(ctx, "p", it, 3), 0);
+	for (i = 0; i < 2; i++) {
+		r = report(ctx, "p", "slow", RA_PROBE_UP, 400, &hc);
+		report(ctx, "p", "fast", RA_PROBE_UP, 5, &hc);
+		report(ctx, "p", "best", RA_PROBE_UP, 900, &hc);
+	}
+	ck_assert_int_eq(r.latency_class, 8);
+	ck_assert(r.latency_ms > 399 && r.latency_ms < 401);
+	/* static priority first, then latency, whatever the LRU order */
+	ck_assert_int_eq(ra_lease(ctx, "p", NULL, &l), 0);
+	ck_assert_str_eq(l.item, "best");
+	ra_lease_deinit(&l);
+	ck_assert_int_eq(ra_lease(ctx, "p", NULL, &l), 0);
+	ck_assert_str_eq(l.item, "fast");
+	ra_lease_deinit(&l);
+	ck_assert_int_eq(ra_lease(ctx, "p", NULL, &l), 0);
+	ck_assert_str_eq(l.item, "slow");
+	ra_lease_deinit(&l);
+	at_sound(ctx, "p");
+	ra_free(ctx);
+}
+END_TEST
+
+START_TEST(test_eviction)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_health_conf hc;
+	struct ra_health_result r;
+	struct ra_counts cnt;
+	struct ra_strlist c;
+	int i;
+
+	hc_init(&hc);
+	hc.evict_after = 0.05;
+	hc.fall = 1;
+	at_pool(ctx, "p", 0, 0, 2);
+	sync_all(ctx, "p");
+	r = report(ctx, "p", "item-000", RA_PROBE_DOWN, -1, &hc);
+	ck_assert_int_eq(r.state, RA_HEALTH_DOWN);
+	ck_assert_int_eq(r.evicted, 0);
+	at_sleep_ms(80);
+	r = report(ctx, "p", "item-000", RA_PROBE_DOWN, -1, &hc);
+	ck_assert_int_eq(r.evicted, 1);
+	cnt = at_counts(ctx, "p");
+	ck_assert_int_eq(cnt.total, 1);
+	ck_assert_int_eq(cnt.quarantined, 0);
+	/* its health state and due time went with it */
+	ck_assert_int_eq(ra_health_claim(ctx, "p", 10, 10, &c), 0);
+	ck_assert_uint_eq(c.n, 1);
+	ck_assert_str_eq(c.v[0], "item-001");
+	ra_strlist_deinit(&c);
+	/* a result for an item that left changes nothing */
+	r = report(ctx, "p", "item-000", RA_PROBE_UP, 1, &hc);
+	ck_assert_int_eq(r.gone, 1);
+	cnt = at_counts(ctx, "p");
+	ck_assert_int_eq(cnt.total, 1);
+	for (i = 0; i < 2; i++)
+		report(ctx, "p", "item-001", RA_PROBE_UP, 1, &hc);
+	at_sound(ctx, "p");
+	ra_free(ctx);
+}
+END_TEST
+
+START_TEST(test_end_quarantine)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_health_conf hc;
+	struct ra_health_result r;
+	struct ra_counts cnt;
+
+	hc_init(&hc);
+	at_pool(ctx, "p", 0, 0, 1);
+	report(ctx, "p", "item-000", RA_PROBE_UP, 1, &hc);
+	report(ctx, "p", "item-000", RA_PROBE_UP, 1, &hc);
+	ck_assert_int_eq(ra_quarantine(ctx, "p", "item-000", 100), 0);
+	/* off: a success does not end an ejection */
+	r = report(ctx, "p", "item-000", RA_PROBE_UP, 1, &hc);
+	ck_assert_int_eq(r.unquarantined, 0);
+	cnt = at_counts(ctx, "p");
+	ck_assert_int_eq(cnt.quarantined, 1);
+	hc.end_quarantine = 1;
+	r = report(ctx, "p", "item-000", RA_PROBE_UP, 1, &hc);
+	ck_assert_int_eq(r.unquarantined, 1);
+	cnt = at_counts(ctx, "p");
+	ck_assert_int_eq(cnt.quarantined, 0);
+	ck_assert_int_eq(cnt.free, 1);
+	at_sound(ctx, "p");
+	ra_free(ctx);
+}
+END_TEST
+
+START_TEST(test_ejection_decays)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_pool_conf pc;
+	struct ra_health_conf hc;
+	struct ra_gc_stats gs;
+	struct ra_list lst;
+	int i;
+
+	hc_init(&hc);
+	ra_pool_conf_init(&pc);
+	pc.eject_failures = 1;
+	pc.eject_base = 0.05;
+	pc.eject_max = 1;
+	pc.eject_max_percent = 100;
+	ck_assert_int_eq(ra_pool_create(ctx, "p", &pc), 0);
+	{
+		struct ra_item it = { "x", 0, 0 };
+
+		ck_assert_int_eq(ra_add(ctx, "p", &it, 1), 0);
+	}
+	for (i = 0; i < 2; i++)
+		report(ctx, "p", "x", RA_PROBE_UP, 1, &hc);
+	/* two ejections in a row: n = 2 */
+	ck_assert_int_eq(ra_report(ctx, "p", "x", RA_OUTCOME_FAILED, -1), 0);
+	at_sleep_ms(70);
+	ck_assert_int_eq(ra_gc(ctx, "p", 10, &gs), 0);
+	ck_assert_int_eq(ra_report(ctx, "p", "x", RA_OUTCOME_FAILED, -1), 0);
+	at_sleep_ms(120);
+	ck_assert_int_eq(ra_gc(ctx, "p", 10, &gs), 0);
+	ck_assert_int_eq(ra_list(ctx, "p", RA_STATE_ANY, 0, 10, &lst), 0);
+	ck_assert_uint_eq(lst.items[0].ejections, 2);
+	ra_list_deinit(&lst);
+	/* healthy probes over an eject base time lower it */
+	report(ctx, "p", "x", RA_PROBE_UP, 1, &hc);
+	at_sleep_ms(70);
+	report(ctx, "p", "x", RA_PROBE_UP, 1, &hc);
+	ck_assert_int_eq(ra_list(ctx, "p", RA_STATE_ANY, 0, 10, &lst), 0);
+	ck_assert_uint_eq(lst.items[0].ejections, 1);
+	ra_list_deinit(&lst);
+	at_sound(ctx, "p");
+	ra_free(ctx);
+}
+END_TEST
+
+START_TEST(test_bad_input)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_health_conf hc;
+	struct ra_health_result r;
+	struct ra_strlist c;
+
+	hc_init(&hc);
+	at_pool(ctx, "p", 0, 0, 1);
+	ck_assert_int_eq(ra_health_claim(ctx, "p", 0, 1, &c), -1);
+	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
+	hc.rise = 0;
+	ck_assert_int_eq(ra_health_report(ctx, "p", "item-000", RA_PROBE_UP,
+	    1, "", &hc, &r), -1);
+	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
+	hc_init(&hc);
+	ck_assert_int_eq(ra_health_report(ctx, "p", "item-000",
+	    (enum ra_probe_verdict)9, 1, "", &hc, &r), -1);
+	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
+	ck_assert_int_eq(ra_health_report(ctx, "nope", "item-000",
+	    RA_PROBE_UP, 1, "", &hc, &r), -1);
+	ck_assert_int_eq(ctx->err, RA_ERR_NO_SUCH_POOL);
+	/* a claim on a pool that is gone cleans up and finds nothing */
+	ck_assert_int_eq(ra_health_claim(ctx, "nope", 10, 1, &c), 0);
+	ck_assert_uint_eq(c.n, 0);
+	ra_strlist_deinit(&c);
+	ra_free(ctx);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("health");
+	TCase *tc = tcase_create("health");
+
+	tcase_add_test(tc, test_claim_once);
+	tcase_add_test(tc, test_claim_lease_expires);
+	tcase_add_test(tc, test_rise_fall_and_leasing);
+	tcase_add_test(tc, test_latency_class);
+	tcase_add_test(tc, test_eviction);
+	tcase_add_test(tc, test_end_quarantine);
+	tcase_add_test(tc, test_ejection_decays);
+	tcase_add_test(tc, test_bad_input);
+	suite_add_tcase(s, tc);
+	return tu_run(s);
+}
