@@ -31,3 +31,6 @@ checks_exec_la_SOURCES = checks/exec.c
 checks_exec_la_CFLAGS = $(CHECK_PLUGIN_CFLAGS)
 checks_exec_la_LDFLAGS = $(CHECK_PLUGIN_LDFLAGS)
 checks_exec_la_LIBADD = $(CHECK_PLUGIN_LIBADD)
+
+# test servers of the health-check tests and benchmarks
+EXTRA_DIST += tests/servers/faultproxy.py tests/servers/target.py
