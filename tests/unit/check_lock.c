@@ -562,11 +562,13 @@ START_TEST(test_wait_wakes_on_release)
 		long long out[2], fence = 0;
 
 		close(fd[0]);
+		ra_free(a);	/* the parent's: this closes our copy only */
 		b = tu_connect_again();
 		out[1] = ra_lock_wait(b, "w", "B", 10, 10, 0, &fence);
 		out[0] = mono_us();
 		if (out[1] == 0 && fence < 2)
 			out[1] = -2;
+		ra_free(b);
 		if (write(fd[1], out, sizeof out) != sizeof out)
 			_exit(2);
 		_exit(0);
@@ -654,7 +656,7 @@ racer(int fd, int id, long long until)
 
 START_TEST(test_race_no_overlap)
 {
-	struct ra_context *ctx = tu_connect();
+	struct ra_context *ctx = tu_connect();	/* flushes the database */
 	struct hold *holds = NULL;
 	size_t n = 0, cap = 0, i;
 	long long until;
@@ -662,6 +664,7 @@ START_TEST(test_race_no_overlap)
 	int fd[2], status, per[RACERS] = { 0 }, winners = 0;
 	ssize_t got;
 
+	ra_free(ctx);
 	ck_assert_int_eq(pipe(fd), 0);
 	until = mono_us() + RACE_US;
 	for (i = 0; i < RACERS; i++) {
@@ -708,7 +711,6 @@ START_TEST(test_race_no_overlap)
 		winners += per[i] > 0;
 	ck_assert_int_ge(winners, RACERS / 2);
 	free(holds);
-	ra_free(ctx);
 }
 END_TEST
 
