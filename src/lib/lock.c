@@ -117,7 +117,8 @@ lock_format_key(char *buf, size_t len, const char *prefix, const char *kind,
 {
 	int n;
 
-	n = snprintf(buf, len, "{%s:%s:%s}%s", prefix, kind, name, suffix);
+	n = snprintf(buf, len, "{%s:%s:%s}%s", prefix != NULL && *prefix ?
+	    prefix : "ra", kind, name, suffix);
 	if (n < 0 || (size_t)n >= len)
 		return -1;
 	return n;

@@ -633,7 +633,8 @@ int	ra_delne(struct ra_context *ctx, const char *name, double value);
 /*
  * Key names, for callers that wait on their own (the daemon's LOCK ...
  * WAIT retries on a timer, or BLPOPs the signal key on a spare
- * connection): "{<prefix>:lock:<name>}" and its ":signal" list.  Write
+ * connection): "{<prefix>:lock:<name>}" and its ":signal" list (prefix
+ * NULL or "" is the default "ra").  Write
  * the NUL-terminated key into buf; return its length, or -1 when name is
  * invalid or buf too small.
  */

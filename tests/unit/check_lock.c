@@ -513,6 +513,28 @@ START_TEST(test_conditional)
 }
 END_TEST
 
+START_TEST(test_signal_list_bounded)
+{
+	struct ra_context *ctx = tu_connect();
+	long long t;
+	int i;
+
+	/* releases nobody waits for leave a short-lived, trimmed list */
+	for (i = 0; i < 40; i++) {
+		ck_assert_int_eq(ra_lock(ctx, "sig", "A", 10, NULL), 0);
+		ck_assert_int_eq(ra_unlock(ctx, "sig", "A"), 0);
+	}
+	ck_assert_int_eq(raw_int("LLEN %s", "{ra:lock:sig}:signal"), 16);
+	t = raw_int("PTTL %s", "{ra:lock:sig}:signal");
+	ck_assert_int_gt(t, 0);
+	ck_assert_int_le(t, RA_LOCK_SIGNAL_MS);
+	/* a failed unlock signals nothing */
+	ck_assert_int_eq(ra_unlock(ctx, "sig2", "A"), -1);
+	ck_assert_int_eq(raw_int("EXISTS %s", "{ra:lock:sig2}:signal"), 0);
+	ra_free(ctx);
+}
+END_TEST
+
 START_TEST(test_wait_gives_up_without_spinning)
 {
 	struct ra_context *a = tu_connect(), *b = tu_connect_again();
@@ -936,6 +958,7 @@ main(void)
 	tcase_add_test(tc, test_key_status);
 	tcase_add_test(tc, test_bad_arguments);
 	tcase_add_test(tc, test_conditional);
+	tcase_add_test(tc, test_signal_list_bounded);
 	tcase_add_test(tc, test_wait_gives_up_without_spinning);
 	tcase_add_test(tc, test_wait_wakes_on_release);
 	tcase_add_test(tc, test_wait_survives_expiry);
