@@ -31,10 +31,20 @@ ref1=$(ref 1 50000)
 ref16=$(ref 16 200000)
 
 "$bench" "$sock" uncontended "$pairs" >"$T/u.out"
+"$REDIS_CLI" -s "$sock" CONFIG RESETSTAT >/dev/null
 "$bench" "$sock" contended 16 "$secs" >"$T/c.out"
+# commands Redis ran for the contended run: no spinning means a few per grant
+calls() {
+	"$REDIS_CLI" -s "$sock" INFO commandstats | tr -d '\r' |
+		sed -n "s/^cmdstat_$1:calls=\([0-9]*\),.*/\1/p"
+}
+evalsha=$(calls evalsha); blpop=$(calls blpop)
 cat "$T/u.out" "$T/c.out"
 u=$(sed -n 's/^uncontended_pairs_per_sec //p' "$T/u.out")
 c=$(sed -n 's/^contended_acquisitions_per_sec //p' "$T/c.out")
+n=$(sed -n 's/^contended_acquisitions //p' "$T/c.out")
+echo "contended_evalsha_per_acquisition $(awk -v a="${evalsha:-0}" -v n="$n" 'BEGIN { printf "%.2f", a / n }')"
+echo "contended_blpop_per_acquisition $(awk -v a="${blpop:-0}" -v n="$n" 'BEGIN { printf "%.2f", a / n }')"
 echo "ref_evalsha_1_client_per_sec $ref1"
 echo "ref_evalsha_16_clients_per_sec $ref16"
 awk -v u="$u" -v c="$c" -v r1="$ref1" -v r16="$ref16" 'BEGIN {
