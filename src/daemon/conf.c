@@ -1,0 +1,960 @@
+/*
+ * conf.c: load proxypoold.conf with libconfig.  One schema table per
+ * group (name, type, offset, default, bounds, reloadable) drives parsing,
+ * defaults, bound checks and the reload rules; every error names
+ * file:line: setting: problem.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <libgen.h>
+#include <limits.h>
+#include <math.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "conf.h"
+#include "log.h"
+#include "proxyurl.h"
+#include "xmalloc.h"
+
+#ifndef REDIS_SERVER_PATH
+#define REDIS_SERVER_PATH "redis-server"
+#endif
+#ifndef RUNSTATEDIR
+#define RUNSTATEDIR "/run"
+#endif
+#ifndef LOCALSTATEDIR
+#define LOCALSTATEDIR "/var"
+#endif
+
+#define CONF_MAX_POOLS	1024
+#define CONF_MAX_ITEMS	1000000
+
+enum conf_type {
+	CONF_STR,		/* string, copied */
+	CONF_INT,		/* int within bounds */
+	CONF_UINT,		/* unsigned within bounds */
+	CONF_DOUBLE,		/* int or float within bounds */
+	CONF_BOOL,
+	CONF_UIDS,		/* list of uids or user names */
+	CONF_GIDS,		/* list of gids or group names */
+	CONF_GROUP		/* a sub-group handled elsewhere */
+};
+
+#define CONF_NORELOAD	0x1	/* a change needs a restart */
+#define CONF_NULLABLE	0x2	/* string default is NULL */
+
+/* One setting of a group. */
+struct conf_opt {
+	const char	*name;		/* setting name in its group */
+	enum conf_type	 type;
+	size_t		 off;		/* offset in the target struct */
+	const char	*def;		/* default as text, NULL = none */
+	double		 min;		/* bounds for numbers */
+	double		 max;
+	int		 flags;		/* CONF_NORELOAD, CONF_NULLABLE */
+};
+
+#define O(f)	offsetof(struct conf, f)
+static const struct conf_opt conf_redis_opts[] = {
+	{ "url", CONF_STR, O(redis_url), "embedded", 0, 0, CONF_NORELOAD },
+	{ "password", CONF_STR, O(redis_password), NULL, 0, 0,
+	    CONF_NORELOAD | CONF_NULLABLE },
+	{ "timeout", CONF_DOUBLE, O(redis_timeout), "2", 0.01, 3600, 0 },
+	{ "prefix", CONF_STR, O(redis_prefix), "ra", 0, 0, CONF_NORELOAD },
+	{ "state_dir", CONF_STR, O(state_dir), LOCALSTATEDIR "/lib/proxypoold",
+	    0, 0, CONF_NORELOAD },
+	{ "server", CONF_STR, O(redis_server), REDIS_SERVER_PATH, 0, 0,
+	    CONF_NORELOAD },
+	{ NULL, 0, 0, NULL, 0, 0, 0 }
+};
+static const struct conf_opt conf_listen_opts[] = {
+	{ "socket", CONF_STR, O(socket), RUNSTATEDIR "/proxypoold.sock", 0, 0,
+	    CONF_NORELOAD },
+	{ "mode", CONF_STR, O(mode_str), "0660", 0, 0, CONF_NORELOAD },
+	{ "owner", CONF_STR, O(owner), NULL, 0, 0,
+	    CONF_NORELOAD | CONF_NULLABLE },
+	{ "group", CONF_STR, O(group), NULL, 0, 0,
+	    CONF_NORELOAD | CONF_NULLABLE },
+	{ "admin_uids", CONF_UIDS, 0, NULL, 0, 0, 0 },
+	{ "admin_gids", CONF_GIDS, 0, NULL, 0, 0, 0 },
+	{ "max_clients", CONF_INT, O(max_clients), "1024", 1, 1000000, 0 },
+	{ "max_request", CONF_INT, O(max_request), "65536", 256,
+	    16 * 1024 * 1024, 0 },
+	{ "idle_timeout", CONF_DOUBLE, O(idle_timeout), "300", 0, 864000, 0 },
+	{ "wait_retry", CONF_DOUBLE, O(wait_retry), "0.2", 0.01, 60, 0 },
+	{ NULL, 0, 0, NULL, 0, 0, 0 }
+};
+static const struct conf_opt conf_log_opts[] = {
+	{ "level", CONF_STR, O(log_level_str), "info", 0, 0, 0 },
+	{ "file", CONF_STR, O(log_file), NULL, 0, 0, CONF_NULLABLE },
+	{ "syslog", CONF_BOOL, O(log_syslog), "false", 0, 0, 0 },
+	{ NULL, 0, 0, NULL, 0, 0, 0 }
+};
+#undef O
+
+#define P(f)	offsetof(struct conf_pool, f)
+static const struct conf_opt conf_pool_opts[] = {
+	{ "name", CONF_STR, P(name), NULL, 0, 0, 0 },
+	{ "shared", CONF_BOOL, P(ra.shared), "false", 0, 0, 0 },
+	{ "max_shares", CONF_UINT, P(ra.max_shares), "0", 0, 1000000, 0 },
+	{ "lease_ttl", CONF_DOUBLE, P(ra.lease_ttl), "60", 0.001, 315360000, 0 },
+	{ "bind_ttl", CONF_DOUBLE, P(ra.bind_ttl), "3600", 0, 315360000, 0 },
+	{ "evict_after", CONF_DOUBLE, P(evict_after), "0", 0, 315360000, 0 },
+	{ "priority", CONF_INT, 0, NULL, -1000000, 1000000, 0 },
+	{ "proxies", CONF_GROUP, 0, NULL, 0, 0, 0 },
+	{ "proxies_file", CONF_GROUP, 0, NULL, 0, 0, 0 },
+	{ "check", CONF_GROUP, 0, NULL, 0, 0, 0 },
+	{ "eject", CONF_GROUP, 0, NULL, 0, 0, 0 },
+	{ NULL, 0, 0, NULL, 0, 0, 0 }
+};
+static const struct conf_opt conf_eject_opts[] = {
+	{ "failures", CONF_UINT, P(ra.eject_failures), "5", 0, 1000000, 0 },
+	{ "base_time", CONF_DOUBLE, P(ra.eject_base), "30", 0, 315360000, 0 },
+	{ "max_time", CONF_DOUBLE, P(ra.eject_max), "300", 0, 315360000, 0 },
+	{ "max_percent", CONF_UINT, P(ra.eject_max_percent), "50", 0, 100, 0 },
+	{ "ban_time", CONF_DOUBLE, P(ra.ban_time), "600", 0, 315360000, 0 },
+	{ NULL, 0, 0, NULL, 0, 0, 0 }
+};
+#undef P
+
+/* Where a setting was read, for error messages. */
+static const char *
+conf_where_file(const struct conf *c, const config_setting_t *s)
+{
+	const char *f = s != NULL ? config_setting_source_file(s) : NULL;
+
+	return f != NULL ? f : c->path;
+}
+
+static int
+conf_where_line(const config_setting_t *s)
+{
+	return s != NULL ? (int)config_setting_source_line(s) : 0;
+}
+
+/* Set *cause to "file:line: what: problem". */
+static void __attribute__((format(printf, 5, 6)))
+conf_error(const struct conf *c, const config_setting_t *s, char **cause,
+    const char *what, const char *fmt, ...)
+{
+	char *msg;
+	va_list ap;
+
+	if (*cause != NULL)
+		return;
+	va_start(ap, fmt);
+	xvasprintf(&msg, fmt, ap);
+	va_end(ap);
+	xasprintf(cause, "%s:%d: %s: %s", conf_where_file(c, s),
+	    conf_where_line(s), what, msg);
+	free(msg);
+}
+
+/* A number out of a setting of type int, int64 or float. */
+static bool
+conf_number(const config_setting_t *s, double *v, bool *integral)
+{
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		*v = (double)config_setting_get_int64(s);
+		*integral = true;
+		return true;
+	case CONFIG_TYPE_FLOAT:
+		*v = config_setting_get_float(s);
+		*integral = false;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Resolve one uid/gid list entry; -1 with cause. */
+static int
+conf_id(struct conf *c, const config_setting_t *e, bool user, long *id,
+    char **cause, const char *what)
+{
+	const char *name;
+	struct passwd *pw;
+	struct group *gr;
+
+	if (config_setting_type(e) == CONFIG_TYPE_INT ||
+	    config_setting_type(e) == CONFIG_TYPE_INT64) {
+		*id = (long)config_setting_get_int64(e);
+		if (*id < 0 || *id > INT_MAX) {
+			conf_error(c, e, cause, what, "bad id %ld", *id);
+			return -1;
+		}
+		return 0;
+	}
+	if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+		conf_error(c, e, cause, what, "expected numeric ids or names");
+		return -1;
+	}
+	name = config_setting_get_string(e);
+	if (user) {
+		if ((pw = getpwnam(name)) == NULL) {
+			conf_error(c, e, cause, what, "no such user %s", name);
+			return -1;
+		}
+		*id = (long)pw->pw_uid;
+	} else {
+		if ((gr = getgrnam(name)) == NULL) {
+			conf_error(c, e, cause, what, "no such group %s", name);
+			return -1;
+		}
+		*id = (long)gr->gr_gid;
+	}
+	return 0;
+}
+
+/* Parse a uid or gid list into the conf. */
+static int
+conf_idlist(struct conf *c, config_setting_t *s, bool user, char **cause,
+    const char *what)
+{
+	int i, n;
+	long id;
+
+	if (!config_setting_is_aggregate(s) || config_setting_is_group(s)) {
+		conf_error(c, s, cause, what,
+		    "expected a list such as [ 0, \"alice\" ]");
+		return -1;
+	}
+	n = config_setting_length(s);
+	for (i = 0; i < n; i++) {
+		if (conf_id(c, config_setting_get_elem(s, (unsigned)i), user,
+		    &id, cause, what) != 0)
+			return -1;
+		if (user) {
+			c->admin_uids = xreallocarray(c->admin_uids,
+			    c->n_admin_uids + 1, sizeof *c->admin_uids);
+			c->admin_uids[c->n_admin_uids++] = (uid_t)id;
+		} else {
+			c->admin_gids = xreallocarray(c->admin_gids,
+			    c->n_admin_gids + 1, sizeof *c->admin_gids);
+			c->admin_gids[c->n_admin_gids++] = (gid_t)id;
+		}
+	}
+	return 0;
+}
+
+/* Store a default value. */
+static void
+conf_default(void *base, const struct conf_opt *o)
+{
+	char *p = (char *)base + o->off;
+
+	switch (o->type) {
+	case CONF_STR:
+		*(char **)p = o->def != NULL ? xstrdup(o->def) : NULL;
+		break;
+	case CONF_INT:
+		*(int *)p = o->def != NULL ? atoi(o->def) : 0;
+		break;
+	case CONF_UINT:
+		*(unsigned *)p = o->def != NULL ? (unsigned)atol(o->def) : 0;
+		break;
+	case CONF_DOUBLE:
+		*(double *)p = o->def != NULL ? atof(o->def) : 0;
+		break;
+	case CONF_BOOL:
+		*(int *)p = o->def != NULL && strcmp(o->def, "true") == 0;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Store one value from setting s, checked against o. */
+static int
+conf_value(struct conf *c, void *base, const struct conf_opt *o,
+    config_setting_t *s, const char *what, char **cause)
+{
+	char *p = (char *)base + o->off;
+	bool integral;
+	double v;
+
+	switch (o->type) {
+	case CONF_STR:
+		if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+			conf_error(c, s, cause, what, "expected a string");
+			return -1;
+		}
+		free(*(char **)p);
+		*(char **)p = xstrdup(config_setting_get_string(s));
+		return 0;
+	case CONF_BOOL:
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+			conf_error(c, s, cause, what,
+			    "expected true or false");
+			return -1;
+		}
+		*(int *)p = config_setting_get_bool(s);
+		return 0;
+	case CONF_INT:
+	case CONF_UINT:
+	case CONF_DOUBLE:
+		if (!conf_number(s, &v, &integral) ||
+		    (o->type != CONF_DOUBLE && !integral)) {
+			conf_error(c, s, cause, what, "expected %s",
+			    o->type == CONF_DOUBLE ? "a number" : "an integer");
+			return -1;
+		}
+		if (!isfinite(v) || v < o->min || v > o->max) {
+			conf_error(c, s, cause, what,
+			    "%g out of range %g to %g", v, o->min, o->max);
+			return -1;
+		}
+		if (o->type == CONF_INT)
+			*(int *)p = (int)v;
+		else if (o->type == CONF_UINT)
+			*(unsigned *)p = (unsigned)v;
+		else
+			*(double *)p = v;
+		return 0;
+	case CONF_UIDS:
+		return conf_idlist(c, s, true, cause, what);
+	case CONF_GIDS:
+		return conf_idlist(c, s, false, cause, what);
+	case CONF_GROUP:
+		return 0;
+	}
+	return 0;
+}
+
+/*
+ * Apply the table opts to group g (may be NULL: defaults only) with
+ * "prefix.name" as the setting name in errors; unknown settings are
+ * errors, so typos never pass silently.
+ */
+static int
+conf_group(struct conf *c, void *base, const struct conf_opt *opts,
+    config_setting_t *g, const char *prefix, bool defaults, char **cause)
+{
+	const struct conf_opt *o;
+	config_setting_t *s;
+	char *what;
+	int i, n, rc;
+
+	if (defaults) {
+		for (o = opts; o->name != NULL; o++) {
+			if (o->type != CONF_GROUP && o->type != CONF_UIDS &&
+			    o->type != CONF_GIDS)
+				conf_default(base, o);
+		}
+	}
+	if (g == NULL)
+		return 0;
+	if (!config_setting_is_group(g)) {
+		conf_error(c, g, cause, prefix, "expected a group { ... }");
+		return -1;
+	}
+	n = config_setting_length(g);
+	for (i = 0; i < n; i++) {
+		s = config_setting_get_elem(g, (unsigned)i);
+		for (o = opts; o->name != NULL; o++) {
+			if (strcmp(o->name, config_setting_name(s)) == 0)
+				break;
+		}
+		xasprintf(&what, "%s.%s", prefix, config_setting_name(s));
+		if (o->name == NULL) {
+			conf_error(c, s, cause, what, "unknown setting");
+			free(what);
+			return -1;
+		}
+		rc = conf_value(c, base, o, s, what, cause);
+		free(what);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Add one proxy to a pool, normalising its URL; duplicates are errors. */
+static int
+conf_add_item(struct conf *c, struct conf_pool *p, const char *url,
+    int priority, double expires, const char *file, int line,
+    const char *what, char **cause)
+{
+	char *norm, *why = NULL;
+	size_t i;
+
+	if ((norm = proxyurl_normalise(url, &why)) == NULL) {
+		xasprintf(cause, "%s:%d: %s: %s", file, line, what, why);
+		free(why);
+		return -1;
+	}
+	for (i = 0; i < p->nitems; i++) {
+		if (strcmp(p->items[i].key, norm) == 0) {
+			char *r = proxyurl_redact(norm);
+
+			xasprintf(cause, "%s:%d: %s: duplicate proxy %s", file,
+			    line, what, r);
+			free(r);
+			free(norm);
+			return -1;
+		}
+	}
+	if (p->nitems >= CONF_MAX_ITEMS) {
+		xasprintf(cause, "%s:%d: %s: more than %d proxies", file, line,
+		    what, CONF_MAX_ITEMS);
+		free(norm);
+		return -1;
+	}
+	p->items = xreallocarray(p->items, p->nitems + 1, sizeof *p->items);
+	p->items[p->nitems].key = norm;
+	p->items[p->nitems].priority = priority;
+	p->items[p->nitems].expires = expires;
+	p->nitems++;
+	return 0;
+}
+
+/* One entry of proxies: a URL string or a group { url, priority,
+ * expires }. */
+static int
+conf_proxy_entry(struct conf *c, struct conf_pool *p, config_setting_t *e,
+    int defprio, const char *what, char **cause)
+{
+	config_setting_t *s;
+	const char *url = NULL, *file = conf_where_file(c, e);
+	int i, n, prio = defprio;
+	double expires = 0, v;
+	bool integral;
+
+	if (config_setting_type(e) == CONFIG_TYPE_STRING)
+		return conf_add_item(c, p, config_setting_get_string(e),
+		    prio, 0, file, conf_where_line(e), what, cause);
+	if (!config_setting_is_group(e)) {
+		conf_error(c, e, cause, what, "expected a URL string or "
+		    "{ url = \"...\"; priority = N; expires = S; }");
+		return -1;
+	}
+	n = config_setting_length(e);
+	for (i = 0; i < n; i++) {
+		s = config_setting_get_elem(e, (unsigned)i);
+		if (strcmp(config_setting_name(s), "url") == 0 &&
+		    config_setting_type(s) == CONFIG_TYPE_STRING)
+			url = config_setting_get_string(s);
+		else if (strcmp(config_setting_name(s), "priority") == 0 &&
+		    conf_number(s, &v, &integral) && integral &&
+		    v >= -1000000 && v <= 1000000)
+			prio = (int)v;
+		else if (strcmp(config_setting_name(s), "expires") == 0 &&
+		    conf_number(s, &v, &integral) && v >= 0 && v <= 315360000)
+			expires = v;
+		else {
+			conf_error(c, s, cause, what, "bad setting %s (expected "
+			    "url string, integer priority, expires seconds)",
+			    config_setting_name(s));
+			return -1;
+		}
+	}
+	if (url == NULL) {
+		conf_error(c, e, cause, what, "proxy entry without url");
+		return -1;
+	}
+	return conf_add_item(c, p, url, prio, expires, file,
+	    conf_where_line(e), what, cause);
+}
+
+/*
+ * Read a proxies file: one proxy a line, "URL [priority=N] [expires=S]",
+ * blank lines and # comments skipped.  Errors name the file's own line.
+ */
+static int
+conf_proxies_file(struct conf *c, struct conf_pool *p, const char *path,
+    int defprio, const char *what, char **cause)
+{
+	FILE *f;
+	char *line = NULL, *tok, *save, *e;
+	size_t cap = 0;
+	ssize_t len;
+	int lineno = 0, prio, rc = -1;
+	double expires;
+	const char *url;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		xasprintf(cause, "%s:0: %s: cannot open: %s", path, what,
+		    strerror(errno));
+		return -1;
+	}
+	while ((len = getline(&line, &cap, f)) != -1) {
+		lineno++;
+		if ((e = strchr(line, '#')) != NULL)
+			*e = '\0';
+		prio = defprio;
+		expires = 0;
+		if ((url = strtok_r(line, " \t\r\n", &save)) == NULL)
+			continue;
+		while ((tok = strtok_r(NULL, " \t\r\n", &save)) != NULL) {
+			if (strncmp(tok, "priority=", 9) == 0) {
+				errno = 0;
+				long v = strtol(tok + 9, &e, 10);
+				if (errno || *e || e == tok + 9 ||
+				    v < -1000000 || v > 1000000) {
+					xasprintf(cause, "%s:%d: %s: bad "
+					    "priority %s", path, lineno, what,
+					    tok + 9);
+					goto out;
+				}
+				prio = (int)v;
+			} else if (strncmp(tok, "expires=", 8) == 0) {
+				expires = strtod(tok + 8, &e);
+				if (*e || e == tok + 8 || !isfinite(expires) ||
+				    expires < 0 || expires > 315360000) {
+					xasprintf(cause, "%s:%d: %s: bad "
+					    "expires %s", path, lineno, what,
+					    tok + 8);
+					goto out;
+				}
+			} else {
+				xasprintf(cause, "%s:%d: %s: unexpected %s "
+				    "(expected priority=N or expires=S)", path,
+				    lineno, what, tok);
+				goto out;
+			}
+		}
+		if (conf_add_item(c, p, url, prio, expires, path, lineno,
+		    what, cause) != 0)
+			goto out;
+	}
+	if (ferror(f)) {
+		xasprintf(cause, "%s:%d: %s: read error", path, lineno, what);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+/* A valid pool name: 1..200 bytes of letters, digits, "-_.:". */
+static bool
+conf_pool_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 200)
+		return false;
+	for (; *s != '\0'; s++) {
+		if (!isalnum((unsigned char)*s) && strchr("-_.:", *s) == NULL)
+			return false;
+	}
+	return true;
+}
+
+/* Parse one element of pools. */
+static int
+conf_pool(struct conf *c, config_setting_t *g, int idx, char **cause)
+{
+	struct conf_pool *p = &c->pools[idx];
+	config_setting_t *s;
+	char *prefix, *what, *path, *dir;
+	const char *name, *fname;
+	int i, n, prio = 0, rc = -1;
+
+	ra_pool_conf_init(&p->ra);
+	p->file = conf_where_file(c, g);
+	p->line = conf_where_line(g);
+	if (!config_setting_is_group(g)) {
+		conf_error(c, g, cause, "pools", "each pool is a group "
+		    "{ name = \"...\"; proxies = [ ... ]; }");
+		return -1;
+	}
+	if (config_setting_lookup_string(g, "name", &name) != CONFIG_TRUE) {
+		conf_error(c, g, cause, "pools", "pool %d has no name "
+		    "string", idx + 1);
+		return -1;
+	}
+	if (!conf_pool_name_ok(name)) {
+		conf_error(c, config_setting_get_member(g, "name"), cause,
+		    "pools.name", "bad pool name \"%s\" (letters, digits, "
+		    "- _ . : up to 200)", name);
+		return -1;
+	}
+	xasprintf(&prefix, "pools[%s]", name);
+	if (conf_group(c, p, conf_pool_opts, g, prefix, true, cause) != 0)
+		goto out;
+	/* the ra defaults, then the eject group over them */
+	{
+		struct ra_pool_conf d;
+
+		ra_pool_conf_init(&d);
+		p->ra.eject_failures = d.eject_failures;
+		p->ra.eject_base = d.eject_base;
+		p->ra.eject_max = d.eject_max;
+		p->ra.eject_max_percent = d.eject_max_percent;
+		p->ra.ban_time = d.ban_time;
+	}
+	if ((s = config_setting_get_member(g, "eject")) != NULL) {
+		xasprintf(&what, "%s.eject", prefix);
+		n = conf_group(c, p, conf_eject_opts, s, what, false, cause);
+		free(what);
+		if (n != 0)
+			goto out;
+	}
+	if (p->ra.eject_max < p->ra.eject_base) {
+		conf_error(c, config_setting_get_member(g, "eject"), cause,
+		    prefix, "eject.max_time is below eject.base_time");
+		goto out;
+	}
+	if ((s = config_setting_get_member(g, "check")) != NULL) {
+		if (!config_setting_is_group(s)) {
+			xasprintf(&what, "%s.check", prefix);
+			conf_error(c, s, cause, what, "expected a group "
+			    "{ type = \"...\"; ... }");
+			free(what);
+			goto out;
+		}
+		p->check = s;
+	}
+	if ((s = config_setting_get_member(g, "priority")) != NULL)
+		prio = (int)config_setting_get_int64(s);
+	if ((s = config_setting_get_member(g, "proxies")) != NULL) {
+		xasprintf(&what, "%s.proxies", prefix);
+		if (!config_setting_is_aggregate(s) ||
+		    config_setting_is_group(s)) {
+			conf_error(c, s, cause, what, "expected a list "
+			    "[ \"http://host:port\", ... ]");
+			free(what);
+			goto out;
+		}
+		n = config_setting_length(s);
+		for (i = 0; i < n; i++) {
+			if (conf_proxy_entry(c, p, config_setting_get_elem(s,
+			    (unsigned)i), prio, what, cause) != 0) {
+				free(what);
+				goto out;
+			}
+		}
+		free(what);
+	}
+	if ((s = config_setting_get_member(g, "proxies_file")) != NULL) {
+		xasprintf(&what, "%s.proxies_file", prefix);
+		if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+			conf_error(c, s, cause, what, "expected a path string");
+			free(what);
+			goto out;
+		}
+		fname = config_setting_get_string(s);
+		if (*fname == '/')
+			path = xstrdup(fname);
+		else {
+			dir = xstrdup(conf_where_file(c, s));
+			xasprintf(&path, "%s/%s", dirname(dir), fname);
+			free(dir);
+		}
+		p->proxies_file = path;
+		n = conf_proxies_file(c, p, path, prio, what, cause);
+		free(what);
+		if (n != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(prefix);
+	return rc;
+}
+
+/* Parse the octal socket mode. */
+static int
+conf_mode(struct conf *c, char **cause)
+{
+	config_setting_t *s = config_lookup(&c->cfg, "listen.mode");
+	char *e;
+	long v;
+
+	errno = 0;
+	v = strtol(c->mode_str, &e, 8);
+	if (errno || *e || e == c->mode_str || v < 0 || v > 0777) {
+		conf_error(c, s, cause, "listen.mode",
+		    "\"%s\" is not an octal mode such as \"0660\"", c->mode_str);
+		return -1;
+	}
+	c->mode = (mode_t)v;
+	return 0;
+}
+
+/* Checks across settings once all are read. */
+static int
+conf_check(struct conf *c, char **cause)
+{
+	char buf[1024], err[256];
+	struct ra_options opt;
+	size_t i, j;
+
+	if ((c->log_level = log_level_parse(c->log_level_str)) < 0) {
+		conf_error(c, config_lookup(&c->cfg, "log.level"), cause,
+		    "log.level", "unknown level \"%s\" (error, warning, "
+		    "info, debug)", c->log_level_str);
+		return -1;
+	}
+	if (conf_mode(c, cause) != 0)
+		return -1;
+	if (c->socket[0] != '/' ||
+	    strlen(c->socket) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		conf_error(c, config_lookup(&c->cfg, "listen.socket"), cause,
+		    "listen.socket", "must be an absolute path shorter than "
+		    "108 bytes");
+		return -1;
+	}
+	if (c->owner != NULL && getpwnam(c->owner) == NULL) {
+		conf_error(c, config_lookup(&c->cfg, "listen.owner"), cause,
+		    "listen.owner", "no such user %s", c->owner);
+		return -1;
+	}
+	if (c->group != NULL && getgrnam(c->group) == NULL) {
+		conf_error(c, config_lookup(&c->cfg, "listen.group"), cause,
+		    "listen.group", "no such group %s", c->group);
+		return -1;
+	}
+	if (strcmp(c->redis_url, "embedded") != 0 &&
+	    ra_options_parse_url(&opt, c->redis_url, buf, sizeof buf, err,
+	    sizeof err) != 0) {
+		conf_error(c, config_lookup(&c->cfg, "redis.url"), cause,
+		    "redis.url", "%s", err);
+		return -1;
+	}
+	if (strcmp(c->redis_url, "embedded") == 0 && c->state_dir[0] != '/') {
+		conf_error(c, config_lookup(&c->cfg, "redis.state_dir"), cause,
+		    "redis.state_dir", "must be an absolute path");
+		return -1;
+	}
+	if (c->redis_prefix[0] == '\0' || strlen(c->redis_prefix) > 64) {
+		conf_error(c, config_lookup(&c->cfg, "redis.prefix"), cause,
+		    "redis.prefix", "must be 1 to 64 bytes");
+		return -1;
+	}
+	for (i = 0; i < c->npools; i++) {
+		for (j = 0; j < i; j++) {
+			if (strcmp(c->pools[i].name, c->pools[j].name) == 0) {
+				xasprintf(cause, "%s:%d: pools: duplicate pool "
+				    "name %s (first at line %d)",
+				    c->pools[i].file, c->pools[i].line,
+				    c->pools[i].name, c->pools[j].line);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+struct conf *
+conf_load(const char *path, char **cause)
+{
+	static const char *top[] = { "redis", "listen", "log", "pools",
+	    "checks", NULL };
+	struct conf *c;
+	config_setting_t *root, *s, *pools;
+	char *dir;
+	const char **t;
+	int i, n;
+
+	*cause = NULL;
+	c = xcalloc(1, sizeof *c);
+	c->path = xstrdup(path);
+	config_init(&c->cfg);
+	dir = xstrdup(path);
+	config_set_include_dir(&c->cfg, dirname(dir));
+	free(dir);
+	if (config_read_file(&c->cfg, path) != CONFIG_TRUE) {
+		if (config_error_type(&c->cfg) == CONFIG_ERR_FILE_IO)
+			xasprintf(cause, "%s:0: file: cannot read: %s", path,
+			    strerror(errno));
+		else
+			xasprintf(cause, "%s:%d: syntax: %s",
+			    config_error_file(&c->cfg) ?
+			    config_error_file(&c->cfg) : path,
+			    config_error_line(&c->cfg),
+			    config_error_text(&c->cfg));
+		goto fail;
+	}
+	root = config_root_setting(&c->cfg);
+	n = config_setting_length(root);
+	for (i = 0; i < n; i++) {
+		s = config_setting_get_elem(root, (unsigned)i);
+		for (t = top; *t != NULL; t++) {
+			if (strcmp(*t, config_setting_name(s)) == 0)
+				break;
+		}
+		if (*t == NULL) {
+			conf_error(c, s, cause, config_setting_name(s),
+			    "unknown section (expected redis, listen, log, "
+			    "pools, checks)");
+			goto fail;
+		}
+	}
+	if (conf_group(c, c, conf_redis_opts,
+	    config_lookup(&c->cfg, "redis"), "redis", true, cause) != 0 ||
+	    conf_group(c, c, conf_listen_opts,
+	    config_lookup(&c->cfg, "listen"), "listen", true, cause) != 0 ||
+	    conf_group(c, c, conf_log_opts, config_lookup(&c->cfg, "log"),
+	    "log", true, cause) != 0)
+		goto fail;
+	if ((s = config_lookup(&c->cfg, "checks")) != NULL) {
+		if (!config_setting_is_group(s)) {
+			conf_error(c, s, cause, "checks", "expected a group");
+			goto fail;
+		}
+		c->checks = s;
+	}
+	if ((pools = config_lookup(&c->cfg, "pools")) != NULL) {
+		if (!config_setting_is_list(pools) &&
+		    !config_setting_is_array(pools)) {
+			conf_error(c, pools, cause, "pools", "expected a list "
+			    "( { name = \"...\"; ... }, ... )");
+			goto fail;
+		}
+		n = config_setting_length(pools);
+		if (n > CONF_MAX_POOLS) {
+			conf_error(c, pools, cause, "pools", "more than %d "
+			    "pools", CONF_MAX_POOLS);
+			goto fail;
+		}
+		c->pools = xcalloc((size_t)n, sizeof *c->pools);
+		for (i = 0; i < n; i++) {
+			c->npools = (size_t)i + 1;
+			if (conf_pool(c, config_setting_get_elem(pools,
+			    (unsigned)i), i, cause) != 0)
+				goto fail;
+		}
+	}
+	if (conf_check(c, cause) != 0)
+		goto fail;
+	return c;
+
+fail:
+	conf_destroy(c);
+	return NULL;
+}
+
+/* Free the strings a table put into base. */
+static void
+conf_free_strings(void *base, const struct conf_opt *opts)
+{
+	const struct conf_opt *o;
+
+	for (o = opts; o->name != NULL; o++) {
+		if (o->type == CONF_STR) {
+			free(*(char **)((char *)base + o->off));
+			*(char **)((char *)base + o->off) = NULL;
+		}
+	}
+}
+
+void
+conf_destroy(struct conf *c)
+{
+	size_t i, j;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->npools; i++) {
+		conf_free_strings(&c->pools[i], conf_pool_opts);
+		for (j = 0; j < c->pools[i].nitems; j++)
+			free((char *)c->pools[i].items[j].key);
+		free(c->pools[i].items);
+		free(c->pools[i].proxies_file);
+	}
+	free(c->pools);
+	conf_free_strings(c, conf_redis_opts);
+	conf_free_strings(c, conf_listen_opts);
+	conf_free_strings(c, conf_log_opts);
+	free(c->admin_uids);
+	free(c->admin_gids);
+	config_destroy(&c->cfg);
+	free(c->path);
+	free(c);
+}
+
+struct conf_pool *
+conf_pool_find(const struct conf *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->npools; i++) {
+		if (strcmp(c->pools[i].name, name) == 0)
+			return &c->pools[i];
+	}
+	return NULL;
+}
+
+/* Same string, NULL-aware. */
+static bool
+conf_same(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* Keep the running value of NORELOAD strings in one table. */
+static void
+conf_keep_table(const struct conf *running, struct conf *next,
+    const struct conf_opt *opts, const char *section, char **list)
+{
+	const struct conf_opt *o;
+	char **np, *const *rp, *l;
+
+	for (o = opts; o->name != NULL; o++) {
+		if (!(o->flags & CONF_NORELOAD) || o->type != CONF_STR)
+			continue;
+		rp = (char *const *)((const char *)running + o->off);
+		np = (char **)((char *)next + o->off);
+		if (conf_same(*rp, *np))
+			continue;
+		xasprintf(&l, "%s%s%s.%s", *list ? *list : "",
+		    *list ? ", " : "", section, o->name);
+		free(*list);
+		*list = l;
+		free(*np);
+		*np = *rp != NULL ? xstrdup(*rp) : NULL;
+	}
+}
+
+char *
+conf_keep_noreload(const struct conf *running, struct conf *next)
+{
+	char *list = NULL;
+
+	conf_keep_table(running, next, conf_redis_opts, "redis", &list);
+	conf_keep_table(running, next, conf_listen_opts, "listen", &list);
+	next->mode = running->mode;
+	return list;
+}
+
+bool
+conf_is_admin(const struct conf *c, uid_t uid, gid_t gid)
+{
+	size_t i;
+
+	if (uid == 0)
+		return true;
+	for (i = 0; i < c->n_admin_uids; i++) {
+		if (c->admin_uids[i] == uid)
+			return true;
+	}
+	for (i = 0; i < c->n_admin_gids; i++) {
+		if (c->admin_gids[i] == gid)
+			return true;
+	}
+	return false;
+}
+
+bool
+conf_same_log(const struct conf *a, const struct conf *b)
+{
+	const char *fa = a->log_file != NULL ? a->log_file : "";
+	const char *fb = b->log_file != NULL ? b->log_file : "";
+
+	return strcmp(fa, fb) == 0 && a->log_syslog == b->log_syslog;
+}

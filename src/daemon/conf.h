@@ -1,0 +1,85 @@
+/*
+ * conf.h: proxypoold's configuration (libconfig), loaded and validated
+ * whole before anything uses it.
+ */
+#ifndef CONF_H
+#define CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <libconfig.h>
+
+#include "redis_allocator.h"
+
+/* One pool as configured. */
+struct conf_pool {
+	char			*name;		/* owned pool name */
+	struct ra_pool_conf	 ra;		/* settings stored in Redis */
+	struct ra_item		*items;		/* owned; keys owned too */
+	size_t			 nitems;
+	char			*proxies_file;	/* owned resolved path, or NULL */
+	double			 evict_after;	/* s down before eviction, 0 off */
+	config_setting_t	*check;		/* (ref into cfg) check group */
+	const char		*file;		/* (ref into cfg) where defined */
+	int			 line;
+};
+
+/* The whole configuration; the libconfig tree stays alive with it so
+ * plugins can read their own groups. */
+struct conf {
+	config_t		 cfg;		/* owned libconfig tree */
+	char			*path;		/* owned: the file loaded */
+
+	char			*redis_url;	/* "embedded", unix://, redis:// */
+	char			*redis_password; /* AUTH password, or NULL */
+	double			 redis_timeout;	/* per request deadline, s */
+	char			*redis_prefix;	/* key prefix */
+	char			*state_dir;	/* embedded Redis' home */
+	char			*redis_server;	/* redis-server binary */
+
+	char			*socket;	/* listening socket path */
+	char			*mode_str;	/* "0660" as written */
+	mode_t			 mode;		/* parsed mode */
+	char			*owner;		/* socket owner, or NULL */
+	char			*group;		/* socket group, or NULL */
+	uid_t			*admin_uids;	/* owned; peers allowed admin */
+	size_t			 n_admin_uids;
+	gid_t			*admin_gids;	/* owned */
+	size_t			 n_admin_gids;
+	int			 max_clients;	/* concurrent connections */
+	int			 max_request;	/* bytes in one request */
+	double			 idle_timeout;	/* s, 0 = never */
+	double			 wait_retry;	/* s between waiter retries */
+
+	char			*log_level_str;	/* as written */
+	int			 log_level;	/* enum log_level */
+	char			*log_file;	/* NULL or "" = stderr */
+	int			 log_syslog;	/* log to syslog */
+
+	config_setting_t	*checks;	/* (ref into cfg) or NULL */
+	struct conf_pool	*pools;		/* owned array */
+	size_t			 npools;
+};
+
+/* Load and validate path; NULL with *cause "file:line: setting: what". */
+struct conf *conf_load(const char *path, char **cause);
+void	conf_destroy(struct conf *c);
+
+/* May a peer with these credentials run admin commands?  root always. */
+bool	conf_is_admin(const struct conf *c, uid_t uid, gid_t gid);
+/* Do both configs log to the same place? */
+bool	conf_same_log(const struct conf *a, const struct conf *b);
+
+/* Find a pool by name, NULL if not configured. */
+struct conf_pool *conf_pool_find(const struct conf *c, const char *name);
+
+/*
+ * Compare settings that only a restart changes; returns an allocated
+ * list "listen.socket, redis.url" of those that differ, or NULL, and
+ * copies the running values into next so it keeps using them.
+ */
+char	*conf_keep_noreload(const struct conf *running, struct conf *next);
+
+#endif /* CONF_H */

@@ -1,0 +1,375 @@
+/*
+ * daemon.c: proxypoold's life on the loop: start-up (embedded Redis,
+ * Redis connection, socket), pool sync to Redis on every connection and
+ * reload, signals (SIGHUP reload, SIGTERM/SIGINT graceful stop, a second
+ * one exits at once), the waiter retry timer and a periodic GC sweep.
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+
+#include "cmd.h"
+#include "compat.h"
+#include "daemon.h"
+#include "embedded.h"
+#include "log.h"
+#include "redis.h"
+#include "resp.h"
+#include "server.h"
+#include "xmalloc.h"
+
+#define DAEMON_GC_INTERVAL	5	/* s between GC sweeps */
+
+struct ra_async *
+daemon_ra(struct daemon *d)
+{
+	return redis_ra(d->redis);
+}
+
+/* One pool sync call came back. */
+static void
+daemon_sync_cb(struct ra_async *ra, struct ra_result *res, void *arg)
+{
+	struct daemon *d = arg;
+	struct req *r;
+
+	if (res->err != RA_OK) {
+		log_warn("pool sync: %s", res->errstr);
+		if (d->sync_error == NULL)
+			d->sync_error = xstrdup(res->errstr);
+	}
+	if (--d->syncing > 0)
+		return;
+	if (d->sync_error == NULL)
+		log_info("pools synced to Redis");
+	if ((r = d->reload_req) != NULL) {
+		d->reload_req = NULL;
+		if (d->sync_error != NULL)
+			req_error(r, "TRYAGAIN", "configuration loaded, but "
+			    "the pool sync failed: %s (it is retried on "
+			    "reconnect)", d->sync_error);
+		else if (req_out(r) != NULL) {
+			resp_status(req_out(r), "OK");
+			req_finish(r);
+		} else
+			req_finish(r);
+	}
+	free(d->sync_error);
+	d->sync_error = NULL;
+	waitq_serve_all(d);
+	if (d->reload_pending) {
+		d->reload_pending = false;
+		daemon_reload(d, NULL, NULL);
+	}
+}
+
+void
+daemon_sync_pools(struct daemon *d, const struct conf *old)
+{
+	struct ra_async *ra = redis_ra(d->redis);
+	const struct conf_pool *p;
+	size_t i;
+
+	if (ra == NULL)
+		return;
+	d->syncing++;	/* hold: the callbacks may not finish first */
+	for (i = 0; old != NULL && i < old->npools; i++) {
+		if (conf_pool_find(d->conf, old->pools[i].name) != NULL)
+			continue;
+		log_pool(LOG_LEVEL_INFO, old->pools[i].name, "removed from "
+		    "the configuration: draining");
+		waitq_fail(d, old->pools[i].name, "NOPOOL", "pool removed");
+		d->syncing++;
+		if (ra_async_pool_delete(ra, old->pools[i].name,
+		    daemon_sync_cb, d) != 0)
+			d->syncing--;
+	}
+	for (i = 0; i < d->conf->npools; i++) {
+		p = &d->conf->pools[i];
+		d->syncing++;
+		if (ra_async_pool_create(ra, p->name, &p->ra, daemon_sync_cb,
+		    d) != 0) {
+			d->syncing--;
+			continue;
+		}
+		d->syncing++;
+		if (ra_async_assign(ra, p->name, p->items, p->nitems,
+		    daemon_sync_cb, d) != 0)
+			d->syncing--;
+		log_pool(LOG_LEVEL_DEBUG, p->name, "sync: %zu proxies",
+		    p->nitems);
+	}
+	/* release the hold through the same path */
+	{
+		struct ra_result res;
+
+		memset(&res, 0, sizeof res);
+		daemon_sync_cb(ra, &res, d);
+	}
+}
+
+/* Redis (re)connected: make sure it has our pools. */
+static void
+daemon_connected(void *arg)
+{
+	struct daemon *d = arg;
+
+	daemon_sync_pools(d, NULL);
+}
+
+int
+daemon_reload(struct daemon *d, struct req *r, char **cause)
+{
+	struct conf *next, *old;
+	struct client *c;
+	char *why = NULL, *kept;
+
+	sd_notify(0, "RELOADING=1");
+	if (d->syncing > 0) {
+		if (r == NULL) {
+			d->reload_pending = true;
+			return 0;
+		}
+		xasprintf(cause, "the previous reload is still being applied; "
+		    "try again");
+		sd_notify(0, "READY=1");
+		return -1;
+	}
+	if ((next = conf_load(d->conf_path, &why)) == NULL) {
+		d->stats.reload_failures++;
+		log_warn("reload failed, keeping the running configuration: %s",
+		    why);
+		if (cause != NULL)
+			*cause = why;
+		else
+			free(why);
+		sd_notify(0, "READY=1");
+		return -1;
+	}
+	if ((kept = conf_keep_noreload(d->conf, next)) != NULL) {
+		log_warn("reload: %s cannot change without a restart; the "
+		    "running values stay", kept);
+		free(kept);
+	}
+	if (!conf_same_log(d->conf, next)) {
+		if (log_open(next->log_file, next->log_syslog, next->log_level,
+		    &why) != 0) {
+			log_warn("reload: log: %s; keeping the old log", why);
+			free(why);
+		}
+	}
+	log_level = next->log_level;
+	redis_set_timeout(d->redis, next->redis_timeout);
+	old = d->conf;
+	d->conf = next;
+	TAILQ_FOREACH(c, &d->clients, entry)
+		c->admin = c->uid == 0 || conf_is_admin(next, c->uid, c->gid);
+	d->stats.reloads++;
+	log_info("configuration reloaded from %s (%zu pools)", d->conf_path,
+	    next->npools);
+	if (r != NULL && redis_connected(d->redis))
+		d->reload_req = r;
+	else if (r != NULL) {
+		log_warn("reload: Redis is unreachable; pools sync on "
+		    "reconnect");
+		resp_status(req_out(r), "OK");
+		req_finish(r);
+	}
+	daemon_sync_pools(d, old);
+	conf_destroy(old);
+	sd_notify(0, "READY=1");
+	return 0;
+}
+
+static void
+daemon_sighup_cb(evutil_socket_t sig, short ev, void *arg)
+{
+	struct daemon *d = arg;
+
+	log_info("SIGHUP: reloading %s", d->conf_path);
+	log_reopen();
+	daemon_reload(d, NULL, NULL);
+}
+
+static void
+daemon_stop_timeout_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct daemon *d = arg;
+
+	log_warn("stop: requests still in flight, exiting anyway");
+	event_base_loopbreak(d->base);
+}
+
+void
+daemon_stop(struct daemon *d)
+{
+	struct client *c, *next;
+	struct timeval tv;
+
+	if (d->stopping++ > 0) {
+		log_warn("second stop signal: exiting now");
+		event_base_loopbreak(d->base);
+		return;
+	}
+	log_info("stopping: no new clients, answering requests in flight");
+	sd_notify(0, "STOPPING=1");
+	server_close_listener(d);
+	waitq_fail(d, NULL, "TRYAGAIN", "proxypoold is shutting down");
+	TAILQ_FOREACH_SAFE(c, &d->clients, entry, next) {
+		if (c->req == NULL)
+			client_close(c);
+		else
+			client_close_after_write(c);
+	}
+	tv.tv_sec = (time_t)d->conf->redis_timeout + 2;
+	tv.tv_usec = 0;
+	d->stop_ev = evtimer_new(d->base, daemon_stop_timeout_cb, d);
+	evtimer_add(d->stop_ev, &tv);
+	daemon_check_stopped(d);
+}
+
+void
+daemon_check_stopped(struct daemon *d)
+{
+	if (d->stopping && d->nclients == 0)
+		event_base_loopbreak(d->base);
+}
+
+static void
+daemon_sigterm_cb(evutil_socket_t sig, short ev, void *arg)
+{
+	struct daemon *d = arg;
+
+	log_info("signal %d received", (int)sig);
+	daemon_stop(d);
+}
+
+/* Waiters: a proxy may have come back elsewhere (another daemon, an
+ * expired lease); try again. */
+static void
+daemon_retry_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct daemon *d = arg;
+
+	waitq_serve_all(d);
+}
+
+static void
+daemon_gc_done_cb(struct ra_async *ra, struct ra_result *res, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (res->err == RA_OK &&
+	    (res->u.gc.leases > 0 || res->u.gc.quarantine > 0))
+		waitq_serve_all(d);
+}
+
+/* Periodic sweep of every configured pool (bounded by the batch). */
+static void
+daemon_gc_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct daemon *d = arg;
+	struct ra_async *ra = redis_ra(d->redis);
+	size_t i;
+
+	if (ra == NULL || d->stopping)
+		return;
+	for (i = 0; i < d->conf->npools; i++)
+		ra_async_gc(ra, d->conf->pools[i].name, RA_BATCH_DEFAULT,
+		    daemon_gc_done_cb, d);
+}
+
+int
+daemon_start(struct daemon *d, struct conf *conf, const char *path,
+    char **cause)
+{
+	struct timeval tv;
+	const char *url;
+
+	TAILQ_INIT(&d->clients);
+	TAILQ_INIT(&d->waitqs);
+	d->listen_fd = -1;
+	d->conf = conf;
+	d->conf_path = xstrdup(path);
+	d->started = time(NULL);
+	if ((d->base = event_base_new()) == NULL) {
+		xasprintf(cause, "cannot create the event loop");
+		return -1;
+	}
+	d->sig_hup = evsignal_new(d->base, SIGHUP, daemon_sighup_cb, d);
+	d->sig_term = evsignal_new(d->base, SIGTERM, daemon_sigterm_cb, d);
+	d->sig_int = evsignal_new(d->base, SIGINT, daemon_sigterm_cb, d);
+	evsignal_add(d->sig_hup, NULL);
+	evsignal_add(d->sig_term, NULL);
+	evsignal_add(d->sig_int, NULL);
+
+	url = conf->redis_url;
+	if (strcmp(url, "embedded") == 0) {
+		if ((d->embedded = embedded_start(d->base, conf->redis_server,
+		    conf->state_dir, cause)) == NULL)
+			return -1;
+		url = embedded_url(d->embedded);
+	}
+	if ((d->redis = redis_create(d->base, url, conf->redis_password,
+	    conf->redis_prefix, conf->redis_timeout, daemon_connected, d,
+	    cause)) == NULL)
+		return -1;
+	if (server_listen(d, cause) != 0)
+		return -1;
+	redis_start(d->redis);
+
+	tv.tv_sec = (time_t)conf->wait_retry;
+	tv.tv_usec = (suseconds_t)((conf->wait_retry - (double)tv.tv_sec) *
+	    1e6);
+	d->retry_ev = event_new(d->base, -1, EV_PERSIST, daemon_retry_cb, d);
+	evtimer_add(d->retry_ev, &tv);
+	tv.tv_sec = DAEMON_GC_INTERVAL;
+	tv.tv_usec = 0;
+	d->gc_ev = event_new(d->base, -1, EV_PERSIST, daemon_gc_cb, d);
+	evtimer_add(d->gc_ev, &tv);
+	log_info("proxypoold %s ready (%zu pools, redis %s)", PACKAGE_VERSION,
+	    conf->npools, redis_where(d->redis));
+	return 0;
+}
+
+void
+daemon_finish(struct daemon *d)
+{
+	struct client *c;
+
+	server_close_listener(d);
+	d->stopping = 1;
+	while ((c = TAILQ_FIRST(&d->clients)) != NULL)
+		client_close(c);
+	/* answers to dropped requests arrive as BACKEND_DOWN here */
+	redis_destroy(d->redis);
+	d->redis = NULL;
+	waitq_free_all(d);
+	embedded_destroy(d->embedded);
+	d->embedded = NULL;
+	if (d->retry_ev != NULL)
+		event_free(d->retry_ev);
+	if (d->gc_ev != NULL)
+		event_free(d->gc_ev);
+	if (d->stop_ev != NULL)
+		event_free(d->stop_ev);
+	if (d->sig_hup != NULL)
+		event_free(d->sig_hup);
+	if (d->sig_term != NULL)
+		event_free(d->sig_term);
+	if (d->sig_int != NULL)
+		event_free(d->sig_int);
+	free(d->sync_error);
+	conf_destroy(d->conf);
+	d->conf = NULL;
+	free(d->conf_path);
+	if (d->base != NULL)
+		event_base_free(d->base);
+	d->base = NULL;
+}

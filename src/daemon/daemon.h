@@ -1,0 +1,152 @@
+/*
+ * daemon.h: the state of one proxypoold process: the event loop, the
+ * Redis connection, the running configuration, clients, requests and
+ * the per-pool queues of LEASE ... WAIT requests.  Everything runs on one
+ * thread; nothing here is needed for correctness except the waiters (all
+ * allocator state lives in Redis).
+ */
+#ifndef DAEMON_H
+#define DAEMON_H
+
+#include <stdbool.h>
+#include <sys/queue.h>
+#include <sys/time.h>
+#include <sys/types.h>
+
+#include <event2/event.h>
+#include <event2/bufferevent.h>
+
+#include "conf.h"
+#include "resp.h"
+#include "redis_allocator.h"
+
+#ifndef TAILQ_FOREACH_SAFE	/* glibc's sys/queue.h lacks it */
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST(head);					\
+	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
+	    (var) = (tvar))
+#endif
+
+struct daemon;
+struct client;
+struct req;
+struct cmd_entry;
+
+/* Queue of LEASE ... WAIT requests of one pool, served in arrival order. */
+struct waitq {
+	char			*pool;		/* owned pool name */
+	TAILQ_HEAD(, req)	 reqs;		/* waiting requests, oldest first */
+	struct req		*trying;	/* (ref) head with a lease in flight */
+	TAILQ_ENTRY(waitq)	 entry;
+};
+TAILQ_HEAD(waitq_list, waitq);
+
+/* One command being answered. */
+struct req {
+	struct daemon		*d;		/* (ref) */
+	struct client		*c;		/* (ref) NULL once abandoned */
+	struct resp_args	 args;		/* owned request words */
+	const struct cmd_entry	*cmd;		/* (ref) command table entry */
+	struct event		*deadline;	/* owned: Redis or WAIT deadline */
+	int			 inflight;	/* async calls not yet answered */
+	bool			 answered;	/* a reply was written */
+
+	/* LEASE */
+	struct ra_lease_req	 lease;		/* strings point into args */
+	char			 holder[64];	/* "pid N uid U" for LIST */
+	double			 wait;		/* WAIT seconds, 0 = none */
+	struct waitq		*wq;		/* (ref) queued here, or NULL */
+	TAILQ_ENTRY(req)	 wentry;	/* in wq->reqs */
+
+	/* commands made of several calls (STATS without a pool) */
+	struct ra_strlist	 names;		/* owned pool names */
+	struct ra_counts	*counts;	/* owned, one per name */
+	size_t			 done;		/* answers received */
+	int			 err;		/* first error of the calls */
+	char			 errstr[RA_ERRSTR_LEN];
+};
+
+/* One connected peer. */
+struct client {
+	struct daemon		*d;		/* (ref) */
+	unsigned long long	 id;		/* for logs */
+	struct bufferevent	*bev;		/* owned, owns the fd */
+	uid_t			 uid;		/* peer credentials */
+	gid_t			 gid;
+	pid_t			 pid;
+	bool			 admin;		/* may run admin commands */
+	struct resp_reader	 reader;	/* request parser state */
+	struct req		*req;		/* (ref) request being answered */
+	bool			 processing;	/* inside client_process */
+	bool			 closing;	/* close once output is written */
+	TAILQ_ENTRY(client)	 entry;
+};
+TAILQ_HEAD(client_list, client);
+
+/* Counters shown by INFO and METRICS. */
+struct daemon_stats {
+	unsigned long long	 commands;	/* requests dispatched */
+	unsigned long long	 leases;	/* leases granted */
+	unsigned long long	 empty;		/* LEASE answered -EMPTY */
+	unsigned long long	 releases;	/* successful releases */
+	unsigned long long	 errors;	/* error replies */
+	unsigned long long	 tryagain;	/* -TRYAGAIN replies */
+	unsigned long long	 denied;	/* -DENIED replies */
+	unsigned long long	 accepted;	/* connections accepted */
+	unsigned long long	 rejected;	/* over max_clients */
+	unsigned long long	 protocol;	/* clients closed on bad frames */
+	unsigned long long	 reloads;	/* successful reloads */
+	unsigned long long	 reload_failures;
+};
+
+struct redis;
+struct embedded;
+
+struct daemon {
+	struct event_base	*base;		/* owned: the one loop */
+	struct conf		*conf;		/* owned running config */
+	char			*conf_path;	/* owned */
+	struct redis		*redis;		/* owned connection manager */
+	struct embedded		*embedded;	/* owned, or NULL */
+
+	int			 listen_fd;	/* -1 once closed */
+	struct event		*listen_ev;	/* owned accept event */
+	char			*socket_path;	/* owned: unlinked at exit */
+	struct client_list	 clients;
+	unsigned		 nclients;
+	unsigned long long	 next_id;	/* client ids */
+
+	struct waitq_list	 waitqs;	/* per pool waiters */
+	struct event		*retry_ev;	/* owned waiter retry timer */
+	struct event		*sig_hup;	/* owned signal events */
+	struct event		*sig_term;
+	struct event		*sig_int;
+	struct event		*stop_ev;	/* owned drain deadline */
+	int			 stopping;	/* SIGTERMs received */
+	int			 syncing;	/* pool sync calls in flight */
+	struct req		*reload_req;	/* (ref) RELOAD awaiting sync */
+	char			*sync_error;	/* owned first sync failure */
+	bool			 reload_pending; /* SIGHUP during a sync */
+	struct event		*gc_ev;		/* owned periodic GC timer */
+	time_t			 started;	/* for INFO uptime */
+	struct daemon_stats	 stats;
+};
+
+/* Start everything on the loop from a loaded config; -1 with cause. */
+int	daemon_start(struct daemon *d, struct conf *conf, const char *path,
+	    char **cause);
+/* Tear down what daemon_start made (after the loop ended). */
+void	daemon_finish(struct daemon *d);
+/* Re-read the config file; 0 or -1 with cause (the old config stays). */
+int	daemon_reload(struct daemon *d, struct req *r, char **cause);
+/* Push every configured pool to Redis (on connect and after reload). */
+void	daemon_sync_pools(struct daemon *d, const struct conf *old);
+/* Begin the graceful stop. */
+void	daemon_stop(struct daemon *d);
+/* Exit the loop when a stop was asked and nothing is left to answer. */
+void	daemon_check_stopped(struct daemon *d);
+
+/* The Redis handle, NULL while disconnected. */
+struct ra_async *daemon_ra(struct daemon *d);
+
+#endif /* DAEMON_H */

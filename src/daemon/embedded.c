@@ -1,0 +1,272 @@
+/*
+ * embedded.c: supervise a private redis-server.  It listens only on a
+ * UNIX socket (mode 0700) in the state directory, with AOF persistence
+ * and noeviction; SIGCHLD (through libevent) notices its death and a
+ * timer restarts it with backoff; the daemon's Redis connection simply
+ * reconnects.  PR_SET_PDEATHSIG takes it down if proxypoold dies hard.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "embedded.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define EMBEDDED_BACKOFF_MIN	1	/* s */
+#define EMBEDDED_BACKOFF_MAX	30
+
+struct embedded {
+	struct event_base	*base;		/* (ref) */
+	char			*server;	/* owned binary path */
+	char			*dir;		/* owned state directory */
+	char			*sock;		/* owned socket path */
+	char			*url;		/* owned unix:// URL */
+	pid_t			 pid;		/* running child, 0 = none */
+	time_t			 started;	/* when it was started */
+	int			 backoff;	/* next restart delay, s */
+	unsigned		 restarts;	/* times restarted */
+	struct event		*sigchld;	/* owned SIGCHLD event */
+	struct event		*restart_ev;	/* owned restart timer */
+};
+
+/* mkdir -p with mode 0700 for the parts we create. */
+static int
+embedded_mkdirs(const char *path, char **cause)
+{
+	char *p, *s;
+
+	s = xstrdup(path);
+	for (p = s + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+
+			*p = '\0';
+			if (mkdir(s, 0700) != 0 && errno != EEXIST) {
+				xasprintf(cause, "%s: mkdir: %s", s,
+				    strerror(errno));
+				free(s);
+				return -1;
+			}
+			*p = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	free(s);
+	return 0;
+}
+
+/* fork and exec redis-server; -1 with cause. */
+static int
+embedded_spawn(struct embedded *e, char **cause)
+{
+	char *logf, *argv[32];
+	pid_t pid;
+	int n = 0, fd;
+
+	xasprintf(&logf, "%s/redis.log", e->dir);
+	argv[n++] = e->server;
+	argv[n++] = (char *)"--port";
+	argv[n++] = (char *)"0";
+	argv[n++] = (char *)"--unixsocket";
+	argv[n++] = e->sock;
+	argv[n++] = (char *)"--unixsocketperm";
+	argv[n++] = (char *)"700";
+	argv[n++] = (char *)"--dir";
+	argv[n++] = e->dir;
+	argv[n++] = (char *)"--appendonly";
+	argv[n++] = (char *)"yes";
+	argv[n++] = (char *)"--save";
+	argv[n++] = (char *)"";
+	argv[n++] = (char *)"--maxmemory-policy";
+	argv[n++] = (char *)"noeviction";
+	argv[n++] = (char *)"--daemonize";
+	argv[n++] = (char *)"no";
+	argv[n++] = (char *)"--logfile";
+	argv[n++] = logf;
+	argv[n] = NULL;
+
+	if ((pid = fork()) < 0) {
+		xasprintf(cause, "fork: %s", strerror(errno));
+		free(logf);
+		return -1;
+	}
+	if (pid == 0) {
+		/* child: die with the daemon, quiet stdio, own signals */
+		sigset_t all;
+
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_IGN);	/* ^C goes to proxypoold */
+		if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			if (fd > 2)
+				close(fd);
+		}
+		execv(e->server, argv);
+		dprintf(2, "proxypoold: cannot run %s: %s\n", e->server,
+		    strerror(errno));
+		_exit(127);
+	}
+	free(logf);
+	e->pid = pid;
+	e->started = time(NULL);
+	log_info("embedded redis-server started (pid %ld, socket %s)",
+	    (long)pid, e->sock);
+	return 0;
+}
+
+static void
+embedded_restart_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct embedded *e = arg;
+	char *cause;
+
+	if (e->pid != 0)
+		return;
+	e->restarts++;
+	if (embedded_spawn(e, &cause) != 0) {
+		log_error("embedded redis-server: %s", cause);
+		free(cause);
+		/* try again later */
+		struct timeval tv = { e->backoff, 0 };
+		evtimer_add(e->restart_ev, &tv);
+	}
+}
+
+static void
+embedded_sigchld_cb(evutil_socket_t sig, short ev, void *arg)
+{
+	struct embedded *e = arg;
+	struct timeval tv;
+	pid_t pid;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid != e->pid)
+			continue;
+		e->pid = 0;
+		if (WIFSIGNALED(status))
+			log_error("embedded redis-server killed by signal %d",
+			    WTERMSIG(status));
+		else
+			log_error("embedded redis-server exited with %d",
+			    WEXITSTATUS(status));
+		/* it ran a while: it was healthy, restart quickly */
+		if (time(NULL) - e->started > 60)
+			e->backoff = EMBEDDED_BACKOFF_MIN;
+		tv.tv_sec = e->backoff;
+		tv.tv_usec = 0;
+		log_info("restarting embedded redis-server in %d s",
+		    e->backoff);
+		evtimer_add(e->restart_ev, &tv);
+		e->backoff *= 2;
+		if (e->backoff > EMBEDDED_BACKOFF_MAX)
+			e->backoff = EMBEDDED_BACKOFF_MAX;
+	}
+}
+
+struct embedded *
+embedded_start(struct event_base *base, const char *server,
+    const char *state_dir, char **cause)
+{
+	struct embedded *e;
+
+	if (access(server, X_OK) != 0) {
+		xasprintf(cause, "redis.server: %s: %s", server,
+		    strerror(errno));
+		return NULL;
+	}
+	e = xcalloc(1, sizeof *e);
+	e->base = base;
+	e->server = xstrdup(server);
+	e->dir = xstrdup(state_dir);
+	xasprintf(&e->sock, "%s/redis.sock", state_dir);
+	xasprintf(&e->url, "unix://%s", e->sock);
+	e->backoff = EMBEDDED_BACKOFF_MIN;
+	if (strlen(e->sock) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		xasprintf(cause, "redis.state_dir: %s: too long for a socket "
+		    "path", state_dir);
+		goto fail;
+	}
+	if (embedded_mkdirs(state_dir, cause) != 0)
+		goto fail;
+	e->sigchld = evsignal_new(base, SIGCHLD, embedded_sigchld_cb, e);
+	evsignal_add(e->sigchld, NULL);
+	e->restart_ev = evtimer_new(base, embedded_restart_cb, e);
+	if (embedded_spawn(e, cause) != 0)
+		goto fail;
+	return e;
+
+fail:
+	embedded_destroy(e);
+	return NULL;
+}
+
+void
+embedded_destroy(struct embedded *e)
+{
+	int i, status;
+
+	if (e == NULL)
+		return;
+	if (e->pid > 0) {
+		kill(e->pid, SIGTERM);
+		/* AOF is fsynced every second; give it time to finish */
+		for (i = 0; i < 100; i++) {
+			if (waitpid(e->pid, &status, WNOHANG) == e->pid)
+				break;
+			usleep(50000);
+		}
+		if (i == 100) {
+			log_warn("embedded redis-server did not stop, killing");
+			kill(e->pid, SIGKILL);
+			waitpid(e->pid, &status, 0);
+		}
+		log_info("embedded redis-server stopped");
+	}
+	if (e->sigchld != NULL)
+		event_free(e->sigchld);
+	if (e->restart_ev != NULL)
+		event_free(e->restart_ev);
+	free(e->server);
+	free(e->dir);
+	free(e->sock);
+	free(e->url);
+	free(e);
+}
+
+const char *
+embedded_url(const struct embedded *e)
+{
+	return e->url;
+}
+
+pid_t
+embedded_pid(const struct embedded *e)
+{
+	return e != NULL ? e->pid : 0;
+}
+
+unsigned
+embedded_restarts(const struct embedded *e)
+{
+	return e != NULL ? e->restarts : 0;
+}

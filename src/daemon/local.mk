@@ -1,0 +1,21 @@
+# src/daemon/local.mk: proxypoold, the proxy-pool lease daemon.
+sbin_PROGRAMS += src/daemon/proxypoold
+
+src_daemon_proxypoold_SOURCES = \
+	src/daemon/cmd.c src/daemon/cmd.h \
+	src/daemon/compat.h \
+	src/daemon/conf.c src/daemon/conf.h \
+	src/daemon/daemon.c src/daemon/daemon.h \
+	src/daemon/embedded.c src/daemon/embedded.h \
+	src/daemon/log.c src/daemon/log.h \
+	src/daemon/main.c \
+	src/daemon/proxyurl.c src/daemon/proxyurl.h \
+	src/daemon/redis.c src/daemon/redis.h \
+	src/daemon/resp.c src/daemon/resp.h \
+	src/daemon/server.c src/daemon/server.h \
+	src/daemon/xmalloc.c src/daemon/xmalloc.h
+src_daemon_proxypoold_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS) \
+	$(LIBEVENT_CFLAGS) $(LIBCONFIG_CFLAGS) $(LIBCURL_CFLAGS) \
+	$(SYSTEMD_CFLAGS)
+src_daemon_proxypoold_LDADD = libredisallocator.la $(HIREDIS_LIBS) \
+	$(LIBEVENT_LIBS) $(LIBCONFIG_LIBS) $(LIBCURL_LIBS) $(SYSTEMD_LIBS) -lm

@@ -1,0 +1,327 @@
+/*
+ * redis.c: the daemon's asynchronous Redis connection.  hiredis async on
+ * the daemon's libevent loop; on connect AUTH and SELECT are pipelined
+ * ahead of everything; a PING every second that stays unanswered past the
+ * timeout drops the connection (pending calls then fail with
+ * BACKEND_DOWN, so no request hangs); reconnects back off from 50 ms to
+ * 5 s.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libevent.h>
+
+#include "log.h"
+#include "proxyurl.h"
+#include "redis.h"
+#include "xmalloc.h"
+
+#define REDIS_BACKOFF_MIN	50	/* ms */
+#define REDIS_BACKOFF_MAX	5000
+
+struct redis {
+	struct event_base	*base;		/* (ref) */
+	char			*url;		/* owned */
+	char			*where;		/* owned, redacted url */
+	char			 buf[1024];	/* strings of opt point here */
+	struct ra_options	 opt;		/* parsed url */
+	char			*password;	/* owned or NULL */
+	double			 timeout;	/* s */
+	redisAsyncContext	*ac;		/* owned by hiredis; NULL: none */
+	bool			 connected;	/* ac is usable */
+	bool			 ready;		/* AUTH/SELECT done */
+	struct ra_async		*ra;		/* owned wrapper */
+	struct event		*retry_ev;	/* owned reconnect timer */
+	struct event		*ping_ev;	/* owned keepalive timer */
+	struct timeval		 ping_sent;	/* outstanding PING, 0 = none */
+	int			 backoff;	/* next reconnect delay, ms */
+	unsigned long long	 reconnects;	/* successful connects - 1 */
+	unsigned long long	 connects;
+	bool			 logged_down;	/* said it once per outage */
+	redis_connect_fn	*fn;		/* (ref) on connect */
+	void			*arg;
+	bool			 destroying;	/* no reconnect */
+};
+
+static void redis_connect(struct redis *rd);
+
+struct redis *
+redis_create(struct event_base *base, const char *url, const char *password,
+    const char *prefix, double timeout, redis_connect_fn *fn, void *arg,
+    char **cause)
+{
+	struct redis *rd;
+	char err[256];
+
+	rd = xcalloc(1, sizeof *rd);
+	rd->base = base;
+	rd->url = xstrdup(url);
+	rd->where = proxyurl_redact(url);
+	if (ra_options_parse_url(&rd->opt, rd->url, rd->buf, sizeof rd->buf,
+	    err, sizeof err) != 0) {
+		xasprintf(cause, "redis.url: %s", err);
+		redis_destroy(rd);
+		return NULL;
+	}
+	if (password != NULL)
+		rd->password = xstrdup(password);
+	else if (rd->opt.password != NULL)
+		rd->password = xstrdup(rd->opt.password);
+	rd->timeout = timeout;
+	rd->fn = fn;
+	rd->arg = arg;
+	rd->backoff = REDIS_BACKOFF_MIN;
+	if ((rd->ra = ra_async_create(NULL, prefix, 0)) == NULL) {
+		xasprintf(cause, "out of memory");
+		redis_destroy(rd);
+		return NULL;
+	}
+	return rd;
+}
+
+/* Schedule a reconnect after the current backoff, then double it. */
+static void
+redis_schedule(struct redis *rd)
+{
+	struct timeval tv;
+
+	if (rd->destroying)
+		return;
+	tv.tv_sec = rd->backoff / 1000;
+	tv.tv_usec = (rd->backoff % 1000) * 1000;
+	evtimer_add(rd->retry_ev, &tv);
+	rd->backoff *= 2;
+	if (rd->backoff > REDIS_BACKOFF_MAX)
+		rd->backoff = REDIS_BACKOFF_MAX;
+}
+
+static void
+redis_retry_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	redis_connect(arg);
+}
+
+/* The connection is gone (error or our own free): forget it. */
+static void
+redis_lost(struct redis *rd, const char *why)
+{
+	rd->ac = NULL;
+	rd->connected = false;
+	rd->ready = false;
+	timerclear(&rd->ping_sent);
+	ra_async_set_context(rd->ra, NULL);
+	if (!rd->logged_down && !rd->destroying) {
+		log_warn("redis %s: %s; reconnecting", rd->where, why);
+		rd->logged_down = true;
+	}
+	redis_schedule(rd);
+}
+
+static void
+redis_disconnect_cb(const redisAsyncContext *ac, int status)
+{
+	struct redis *rd = ac->data;
+
+	if (rd == NULL || rd->ac != ac)
+		return;
+	redis_lost(rd, status == REDIS_OK ? "disconnected" :
+	    (ac->errstr[0] ? ac->errstr : "connection lost"));
+}
+
+/* AUTH or SELECT answered. */
+static void
+redis_setup_cb(redisAsyncContext *ac, void *reply, void *arg)
+{
+	struct redis *rd = ac->data;
+	redisReply *r = reply;
+
+	if (rd == NULL || r == NULL)
+		return;
+	if (r->type == REDIS_REPLY_ERROR) {
+		log_error("redis %s: %s", rd->where, r->str);
+		rd->ac = NULL;
+		rd->connected = false;
+		ra_async_set_context(rd->ra, NULL);
+		ac->data = NULL;
+		redisAsyncDisconnect(ac);
+		redis_schedule(rd);
+	}
+}
+
+static void
+redis_connect_cb(const redisAsyncContext *cac, int status)
+{
+	redisAsyncContext *ac = (redisAsyncContext *)cac;
+	struct redis *rd = ac->data;
+
+	if (rd == NULL || rd->ac != ac)
+		return;
+	if (status != REDIS_OK) {
+		/* hiredis frees ac after this callback */
+		rd->ac = NULL;
+		if (!rd->logged_down) {
+			log_warn("redis %s: cannot connect: %s; retrying",
+			    rd->where, ac->errstr);
+			rd->logged_down = true;
+		}
+		redis_schedule(rd);
+		return;
+	}
+	if (rd->password != NULL) {
+		if (rd->opt.username != NULL)
+			redisAsyncCommand(ac, redis_setup_cb, NULL,
+			    "AUTH %s %s", rd->opt.username, rd->password);
+		else
+			redisAsyncCommand(ac, redis_setup_cb, NULL, "AUTH %s",
+			    rd->password);
+	}
+	if (rd->opt.db != 0)
+		redisAsyncCommand(ac, redis_setup_cb, NULL, "SELECT %d",
+		    rd->opt.db);
+	rd->connected = true;
+	rd->backoff = REDIS_BACKOFF_MIN;
+	rd->logged_down = false;
+	if (rd->connects++ > 0)
+		rd->reconnects++;
+	ra_async_set_context(rd->ra, ac);
+	log_info("redis %s: connected", rd->where);
+	if (rd->fn != NULL)
+		rd->fn(rd->arg);
+}
+
+static void
+redis_connect(struct redis *rd)
+{
+	redisAsyncContext *ac;
+
+	if (rd->ac != NULL || rd->destroying)
+		return;
+	if (rd->opt.path != NULL)
+		ac = redisAsyncConnectUnix(rd->opt.path);
+	else
+		ac = redisAsyncConnect(rd->opt.host, rd->opt.port);
+	if (ac == NULL || ac->err) {
+		if (!rd->logged_down) {
+			log_warn("redis %s: cannot connect: %s; retrying",
+			    rd->where, ac ? ac->errstr : "out of memory");
+			rd->logged_down = true;
+		}
+		if (ac != NULL)
+			redisAsyncFree(ac);
+		redis_schedule(rd);
+		return;
+	}
+	ac->data = rd;
+	rd->ac = ac;
+	redisLibeventAttach(ac, rd->base);
+	redisAsyncSetConnectCallback(ac, redis_connect_cb);
+	redisAsyncSetDisconnectCallback(ac, redis_disconnect_cb);
+}
+
+static void
+redis_pong_cb(redisAsyncContext *ac, void *reply, void *arg)
+{
+	struct redis *rd = ac->data;
+
+	if (rd != NULL && rd->ac == ac)
+		timerclear(&rd->ping_sent);
+}
+
+/* Keepalive: a PING unanswered for longer than the timeout means Redis
+ * hangs; drop the connection so every pending call fails now. */
+static void
+redis_ping_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct redis *rd = arg;
+	redisAsyncContext *ac = rd->ac;
+	struct timeval now, d;
+
+	if (ac == NULL || !rd->connected)
+		return;
+	gettimeofday(&now, NULL);
+	if (timerisset(&rd->ping_sent)) {
+		timersub(&now, &rd->ping_sent, &d);
+		if ((double)d.tv_sec + (double)d.tv_usec / 1e6 > rd->timeout &&
+		    (double)d.tv_sec > 1.0) {
+			log_warn("redis %s: no answer for %ld s, reconnecting",
+			    rd->where, (long)d.tv_sec);
+			redis_lost(rd, "not answering");
+			ac->data = NULL;
+			redisAsyncFree(ac);
+		}
+		return;
+	}
+	rd->ping_sent = now;
+	redisAsyncCommand(ac, redis_pong_cb, NULL, "PING");
+}
+
+void
+redis_start(struct redis *rd)
+{
+	struct timeval tv = { 1, 0 };
+
+	rd->retry_ev = evtimer_new(rd->base, redis_retry_cb, rd);
+	rd->ping_ev = event_new(rd->base, -1, EV_PERSIST, redis_ping_cb, rd);
+	evtimer_add(rd->ping_ev, &tv);
+	redis_connect(rd);
+}
+
+void
+redis_destroy(struct redis *rd)
+{
+	redisAsyncContext *ac;
+
+	if (rd == NULL)
+		return;
+	rd->destroying = true;
+	rd->connected = false;
+	if ((ac = rd->ac) != NULL) {
+		rd->ac = NULL;
+		ra_async_set_context(rd->ra, NULL);
+		ac->data = NULL;
+		redisAsyncFree(ac);
+	}
+	if (rd->retry_ev != NULL)
+		event_free(rd->retry_ev);
+	if (rd->ping_ev != NULL)
+		event_free(rd->ping_ev);
+	ra_async_destroy(rd->ra);
+	free(rd->password);
+	free(rd->where);
+	free(rd->url);
+	free(rd);
+}
+
+struct ra_async *
+redis_ra(struct redis *rd)
+{
+	return rd != NULL && rd->connected ? rd->ra : NULL;
+}
+
+bool
+redis_connected(const struct redis *rd)
+{
+	return rd != NULL && rd->connected;
+}
+
+void
+redis_set_timeout(struct redis *rd, double timeout)
+{
+	rd->timeout = timeout;
+}
+
+unsigned long long
+redis_reconnects(const struct redis *rd)
+{
+	return rd->reconnects;
+}
+
+const char *
+redis_where(const struct redis *rd)
+{
+	return rd->where;
+}

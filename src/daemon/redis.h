@@ -1,0 +1,41 @@
+/*
+ * redis.h: proxypoold's one asynchronous Redis connection (hiredis with
+ * the libevent adapter; every client's requests are pipelined on it),
+ * with AUTH/SELECT, a keepalive that detects a hung server, and
+ * reconnection with backoff.
+ */
+#ifndef REDIS_H
+#define REDIS_H
+
+#include <stdbool.h>
+
+#include <event2/event.h>
+
+#include "redis_allocator.h"
+
+struct redis;
+
+/* Called on every successful (re)connection. */
+typedef void redis_connect_fn(void *arg);
+
+/*
+ * Prepare a connection to url ("unix:///path", "redis://host:port/db")
+ * with an optional password and key prefix; -1 with cause on a bad URL.
+ * Nothing is connected until redis_start.
+ */
+struct redis *redis_create(struct event_base *base, const char *url,
+	    const char *password, const char *prefix, double timeout,
+	    redis_connect_fn *fn, void *arg, char **cause);
+void	redis_start(struct redis *rd);
+/* Disconnect: pending calls are answered with RA_ERR_BACKEND_DOWN. */
+void	redis_destroy(struct redis *rd);
+/* The allocator handle, NULL while disconnected. */
+struct ra_async *redis_ra(struct redis *rd);
+bool	redis_connected(const struct redis *rd);
+/* The keepalive and request deadline may change on reload. */
+void	redis_set_timeout(struct redis *rd, double timeout);
+unsigned long long redis_reconnects(const struct redis *rd);
+/* The URL with credentials redacted. */
+const char *redis_where(const struct redis *rd);
+
+#endif /* REDIS_H */

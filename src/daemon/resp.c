@@ -1,0 +1,392 @@
+/*
+ * resp.c: RESP2 replies and requests.  A request is either a RESP array
+ * of bulk strings, parsed by redisReader with object functions that build
+ * an argv directly and refuse anything else (nesting, integers, nil, too
+ * many arguments), or an inline line split like redis-cli would quote it.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "resp.h"
+#include "xmalloc.h"
+
+void
+resp_args_free(struct resp_args *a)
+{
+	int i;
+
+	if (a == NULL)
+		return;
+	for (i = 0; i < a->argc; i++)
+		free(a->argv[i]);
+	free(a->argv);
+	free(a->len);
+	memset(a, 0, sizeof *a);
+}
+
+/* redisReader object functions: the top-level array becomes a
+ * struct resp_args, its elements must be bulk strings. */
+static void *
+resp_create_array(const redisReadTask *task, int n)
+{
+	struct resp_args *a;
+
+	if (task->parent != NULL || n < 0 || n > RESP_MAX_ARGS)
+		return NULL;
+	a = xcalloc(1, sizeof *a);
+	a->argc = n;
+	a->argv = xcalloc((size_t)n + 1, sizeof *a->argv);
+	a->len = xcalloc((size_t)n + 1, sizeof *a->len);
+	return a;
+}
+
+static void *
+resp_create_string(const redisReadTask *task, char *s, size_t len)
+{
+	struct resp_args *a;
+
+	if (task->parent == NULL || task->type != REDIS_REPLY_STRING)
+		return NULL;
+	a = task->parent->obj;
+	a->argv[task->idx] = xmalloc(len + 1);
+	memcpy(a->argv[task->idx], s, len);
+	a->argv[task->idx][len] = '\0';
+	a->len[task->idx] = len;
+	return a->argv[task->idx];
+}
+
+static void *
+resp_create_integer(const redisReadTask *task, long long v)
+{
+	return NULL;
+}
+
+static void *
+resp_create_nil(const redisReadTask *task)
+{
+	return NULL;
+}
+
+static void
+resp_free_object(void *obj)
+{
+	/* only whole arrays are freed by the reader: elements belong to
+	 * their array */
+	struct resp_args *a = obj;
+
+	if (a == NULL)
+		return;
+	resp_args_free(a);
+	free(a);
+}
+
+static redisReplyObjectFunctions resp_functions = {
+	resp_create_string,
+	resp_create_array,
+	resp_create_integer,
+	resp_create_nil,
+	resp_free_object
+};
+
+void
+resp_reader_init(struct resp_reader *r, size_t max_request)
+{
+	memset(r, 0, sizeof *r);
+	r->max_request = max_request;
+}
+
+void
+resp_reader_deinit(struct resp_reader *r)
+{
+	if (r->reader != NULL)
+		redisReaderFree(r->reader);
+	r->reader = NULL;
+}
+
+/*
+ * Split an inline line into arguments: words separated by blanks,
+ * "double quoted" with \n \r \t \" \\ \xHH escapes, or 'single quoted'.
+ * Returns -1 with *cause on unbalanced quotes.
+ */
+static int
+resp_split(const char *p, const char *end, struct resp_args *a, char **cause)
+{
+	char *buf;
+	size_t n;
+	int q;
+
+	buf = xmalloc((size_t)(end - p) + 1);
+	for (;;) {
+		while (p < end && isspace((unsigned char)*p))
+			p++;
+		if (p == end)
+			break;
+		if (a->argc >= RESP_MAX_ARGS) {
+			xasprintf(cause, "too many arguments");
+			goto fail;
+		}
+		n = 0;
+		q = 0;
+		while (p < end) {
+			if (q == '"' && *p == '\\' && p + 1 < end) {
+				p++;
+				if (*p == 'x' && p + 2 < end &&
+				    isxdigit((unsigned char)p[1]) &&
+				    isxdigit((unsigned char)p[2])) {
+					char hex[3] = { p[1], p[2], 0 };
+					buf[n++] = (char)strtol(hex, NULL, 16);
+					p += 3;
+					continue;
+				}
+				switch (*p) {
+				case 'n': buf[n++] = '\n'; break;
+				case 'r': buf[n++] = '\r'; break;
+				case 't': buf[n++] = '\t'; break;
+				default: buf[n++] = *p; break;
+				}
+				p++;
+			} else if (q == '\'' && *p == '\\' && p + 1 < end &&
+			    p[1] == '\'') {
+				buf[n++] = '\'';
+				p += 2;
+			} else if (q != 0 && *p == q) {
+				p++;
+				if (p < end && !isspace((unsigned char)*p)) {
+					xasprintf(cause, "closing quote must "
+					    "be followed by a space");
+					goto fail;
+				}
+				q = 0;
+				break;
+			} else if (q == 0 && (*p == '"' || *p == '\'') &&
+			    n == 0) {
+				q = *p++;
+			} else if (q == 0 && isspace((unsigned char)*p)) {
+				break;
+			} else
+				buf[n++] = *p++;
+		}
+		if (q != 0) {
+			xasprintf(cause, "unbalanced quotes in request");
+			goto fail;
+		}
+		a->argv = xreallocarray(a->argv, (size_t)a->argc + 2,
+		    sizeof *a->argv);
+		a->len = xreallocarray(a->len, (size_t)a->argc + 2,
+		    sizeof *a->len);
+		a->argv[a->argc] = xstrndup(buf, n);
+		a->len[a->argc] = n;
+		a->argc++;
+		a->argv[a->argc] = NULL;
+	}
+	free(buf);
+	return 0;
+fail:
+	free(buf);
+	resp_args_free(a);
+	return -1;
+}
+
+/* Read an inline request: one line. */
+static int
+resp_read_inline(struct resp_reader *r, struct evbuffer *in,
+    struct resp_args *out, char **cause)
+{
+	struct evbuffer_ptr eol;
+	size_t n;
+	char *line;
+	int rc;
+
+	for (;;) {
+		eol = evbuffer_search_eol(in, NULL, &n, EVBUFFER_EOL_LF);
+		if (eol.pos < 0) {
+			if (evbuffer_get_length(in) > r->max_request) {
+				xasprintf(cause, "request larger than %zu "
+				    "bytes", r->max_request);
+				return -1;
+			}
+			return 0;
+		}
+		if ((size_t)eol.pos > r->max_request) {
+			xasprintf(cause, "request larger than %zu bytes",
+			    r->max_request);
+			return -1;
+		}
+		line = xmalloc((size_t)eol.pos + 1);
+		evbuffer_remove(in, line, (size_t)eol.pos);
+		evbuffer_drain(in, n);
+		line[eol.pos] = '\0';
+		if (memchr(line, '\0', (size_t)eol.pos) != NULL) {
+			free(line);
+			xasprintf(cause, "NUL byte in inline request");
+			return -1;
+		}
+		memset(out, 0, sizeof *out);
+		rc = resp_split(line, line + eol.pos, out, cause);
+		free(line);
+		if (rc != 0)
+			return -1;
+		if (out->argc > 0)
+			return 1;
+		resp_args_free(out);	/* empty line: nothing to do */
+		if (evbuffer_get_length(in) == 0)
+			return 0;
+		{
+			unsigned char *c = evbuffer_pullup(in, 1);
+			if (c[0] == '*')
+				return 0;	/* caller loops: RESP next */
+		}
+	}
+}
+
+int
+resp_read(struct resp_reader *r, struct evbuffer *in, struct resp_args *out,
+    char **cause)
+{
+	struct resp_args *a;
+	unsigned char *first;
+	size_t left;
+	int n;
+	void *obj = NULL;
+	char chunk[4096];
+
+	*cause = NULL;
+	for (;;) {
+		if (!r->in_frame) {
+			if (evbuffer_get_length(in) == 0)
+				return 0;
+			first = evbuffer_pullup(in, 1);
+			if (first[0] != '*') {
+				int rc = resp_read_inline(r, in, out, cause);
+				if (rc != 0 || evbuffer_get_length(in) == 0)
+					return rc;
+				continue;
+			}
+			if (r->reader == NULL &&
+			    (r->reader = redisReaderCreateWithFunctions(
+			    &resp_functions)) == NULL) {
+				xasprintf(cause, "out of memory");
+				return -1;
+			}
+			r->in_frame = true;
+		}
+		/* feed a chunk at a time until a whole frame is there */
+		for (;;) {
+			if (redisReaderGetReply(r->reader, &obj) != REDIS_OK) {
+				xasprintf(cause, "Protocol error: %s",
+				    strcmp(r->reader->errstr, "Out of memory")
+				    == 0 ? "expected an array of bulk strings"
+				    : r->reader->errstr);
+				return -1;
+			}
+			if (obj != NULL)
+				break;
+			left = r->reader->len - r->reader->pos;
+			if (left > r->max_request) {
+				xasprintf(cause, "request larger than %zu "
+				    "bytes", r->max_request);
+				return -1;
+			}
+			if ((n = evbuffer_remove(in, chunk, sizeof chunk)) <= 0)
+				return 0;
+			if (redisReaderFeed(r->reader, chunk, (size_t)n) != REDIS_OK) {
+				xasprintf(cause, "out of memory");
+				return -1;
+			}
+		}
+		left = r->reader->len - r->reader->pos;
+		/* a whole frame: give bytes past it back to the input, they
+		 * may be an inline command */
+		r->in_frame = false;
+		if (left > 0)
+			evbuffer_prepend(in, r->reader->buf + r->reader->pos,
+			    left);
+		redisReaderFree(r->reader);
+		r->reader = NULL;
+		a = obj;
+		if (a->argc == 0) {
+			resp_free_object(a);
+			continue;
+		}
+		*out = *a;
+		free(a);
+		return 1;
+	}
+}
+
+void
+resp_status(struct evbuffer *b, const char *s)
+{
+	evbuffer_add_printf(b, "+%s\r\n", s);
+}
+
+void
+resp_error(struct evbuffer *b, const char *fmt, ...)
+{
+	char *msg, *p;
+	va_list ap;
+
+	va_start(ap, fmt);
+	xvasprintf(&msg, fmt, ap);
+	va_end(ap);
+	for (p = msg; *p != '\0'; p++) {
+		if (*p == '\r' || *p == '\n')
+			*p = ' ';
+	}
+	evbuffer_add_printf(b, "-%s\r\n", msg);
+	free(msg);
+}
+
+void
+resp_int(struct evbuffer *b, long long v)
+{
+	evbuffer_add_printf(b, ":%lld\r\n", v);
+}
+
+void
+resp_bulk(struct evbuffer *b, const char *s, size_t len)
+{
+	evbuffer_add_printf(b, "$%zu\r\n", len);
+	evbuffer_add(b, s, len);
+	evbuffer_add(b, "\r\n", 2);
+}
+
+void
+resp_str(struct evbuffer *b, const char *s)
+{
+	if (s == NULL)
+		resp_nil(b);
+	else
+		resp_bulk(b, s, strlen(s));
+}
+
+void
+resp_nil(struct evbuffer *b)
+{
+	evbuffer_add(b, "$-1\r\n", 5);
+}
+
+void
+resp_array(struct evbuffer *b, long long n)
+{
+	evbuffer_add_printf(b, "*%lld\r\n", n);
+}
+
+void
+resp_field_int(struct evbuffer *b, const char *field, long long v)
+{
+	resp_str(b, field);
+	resp_int(b, v);
+}
+
+void
+resp_field_str(struct evbuffer *b, const char *field, const char *v)
+{
+	resp_str(b, field);
+	resp_str(b, v);
+}
