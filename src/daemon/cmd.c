@@ -43,6 +43,8 @@ req_maybe_free(struct req *r)
 		return;
 	if (r->deadline != NULL)
 		event_free(r->deadline);
+	if (r->retry != NULL)
+		event_free(r->retry);
 	resp_args_free(&r->args);
 	ra_strlist_deinit(&r->names);
 	free(r->counts);
@@ -72,6 +74,8 @@ req_finish(struct req *r)
 	r->answered = true;
 	if (r->deadline != NULL)
 		evtimer_del(r->deadline);
+	if (r->retry != NULL)
+		evtimer_del(r->retry);
 	if (c != NULL) {
 		r->c = NULL;
 		c->req = NULL;
@@ -197,6 +201,8 @@ cmd_abandon(struct req *r)
 	r->answered = true;
 	if (r->deadline != NULL)
 		evtimer_del(r->deadline);
+	if (r->retry != NULL)
+		evtimer_del(r->retry);
 	if (wq != NULL && wq->trying != r) {
 		TAILQ_REMOVE(&wq->reqs, r, wentry);
 		r->wq = NULL;
@@ -539,6 +545,12 @@ req_deadline_cb(evutil_socket_t fd, short ev, void *arg)
 
 	if (!req_alive(r))
 		return;
+	if (r->wait > 0 && redis_connected(r->d->redis) &&
+	    strcmp(r->cmd->name, "LOCK") == 0) {
+		req_error(r, "BUSY", "lock %.200s still held after %g s",
+		    r->args.argv[1], r->wait);
+		return;
+	}
 	if (r->wait > 0 && redis_connected(r->d->redis)) {
 		if (wq != NULL && wq->trying != r)
 			waitq_remove(r);
@@ -1327,6 +1339,123 @@ cmd_metrics(struct req *r)
 	req_finish(r);
 }
 
+/* ------------------------------------------------------------------ */
+/* LOCK and UNLOCK                                                      */
+/* ------------------------------------------------------------------ */
+
+#define CMD_LOCK_POLL	0.05	/* s between LOCK ... WAIT attempts */
+
+static void cmd_lock_send(struct req *r);
+
+static void
+cmd_lock_retry_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct req *r = arg;
+
+	if (req_alive(r))
+		cmd_lock_send(r);
+}
+
+static void
+cmd_lock_cb(struct ra_async *ra, struct ra_result *res, void *arg)
+{
+	struct req *r = arg;
+	struct timeval now, left, tv;
+	double wait;
+
+	if (!req_back(r))
+		return;
+	if (res->err == RA_ERR_BUSY && r->wait > 0) {
+		evutil_gettimeofday(&now, NULL);
+		if (timercmp(&now, &r->wait_until, <)) {
+			timersub(&r->wait_until, &now, &left);
+			wait = (double)left.tv_sec + (double)left.tv_usec / 1e6;
+			if (wait > CMD_LOCK_POLL)
+				wait = CMD_LOCK_POLL;
+			tv.tv_sec = 0;
+			tv.tv_usec = (suseconds_t)(wait * 1e6);
+			if (r->retry == NULL)
+				r->retry = evtimer_new(r->d->base,
+				    cmd_lock_retry_cb, r);
+			evtimer_add(r->retry, &tv);
+			return;
+		}
+	}
+	if (res->err != RA_OK) {
+		req_ra_error(r, res);
+		return;
+	}
+	resp_int(req_out(r), res->u.integer);
+	req_finish(r);
+}
+
+/* One LOCK attempt. */
+static void
+cmd_lock_send(struct req *r)
+{
+	struct ra_async *ra;
+	double ttl = strtod(r->args.argv[3], NULL);
+
+	if ((ra = req_ra(r)) == NULL)
+		return;
+	r->inflight++;
+	if (ra_async_lock(ra, r->args.argv[1], r->args.argv[2], ttl,
+	    RA_LOCK_REENTRANT, cmd_lock_cb, r) != 0)
+		req_send_failed(r);
+}
+
+/* LOCK name owner ttl [WAIT s] */
+static void
+cmd_lock(struct req *r)
+{
+	static const struct cmd_opt opts[] = {
+		{ "WAIT", OPT_NUM, 0, CMD_WAIT_MAX },
+		{ NULL, 0, 0, 0 }
+	};
+	struct cmd_optval v[1];
+	char errstr[RA_ERRSTR_LEN], *e;
+	struct timeval now, tv;
+	double ttl, timeout = r->d->conf->redis_timeout;
+
+	memset(v, 0, sizeof v);
+	if (cmd_options(r, 4, opts, v) != 0)
+		return;
+	errno = 0;
+	ttl = strtod(r->args.argv[3], &e);
+	if (errno || *e != '\0' || e == r->args.argv[3] || !isfinite(ttl)) {
+		req_error(r, "BADARG", "ttl must be a number of seconds");
+		return;
+	}
+	if (ra_lock_check(r->args.argv[1], r->args.argv[2], ttl, errstr) != 0) {
+		req_error(r, "BADARG", "%s", errstr);
+		return;
+	}
+	r->wait = v[0].set ? v[0].num : 0;
+	evutil_gettimeofday(&now, NULL);
+	tv.tv_sec = (time_t)r->wait;
+	tv.tv_usec = (suseconds_t)((r->wait - (double)tv.tv_sec) * 1e6);
+	timeradd(&now, &tv, &r->wait_until);
+	req_arm(r, r->wait > timeout ? r->wait + timeout : timeout);
+	cmd_lock_send(r);
+}
+
+/* UNLOCK name owner */
+static void
+cmd_unlock(struct req *r)
+{
+	struct ra_async *ra;
+	char errstr[RA_ERRSTR_LEN];
+
+	if (ra_lock_check(r->args.argv[1], r->args.argv[2], 1, errstr) != 0) {
+		req_error(r, "BADARG", "%s", errstr);
+		return;
+	}
+	if ((ra = req_ra(r)) == NULL)
+		return;
+	CMD_CALL(r, ra_async_unlock(ra, r->args.argv[1], r->args.argv[2],
+	    cmd_ok_cb, r));
+}
+
 static void
 cmd_ping(struct req *r)
 {
@@ -1397,6 +1526,10 @@ static const struct cmd_entry cmd_table[] = {
 	{ "RELOAD", 1, 1, CMD_ADMIN, cmd_reload, "RELOAD" },
 	{ "INFO", 1, 2, 0, cmd_info, "INFO" },
 	{ "METRICS", 1, 1, CMD_ADMIN, cmd_metrics, "METRICS" },
+	{ "LOCK", 4, 6, CMD_WRITE | CMD_REDIS, cmd_lock,
+	    "LOCK name owner ttl [WAIT s]" },
+	{ "UNLOCK", 3, 3, CMD_WRITE | CMD_REDIS, cmd_unlock,
+	    "UNLOCK name owner" },
 	{ "PING", 1, 2, 0, cmd_ping, "PING [message]" },
 	{ "QUIT", 1, 1, 0, cmd_quit, "QUIT" },
 	{ "CLIENT", 2, -1, 0, cmd_client, "CLIENT subcommand ..." },

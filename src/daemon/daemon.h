@@ -55,6 +55,8 @@ struct req {
 	struct ra_lease_req	 lease;		/* strings point into args */
 	char			 holder[64];	/* "pid N uid U" for LIST */
 	double			 wait;		/* WAIT seconds, 0 = none */
+	struct timeval		 wait_until;	/* WAIT deadline (monotonic) */
+	struct event		*retry;		/* owned LOCK ... WAIT retry */
 	struct waitq		*wq;		/* (ref) queued here, or NULL */
 	TAILQ_ENTRY(req)	 wentry;	/* in wq->reqs */
 

@@ -192,7 +192,8 @@ fail:
 	return -1;
 }
 
-/* Read an inline request: one line. */
+/* Read an inline request: one line.  Returns 1, 0 (need more), -1 (bad)
+ * or 2 when only empty lines came and a RESP frame follows. */
 static int
 resp_read_inline(struct resp_reader *r, struct evbuffer *in,
     struct resp_args *out, char **cause)
@@ -239,7 +240,7 @@ resp_read_inline(struct resp_reader *r, struct evbuffer *in,
 		{
 			unsigned char *c = evbuffer_pullup(in, 1);
 			if (c[0] == '*')
-				return 0;	/* caller loops: RESP next */
+				return 2;	/* caller loops: RESP next */
 		}
 	}
 }
@@ -263,7 +264,7 @@ resp_read(struct resp_reader *r, struct evbuffer *in, struct resp_args *out,
 			first = evbuffer_pullup(in, 1);
 			if (first[0] != '*') {
 				int rc = resp_read_inline(r, in, out, cause);
-				if (rc != 0 || evbuffer_get_length(in) == 0)
+				if (rc != 2)
 					return rc;
 				continue;
 			}
