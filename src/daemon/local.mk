@@ -19,3 +19,7 @@ src_daemon_proxypoold_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS) \
 	$(SYSTEMD_CFLAGS)
 src_daemon_proxypoold_LDADD = libredisallocator.la $(HIREDIS_LIBS) \
 	$(LIBEVENT_LIBS) $(LIBCONFIG_LIBS) $(LIBCURL_LIBS) $(SYSTEMD_LIBS) -lm
+
+# integration tests
+TESTS += tests/integ/daemon_cli.sh
+EXTRA_DIST += tests/integ/daemon_lib.sh tests/integ/daemon_cli.sh

@@ -1,0 +1,166 @@
+#!/bin/sh
+# daemon_cli.sh: every proxypoold command through redis-cli, config
+# checking (-t with file:line), reload with and without errors, admin
+# checks for a non-root peer.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/integ/daemon_lib.sh"
+
+start_redis redis
+write_conf "$T/pp.conf" "unix://$T/redis.sock"
+start_daemon "$T/pp.conf"
+
+expect_eq "PING" "PONG" "$(pp ping)"
+expect_eq "POOLS" "default" "$(pp pools)"
+expect_eq "STATS total" "3" "$(pp stats default | field total)"
+
+out=$(pp lease default ttl 10 name job1)
+proxy=$(echo "$out" | field proxy)
+token=$(echo "$out" | field token)
+fence=$(echo "$out" | field fence)
+check "LEASE returns a proxy" test -n "$proxy"
+check "LEASE token is 32 hex" sh -c "echo '$token' | grep -Eq '^[0-9a-f]{32}$'"
+check "LEASE fence is a number" test "$fence" -ge 1
+expect_eq "STATS leased after LEASE" "1" "$(pp stats default | field leased)"
+exp=$(pp renew default "$token" ttl 20)
+check "RENEW returns the new expiry" test "$exp" -gt 1000000000000
+expect_eq "RELEASE" "OK" "$(pp release default "$token" ok latency 12)"
+expect_eq "RELEASE again: stale token" "NOTOWNED" \
+	"$(pp release default "$token" | cut -d' ' -f1)"
+expect_eq "RENEW stale token" "NOTOWNED" \
+	"$(pp renew default "$token" | cut -d' ' -f1)"
+expect_eq "RELEASE bad outcome word" "BADARG" \
+	"$(pp release default "$token" maybe | cut -d' ' -f1)"
+expect_eq "LEASE unknown pool" "NOPOOL" "$(pp lease nosuch | cut -d' ' -f1)"
+expect_eq "LEASE bad option" "BADARG" "$(pp lease default foo 1 | cut -d' ' -f1)"
+expect_eq "LEASE TTL not a number" "BADARG" \
+	"$(pp lease default ttl abc | cut -d' ' -f1)"
+expect_eq "unknown command" "ERR" "$(pp frobnicate | cut -d' ' -f1)"
+expect_eq "wrong arity" "ERR" "$(pp lease | cut -d' ' -f1)"
+expect_eq "case-insensitive words" "PONG" "$(pp PiNg)"
+
+# exhaust the pool: EMPTY
+t1=$(pp lease default | field token)
+t2=$(pp lease default | field token)
+t3=$(pp lease default | field token)
+expect_eq "LEASE on an exhausted pool" "EMPTY" "$(pp lease default | cut -d' ' -f1)"
+start=$(date +%s%N)
+r=$(pp lease default wait 0.5 | cut -d' ' -f1)
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+expect_eq "LEASE WAIT times out with EMPTY" "EMPTY" "$r"
+check "LEASE WAIT waited about 0.5 s ($ms ms)" test "$ms" -ge 450 -a "$ms" -lt 3000
+# a waiter is served by a release
+( pp lease default wait 5 >"$T/waiter.out" ) &
+wpid=$!
+wait_for 5 sh -c "'$REDIS_CLI' -s '$SOCK' info | grep -q 'waiting_clients:1'"
+pp release default "$t1" >/dev/null
+wait $wpid
+check "WAIT served by a RELEASE" grep -q token "$T/waiter.out"
+t1=$(field token <"$T/waiter.out")
+for t in $t1 $t2 $t3; do pp release default "$t" >/dev/null; done
+expect_eq "all free again" "3" "$(pp stats default | field free)"
+
+# report, bind
+expect_eq "REPORT" "OK" "$(pp report default http://127.0.0.1:3128 failed latency 5)"
+expect_eq "REPORT bad URL" "BADARG" "$(pp report default ftp://x:1 ok | cut -d' ' -f1)"
+expect_eq "BIND" "OK" "$(pp bind default alice http://127.0.0.1:3129 ttl 60)"
+expect_eq "BINDING" "http://127.0.0.1:3129" "$(pp binding default alice)"
+expect_eq "BINDINGS" "alice" "$(pp bindings default http://127.0.0.1:3129)"
+expect_eq "LEASE NAME returns the bound proxy" "http://127.0.0.1:3129" \
+	"$(pp lease default name alice | field proxy)"
+expect_eq "UNBIND" "1" "$(pp unbind default alice)"
+expect_eq "UNBIND again" "0" "$(pp unbind default alice)"
+expect_eq "BINDING after UNBIND" "" "$(pp binding default alice)"
+
+# admin commands (root is always admin)
+expect_eq "ADD" "OK" "$(pp add default http://127.0.0.9:8000 priority 2)"
+expect_eq "ADD bad URL" "BADARG" "$(pp add default http://127.0.0.9 | cut -d' ' -f1)"
+expect_eq "STATS total after ADD" "4" "$(pp stats default | field total)"
+check "LIST shows the added proxy" sh -c "'$REDIS_CLI' -s '$SOCK' list default count 100 | grep -q 'http://127.0.0.9:8000'"
+check "LIST redacts credentials" sh -c "'$REDIS_CLI' -s '$SOCK' list default | grep -q 'socks5://user:\*\*\*@127.0.0.1:1080'"
+check "LIST never shows the password" sh -c "! '$REDIS_CLI' -s '$SOCK' list default | grep -q secret"
+expect_eq "LIST STATE free" "free" "$(pp list default state free count 1 | sed -n 5p)"
+expect_eq "REMOVE" "1" "$(pp remove default http://127.0.0.9:8000)"
+expect_eq "REMOVE absent" "0" "$(pp remove default http://127.0.0.9:8000)"
+expect_eq "GC" "leases" "$(pp gc default | head -1)"
+expect_eq "CHECK without checks" "ERR no checks configured" "$(pp check default http://127.0.0.1:3128)"
+check "INFO has sections" sh -c "'$REDIS_CLI' -s '$SOCK' info | grep -q '^# Clients'"
+check "METRICS is Prometheus text" sh -c "'$REDIS_CLI' -s '$SOCK' metrics | grep -q '^proxypoold_leases_total [0-9]'"
+expect_eq "LOCK" "1" "$(pp lock job owner1 10 | grep -c '^[0-9]')"
+expect_eq "LOCK held by another" "BUSY" "$(pp lock job owner2 10 | cut -d' ' -f1)"
+expect_eq "UNLOCK by another" "NOTOWNED" "$(pp unlock job owner2 | cut -d' ' -f1)"
+expect_eq "UNLOCK" "OK" "$(pp unlock job owner1)"
+expect_eq "QUIT" "OK" "$(pp quit)"
+expect_eq "CLIENT SETNAME" "OK" "$(pp client setname me)"
+
+# the log never shows the password
+check "log redacts credentials" sh -c "! grep -q secret '$T/pp.log'"
+
+# a non-admin peer: user commands work, admin commands are denied
+if command -v setpriv >/dev/null 2>&1 && id nobody >/dev/null 2>&1; then
+	chmod 755 "$T"
+	np() { setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		"$REDIS_CLI" -s "$SOCK" "$@"; }
+	expect_eq "non-admin PING" "PONG" "$(np ping)"
+	expect_eq "non-admin STATS" "3" "$(np stats default | field total)"
+	for c in "list default" "add default http://127.0.0.8:1" \
+	    "remove default http://127.0.0.1:3128" "gc default" reload metrics; do
+		# shellcheck disable=SC2086
+		expect_eq "non-admin $c denied" "DENIED" "$(np $c | cut -d' ' -f1)"
+	done
+	expect_eq "non-admin LEASE" "1" "$(np lease default | grep -c token)"
+else
+	echo "skip: setpriv or nobody missing"
+fi
+
+# -t: config check with file:line
+"$PROXYPOOLD" -t -c "$T/pp.conf" >/dev/null
+expect_eq "-t accepts the good config" "0" "$?"
+printf 'listen = { max_clients = "many"; };\n' >"$T/bad1.conf"
+out=$("$PROXYPOOLD" -t -c "$T/bad1.conf" 2>&1); rc=$?
+expect_eq "-t rejects a bad type" "1" "$rc"
+expect_eq "-t names file:line: setting" \
+	"$T/bad1.conf:1: listen.max_clients: expected an integer" "$out"
+printf 'pools = ( { name = "p";\n  proxies = ( "http://127.0.0.1:1",\n "ftp://127.0.0.1:21" ); } );\n' >"$T/bad2.conf"
+out=$("$PROXYPOOLD" -t -c "$T/bad2.conf" 2>&1)
+check "-t bad proxy URL names line 3 ($out)" sh -c "echo '$out' | grep -q '^$T/bad2.conf:3: pools\[p\].proxies: unsupported proxy scheme ftp'"
+printf 'http://127.0.0.1:1\n# comment\n\nhttp://127.0.0.1:2 priority=x\n' >"$T/bad.txt"
+printf 'pools = ( { name = "p"; proxies_file = "bad.txt"; } );\n' >"$T/bad3.conf"
+out=$("$PROXYPOOLD" -t -c "$T/bad3.conf" 2>&1)
+expect_eq "-t proxies_file error names its line" \
+	"$T/bad.txt:4: pools[p].proxies_file: bad priority x" "$out"
+printf 'redis = { urll = "x"; };\n' >"$T/bad4.conf"
+out=$("$PROXYPOOLD" -t -c "$T/bad4.conf" 2>&1)
+expect_eq "-t unknown setting" "$T/bad4.conf:1: redis.urll: unknown setting" "$out"
+printf 'pools = ( { name = "p" } \n' >"$T/bad5.conf"
+out=$("$PROXYPOOLD" -t -c "$T/bad5.conf" 2>&1)
+check "-t syntax error with line ($out)" sh -c "echo '$out' | grep -q '^$T/bad5.conf:[12]: syntax:'"
+
+# reload: add and remove proxies without dropping leases
+lt=$(pp lease default | field token)
+lp=$(pp list default state leased | sed -n 3p)
+write_conf "$T/pp.conf" "unix://$T/redis.sock" "pools = ( { name = \"default\";
+  proxies = ( \"$lp\", \"http://127.0.0.1:4000\" ); },
+  { name = \"second\"; proxies = ( \"http://127.0.0.2:1\" ); } );"
+expect_eq "RELOAD" "OK" "$(pp reload)"
+expect_eq "POOLS after reload" "default second" "$(pp pools | sort | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "lease kept over reload" "OK" "$(pp renew default "$lt" >/dev/null && echo OK)"
+# active = total - draining (leases held elsewhere in this test drain)
+active() { _s=$(pp stats default); echo $(( $(echo "$_s" | field total) - $(echo "$_s" | field draining) )); }
+expect_eq "proxies after reload" "2" "$(active)"
+expect_eq "new pool leasable" "http://127.0.0.2:1" "$(pp lease second | field proxy)"
+# a bad file: the running config stays, RELOAD says why
+cp "$T/pp.conf" "$T/good.conf"
+printf 'pools = ( { name = "default"; lease_ttl = -1; } );\n' >>"$T/pp.conf"
+out=$(pp reload)
+check "bad RELOAD answers file:line ($out)" sh -c "echo '$out' | grep -q '^ERR $T/pp.conf:[0-9]*: '"
+expect_eq "bad RELOAD keeps pools" "2" "$(active)"
+kill -HUP "$pp_pid"
+wait_for 5 grep -q "reload failed, keeping" "$T/pp.log"
+check "SIGHUP with a bad file is logged" grep -q "reload failed, keeping" "$T/pp.log"
+expect_eq "daemon alive after bad SIGHUP" "PONG" "$(pp ping)"
+cp "$T/good.conf" "$T/pp.conf"
+sed -i 's|"http://127.0.0.1:4000"|"http://127.0.0.1:4000", "http://127.0.0.1:4001"|' "$T/pp.conf"
+kill -HUP "$pp_pid"
+wait_for 5 sh -c "'$REDIS_CLI' -s '$SOCK' list default count 100 | grep -q 4001"
+expect_eq "SIGHUP reload adds a proxy" "3" "$(active)"
+finish
