@@ -419,6 +419,781 @@ START_TEST(test_noscript)
 }
 END_TEST
 
+/* Lease with a binding name and TTLs. */
+static int
+lease_named(struct ra_context *ctx, const char *pool, const char *name,
+    double bind_ttl, struct ra_lease *l)
+{
+	struct ra_lease_req req;
+
+	ra_lease_req_init(&req);
+	req.name = name;
+	req.bind_ttl = bind_ttl;
+	req.holder = "tester";
+	return ra_lease(ctx, pool, &req, l);
+}
+
+START_TEST(test_binding_lease)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_lease l, m, o;
+	struct ra_strlist names;
+	char *item;
+
+	at_pool(ctx, "p", 0, 0, 3);
+	ck_assert_int_eq(lease_named(ctx, "p", "sess", RA_TTL_DEFAULT, &l), 0);
+	ck_assert_int_eq(l.bound, 0);
+	ck_assert_int_eq(ra_binding(ctx, "p", "sess", &item), 0);
+	ck_assert_str_eq(item, l.item);
+	free(item);
+	ck_assert_int_eq(ra_release(ctx, "p", l.token, RA_OUTCOME_OK, -1), 0);
+	/* the binding survives the release; the item is least recently
+	 * used last, yet the name gets it back */
+	ck_assert_int_eq(lease_named(ctx, "p", "sess", RA_TTL_DEFAULT, &m), 0);
+	ck_assert_int_eq(m.bound, 1);
+	ck_assert_str_eq(m.item, l.item);
+	/* held: another lease with the name gets another item, rebinds */
+	ck_assert_int_eq(lease_named(ctx, "p", "sess", RA_TTL_DEFAULT, &o), 0);
+	ck_assert_int_eq(o.bound, 0);
+	ck_assert_str_ne(o.item, m.item);
+	ck_assert_int_eq(ra_binding(ctx, "p", "sess", &item), 0);
+	ck_assert_str_eq(item, o.item);
+	free(item);
+	ck_assert_int_eq(ra_bindings(ctx, "p", o.item, &names), 0);
+	ck_assert_int_eq(names.n, 1);
+	ck_assert_str_eq(names.v[0], "sess");
+	ra_strlist_deinit(&names);
+	ck_assert_int_eq(ra_bindings(ctx, "p", m.item, &names), 0);
+	ck_assert_int_eq(names.n, 0);
+	ra_strlist_deinit(&names);
+	at_sound(ctx, "p");
+	ra_lease_deinit(&l);
+	ra_lease_deinit(&m);
+	ra_lease_deinit(&o);
+	ra_free(ctx);
+}
+END_TEST
+
+START_TEST(test_binding_calls)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_strlist names;
+	struct ra_lease l;
+	char *item;
+	int tries = 0;
+
+	at_pool(ctx, "p", 0, 0, 3);
+	ck_assert_int_eq(ra_bind(ctx, "p", "x", "nosuch", 10), -1);
+	ck_assert_int_eq(ctx->err, RA_ERR_NOT_FOUND);
+	ck_assert_int_eq(ra_bind(ctx, "p", "a", "item-002", 0), 0);
+	ck_assert_int_eq(ra_bind(ctx, "p", "b", "item-002", 0.15), 0);
+	ck_assert_int_eq(ra_bind(ctx, "p", "c", "item-001", RA_TTL_DEFAULT),
+	    0);
+	ck_assert_int_eq(ra_bindings(ctx, "p", "item-002", &names), 0);
+	ck_assert_int_eq(names.n, 2);
+	ck_assert_str_eq(names.v[0], "a");
+	ck_assert_str_eq(names.v[1], "b");
+	ra_strlist_deinit(&names);
+	ck_assert_int_eq(at_counts(ctx, "p").bindings, 3);
+	/* a lease by name takes the bound item, not the LRU one */
+	ck_assert_int_eq(lease_named(ctx, "p", "a", RA_TTL_DEFAULT, &l), 0);
+	ck_assert_str_eq(l.item, "item-002");
+	ck_assert_int_eq(l.bound, 1);
+	ck_assert_int_eq(ra_release(ctx, "p", l.token, RA_OUTCOME_OK, -1), 0);
+	ra_lease_deinit(&l);
+	/* b expires with its 150 ms TTL, without gc */
+	for (;;) {
+		ck_assert_int_eq(ra_binding(ctx, "p", "b", &item), 0);
+		if (item == NULL)
+			break;
+		free(item);
+		ck_assert_int_lt(++tries, 100);
+		at_sleep_ms(10);
+	}
+	ck_assert_int_ge(tries, 5);
+	ck_assert_int_eq(ra_unbind(ctx, "p", "b"), 0);
+	ck_assert_int_eq(ra_unbind(ctx, "p", "a"), 1);
+	ck_assert_int_eq(ra_unbind(ctx, "p", "a"), 0);
+	ck_assert_int_eq(ra_binding(ctx, "p", "a", &item), 0);
+	ck_assert_ptr_null(item);
+	ck_assert_int_eq(at_counts(ctx, "p").bindings, 1);
+	/* removing an item drops its bindings */
+	{
+		const char *k[] = { "item-001" };
+
+		ck_assert_int_eq(ra_remove(ctx, "p", k, 1), 0);
+	}
+	ck_assert_int_eq(ra_binding(ctx, "p", "c", &item), 0);
+	ck_assert_ptr_null(item);
+	ck_assert_int_eq(at_counts(ctx, "p").bindings, 0);
+	at_sound(ctx, "p");
+	ra_free(ctx);
+}
+END_TEST
+
+START_TEST(test_binding_ttl_on_lease)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_lease l;
+	char *item;
+	int tries = 0;
+
+	at_pool(ctx, "p", 0, 0, 2);
+	ck_assert_int_eq(lease_named(ctx, "p", "s", 0.1, &l), 0);
+	ck_assert_int_eq(ra_release(ctx, "p", l.token, RA_OUTCOME_NONE, -1),
+	    0);
+	ra_lease_deinit(&l);
+	do {
+		ck_assert_int_lt(++tries, 100);
+		at_sleep_ms(10);
+		ck_assert_int_eq(ra_binding(ctx, "p", "s", &item), 0);
+		free(item);
+	} while (item != NULL);
+	/* gone from the reverse index as well */
+	ck_assert_int_eq(at_counts(ctx, "p").bindings, 0);
+	at_sound(ctx, "p");
+	ra_free(ctx);
+}
+END_TEST
+
+START_TEST(test_quarantine)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_lease l, m;
+	struct ra_counts c;
+	int tries = 0;
+
+	at_pool(ctx, "p", 0, 0, 2);
+	lease_ok(ctx, "p", -1, &l);
+	/* quarantine a held item: the lease stays valid */
+	ck_assert_int_eq(ra_quarantine(ctx, "p", l.item, 0.3), 0);
+	c = at_counts(ctx, "p");
+	ck_assert_int_eq(c.quarantined, 1);
+	ck_assert_int_eq(c.leased, 0);
+	ck_assert_int_eq(c.leases, 1);
+	ck_assert_int_eq(ra_renew(ctx, "p", l.token, 10, NULL), 0);
+	/* releasing it keeps it quarantined (no script error) */
+	ck_assert_int_eq(ra_release(ctx, "p", l.token, RA_OUTCOME_OK, -1), 0);
+	c = at_counts(ctx, "p");
+	ck_assert_int_eq(c.quarantined, 1);
+	ck_assert_int_eq(c.free, 1);
+	lease_ok(ctx, "p", -1, &m);
+	ck_assert_str_ne(m.item, l.item);
+	lease_fails(ctx, "p", RA_ERR_EMPTY);
+	ck_assert_int_eq(ra_release(ctx, "p", m.token, RA_OUTCOME_OK, -1), 0);
+	ra_lease_deinit(&m);
+	/* it comes back by itself when the quarantine ends */
+	for (;;) {
+		lease_ok(ctx, "p", -1, &m);
+		if (strcmp(m.item, l.item) == 0)
+			break;
+		ck_assert_int_eq(ra_release(ctx, "p", m.token, RA_OUTCOME_OK,
+		    -1), 0);
+		ra_lease_deinit(&m);
+		ck_assert_int_lt(++tries, 200);
+		at_sleep_ms(10);
+	}
+	ck_assert_int_ge(tries, 10);
+	ra_lease_deinit(&m);
+	/* lifting a quarantine with 0 */
+	ck_assert_int_eq(ra_quarantine(ctx, "p", "item-001", 100), 0);
+	ck_assert_int_eq(at_counts(ctx, "p").quarantined, 1);
+	ck_assert_int_eq(ra_quarantine(ctx, "p", "item-001", 0), 0);
+	ck_assert_int_eq(at_counts(ctx, "p").quarantined, 0);
+	ck_assert_int_eq(ra_quarantine(ctx, "p", "nosuch", 1), -1);
+	ck_assert_int_eq(ctx->err, RA_ERR_NOT_FOUND);
+	at_sound(ctx, "p");
+	ra_lease_deinit(&l);
+	ra_free(ctx);
+}
+END_TEST
+
+/* The item_info of key in the pool (test fails if absent). */
+static struct ra_item_info
+info_of(struct ra_context *ctx, const char *pool, const char *key)
+{
+	struct ra_list l;
+	struct ra_item_info out;
+	unsigned long long cursor = 0;
+	size_t i;
+	int found = 0;
+
+	memset(&out, 0, sizeof out);
+	do {
+		ck_assert_int_eq(ra_list(ctx, pool, RA_STATE_ANY, cursor, 100,
+		    &l), 0);
+		for (i = 0; i < l.n; i++)
+			if (strcmp(l.items[i].key, key) == 0) {
+				out = l.items[i];
+				out.key = NULL;
+				found = 1;
+			}
+		cursor = l.cursor;
+		ra_list_deinit(&l);
+	} while (cursor != 0);
+	ck_assert_msg(found, "%s not listed", key);
+	return out;
+}
+
+START_TEST(test_ejection)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_pool_conf c;
+	struct ra_item_info in;
+	long long now, len1, len2;
+	int i;
+
+	ra_pool_conf_init(&c);
+	c.eject_failures = 3;
+	c.eject_base = 10;
+	c.eject_max = 25;
+	c.eject_max_percent = 50;
+	c.ban_time = 100;
+	ck_assert_int_eq(ra_pool_create(ctx, "p", &c), 0);
+	{
+		struct ra_item it[4] = { { "a", 0, 0 }, { "b", 0, 0 },
+		    { "c", 0, 0 }, { "d", 0, 0 } };
+		ck_assert_int_eq(ra_add(ctx, "p", it, 4), 0);
+	}
+	/* two failures, then OK resets the count */
+	ck_assert_int_eq(ra_report(ctx, "p", "a", RA_OUTCOME_FAILED, 100), 0);
+	ck_assert_int_eq(ra_report(ctx, "p", "a", RA_OUTCOME_FAILED, 200), 0);
+	in = info_of(ctx, "p", "a");
+	ck_assert_int_eq(in.failures, 2);
+	ck_assert(fabs(in.latency_ms - 120) < 0.01);	/* 100*.8 + 200*.2 */
+	ck_assert_int_eq(ra_report(ctx, "p", "a", RA_OUTCOME_OK, -1), 0);
+	in = info_of(ctx, "p", "a");
+	ck_assert_int_eq(in.failures, 0);
+	ck_assert_int_eq(in.state, RA_STATE_FREE);
+	/* three in a row: ejected for base * 1 */
+	now = at_redis_ms();
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(ra_report(ctx, "p", "a", RA_OUTCOME_FAILED,
+		    -1), 0);
+	in = info_of(ctx, "p", "a");
+	ck_assert_int_eq(in.state, RA_STATE_QUARANTINED);
+	ck_assert_int_eq(in.ejections, 1);
+	len1 = in.until_ms - now;
+	ck_assert_int_ge(len1, 10000);
+	ck_assert_int_lt(len1, 11000);
+	/* lift it, fail again: the second ejection lasts base * 2 */
+	ck_assert_int_eq(ra_quarantine(ctx, "p", "a", 0), 0);
+	now = at_redis_ms();
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(ra_report(ctx, "p", "a", RA_OUTCOME_FAILED,
+		    -1), 0);
+	in = info_of(ctx, "p", "a");
+	ck_assert_int_eq(in.ejections, 2);
+	len2 = in.until_ms - now;
+	ck_assert_int_ge(len2, 20000);
+	ck_assert_int_lt(len2, 21000);
+	/* the third is capped at eject_max */
+	ck_assert_int_eq(ra_quarantine(ctx, "p", "a", 0), 0);
+	now = at_redis_ms();
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(ra_report(ctx, "p", "a", RA_OUTCOME_FAILED,
+		    -1), 0);
+	in = info_of(ctx, "p", "a");
+	ck_assert_int_ge(in.until_ms - now, 25000);
+	ck_assert_int_lt(in.until_ms - now, 26000);
+	/* 50 % of 4 items: b may go too, c may not */
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(ra_report(ctx, "p", "b", RA_OUTCOME_FAILED,
+		    -1), 0);
+	for (i = 0; i < 5; i++)
+		ck_assert_int_eq(ra_report(ctx, "p", "c", RA_OUTCOME_FAILED,
+		    -1), 0);
+	ck_assert_int_eq(info_of(ctx, "p", "b").state, RA_STATE_QUARANTINED);
+	in = info_of(ctx, "p", "c");
+	ck_assert_int_eq(in.state, RA_STATE_FREE);
+	ck_assert_int_eq(in.failures, 5);
+	ck_assert_int_eq(at_counts(ctx, "p").quarantined, 2);
+	/* BANNED through a release: ban_time */
+	{
+		struct ra_lease l;
+
+		lease_ok(ctx, "p", -1, &l);
+		now = at_redis_ms();
+		ck_assert_int_eq(ra_release(ctx, "p", l.token,
+		    RA_OUTCOME_BANNED, 50), 0);
+		in = info_of(ctx, "p", l.item);
+		ck_assert_int_eq(in.state, RA_STATE_QUARANTINED);
+		ck_assert_int_ge(in.until_ms - now, 100000);
+		ck_assert_int_lt(in.until_ms - now, 101000);
+		ra_lease_deinit(&l);
+	}
+	ck_assert_int_eq(ra_report(ctx, "p", "zz", RA_OUTCOME_OK, -1), -1);
+	ck_assert_int_eq(ctx->err, RA_ERR_NOT_FOUND);
+	at_sound(ctx, "p");
+	ra_free(ctx);
+}
+END_TEST
+
+START_TEST(test_item_expiry)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_item it[] = { { "rent", 0, 0.1 }, { "own", 5, 0 } };
+	struct ra_lease l, m;
+	int tries = 0;
+
+	at_pool(ctx, "p", 0, 0, 0);
+	ck_assert_int_eq(ra_add(ctx, "p", it, 2), 0);
+	lease_ok(ctx, "p", -1, &l);
+	ck_assert_str_eq(l.item, "rent");
+	/* release must not reset the item's own expiry */
+	ck_assert_int_eq(ra_release(ctx, "p", l.token, RA_OUTCOME_OK, -1), 0);
+	ra_lease_deinit(&l);
+	while (at_counts(ctx, "p").total != 1) {
+		ck_assert_int_lt(++tries, 100);
+		at_sleep_ms(10);
+	}
+	lease_ok(ctx, "p", -1, &l);
+	ck_assert_str_eq(l.item, "own");
+	ra_lease_deinit(&l);
+	/* a leased expiring item leaves when released */
+	it[0].expires = 0.1;
+	ck_assert_int_eq(ra_add(ctx, "p", it, 1), 0);
+	lease_ok(ctx, "p", -1, &m);
+	ck_assert_str_eq(m.item, "rent");
+	at_sleep_ms(150);
+	ck_assert_int_eq(at_counts(ctx, "p").draining, 1);
+	at_sound(ctx, "p");
+	ck_assert_int_eq(ra_release(ctx, "p", m.token, RA_OUTCOME_OK, -1), 0);
+	ck_assert_int_eq(at_counts(ctx, "p").total, 1);
+	at_sound(ctx, "p");
+	ra_lease_deinit(&m);
+	ra_free(ctx);
+}
+END_TEST
+
+START_TEST(test_assign_drains)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_item keep[] = { { "item-001", 3, 0 }, { "new", 0, 0 } };
+	struct ra_lease l[3];
+	struct ra_counts c;
+	char *item;
+	int i;
+
+	at_pool(ctx, "p", 0, 0, 3);
+	for (i = 0; i < 3; i++)
+		lease_ok(ctx, "p", -1, &l[i]);
+	ck_assert_int_eq(ra_bind(ctx, "p", "n0", "item-000", 0), 0);
+	ck_assert_int_eq(ra_release(ctx, "p", l[2].token, RA_OUTCOME_OK, -1),
+	    0);
+	/* item-000 leased and dropped: drains; item-002 free: gone */
+	ck_assert_int_eq(ra_assign(ctx, "p", keep, 2), 0);
+	c = at_counts(ctx, "p");
+	ck_assert_int_eq(c.total, 3);
+	ck_assert_int_eq(c.draining, 1);
+	ck_assert_int_eq(c.free, 1);
+	ck_assert_int_eq(c.leased, 1);
+	ck_assert_int_eq(info_of(ctx, "p", "item-001").priority, 3);
+	at_sound(ctx, "p");
+	/* a draining item cannot be bound or leased */
+	ck_assert_int_eq(ra_bind(ctx, "p", "n1", "item-000", 0), -1);
+	ck_assert_int_eq(ctx->err, RA_ERR_NOT_FOUND);
+	lease_ok(ctx, "p", -1, &l[2]);
+	ra_lease_deinit(&l[2]);
+	lease_fails(ctx, "p", RA_ERR_EMPTY);
+	/* its lease stays valid; on release it leaves with its binding */
+	ck_assert_int_eq(ra_renew(ctx, "p", l[0].token, 5, NULL), 0);
+	ck_assert_int_eq(ra_release(ctx, "p", l[0].token, RA_OUTCOME_OK, -1),
+	    0);
+	c = at_counts(ctx, "p");
+	ck_assert_int_eq(c.total, 2);
+	ck_assert_int_eq(c.draining, 0);
+	ck_assert_int_eq(ra_binding(ctx, "p", "n0", &item), 0);
+	ck_assert_ptr_null(item);
+	at_sound(ctx, "p");
+	/* clear: everything goes, held ones drain */
+	ck_assert_int_eq(ra_clear(ctx, "p"), 0);
+	c = at_counts(ctx, "p");
+	ck_assert_int_eq(c.total, 2);
+	ck_assert_int_eq(c.draining, 2);
+	at_sound(ctx, "p");
+	for (i = 0; i < 2; i++)
+		ra_lease_deinit(&l[i]);
+	ra_free(ctx);
+}
+END_TEST
+
+START_TEST(test_assign_big)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_item *it;
+	char (*keys)[24];
+	size_t i, n = 5000;
+	struct ra_counts c;
+	redisContext *rc;
+	redisReply *r;
+
+	it = calloc(n, sizeof *it);
+	keys = calloc(n, sizeof *keys);
+	for (i = 0; i < n; i++) {
+		snprintf(keys[i], sizeof keys[i], "k%zu", i);
+		it[i].key = keys[i];
+	}
+	at_pool(ctx, "p", 0, 0, 0);
+	ck_assert_int_eq(ra_add(ctx, "p", it, n), 0);
+	ck_assert_int_eq(at_counts(ctx, "p").total, (long long)n);
+	/* keep the odd half */
+	for (i = 0; i < n / 2; i++)
+		it[i].key = keys[2 * i + 1];
+	ck_assert_int_eq(ra_assign(ctx, "p", it, n / 2), 0);
+	c = at_counts(ctx, "p");
+	ck_assert_int_eq(c.total, (long long)n / 2);
+	ck_assert_int_eq(c.free, (long long)n / 2);
+	rc = tu_redis();
+	r = redisCommand(rc, "HEXISTS {ra:p}:items k0");
+	ck_assert_int_eq(r->integer, 0);
+	freeReplyObject(r);
+	r = redisCommand(rc, "HEXISTS {ra:p}:items k1");
+	ck_assert_int_eq(r->integer, 1);
+	freeReplyObject(r);
+	redisFree(rc);
+	at_sound(ctx, "p");
+	free(it);
+	free(keys);
+	ra_free(ctx);
+}
+END_TEST
+
+START_TEST(test_list)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_list l;
+	struct ra_lease x;
+	unsigned long long cursor = 0;
+	size_t total = 0, leased = 0, i;
+	int pages = 0;
+
+	at_pool(ctx, "p", 0, 0, 1000);
+	lease_ok(ctx, "p", -1, &x);
+	do {
+		ck_assert_int_eq(ra_list(ctx, "p", RA_STATE_ANY, cursor, 50,
+		    &l), 0);
+		ck_assert_int_le(l.n, 120);
+		total += l.n;
+		cursor = l.cursor;
+		ra_list_deinit(&l);
+		ck_assert_int_lt(++pages, 200);
+	} while (cursor != 0);
+	ck_assert_int_ge(total, 1000);
+	ck_assert_int_ge(pages, 3);
+	cursor = 0;
+	do {
+		ck_assert_int_eq(ra_list(ctx, "p", RA_STATE_LEASED, cursor, 100,
+		    &l), 0);
+		for (i = 0; i < l.n; i++) {
+			ck_assert_int_eq(l.items[i].state, RA_STATE_LEASED);
+			ck_assert_int_eq(l.items[i].holders, 1);
+			ck_assert_str_eq(l.items[i].key, x.item);
+		}
+		leased += l.n;
+		cursor = l.cursor;
+		ra_list_deinit(&l);
+	} while (cursor != 0);
+	ck_assert_int_eq(leased, 1);
+	ck_assert_int_eq(ra_list(ctx, "nope", RA_STATE_ANY, 0, 10, &l), -1);
+	ck_assert_int_eq(ctx->err, RA_ERR_NO_SUCH_POOL);
+	ra_lease_deinit(&x);
+	ra_free(ctx);
+}
+END_TEST
+
+START_TEST(test_gc)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_lease_req req;
+	struct ra_lease l;
+	struct ra_gc_stats g;
+	int i;
+
+	at_pool(ctx, "p", 0, 0, 30);
+	ra_lease_req_init(&req);
+	req.ttl = 0.05;
+	for (i = 0; i < 30; i++) {
+		ck_assert_int_eq(ra_lease(ctx, "p", &req, &l), 0);
+		ra_lease_deinit(&l);
+	}
+	ck_assert_int_eq(ra_bind(ctx, "p", "n", "item-001", 0.05), 0);
+	at_sleep_ms(100);
+	ck_assert_int_eq(ra_gc(ctx, "p", 10, &g), 0);
+	ck_assert_int_eq(g.leases, 10);
+	ck_assert_int_eq(g.bindings, 1);
+	ck_assert_int_eq(ra_gc(ctx, "p", 0, &g), 0);
+	ck_assert_int_ge(g.leases, 0);
+	ck_assert_int_eq(at_counts(ctx, "p").free, 30);
+	at_sound(ctx, "p");
+	ra_free(ctx);
+}
+END_TEST
+
+START_TEST(test_pool_delete_drains)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_lease l;
+	struct ra_strlist pools;
+	redisContext *rc;
+	redisReply *r;
+
+	at_pool(ctx, "p", 0, 0, 1500);
+	lease_ok(ctx, "p", -1, &l);
+	ck_assert_int_eq(ra_bind(ctx, "p", "n", l.item, 0), 0);
+	ck_assert_int_eq(ra_pool_delete(ctx, "p"), 0);
+	ck_assert_int_eq(ra_pools(ctx, &pools), 0);
+	ck_assert_int_eq(pools.n, 0);
+	ra_strlist_deinit(&pools);
+	lease_fails(ctx, "p", RA_ERR_NO_SUCH_POOL);
+	ck_assert_int_eq(at_counts(ctx, "p").draining, 1);
+	ck_assert_int_eq(at_counts(ctx, "p").total, 1);
+	/* the last release removes every key */
+	ck_assert_int_eq(ra_release(ctx, "p", l.token, RA_OUTCOME_OK, -1), 0);
+	rc = tu_redis();
+	r = redisCommand(rc, "DBSIZE");
+	ck_assert_int_eq(r->integer, 0);
+	freeReplyObject(r);
+	redisFree(rc);
+	ck_assert_int_eq(ra_counts(ctx, "p", &(struct ra_counts){ 0 }), -1);
+	ck_assert_int_eq(ctx->err, RA_ERR_NO_SUCH_POOL);
+	ra_lease_deinit(&l);
+	ra_free(ctx);
+}
+END_TEST
+
+START_TEST(test_check_finds_damage)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_strlist v;
+	struct ra_lease l;
+	redisContext *rc = tu_redis();
+	size_t i;
+	int lost = 0, two = 0, nolease = 0, bind = 0, counter = 0;
+
+	at_pool(ctx, "p", 0, 0, 5);
+	lease_ok(ctx, "p", -1, &l);
+	ck_assert_int_eq(ra_bind(ctx, "p", "n", "item-004", 0), 0);
+	at_sound(ctx, "p");
+	/* break it by hand in every way the check knows */
+	freeReplyObject(redisCommand(rc, "ZREM {ra:p}:free item-001"));
+	freeReplyObject(redisCommand(rc, "ZADD {ra:p}:quarantine 1 item-002"));
+	freeReplyObject(redisCommand(rc, "HSET {ra:p}:lease feedfeedfeedfeed "
+	    "%b", "ghost\0\0" "1\0" "0", (size_t)10));
+	freeReplyObject(redisCommand(rc, "HSET {ra:p}:bind m missing"));
+	freeReplyObject(redisCommand(rc, "HINCRBY {ra:p}:meta nleased 5"));
+	ck_assert_int_eq(ra_check_invariants(ctx, "p", &v), 0);
+	for (i = 0; i < v.n; i++) {
+		if (strstr(v.v[i], "item-001") && strstr(v.v[i], "lost"))
+			lost = 1;
+		if (strstr(v.v[i], "item-002") && strstr(v.v[i], "two states"))
+			two = 1;
+		if (strstr(v.v[i], "ghost") && strstr(v.v[i], "missing"))
+			nolease = 1;
+		if (strstr(v.v[i], "binding m") && strstr(v.v[i], "missing"))
+			bind = 1;
+		if (strstr(v.v[i], "counter"))
+			counter = 1;
+	}
+	ck_assert_msg(lost && two && nolease && bind && counter,
+	    "lost %d two %d lease %d bind %d counter %d (%zu lines)", lost, two,
+	    nolease, bind, counter, v.n);
+	ra_strlist_deinit(&v);
+	ck_assert_int_eq(ra_check_invariants(ctx, "nope", &v), -1);
+	ck_assert_int_eq(ctx->err, RA_ERR_NO_SUCH_POOL);
+	redisFree(rc);
+	ra_lease_deinit(&l);
+	ra_free(ctx);
+}
+END_TEST
+
+/* A lease the randomized test knows about. */
+struct held {
+	char		*item;		/* owned */
+	char		 token[RA_TOKEN_LEN + 1];
+	long long	 granted;	/* ms, Redis clock */
+	long long	 expires;	/* ms, Redis clock */
+	int		 shared;
+	int		 crashed;	/* forgotten: never renewed or released */
+	int		 over;		/* released */
+};
+
+/* Fail if a new lease on item overlaps a live exclusive one (or is
+ * exclusive and overlaps any live one). */
+static void
+check_overlap(struct held *h, size_t n, const struct held *x)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (h[i].over || strcmp(h[i].item, x->item) != 0)
+			continue;
+		if (h[i].expires <= x->granted)
+			continue;
+		ck_assert_msg(h[i].shared && x->shared,
+		    "%s granted twice: %s lease until %lld, new %s lease at "
+		    "%lld", x->item, h[i].shared ? "shared" : "exclusive",
+		    h[i].expires, x->shared ? "shared" : "exclusive",
+		    x->granted);
+	}
+}
+
+static int
+ok_err(int err)
+{
+	return err == RA_ERR_EMPTY || err == RA_ERR_NOT_OWNED ||
+	    err == RA_ERR_NOT_FOUND;
+}
+
+START_TEST(test_random_ops)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_pool_conf pc;
+	struct held *h;
+	size_t nh = 0, caph = 20000, i;
+	char key[32], name[32];
+	unsigned seed = 12345u + (unsigned)_i;
+	int op, k, rc, nops = 6000;
+	long long now;
+
+	srand(seed);
+	ra_pool_conf_init(&pc);
+	pc.shared = _i;
+	pc.max_shares = 3;
+	pc.lease_ttl = 0.2;
+	pc.bind_ttl = 0.3;
+	pc.eject_failures = 2;
+	pc.eject_base = 0.05;
+	pc.eject_max = 0.2;
+	pc.ban_time = 0.1;
+	ck_assert_int_eq(ra_pool_create(ctx, "r", &pc), 0);
+	h = calloc(caph, sizeof *h);
+	for (op = 0; op < nops; op++) {
+		int what = rand() % 100;
+
+		snprintf(key, sizeof key, "px-%02d", rand() % 60);
+		snprintf(name, sizeof name, "n%d", rand() % 12);
+		if (what < 8) {
+			struct ra_item it = { key, rand() % 4,
+			    rand() % 4 == 0 ? 0.05 + (rand() % 300) / 1000.0 : 0 };
+			ck_assert_msg(ra_add(ctx, "r", &it, 1) == 0, "add: %s",
+			    ctx->errstr);
+		} else if (what < 11) {
+			const char *kk[1] = { key };
+			ck_assert_int_eq(ra_remove(ctx, "r", kk, 1), 0);
+		} else if (what < 45 && nh < caph) {
+			struct ra_lease_req req;
+			struct ra_lease l;
+			struct held *x = &h[nh];
+
+			ra_lease_req_init(&req);
+			req.ttl = 0.02 + (rand() % 300) / 1000.0;
+			req.shared = rand() % 3 - 1;
+			if (rand() % 3 == 0)
+				req.name = name;
+			rc = ra_lease(ctx, "r", &req, &l);
+			if (rc != 0) {
+				ck_assert_msg(ctx->err == RA_ERR_EMPTY,
+				    "lease: %s", ctx->errstr);
+				continue;
+			}
+			x->item = l.item;
+			memcpy(x->token, l.token, sizeof x->token);
+			x->expires = l.expires_ms;
+			x->granted = l.expires_ms - llround(req.ttl * 1000);
+			x->shared = l.shared;
+			x->crashed = rand() % 5 == 0;	/* client dies */
+			check_overlap(h, nh, x);
+			nh++;
+		} else if (what < 80 && nh > 0) {
+			struct held *x = &h[rand() % nh];
+			int sub = rand() % 4;
+
+			if (x->crashed || x->over)
+				continue;
+			if (sub == 0) {
+				long long exp;
+				double ttl = 0.02 + (rand() % 200) / 1000.0;
+
+				if (ra_renew(ctx, "r", x->token, ttl, &exp) == 0)
+					x->expires = exp;
+				else
+					ck_assert_msg(ok_err(ctx->err),
+					    "renew: %s", ctx->errstr);
+			} else {
+				rc = ra_release(ctx, "r", x->token,
+				    (enum ra_outcome)(rand() % 4),
+				    rand() % 2 ? rand() % 500 : -1);
+				if (rc != 0)
+					ck_assert_msg(ok_err(ctx->err),
+					    "release: %s", ctx->errstr);
+				now = at_redis_ms();
+				/* released (or expired): over either way */
+				x->over = 1;
+				x->expires = now;
+			}
+		} else if (what < 86) {
+			rc = ra_report(ctx, "r", key,
+			    (enum ra_outcome)(rand() % 4), rand() % 300);
+			ck_assert_msg(rc == 0 || ok_err(ctx->err), "report: %s",
+			    ctx->errstr);
+		} else if (what < 91) {
+			rc = ra_bind(ctx, "r", name, key,
+			    rand() % 2 ? 0 : 0.1);
+			ck_assert_msg(rc == 0 || ok_err(ctx->err), "bind: %s",
+			    ctx->errstr);
+		} else if (what < 93) {
+			ck_assert_int_ge(ra_unbind(ctx, "r", name), 0);
+		} else if (what < 96) {
+			rc = ra_quarantine(ctx, "r", key,
+			    (rand() % 200) / 1000.0);
+			ck_assert_msg(rc == 0 || ok_err(ctx->err),
+			    "quarantine: %s", ctx->errstr);
+		} else if (what < 98) {
+			ck_assert_int_eq(ra_gc(ctx, "r", 5, NULL), 0);
+		} else if (what < 99) {
+			struct ra_item it[30];
+			char keys[30][32];
+
+			for (k = 0; k < 30; k++) {
+				snprintf(keys[k], sizeof keys[k], "px-%02d",
+				    rand() % 60);
+				it[k].key = keys[k];
+				it[k].priority = rand() % 3;
+				it[k].expires = 0;
+			}
+			ck_assert_int_eq(ra_assign(ctx, "r", it, 30), 0);
+		} else
+			at_sleep_ms(5);
+		if (op % 1000 == 999)
+			at_sound(ctx, "r");
+	}
+	at_sound(ctx, "r");
+	/* let every lease, binding, quarantine lapse: all comes back */
+	at_sleep_ms(400);
+	for (k = 0; k < 200; k++) {
+		struct ra_gc_stats g;
+
+		ck_assert_int_eq(ra_gc(ctx, "r", 1000, &g), 0);
+		if (g.leases + g.bindings + g.items + g.quarantine == 0)
+			break;
+	}
+	{
+		struct ra_counts c = at_counts(ctx, "r");
+
+		ck_assert_int_eq(c.leases, 0);
+		ck_assert_int_eq(c.leased + c.shared + c.draining +
+		    c.quarantined, 0);
+		ck_assert_int_eq(c.free, c.total);
+	}
+	at_sound(ctx, "r");
+	for (i = 0; i < nh; i++)
+		free(h[i].item);
+	free(h);
+	ra_free(ctx);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -436,6 +1211,34 @@ main(void)
 	tc = tcase_create("shared");
 	tcase_add_test(tc, test_shared);
 	tcase_add_test(tc, test_shared_prefers_class_then_holders);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("binding");
+	tcase_add_test(tc, test_binding_lease);
+	tcase_add_test(tc, test_binding_calls);
+	tcase_add_test(tc, test_binding_ttl_on_lease);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("health");
+	tcase_add_test(tc, test_quarantine);
+	tcase_add_test(tc, test_ejection);
+	tcase_add_test(tc, test_item_expiry);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("bulk");
+	tcase_add_test(tc, test_assign_drains);
+	tcase_add_test(tc, test_assign_big);
+	tcase_add_test(tc, test_list);
+	tcase_add_test(tc, test_gc);
+	tcase_add_test(tc, test_pool_delete_drains);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("invariants");
+	tcase_add_test(tc, test_check_finds_damage);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("random");
+	tcase_add_loop_test(tc, test_random_ops, 0, 2);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("input");
