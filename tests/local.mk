@@ -48,3 +48,15 @@ tests_unit_check_alloc_SOURCES = tests/unit/check_alloc.c
 tests_unit_check_alloc_CFLAGS = $(TEST_CK_CFLAGS)
 tests_unit_check_alloc_LDADD = $(TEST_ALLOC_LDADD) -lm
 TESTS += tests/unit/check_alloc
+
+check_PROGRAMS += tests/unit/check_alloc_async
+tests_unit_check_alloc_async_SOURCES = tests/unit/check_alloc_async.c
+tests_unit_check_alloc_async_CFLAGS = $(TEST_CK_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_unit_check_alloc_async_LDADD = $(TEST_ALLOC_LDADD) $(LIBEVENT_LIBS)
+TESTS += tests/unit/check_alloc_async
+
+check_PROGRAMS += tests/unit/check_alloc_codec
+tests_unit_check_alloc_codec_SOURCES = tests/unit/check_alloc_codec.c
+tests_unit_check_alloc_codec_CFLAGS = $(TEST_CK_CFLAGS)
+tests_unit_check_alloc_codec_LDADD = $(TEST_CK_LDADD) -lm
+TESTS += tests/unit/check_alloc_codec

@@ -1,0 +1,426 @@
+/*
+ * check_alloc_async.c: the asynchronous allocator API on libevent against
+ * a real redis-server: chained add/assign/remove, lease, renew, release,
+ * the other calls, bad arguments through the callback, NOSCRIPT, and many
+ * calls in flight.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <hiredis/adapters/libevent.h>
+
+#include "ra_alloc.h"
+#include "testutil.h"
+#include "alloc_testutil.h"
+
+/* The loop, the wrapper and the last result a callback saw. */
+struct env {
+	struct event_base	*base;
+	redisAsyncContext	*ac;
+	struct ra_async		*ra;
+	int			 calls;		/* callbacks run */
+	int			 err;		/* of the last */
+	char			 errstr[RA_ERRSTR_LEN];
+	long long		 integer;
+	struct ra_counts	 counts;
+	struct ra_lease		 lease;		/* copied, item owned */
+	char			*str;		/* owned */
+	size_t			 nstrs;
+	size_t			 nlist;
+	long long		 gc_leases;
+};
+
+static void
+env_open(struct env *e, unsigned batch)
+{
+	memset(e, 0, sizeof *e);
+	e->base = event_base_new();
+	e->ac = redisAsyncConnectUnix(tu_redis_socket());
+	ck_assert_int_eq(e->ac->err, 0);
+	redisLibeventAttach(e->ac, e->base);
+	e->ra = ra_async_create(e->ac, NULL, batch);
+	ck_assert_ptr_nonnull(e->ra);
+}
+
+static void
+env_close(struct env *e)
+{
+	redisAsyncFree(e->ac);
+	ra_async_destroy(e->ra);
+	event_base_free(e->base);
+	ra_lease_deinit(&e->lease);
+	free(e->str);
+}
+
+/* Run the loop until n more callbacks ran (bounded by a timeout). */
+static void
+env_wait(struct env *e, int n)
+{
+	struct timeval tv = { 0, 20000 };
+	int target = e->calls + n, rounds = 0;
+
+	while (e->calls < target) {
+		event_base_loopexit(e->base, &tv);
+		event_base_dispatch(e->base);
+		ck_assert_int_lt(++rounds, 1500);
+	}
+}
+
+/* The one callback: copy what the test looks at. */
+static void
+done(struct ra_async *ra, struct ra_result *res, void *priv)
+{
+	struct env *e = priv;
+
+	e->calls++;
+	e->err = res->err;
+	memcpy(e->errstr, res->errstr, RA_ERRSTR_LEN);
+	if (res->err != RA_OK)
+		return;
+	e->integer = res->u.integer;
+}
+
+static void
+done_lease(struct ra_async *ra, struct ra_result *res, void *priv)
+{
+	struct env *e = priv;
+
+	done(ra, res, priv);
+	if (res->err != RA_OK)
+		return;
+	ra_lease_deinit(&e->lease);
+	e->lease = res->u.lease;
+	e->lease.item = strdup(res->u.lease.item);
+}
+
+static void
+done_counts(struct ra_async *ra, struct ra_result *res, void *priv)
+{
+	struct env *e = priv;
+
+	done(ra, res, priv);
+	if (res->err == RA_OK)
+		e->counts = res->u.counts;
+}
+
+static void
+done_str(struct ra_async *ra, struct ra_result *res, void *priv)
+{
+	struct env *e = priv;
+
+	done(ra, res, priv);
+	free(e->str);
+	e->str = NULL;
+	if (res->err == RA_OK && res->u.str != NULL)
+		e->str = strdup(res->u.str);
+}
+
+static void
+done_strs(struct ra_async *ra, struct ra_result *res, void *priv)
+{
+	struct env *e = priv;
+
+	done(ra, res, priv);
+	if (res->err == RA_OK)
+		e->nstrs = res->u.strs.n;
+}
+
+static void
+done_list(struct ra_async *ra, struct ra_result *res, void *priv)
+{
+	struct env *e = priv;
+
+	done(ra, res, priv);
+	if (res->err == RA_OK)
+		e->nlist = res->u.list.n;
+}
+
+static void
+done_gc(struct ra_async *ra, struct ra_result *res, void *priv)
+{
+	struct env *e = priv;
+
+	done(ra, res, priv);
+	if (res->err == RA_OK)
+		e->gc_leases = res->u.gc.leases;
+}
+
+/* n items "a0".. with priority 0. */
+static struct ra_item *
+make_items(size_t n, char (**keys)[16])
+{
+	struct ra_item *it = calloc(n, sizeof *it);
+	size_t i;
+
+	*keys = calloc(n, sizeof **keys);
+	for (i = 0; i < n; i++) {
+		snprintf((*keys)[i], sizeof (*keys)[i], "a%zu", i);
+		it[i].key = (*keys)[i];
+	}
+	return it;
+}
+
+START_TEST(test_async_lease_cycle)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_pool_conf c;
+	struct env e;
+	struct ra_item *it;
+	char (*keys)[16];
+	char token[RA_TOKEN_LEN + 1];
+
+	env_open(&e, 0);
+	ra_pool_conf_init(&c);
+	ck_assert_int_eq(ra_async_pool_create(e.ra, "p", &c, done, &e), 0);
+	env_wait(&e, 1);
+	ck_assert_int_eq(e.err, 0);
+	ck_assert_int_eq(e.integer, 1);
+	it = make_items(3, &keys);
+	ck_assert_int_eq(ra_async_add(e.ra, "p", it, 3, done, &e), 0);
+	env_wait(&e, 1);
+	ck_assert_int_eq(e.err, 0);
+	ck_assert_int_eq(e.integer, 3);
+	ck_assert_int_eq(ra_async_lease(e.ra, "p", NULL, done_lease, &e), 0);
+	env_wait(&e, 1);
+	ck_assert_int_eq(e.err, 0);
+	ck_assert_str_eq(e.lease.item, "a0");
+	memcpy(token, e.lease.token, sizeof token);
+	ck_assert_int_eq(ra_async_renew(e.ra, "p", token, 100, done, &e), 0);
+	env_wait(&e, 1);
+	ck_assert_int_eq(e.err, 0);
+	ck_assert_int_gt(e.integer, e.lease.expires_ms);
+	ck_assert_int_eq(ra_async_counts(e.ra, "p", done_counts, &e), 0);
+	env_wait(&e, 1);
+	ck_assert_int_eq(e.counts.leased, 1);
+	ck_assert_int_eq(e.counts.free, 2);
+	ck_assert_int_eq(ra_async_release(e.ra, "p", token, RA_OUTCOME_OK, 3,
+	    done, &e), 0);
+	env_wait(&e, 1);
+	ck_assert_int_eq(e.err, 0);
+	ck_assert_int_eq(ra_async_release(e.ra, "p", token, RA_OUTCOME_OK, 3,
+	    done, &e), 0);
+	env_wait(&e, 1);
+	ck_assert_int_eq(e.err, RA_ERR_NOT_OWNED);
+	/* bad arguments come through the callback at once */
+	ck_assert_int_eq(ra_async_renew(e.ra, "p", token, -3, done, &e), 0);
+	ck_assert_int_eq(e.err, RA_ERR_BAD_ARGUMENT);
+	ck_assert_int_eq(ra_async_lease(e.ra, "", NULL, done_lease, &e), 0);
+	ck_assert_int_eq(e.err, RA_ERR_BAD_ARGUMENT);
+	ck_assert_int_eq(ra_async_lease(e.ra, "nope", NULL, done_lease, &e),
+	    0);
+	env_wait(&e, 1);
+	ck_assert_int_eq(e.err, RA_ERR_NO_SUCH_POOL);
+	at_sound(ctx, "p");
+	free(it);
+	free(keys);
+	env_close(&e);
+	ra_free(ctx);
+}
+END_TEST
+
+START_TEST(test_async_chunks)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_pool_conf c;
+	struct env e;
+	struct ra_item *it;
+	char (*keys)[16];
+	const char *rm[3] = { "a1", "a2", "zz" };
+	int calls;
+
+	/* batch 7: 50 items take 8 chunks, one callback */
+	env_open(&e, 7);
+	ra_pool_conf_init(&c);
+	ck_assert_int_eq(ra_async_pool_create(e.ra, "p", &c, done, &e), 0);
+	env_wait(&e, 1);
+	it = make_items(50, &keys);
+	calls = e.calls;
+	ck_assert_int_eq(ra_async_add(e.ra, "p", it, 50, done, &e), 0);
+	env_wait(&e, 1);
+	ck_assert_int_eq(e.calls, calls + 1);
+	ck_assert_int_eq(e.err, 0);
+	ck_assert_int_eq(e.integer, 50);
+	ck_assert_int_eq(at_counts(ctx, "p").total, 50);
+	ck_assert_int_eq(ra_async_lease(e.ra, "p", NULL, done_lease, &e), 0);
+	env_wait(&e, 1);
+	ck_assert_str_eq(e.lease.item, "a0");
+	/* assign the last 20: a0 (leased) drains, 29 go */
+	ck_assert_int_eq(ra_async_assign(e.ra, "p", it + 30, 20, done, &e), 0);
+	env_wait(&e, 1);
+	ck_assert_int_eq(e.err, 0);
+	ck_assert_int_eq(e.integer, 30);
+	{
+		struct ra_counts n = at_counts(ctx, "p");
+
+		ck_assert_int_eq(n.total, 21);
+		ck_assert_int_eq(n.draining, 1);
+		ck_assert_int_eq(n.free, 20);
+	}
+	at_sound(ctx, "p");
+	rm[0] = "a31";
+	rm[1] = "a32";
+	ck_assert_int_eq(ra_async_remove(e.ra, "p", rm, 3, done, &e), 0);
+	env_wait(&e, 1);
+	ck_assert_int_eq(e.err, 0);
+	ck_assert_int_eq(e.integer, 2);
+	/* a bad item rejects the whole add before anything is sent */
+	it[10].key = "";
+	ck_assert_int_eq(ra_async_add(e.ra, "p", it, 50, done, &e), 0);
+	ck_assert_int_eq(e.err, RA_ERR_BAD_ARGUMENT);
+	ck_assert_int_eq(ra_async_assign(e.ra, "p", it, 50, done, &e), 0);
+	ck_assert_int_eq(e.err, RA_ERR_BAD_ARGUMENT);
+	ck_assert_int_eq(at_counts(ctx, "p").total, 19);
+	/* chains report errors once */
+	calls = e.calls;
+	ck_assert_int_eq(ra_async_assign(e.ra, "nope", it + 30, 20, done, &e),
+	    0);
+	env_wait(&e, 1);
+	ck_assert_int_eq(e.calls, calls + 1);
+	ck_assert_int_eq(e.err, RA_ERR_NO_SUCH_POOL);
+	ck_assert_int_eq(ra_async_add(e.ra, "nope", it + 30, 20, done, &e), 0);
+	env_wait(&e, 1);
+	ck_assert_int_eq(e.err, RA_ERR_NO_SUCH_POOL);
+	at_sound(ctx, "p");
+	ck_assert_int_eq(ra_async_pool_delete(e.ra, "p", done, &e), 0);
+	env_wait(&e, 1);
+	ck_assert_int_eq(e.err, 0);
+	ck_assert_int_eq(e.integer, 1);		/* a0 still draining */
+	free(it);
+	free(keys);
+	env_close(&e);
+	ra_free(ctx);
+}
+END_TEST
+
+START_TEST(test_async_other_calls)
+{
+	struct ra_context *ctx = tu_connect();
+	struct env e;
+	redisContext *rc;
+
+	at_pool(ctx, "p", 0, 0, 3);
+	env_open(&e, 0);
+	rc = tu_redis();
+	freeReplyObject(redisCommand(rc, "SCRIPT FLUSH"));
+	redisFree(rc);
+	ck_assert_int_eq(ra_async_bind(e.ra, "p", "n", "item-001", 0, done,
+	    &e), 0);
+	env_wait(&e, 1);
+	ck_assert_msg(e.err == 0, "bind: %s", e.errstr);
+	ck_assert_int_eq(ra_async_binding(e.ra, "p", "n", done_str, &e), 0);
+	env_wait(&e, 1);
+	ck_assert_str_eq(e.str, "item-001");
+	ck_assert_int_eq(ra_async_bindings(e.ra, "p", "item-001", done_strs,
+	    &e), 0);
+	env_wait(&e, 1);
+	ck_assert_int_eq(e.nstrs, 1);
+	ck_assert_int_eq(ra_async_unbind(e.ra, "p", "n", done, &e), 0);
+	env_wait(&e, 1);
+	ck_assert_int_eq(e.integer, 1);
+	ck_assert_int_eq(ra_async_binding(e.ra, "p", "n", done_str, &e), 0);
+	env_wait(&e, 1);
+	ck_assert_ptr_null(e.str);
+	ck_assert_int_eq(ra_async_report(e.ra, "p", "item-002",
+	    RA_OUTCOME_BANNED, -1, done, &e), 0);
+	env_wait(&e, 1);
+	ck_assert_int_eq(e.err, 0);
+	ck_assert_int_eq(ra_async_quarantine(e.ra, "p", "item-000", 5, done,
+	    &e), 0);
+	env_wait(&e, 1);
+	ck_assert_int_gt(e.integer, 0);
+	ck_assert_int_eq(ra_async_list(e.ra, "p", RA_STATE_QUARANTINED, 0, 10,
+	    done_list, &e), 0);
+	env_wait(&e, 1);
+	ck_assert_int_eq(e.nlist, 2);
+	ck_assert_int_eq(ra_async_gc(e.ra, "p", 10, done_gc, &e), 0);
+	env_wait(&e, 1);
+	ck_assert_int_eq(e.err, 0);
+	ck_assert_int_eq(e.gc_leases, 0);
+	ck_assert_int_eq(ra_async_pools(e.ra, done_strs, &e), 0);
+	env_wait(&e, 1);
+	ck_assert_int_eq(e.nstrs, 1);
+	ck_assert_int_eq(ra_async_pool_get(e.ra, "p", done, &e), 0);
+	env_wait(&e, 1);
+	ck_assert_int_eq(e.err, 0);
+	at_sound(ctx, "p");
+	env_close(&e);
+	ra_free(ctx);
+}
+END_TEST
+
+/* Many leases in flight at once: each item handed out once. */
+struct burst {
+	struct env	*e;
+	char		 seen[200];	/* per item index */
+	int		 dup;
+	int		 ok;
+};
+
+static void
+burst_done(struct ra_async *ra, struct ra_result *res, void *priv)
+{
+	struct burst *b = priv;
+	int idx;
+
+	b->e->calls++;
+	if (res->err != RA_OK) {
+		b->e->err = res->err;
+		return;
+	}
+	idx = atoi(res->u.lease.item + 1);
+	if (b->seen[idx]++)
+		b->dup++;
+	b->ok++;
+}
+
+START_TEST(test_async_in_flight)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_pool_conf c;
+	struct env e;
+	struct burst b;
+	struct ra_item *it;
+	char (*keys)[16];
+	int i;
+
+	env_open(&e, 0);
+	ra_pool_conf_init(&c);
+	ck_assert_int_eq(ra_pool_create(ctx, "p", &c), 0);
+	it = make_items(150, &keys);
+	ck_assert_int_eq(ra_add(ctx, "p", it, 150), 0);
+	memset(&b, 0, sizeof b);
+	b.e = &e;
+	for (i = 0; i < 200; i++)
+		ck_assert_int_eq(ra_async_lease(e.ra, "p", NULL, burst_done,
+		    &b), 0);
+	env_wait(&e, 200);
+	ck_assert_int_eq(b.ok, 150);
+	ck_assert_int_eq(b.dup, 0);
+	ck_assert_int_eq(e.err, RA_ERR_EMPTY);
+	at_sound(ctx, "p");
+	free(it);
+	free(keys);
+	env_close(&e);
+	ra_free(ctx);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("alloc_async");
+	TCase *tc;
+
+	tc = tcase_create("calls");
+	tcase_add_test(tc, test_async_lease_cycle);
+	tcase_add_test(tc, test_async_other_calls);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("chains");
+	tcase_add_test(tc, test_async_chunks);
+	tcase_add_test(tc, test_async_in_flight);
+	suite_add_tcase(s, tc);
+	return tu_run(s);
+}
