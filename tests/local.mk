@@ -60,3 +60,9 @@ tests_unit_check_alloc_codec_SOURCES = tests/unit/check_alloc_codec.c
 tests_unit_check_alloc_codec_CFLAGS = $(TEST_CK_CFLAGS)
 tests_unit_check_alloc_codec_LDADD = $(TEST_CK_LDADD) -lm
 TESTS += tests/unit/check_alloc_codec
+
+check_PROGRAMS += tests/unit/check_alloc_stress
+tests_unit_check_alloc_stress_SOURCES = tests/unit/check_alloc_stress.c
+tests_unit_check_alloc_stress_CFLAGS = $(TEST_CK_CFLAGS)
+tests_unit_check_alloc_stress_LDADD = $(TEST_ALLOC_LDADD)
+TESTS += tests/unit/check_alloc_stress
