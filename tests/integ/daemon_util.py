@@ -1,0 +1,115 @@
+"""daemon_util.py: helpers for proxypoold Python integration tests: a
+temp dir, a private redis-server, proxypoold on a private socket, result
+lines ("ok - ..." / "not ok - ...") and cleanup."""
+import atexit
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import redis
+
+TOP_BUILDDIR = os.environ.get("top_builddir", os.getcwd())
+REDIS_SERVER = os.environ.get("REDIS_SERVER", "redis-server")
+PROXYPOOLD = os.environ.get(
+    "PROXYPOOLD", os.path.join(TOP_BUILDDIR, "src/daemon/proxypoold"))
+
+failed = 0
+
+
+def ok(cond, what):
+    """Print one result line; count failures."""
+    global failed
+    if cond:
+        print("ok - %s" % what, flush=True)
+    else:
+        print("not ok - %s" % what, flush=True)
+        failed += 1
+    return cond
+
+
+def finish():
+    if failed:
+        print("%d failed" % failed)
+        sys.exit(1)
+    sys.exit(0)
+
+
+def wait_for(fn, seconds=10.0, step=0.02):
+    """Poll fn until it returns true or the time is up."""
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            if fn():
+                return True
+        except Exception:
+            pass
+        time.sleep(step)
+    return False
+
+
+class Env:
+    """A temp dir with a redis-server and a proxypoold."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="ra-test.")
+        self.procs = []
+        self.redis_sock = os.path.join(self.dir, "redis.sock")
+        self.sock = os.path.join(self.dir, "pp.sock")
+        self.conf = os.path.join(self.dir, "pp.conf")
+        self.log = os.path.join(self.dir, "pp.log")
+        self.redis_proc = None
+        self.daemon = None
+        atexit.register(self.cleanup)
+
+    def start_redis(self):
+        d = os.path.join(self.dir, "redis.d")
+        os.makedirs(d, exist_ok=True)
+        self.redis_proc = subprocess.Popen(
+            [REDIS_SERVER, "--port", "0", "--unixsocket", self.redis_sock,
+             "--unixsocketperm", "700", "--dir", d, "--save", "",
+             "--appendonly", "no", "--logfile",
+             os.path.join(self.dir, "redis.log")])
+        self.procs.append(self.redis_proc)
+        r = redis.Redis(unix_socket_path=self.redis_sock)
+        if not wait_for(lambda: r.ping()):
+            raise SystemExit("redis-server did not start")
+        return self.redis_proc
+
+    def write_conf(self, pools, extra=""):
+        with open(self.conf, "w") as f:
+            f.write('redis = { url = "unix://%s"; timeout = 1.0; };\n'
+                    'listen = { socket = "%s"; mode = "0666"; '
+                    'max_request = 4096; };\n'
+                    'log = { level = "info"; };\n%s\npools = ( %s );\n'
+                    % (self.redis_sock, self.sock, extra, pools))
+
+    def start_daemon(self):
+        logf = open(self.log, "a")
+        self.daemon = subprocess.Popen([PROXYPOOLD, "-c", self.conf],
+                                       stdout=logf, stderr=logf)
+        self.procs.append(self.daemon)
+        c = self.client()
+        if not wait_for(lambda: c.execute_command("POOLS")):
+            print(open(self.log).read())
+            raise SystemExit("proxypoold did not start")
+        return self.daemon
+
+    def client(self, **kw):
+        return redis.Redis(unix_socket_path=self.sock, decode_responses=True,
+                           **kw)
+
+    def cleanup(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+                p.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def pairs(reply):
+    """A flat field/value array as a dict."""
+    return dict(zip(reply[0::2], reply[1::2]))
