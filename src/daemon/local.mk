@@ -21,6 +21,8 @@ src_daemon_proxypoold_LDADD = libredisallocator.la $(HIREDIS_LIBS) \
 	$(LIBEVENT_LIBS) $(LIBCONFIG_LIBS) $(LIBCURL_LIBS) $(SYSTEMD_LIBS) -lm
 
 # integration tests
-TESTS += tests/integ/daemon_cli.sh tests/integ/daemon_py.py
+TESTS += tests/integ/daemon_cli.sh tests/integ/daemon_py.py \
+	tests/integ/daemon_failover.sh tests/integ/daemon_embedded.sh
 EXTRA_DIST += tests/integ/daemon_lib.sh tests/integ/daemon_cli.sh \
-	tests/integ/daemon_util.py tests/integ/daemon_py.py
+	tests/integ/daemon_util.py tests/integ/daemon_py.py \
+	tests/integ/daemon_failover.sh tests/integ/daemon_embedded.sh

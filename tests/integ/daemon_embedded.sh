@@ -1,0 +1,39 @@
+#!/bin/sh
+# daemon_embedded.sh: redis.url = "embedded": proxypoold starts a private
+# redis-server (socket in the state dir, AOF, noeviction), restarts it
+# when it dies and stops it on exit.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/integ/daemon_lib.sh"
+
+write_conf "$T/pp.conf" embedded
+sed -i "s|state_dir = \"$T/state\";|state_dir = \"$T/state\"; server = \"$(command -v "$REDIS_SERVER")\";|" "$T/pp.conf"
+start_daemon "$T/pp.conf"
+
+info() { pp info | tr -d '\r' | sed -n "s/^$1://p"; }
+rpid=$(info embedded_pid)
+check "embedded redis-server runs (pid $rpid)" kill -0 "$rpid"
+check "its socket is in the state dir" test -S "$T/state/redis.sock"
+expect_eq "appendonly yes" "yes" \
+	"$("$REDIS_CLI" -s "$T/state/redis.sock" config get appendonly | sed -n 2p)"
+expect_eq "maxmemory-policy noeviction" "noeviction" \
+	"$("$REDIS_CLI" -s "$T/state/redis.sock" config get maxmemory-policy | sed -n 2p)"
+expect_eq "no TCP port" "0" \
+	"$("$REDIS_CLI" -s "$T/state/redis.sock" config get port | sed -n 2p)"
+check "LEASE through the embedded Redis" sh -c "'$REDIS_CLI' -s '$SOCK' lease default | grep -q token"
+
+# it dies: restarted, service resumes
+kill -9 "$rpid"
+wait_for 15 sh -c "'$REDIS_CLI' -s '$SOCK' info | grep -q 'embedded_restarts:1'"
+expect_eq "embedded redis-server restarted" "1" "$(info embedded_restarts)"
+npid=$(info embedded_pid)
+check "a new redis-server ($npid)" test "$npid" != "$rpid" -a "$npid" != 0
+wait_for 15 sh -c "'$REDIS_CLI' -s '$SOCK' lease default | grep -q token"
+check "service resumes on the restarted Redis" sh -c "'$REDIS_CLI' -s '$SOCK' stats default | grep -q total"
+
+# stop: the embedded server goes with proxypoold
+kill -TERM "$pp_pid"
+wait_for 10 sh -c "! kill -0 $pp_pid 2>/dev/null"
+check "proxypoold exited" sh -c "! kill -0 $pp_pid 2>/dev/null"
+check "embedded redis-server stopped" sh -c "! kill -0 $npid 2>/dev/null"
+check "AOF written in the state dir" sh -c "ls '$T/state' | grep -q appendonly"
+finish

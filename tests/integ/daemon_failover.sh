@@ -1,0 +1,78 @@
+#!/bin/sh
+# daemon_failover.sh: Redis killed, restarted and hung under a running
+# proxypoold (clients get -TRYAGAIN promptly, service resumes), then the
+# graceful stop: SIGTERM answers a waiting LEASE and exits, a second
+# SIGTERM exits at once.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/integ/daemon_lib.sh"
+
+ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+
+start_redis redis
+write_conf "$T/pp.conf" "unix://$T/redis.sock"
+start_daemon "$T/pp.conf"
+check "lease before the outage" sh -c "'$REDIS_CLI' -s '$SOCK' lease default | grep -q token"
+
+# Redis dies
+kill -9 "$redis_pid"
+wait "$redis_pid" 2>/dev/null
+s=$(date +%s%N)
+r=$(pp lease default | cut -d' ' -f1)
+ms=$(ms_since "$s")
+expect_eq "LEASE while Redis is down: TRYAGAIN" "TRYAGAIN" "$r"
+check "TRYAGAIN is prompt ($ms ms)" test "$ms" -lt 1500
+expect_eq "PING still answered" "PONG" "$(pp ping)"
+expect_eq "STATS while Redis is down: TRYAGAIN" "TRYAGAIN" "$(pp stats default | cut -d' ' -f1)"
+check "daemon survives" kill -0 "$pp_pid"
+
+# Redis comes back (empty: the daemon syncs its pools again)
+start_redis redis
+wait_for 15 sh -c "'$REDIS_CLI' -s '$SOCK' lease default | grep -q token"
+check "service resumes after Redis restarts" sh -c "'$REDIS_CLI' -s '$SOCK' lease default | grep -q token"
+check "reconnect is logged" grep -q "connected" "$T/pp.log"
+
+# Redis hangs: the per-request deadline answers
+kill -STOP "$redis_pid"
+s=$(date +%s%N)
+r=$(pp lease default | cut -d' ' -f1)
+ms=$(ms_since "$s")
+expect_eq "LEASE while Redis hangs: TRYAGAIN" "TRYAGAIN" "$r"
+check "answered within the 1 s timeout ($ms ms)" test "$ms" -ge 900 -a "$ms" -lt 2500
+kill -CONT "$redis_pid"
+wait_for 15 sh -c "'$REDIS_CLI' -s '$SOCK' stats default | grep -q total"
+check "service resumes after the hang" sh -c "'$REDIS_CLI' -s '$SOCK' stats default | grep -q total"
+
+# graceful stop: a waiting LEASE gets an answer
+for _ in 1 2 3 4; do pp lease default >/dev/null; done
+expect_eq "pool exhausted" "EMPTY" "$(pp lease default | cut -d' ' -f1)"
+( pp lease default wait 20 >"$T/waiter.out" 2>&1 ) &
+wpid=$!
+wait_for 5 sh -c "'$REDIS_CLI' -s '$SOCK' info | grep -q 'waiting_clients:1'"
+s=$(date +%s%N)
+kill -TERM "$pp_pid"
+wait "$wpid"
+ms=$(ms_since "$s")
+check "SIGTERM answers the waiter ($(cat "$T/waiter.out"), $ms ms)" \
+	sh -c "grep -q TRYAGAIN '$T/waiter.out' && test $ms -lt 3000"
+wait_for 5 sh -c "! kill -0 $pp_pid"
+check "daemon exited after SIGTERM" sh -c "! kill -0 $pp_pid 2>/dev/null"
+check "socket removed" test ! -e "$SOCK"
+
+# a second SIGTERM exits at once even with a request in flight
+sed -i 's/timeout = 1.0;/timeout = 20;/' "$T/pp.conf"
+start_daemon "$T/pp.conf"
+kill -STOP "$redis_pid"
+( pp stats default >"$T/inflight.out" 2>&1 ) &
+ipid=$!
+sleep 0.3
+kill -TERM "$pp_pid"
+sleep 0.5
+check "first SIGTERM waits for the request in flight" kill -0 "$pp_pid"
+s=$(date +%s%N)
+kill -TERM "$pp_pid"
+wait_for 3 sh -c "! kill -0 $pp_pid"
+ms=$(ms_since "$s")
+check "second SIGTERM exits at once ($ms ms)" sh -c "! kill -0 $pp_pid 2>/dev/null && test $ms -lt 1000"
+kill -CONT "$redis_pid"
+wait "$ipid" 2>/dev/null
+finish
