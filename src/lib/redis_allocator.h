@@ -701,6 +701,224 @@ int	ra_lock_pool_health(struct ra_context *ctx, const char *pool,
 /* Task queue (ra_queue)                                                */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Tasks are submitted by id under a queue name and delivered in FIFO order
+ * per name, at least once: a worker's take moves the task to a processing
+ * list and gives it a lease; a task whose lease is not renewed goes back to
+ * the head of the queue.  Payloads and results are opaque bytes; nothing
+ * read from Redis is ever run or deserialised into code: a worker calls
+ * the C function registered for the name.  Ids and names are 1..RA_KEY_MAX
+ * bytes without NUL.
+ */
+
+/* Where ra_queue_run() executes a task. */
+enum ra_policy {
+	RA_POLICY_LOCAL = 0,	/* the submitter calls the function itself */
+	RA_POLICY_REMOTE,	/* a worker runs it; the submitter waits */
+	RA_POLICY_LOCAL_FIRST,	/* local; on failure remote (error cleared) */
+	RA_POLICY_REMOTE_FIRST,	/* remote; on error or timeout local */
+	RA_POLICY_AUTO,		/* remote if a live worker listens, else local */
+	RA_POLICY__COUNT
+};
+const char *ra_policy_name(enum ra_policy p);	/* "local", "remote"... */
+int	ra_policy_parse(const char *name);	/* -1 if unknown */
+
+/* The state of a task. */
+enum ra_task_state {
+	RA_TASK_PENDING = 0,	/* queued, or waiting for a retry */
+	RA_TASK_RUNNING,	/* leased by a worker */
+	RA_TASK_DONE,		/* finished, with a result (maybe empty) */
+	RA_TASK_FAILED,		/* out of attempts, timed out or cancelled */
+	RA_TASK__COUNT
+};
+const char *ra_task_state_name(enum ra_task_state s);	/* "pending"... */
+
+/* Settings of a queue handle.  Zeroed fields take the defaults. */
+struct ra_queue_conf {
+	double		lease;		/* s a running task lives without a
+					   heartbeat (default 30); workers
+					   heartbeat every lease / 3 */
+	double		result_ttl;	/* s results are kept (default 3600) */
+	unsigned	max_attempts;	/* runs before dead-letter (default 3) */
+	double		backoff_base;	/* first retry delay, s (default 1) */
+	double		backoff_max;	/* longest retry delay, s (default 300) */
+	double		poll;		/* longest single block, s (default 1):
+					   bounds stop, retry and reap delays */
+	unsigned	batch;		/* items one reaper call may touch
+					   (default 100) */
+};
+/* Fill c with the defaults. */
+void	ra_queue_conf_init(struct ra_queue_conf *c);
+
+/* A queue handle: settings, the registered functions and a worker id.
+ * One handle may be shared by threads once functions are registered. */
+struct ra_queue;
+
+/* A task as a worker (or a local run) sees it. */
+struct ra_task {
+	int		 err;		/* enum ra_error of the last ra_task_ call */
+	char		 errstr[RA_ERRSTR_LEN]; /* its message */
+	char		*name;		/* owned: queue name */
+	char		*id;		/* owned: task id */
+	char		*payload;	/* owned: payload bytes, NUL added */
+	size_t		 payload_len;	/* payload length */
+	unsigned	 attempt;	/* 1 on the first run */
+	unsigned	 max_attempts;	/* runs allowed */
+	long long	 deadline_ms;	/* Redis clock, 0 = none (remote) */
+	char		 token[RA_TOKEN_LEN + 1]; /* lease token (remote) */
+	int		 local;		/* run in the submitter's process */
+	char		*result;	/* owned: set by ra_task_set_result */
+	size_t		 result_len;	/* its length */
+	char		 error[RA_ERRSTR_LEN]; /* why the function failed */
+	long long	 current;	/* last progress reported */
+	long long	 total;
+	struct ra_context *ctx;		/* (ref) connection of the take, NULL
+					   when local */
+	struct ra_queue	*q;		/* (ref) the handle */
+	long long	 local_deadline_ns; /* monotonic deadline of a local
+					   run, 0 = none */
+};
+
+/*
+ * A task function: read task->payload, call ra_task_progress() as it goes,
+ * set the result with ra_task_set_result() (none: the task is done with an
+ * empty result) and return 0; or set task->error (ra_task_set_error) and
+ * return -1 to have the task retried with backoff, then dead-lettered.
+ */
+typedef int ra_task_fn(struct ra_task *task, void *arg);
+
+/* Create a handle; NULL on bad settings (message in errstr, which may be
+ * NULL or RA_ERRSTR_LEN bytes) or when out of memory. */
+struct ra_queue *ra_queue_create(const struct ra_queue_conf *conf,
+	    char *errstr);
+void	ra_queue_destroy(struct ra_queue *q);
+/* The handle's worker id (registered while its workers live). */
+const char *ra_queue_worker_id(const struct ra_queue *q);
+/* Register the function run for tasks of name (replaces a previous one);
+ * -1 with errno EINVAL (bad name) or ENOMEM.  Register before starting
+ * workers or running tasks from other threads. */
+int	ra_queue_register(struct ra_queue *q, const char *name, ra_task_fn *fn,
+	    void *arg);
+
+/* Copy the result bytes into the task; -1 with task->err on OOM. */
+int	ra_task_set_result(struct ra_task *t, const void *data, size_t len);
+/* Set the failure message of a task function. */
+void	ra_task_set_error(struct ra_task *t, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* Report progress, readable by the submitter; also a heartbeat.
+ * RA_ERR_TIMEOUT once the task's deadline passed, RA_ERR_NOT_OWNED when
+ * the lease was lost (stop: the task runs elsewhere). */
+int	ra_task_progress(struct ra_task *t, long long current, long long total);
+void	ra_task_deinit(struct ra_task *t);
+
+/* What a submitter reads about a task. */
+struct ra_task_result {
+	enum ra_task_state state;
+	char		*data;		/* owned: result of a done task (NUL
+					   added), NULL when empty */
+	size_t		 len;		/* result length */
+	char		*error;		/* owned: last error, or NULL */
+	unsigned	 attempts;	/* runs started */
+	long long	 current;	/* last progress */
+	long long	 total;
+	long long	 deadline_ms;	/* Redis clock, 0 = none */
+	int		 local;		/* it ran in this process */
+};
+void	ra_task_result_deinit(struct ra_task_result *r);
+
+#define RA_QUEUE_DELETE	0x1	/* forget a finished task once read */
+
+/* Queue a task for the workers of name, due within timeout s (0 = no
+ * deadline).  RA_ERR_BUSY when the id is pending or running; a finished
+ * task with that id is replaced. */
+int	ra_queue_submit(struct ra_queue *q, struct ra_context *ctx,
+	    const char *name, const char *id, const void *payload, size_t len,
+	    double timeout);
+/* Read a task now (no waiting); RA_ERR_NOT_FOUND when unknown, expired or
+ * deleted.  With RA_QUEUE_DELETE a done or failed task is forgotten. */
+int	ra_queue_status(struct ra_queue *q, struct ra_context *ctx,
+	    const char *name, const char *id, int flags,
+	    struct ra_task_result *out);
+/* Wait up to wait s (monotonic clock) until the task is done or failed,
+ * reconnecting with backoff if Redis goes away.  Returns 0 with the
+ * result (a failed task is a result too), or -1: RA_ERR_TIMEOUT,
+ * RA_ERR_NOT_FOUND, RA_ERR_BACKEND_DOWN (still down at the deadline). */
+int	ra_queue_wait(struct ra_queue *q, struct ra_context *ctx,
+	    const char *name, const char *id, double wait, int flags,
+	    struct ra_task_result *out);
+/* Run a task under a policy and wait up to timeout s for its result.
+ * Local runs call the registered function in this thread (no Redis). */
+int	ra_queue_run(struct ra_queue *q, struct ra_context *ctx,
+	    const char *name, const char *id, const void *payload, size_t len,
+	    double timeout, enum ra_policy policy, int flags,
+	    struct ra_task_result *out);
+/* Withdraw a pending task (it becomes failed, "cancelled"); *was gets the
+ * state it had (only PENDING means it was cancelled). */
+int	ra_queue_cancel(struct ra_queue *q, struct ra_context *ctx,
+	    const char *name, const char *id, enum ra_task_state *was);
+
+/* The dead-letter list: ids from start (oldest first), at most count
+ * (bounded by the batch); *total gets the list length. */
+int	ra_queue_dead(struct ra_queue *q, struct ra_context *ctx,
+	    const char *name, unsigned long start, unsigned count,
+	    struct ra_strlist *ids, unsigned long long *total);
+/* Queue a dead-lettered task again with fresh attempts and deadline. */
+int	ra_queue_requeue(struct ra_queue *q, struct ra_context *ctx,
+	    const char *name, const char *id);
+
+/* What one reaper call did. */
+struct ra_queue_reap_stats {
+	long long	promoted;	/* due retries moved to the queue */
+	long long	requeued;	/* expired leases back to the queue */
+	long long	dead;		/* expired leases dead-lettered */
+	long long	forgotten;	/* expired tasks and results removed */
+	long long	live_workers;	/* workers registered on the name */
+};
+/* Run the bounded housekeeping of a name now (workers and waiters do it
+ * every poll interval on their own). */
+int	ra_queue_reap(struct ra_queue *q, struct ra_context *ctx,
+	    const char *name, struct ra_queue_reap_stats *out);
+
+/*
+ * Worker side without threads: take the oldest task of any of the names
+ * (first name first), blocking up to wait s; RA_ERR_EMPTY when none came.
+ * Then heartbeat at least every lease / 3 while running, and finish with
+ * complete (task->result) or fail (task->error; retry or dead-letter).
+ * RA_ERR_NOT_OWNED from these: the lease was lost, drop the task.
+ */
+int	ra_queue_take(struct ra_queue *q, struct ra_context *ctx,
+	    const char *const *names, size_t n, double wait,
+	    struct ra_task *out);
+int	ra_queue_heartbeat(struct ra_queue *q, struct ra_context *ctx,
+	    struct ra_task *t);
+int	ra_queue_complete(struct ra_queue *q, struct ra_context *ctx,
+	    struct ra_task *t);
+int	ra_queue_fail(struct ra_queue *q, struct ra_context *ctx,
+	    struct ra_task *t);
+
+/* Worker threads: each with its own connection, plus one heartbeat
+ * thread; they reconnect with backoff and keep serving across Redis
+ * restarts. */
+struct ra_queue_workers;
+
+/* Counters of a worker pool. */
+struct ra_queue_worker_stats {
+	unsigned long long	done;	/* tasks completed */
+	unsigned long long	failed;	/* runs that failed */
+	unsigned long long	lost;	/* leases lost (NOT_OWNED) */
+};
+
+/* Start threads workers serving names with the functions registered in
+ * q (which must outlive them).  NULL with a message in errstr (may be
+ * NULL, else RA_ERRSTR_LEN bytes) on bad arguments or no resources. */
+struct ra_queue_workers *ra_queue_workers_start(struct ra_queue *q,
+	    const struct ra_options *opt, const char *const *names, size_t n,
+	    unsigned threads, char *errstr);
+void	ra_queue_workers_stats(struct ra_queue_workers *w,
+	    struct ra_queue_worker_stats *out);
+/* Stop taking tasks, let running ones finish, unregister, free. */
+void	ra_queue_workers_stop(struct ra_queue_workers *w);
+
 #ifdef __cplusplus
 }
 #endif

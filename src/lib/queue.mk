@@ -1,0 +1,32 @@
+# src/lib/queue.mk: the task queue of libredisallocator (ra_queue), its
+# scripts, tests and benchmark.
+libredisallocator_la_SOURCES += \
+	src/lib/queue.c \
+	src/lib/queue_internal.h \
+	src/lib/queue_worker.c
+
+LUA_SRC += \
+	lua/queue_cancel.lua \
+	lua/queue_complete.lua \
+	lua/queue_dead.lua \
+	lua/queue_fail.lua \
+	lua/queue_heartbeat.lua \
+	lua/queue_progress.lua \
+	lua/queue_reap.lua \
+	lua/queue_requeue.lua \
+	lua/queue_status.lua \
+	lua/queue_submit.lua \
+	lua/queue_take.lua
+
+check_PROGRAMS += tests/unit/check_queue
+tests_unit_check_queue_SOURCES = tests/unit/check_queue.c
+tests_unit_check_queue_CFLAGS = $(TEST_CK_CFLAGS)
+tests_unit_check_queue_LDADD = $(TEST_CK_LDADD)
+TESTS += tests/unit/check_queue
+
+# benchmark: not part of make check (tests/bench/queue.sh runs it)
+check_PROGRAMS += tests/bench/queue_bench
+tests_bench_queue_bench_SOURCES = tests/bench/queue_bench.c
+tests_bench_queue_bench_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS)
+tests_bench_queue_bench_LDADD = libredisallocator.la $(HIREDIS_LIBS)
+EXTRA_DIST += tests/bench/queue.sh
