@@ -107,7 +107,7 @@ static const struct conf_opt conf_pool_opts[] = {
 	{ "lease_ttl", CONF_DOUBLE, P(ra.lease_ttl), "60", 0.001, 315360000, 0 },
 	{ "bind_ttl", CONF_DOUBLE, P(ra.bind_ttl), "3600", 0, 315360000, 0 },
 	{ "evict_after", CONF_DOUBLE, P(evict_after), "0", 0, 315360000, 0 },
-	{ "priority", CONF_INT, 0, NULL, -1000000, 1000000, 0 },
+	{ "priority", CONF_INT, P(priority), "0", -1000000, 1000000, 0 },
 	{ "proxies", CONF_GROUP, 0, NULL, 0, 0, 0 },
 	{ "proxies_file", CONF_GROUP, 0, NULL, 0, 0, 0 },
 	{ "check", CONF_GROUP, 0, NULL, 0, 0, 0 },
@@ -560,7 +560,7 @@ conf_pool(struct conf *c, config_setting_t *g, int idx, char **cause)
 	config_setting_t *s;
 	char *prefix, *what, *path, *dir;
 	const char *name, *fname;
-	int i, n, prio = 0, rc = -1;
+	int i, n, prio, rc = -1;
 
 	ra_pool_conf_init(&p->ra);
 	p->file = conf_where_file(c, g);
@@ -617,8 +617,7 @@ conf_pool(struct conf *c, config_setting_t *g, int idx, char **cause)
 		}
 		p->check = s;
 	}
-	if ((s = config_setting_get_member(g, "priority")) != NULL)
-		prio = (int)config_setting_get_int64(s);
+	prio = p->priority;
 	if ((s = config_setting_get_member(g, "proxies")) != NULL) {
 		xasprintf(&what, "%s.proxies", prefix);
 		if (!config_setting_is_aggregate(s) ||

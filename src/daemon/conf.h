@@ -21,6 +21,7 @@ struct conf_pool {
 	size_t			 nitems;
 	char			*proxies_file;	/* owned resolved path, or NULL */
 	double			 evict_after;	/* s down before eviction, 0 off */
+	int			 priority;	/* class of proxies giving none */
 	config_setting_t	*check;		/* (ref into cfg) check group */
 	const char		*file;		/* (ref into cfg) where defined */
 	int			 line;

@@ -26,3 +26,6 @@ TESTS += tests/integ/daemon_cli.sh tests/integ/daemon_py.py \
 EXTRA_DIST += tests/integ/daemon_lib.sh tests/integ/daemon_cli.sh \
 	tests/integ/daemon_util.py tests/integ/daemon_py.py \
 	tests/integ/daemon_failover.sh tests/integ/daemon_embedded.sh
+
+# example configuration (etc/) and the quickstart template
+EXTRA_DIST += etc/proxypoold.conf etc/proxies.txt etc/quickstart.conf.in

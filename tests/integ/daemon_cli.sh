@@ -115,6 +115,9 @@ fi
 # -t: config check with file:line
 "$PROXYPOOLD" -t -c "$T/pp.conf" >/dev/null
 expect_eq "-t accepts the good config" "0" "$?"
+out=$("$PROXYPOOLD" -t -c "$top_srcdir/etc/proxypoold.conf" 2>&1)
+expect_eq "-t accepts the example etc/proxypoold.conf" \
+	"$top_srcdir/etc/proxypoold.conf: configuration OK (2 pools, 12 proxies)" "$out"
 printf 'listen = { max_clients = "many"; };\n' >"$T/bad1.conf"
 out=$("$PROXYPOOLD" -t -c "$T/bad1.conf" 2>&1); rc=$?
 expect_eq "-t rejects a bad type" "1" "$rc"
@@ -128,6 +131,10 @@ printf 'pools = ( { name = "p"; proxies_file = "bad.txt"; } );\n' >"$T/bad3.conf
 out=$("$PROXYPOOLD" -t -c "$T/bad3.conf" 2>&1)
 expect_eq "-t proxies_file error names its line" \
 	"$T/bad.txt:4: pools[p].proxies_file: bad priority x" "$out"
+printf 'pools = ( { name = "p"; priority = 2000000; } );\n' >"$T/bad6.conf"
+out=$("$PROXYPOOLD" -t -c "$T/bad6.conf" 2>&1)
+expect_eq "-t pool priority out of range" \
+	"$T/bad6.conf:1: pools[p].priority: 2e+06 out of range -1e+06 to 1e+06" "$out"
 printf 'redis = { urll = "x"; };\n' >"$T/bad4.conf"
 out=$("$PROXYPOOLD" -t -c "$T/bad4.conf" 2>&1)
 expect_eq "-t unknown setting" "$T/bad4.conf:1: redis.urll: unknown setting" "$out"
