@@ -170,4 +170,20 @@ sed -i 's|"http://127.0.0.1:4000"|"http://127.0.0.1:4000", "http://127.0.0.1:400
 kill -HUP "$pp_pid"
 wait_for 5 sh -c "'$REDIS_CLI' -s '$SOCK' list default count 100 | grep -q 4001"
 expect_eq "SIGHUP reload adds a proxy" "3" "$(active)"
+
+# -d: the parent returns once the daemon is ready; errors still reach it
+out=$("$PROXYPOOLD" -d -p "$T/pp2.pid" -c "$T/pp.conf" 2>&1); rc=$?
+expect_eq "-d with the socket in use fails" "1" "$rc"
+check "-d says why ($out)" sh -c "echo '$out' | grep -q 'another process is listening'"
+kill -TERM "$pp_pid"
+wait_for 10 sh -c "! kill -0 $pp_pid 2>/dev/null"
+"$PROXYPOOLD" -d -p "$T/pp.pid" -c "$T/pp.conf" 2>>"$T/pp.log"
+expect_eq "-d exits 0" "0" "$?"
+dpid=$(cat "$T/pp.pid" 2>/dev/null)
+[ -n "$dpid" ] && track "$dpid"
+check "-d writes a pidfile of a live daemon" kill -0 "${dpid:-0}"
+expect_eq "-d daemon answers at once" "PONG" "$(pp ping)"
+kill -TERM "$dpid"
+wait_for 10 sh -c "! kill -0 $dpid 2>/dev/null"
+check "pidfile removed on exit" test ! -e "$T/pp.pid"
 finish
