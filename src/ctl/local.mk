@@ -32,3 +32,7 @@ check_PROGRAMS += contrib/examples/lease_hiredis
 contrib_examples_lease_hiredis_SOURCES = contrib/examples/lease_hiredis.c
 contrib_examples_lease_hiredis_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS)
 contrib_examples_lease_hiredis_LDADD = $(HIREDIS_LIBS)
+
+# integration tests: the real proxypoold and redis-server
+TESTS += tests/integ/ctl_basic.sh
+EXTRA_DIST += tests/integ/ctl_basic.sh

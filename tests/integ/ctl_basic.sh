@@ -1,0 +1,304 @@
+#!/bin/sh
+# ctl_basic.sh: every proxypoolctl command against a real proxypoold on a
+# private redis-server: table output, --json that parses, list following
+# cursors, add -f all or nothing, reload, check-config, and the exit
+# codes (1 daemon error, 2 usage, 3 no daemon or no answer in time).
+. "$top_srcdir/tests/lib.sh"
+
+DAEMON=$top_builddir/src/daemon/proxypoold
+CTL=$top_builddir/src/ctl/proxypoolctl
+[ -x "$DAEMON" ] || { echo "skip: proxypoold is not built"; exit 77; }
+[ -x "$CTL" ] || { echo "proxypoolctl is not built"; exit 1; }
+
+start_redis redis
+SOCK=$T/pp.sock
+cat >"$T/pp.conf" <<EOF
+redis = { url = "unix://$T/redis.sock"; };
+listen = { socket = "$SOCK"; admin_uids = [ $(id -u) ]; };
+log = { level = "info"; file = "$T/pp.log"; };
+pools = (
+  { name = "web"; lease_ttl = 30;
+    proxies = [ "http://127.0.0.1:3128", "http://u:secret@127.0.0.1:3129" ]; },
+  { name = "empty"; }
+);
+EOF
+"$DAEMON" -c "$T/pp.conf" 2>>"$T/pp.log" &
+track $!
+daemon_pid=$!
+wait_for 20 "$CTL" -s "$SOCK" -t 1 ping || {
+	echo "proxypoold did not start"; cat "$T/pp.log"; exit 1; }
+
+# run ARGS...: proxypoolctl on our socket; stdout in $T/out, stderr in
+# $T/err, exit status in $rc
+run() {
+	"$CTL" -s "$SOCK" "$@" >"$T/out" 2>"$T/err"
+	rc=$?
+}
+# jq EXPR: evaluate a Python expression over the JSON in $T/out (as d)
+jq() {
+	"$PYTHON3" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+r = eval(sys.argv[2])
+print(" ".join(map(str, r)) if isinstance(r, tuple) else r)' "$T/out" "$1" 2>&1
+}
+# json_ok: $T/out is one valid JSON document
+json_ok() {
+	"$PYTHON3" -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/out"
+}
+# commands the daemon has dispatched so far (INFO)
+ncommands() {
+	"$CTL" -s "$SOCK" info | sed -n 's/^commands:\([0-9]*\).*/\1/p'
+}
+
+# ---- ping, pools, stats ----
+run ping
+expect_eq "ping prints PONG" "0 PONG" "$rc $(cat "$T/out")"
+run pools
+expect_eq "pools table" "POOL empty web" "$(tr '\n' ' ' <"$T/out" | sed 's/ $//')"
+run --json pools
+expect_eq "pools --json" "['empty', 'web']" "$(jq 'sorted(d)')"
+run stats
+expect_eq "stats header" "POOL TOTAL FREE LEASED SHARED QUARANTINED DRAINING LEASES BINDINGS" \
+    "$(head -1 "$T/out" | tr -s ' ')"
+expect_eq "stats row of web" "web 2 2 0" \
+    "$(awk '$1 == "web" { print $1, $2, $3, $4 }' "$T/out")"
+# columns are aligned: every line has TOTAL's last digit at the same place
+expect_eq "stats columns aligned" "1" \
+    "$(awk '{ print index($0, $2) + length($2) }' "$T/out" | sort -u | wc -l | tr -d ' ')"
+run --json stats
+expect_eq "stats --json: list of pools" "2 2" \
+    "$(jq 'len(d), [p for p in d if p["pool"] == "web"][0]["total"]')"
+run --json stats web
+expect_eq "stats POOL --json: one object" "web 2 0" \
+    "$(jq 'd["pool"], d["total"], d["leased"]')"
+
+# ---- lease, renew, release, report ----
+run lease web --ttl 20
+check "lease prints a table of fields" grep -q '^token  *[0-9a-f]\{16,\}$' "$T/out"
+tok1=$(awk '$1 == "token" { print $2 }' "$T/out")
+check "lease table shows the expiry as a date" \
+    grep -q '^expires  *[0-9]* ([0-9-]*T[0-9:.]*Z)$' "$T/out"
+run --json lease web --name alice
+expect_eq "lease --json" "0 True True" \
+    "$rc $(jq 'd["token"] != "" and d["fence"] > 0') $(jq 'd["proxy"].startswith("http://")')"
+tok2=$(jq 'd["token"]')
+exp2=$(jq 'd["expires"]')
+run --json renew web "$tok2" --ttl 60
+expect_eq "renew --json moves the expiry later" "0 True" \
+    "$rc $(jq "d['expires'] > $exp2")"
+run --json lease web
+expect_eq "lease on an exhausted pool: exit 1" "1" "$rc"
+expect_eq "lease error in JSON" "EMPTY" "$(jq 'd["error"]')"
+run lease empty
+expect_eq "lease on an empty pool: exit 1" "1" "$rc"
+check "lease on an empty pool names EMPTY" grep -q 'EMPTY' "$T/err"
+run release web "$tok1" ok --latency 12.5
+expect_eq "release ok" "0 OK" "$rc $(cat "$T/out")"
+run release web "$tok1" ok
+expect_eq "release with a stale token: exit 1" "1" "$rc"
+check "stale token is NOTOWNED" grep -q 'NOTOWNED' "$T/err"
+run renew web "$tok1"
+expect_eq "renew with a stale token: exit 1" "1" "$rc"
+run report web http://127.0.0.1:3128 failed --latency 40
+expect_eq "report" "0 OK" "$rc $(cat "$T/out")"
+
+# LEASE WAIT: the wait is added to -t, so a 1 s timeout does not cut a
+# lease that waits 1.5 s for a release (both proxies are leased now)
+run --json lease web
+expect_eq "lease the proxy released before" "0" "$rc"
+tok4=$(jq 'd["token"]')
+"$CTL" -s "$SOCK" -t 1 --json lease web --wait 10 >"$T/waiter" 2>&1 &
+waiter=$!
+wait_for 10 sh -c "\"$CTL\" -s \"$SOCK\" info | grep -q '^waiting_clients:1'"
+sleep 1.5
+run release web "$tok2" failed
+wait $waiter
+rc=$?
+expect_eq "lease --wait outlives -t and gets the released proxy" "0" "$rc"
+tok3=$("$PYTHON3" -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$T/waiter" 2>&1)
+run release web "$tok3" ok
+expect_eq "release the waited lease" "0" "$rc"
+run release web "$tok4" ok
+expect_eq "release the last lease" "0" "$rc"
+
+# ---- bindings ----
+run bind web bob http://127.0.0.1:3128 --ttl 100
+expect_eq "bind" "0 OK" "$rc $(cat "$T/out")"
+run binding web bob
+expect_eq "binding" "0 http://127.0.0.1:3128" "$rc $(cat "$T/out")"
+run --json bindings web http://127.0.0.1:3128
+expect_eq "bindings --json lists bob" "0 True" "$rc $(jq '"bob" in d')"
+run unbind web bob
+expect_eq "unbind" "0 unbound" "$rc $(cat "$T/out")"
+run --json binding web bob
+expect_eq "binding after unbind is null" "0 None" "$rc $(jq 'd["proxy"]')"
+run unbind web bob
+expect_eq "unbind again" "0 not bound" "$rc $(cat "$T/out")"
+
+# ---- list, add, remove ----
+run list web
+expect_eq "list header" "PROXY STATE PRIORITY HOLDERS EXPIRES UNTIL FAILURES LATENCY" \
+    "$(head -1 "$T/out" | tr -s ' ')"
+expect_eq "list shows both proxies" "2" "$(grep -c '^http://' "$T/out")"
+check "list redacts credentials" grep -q '^http://u:\*\*\*@127.0.0.1:3129 ' "$T/out"
+check "list never shows the password" sh -c "! grep -q secret '$T/out'"
+
+# a file of 1200 proxies: list must follow the cursor over 3 pages
+i=0
+: >"$T/many.txt"
+while [ $i -lt 1200 ]; do
+	echo "http://127.0.$((i / 250)).$((i % 250 + 1)):8080" >>"$T/many.txt"
+	i=$((i + 1))
+done
+printf '# rented\n\nsocks5://127.0.9.1:1080 priority=3 expires=600  # one\n' \
+    >>"$T/many.txt"
+run add web -f "$T/many.txt"
+expect_eq "add -f adds every line" "0 added 1201 proxies to web" "$rc $(cat "$T/out")"
+run --json list web
+expect_eq "list --json follows the cursor to the end" "0 1203" "$rc $(jq 'len(d)')"
+expect_eq "list has no duplicates" "1203" "$(jq 'len(set(i["proxy"] for i in d))')"
+expect_eq "add -f took priority= from the line" "3" \
+    "$(jq '[i for i in d if i["proxy"] == "socks5://127.0.9.1:1080"][0]["priority"]')"
+run --json list web --count 7
+expect_eq "list --count bounds the items" "0 7" "$rc $(jq 'len(d)')"
+run --json list web --state leased
+expect_eq "list --state" "0 0" "$rc $(jq 'len(d)')"
+
+# a bad line: reported as file:line, nothing added
+printf 'http://127.0.8.1:3128\nhttp://127.0.8.2:3128\nnot-a-url\nhttp://127.0.8.3\n' \
+    >"$T/bad.txt"
+run add web -f "$T/bad.txt"
+expect_eq "add -f with bad lines: usage error" "2" "$rc"
+check "bad line 3 reported as file:line" grep -q "^$T/bad.txt:3: " "$T/err"
+check "bad line 4 reported as file:line" grep -q "^$T/bad.txt:4: .*no port" "$T/err"
+check "add -f says nothing was added" grep -q 'nothing added' "$T/err"
+run --json stats web
+expect_eq "add -f with a bad line changed nothing" "1203" "$(jq 'd["total"]')"
+
+run add web http://127.0.8.9:3128 --priority 5 --expires 3600
+expect_eq "add one" "0 OK" "$rc $(cat "$T/out")"
+run add web ftp://127.0.0.1:21
+expect_eq "add a bad URL: daemon error" "1" "$rc"
+run remove web http://127.0.8.9:3128
+expect_eq "remove" "0 removed" "$rc $(cat "$T/out")"
+run --json remove web http://127.0.8.9:3128
+expect_eq "remove again" "0 False" "$rc $(jq 'd["removed"]')"
+
+# ---- gc, info, metrics, check ----
+run gc web
+check "gc prints counts" grep -q '^leases  *[0-9]' "$T/out"
+run --json gc web
+expect_eq "gc --json" "0 True" "$rc $(jq 'all(k in d for k in ("leases", "bindings", "items", "quarantine"))')"
+run info
+check "info text" grep -q '^# Server' "$T/out"
+run --json info
+expect_eq "info --json has sections" "0 True" "$rc $(jq '"version" in d["Server"]')"
+run metrics
+check "metrics" grep -q '^proxypoold_' "$T/out"
+run check web http://127.0.0.1:3128
+expect_eq "check on a pool without checks: exit 1" "1" "$rc"
+check "check says why" grep -q 'check' "$T/err"
+
+# ---- locks ----
+run --json lock job1 alice 30
+expect_eq "lock gives a fence" "0 True" "$rc $(jq 'd["fence"] > 0')"
+run lock job1 bob 30
+expect_eq "lock held by another: exit 1" "1" "$rc"
+check "lock held is BUSY" grep -q BUSY "$T/err"
+run unlock job1 bob
+expect_eq "unlock by another: exit 1" "1" "$rc"
+run unlock job1 alice
+expect_eq "unlock" "0 OK" "$rc $(cat "$T/out")"
+
+# ---- every command's --json parses ----
+for args in "ping" "pools" "stats" "stats web" "list web --count 3" \
+    "gc web" "info" "metrics" "binding web nobody" "bindings web x" \
+    "lease empty" "check web http://127.0.0.1:3128" "reload"; do
+	# shellcheck disable=SC2086
+	run --json $args
+	check "--json $args parses" json_ok
+done
+
+# ---- reload and check-config ----
+run check-config "$T/pp.conf"
+expect_eq "check-config of a good file" "0" "$rc"
+check "check-config says OK" grep -q 'configuration OK' "$T/out"
+sed 's/lease_ttl = 30/lease_ttl = 0/' "$T/pp.conf" >"$T/bad.conf"
+run check-config "$T/bad.conf"
+expect_eq "check-config of a bad file: exit 1" "1" "$rc"
+check "check-config names file:line: setting" \
+    grep -q "bad.conf:[0-9]*: .*lease_ttl" "$T/err"
+run --json check-config "$T/bad.conf"
+expect_eq "check-config --json" "False" "$(jq 'd["valid"]')"
+
+sed 's/{ name = "empty"; }/{ name = "empty"; }, { name = "extra"; }/' \
+    "$T/pp.conf" >"$T/new.conf" && cp "$T/new.conf" "$T/pp.conf"
+run reload
+expect_eq "reload" "0 OK" "$rc $(cat "$T/out")"
+run pools
+check "reload added the pool" grep -q '^extra$' "$T/out"
+cp "$T/pp.conf" "$T/good.conf"
+echo 'pools = oops' >>"$T/pp.conf"
+run reload
+expect_eq "reload of a bad file: exit 1" "1" "$rc"
+check "reload error names file:line" grep -q 'pp.conf:[0-9]*:' "$T/err"
+cp "$T/good.conf" "$T/pp.conf"
+run --json stats extra
+expect_eq "the running config stayed after a bad reload" "0 extra" \
+    "$rc $(jq 'd["pool"]')"
+
+# ---- usage errors: exit 2, nothing sent ----
+before=$(ncommands)
+for args in "" "frob" "lease" "lease web extra" "lease web --ttl abc" \
+    "lease web --ttl -1" "lease web --wait 99999" "lease web --bogus" \
+    "lease web --name" "release web $tok1 maybe" "renew web" \
+    "report web http://127.0.0.1:3128" "list web --count 0" \
+    "add web" "add web -f $T/many.txt http://127.0.0.1:1" \
+    "add web x --priority 1.5" "lock a b 0" "-t 0 ping" "-t abc ping" \
+    "-x ping" "check-config $T/absent.conf"; do
+	# shellcheck disable=SC2086
+	run $args
+	expect_eq "usage error: '$args' exits 2" "2" "$rc"
+	check "usage error: '$args' says why" test -s "$T/err"
+done
+after=$(ncommands)
+# one INFO per ncommands call between the two counts
+expect_eq "usage errors sent nothing" "$((before + 1))" "$after"
+run lease web --ttl abc
+check "bad --ttl is named" grep -q -- "--ttl: 'abc' is not a number" "$T/err"
+check "the usage line follows" grep -q '^usage: proxypoolctl lease POOL' "$T/err"
+run --help
+expect_eq "--help exits 0" "0" "$rc"
+check "--help documents the exit codes" grep -q 'exit status' "$T/out"
+
+# ---- connection failures: exit 3 ----
+"$CTL" -s "$T/absent.sock" ping >"$T/out" 2>"$T/err"
+expect_eq "no socket: exit 3" "3" "$?"
+check "no socket is explained" grep -q 'cannot connect' "$T/err"
+PROXYPOOLD_SOCKET=$T/absent.sock "$CTL" ping >/dev/null 2>&1
+expect_eq "PROXYPOOLD_SOCKET is used" "3" "$?"
+PROXYPOOLD_SOCKET=$T/absent.sock "$CTL" -s "$SOCK" ping >/dev/null 2>&1
+expect_eq "-s wins over PROXYPOOLD_SOCKET" "0" "$?"
+# a socket that accepts and never answers: the timeout ends it
+"$PYTHON3" -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1]); s.listen(8)
+c = [s.accept() for _ in range(8)]
+time.sleep(60)' "$T/mute.sock" &
+track $!
+wait_for 10 test -S "$T/mute.sock"
+start=$(date +%s)
+"$CTL" -s "$T/mute.sock" -t 0.5 ping >/dev/null 2>"$T/err"
+rc=$?
+end=$(date +%s)
+expect_eq "no answer in time: exit 3" "3" "$rc"
+check "timeout is explained" grep -q 'timed out' "$T/err"
+check "timeout is honoured" test $((end - start)) -le 5
+kill "$daemon_pid"
+wait "$daemon_pid" 2>/dev/null
+run ping
+expect_eq "daemon stopped: exit 3" "3" "$rc"
+
+finish
