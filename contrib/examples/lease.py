@@ -2,7 +2,7 @@
 """lease.py: lease a proxy from proxypoold with redis-py, use it, renew the
 lease while working, and release it with the outcome.
 
-    lease.py [-s SOCKET] POOL [URL ...]
+    lease.py [-s SOCKET] [--wait S] POOL [URL ...]
 
 For each URL, fetches it through the leased proxy (urllib) and releases
 with ok, failed (network error, 5xx) or banned (403 or 429 from the site),
@@ -88,12 +88,15 @@ def main():
     ap.add_argument("-s", "--socket",
                     default=os.environ.get("PROXYPOOLD_SOCKET",
                                            "/run/proxypoold.sock"))
+    ap.add_argument("--wait", type=float,
+                    default=float(os.environ.get("LEASE_WAIT", "5")),
+                    help="seconds to wait for a free proxy (default 5)")
     ap.add_argument("pool")
     ap.add_argument("urls", nargs="*")
     a = ap.parse_args()
-    r = redis.Redis(unix_socket_path=a.socket, socket_timeout=30)
+    r = redis.Redis(unix_socket_path=a.socket, socket_timeout=a.wait + 30)
     try:
-        with Lease(r, a.pool, ttl=60, wait=5) as lease:
+        with Lease(r, a.pool, ttl=60, wait=a.wait) as lease:
             print(f"leased {lease.proxy} (fence {lease.fence})")
             if not a.urls:
                 print(f"renewed until {lease.renew(60)}")

@@ -6,7 +6,8 @@
 #
 # redis-cli prints a LEASE reply (field/value pairs) one word a line when
 # its output is not a terminal; the loop below reads the pairs.  Without a
-# URL the lease is only renewed once and released ok.
+# URL the lease is only renewed once and released ok.  LEASE_WAIT is how
+# long to wait for a free proxy (default 5 s).
 set -eu
 
 sock=${PROXYPOOLD_SOCKET:-/run/proxypoold.sock}
@@ -21,7 +22,7 @@ url=${2:-}
 pp() { redis-cli -s "$sock" "$@"; }
 
 # LEASE: proxy, token, expires, fence, shared, bound; an error is one line
-reply=$(pp LEASE "$pool" TTL 60 WAIT 5 2>&1) || :
+reply=$(pp LEASE "$pool" TTL 60 WAIT "${LEASE_WAIT:-5}" 2>&1) || :
 proxy=""
 token=""
 fence=""

@@ -6,7 +6,8 @@
  *   cc -o lease_hiredis lease_hiredis.c $(pkg-config --cflags --libs hiredis)
  *   ./lease_hiredis [SOCKET] POOL [ok|failed|banned]
  *
- * Exit status as proxypoolctl: 0 done, 1 error reply, 2 usage, 3 cannot
+ * LEASE_WAIT in the environment is how long to wait for a free proxy
+ * (default 5 s).  Exit status as proxypoolctl: 0 done, 1 error reply, 2 usage, 3 cannot
  * reach the daemon.
  */
 #include <stdio.h>
@@ -58,7 +59,7 @@ lease_parse(const redisReply *r, struct lease *l)
 int
 main(int argc, char **argv)
 {
-	const char *sock, *pool, *outcome = "OK";
+	const char *sock, *pool, *outcome = "OK", *wait;
 	struct timeval tv = { 30, 0 };
 	redisContext *c;
 	redisReply *r;
@@ -82,6 +83,10 @@ main(int argc, char **argv)
 	if (argc == 3)
 		outcome = argv[2];
 
+	if ((wait = getenv("LEASE_WAIT")) == NULL || *wait == '\0')
+		wait = "5";
+	tv.tv_sec += atoi(wait);
+
 	c = redisConnectUnixWithTimeout(sock, tv);
 	if (c == NULL || c->err) {
 		fprintf(stderr, "cannot reach proxypoold at %s: %s\n", sock,
@@ -91,8 +96,8 @@ main(int argc, char **argv)
 	}
 	redisSetTimeout(c, tv);
 
-	/* LEASE pool TTL 60 WAIT 5: field/value pairs, or -EMPTY ... */
-	r = redisCommand(c, "LEASE %s TTL 60 WAIT 5", pool);
+	/* LEASE pool TTL 60 WAIT s: field/value pairs, or -EMPTY ... */
+	r = redisCommand(c, "LEASE %s TTL 60 WAIT %s", pool, wait);
 	if (r == NULL) {
 		fprintf(stderr, "proxypoold: %s\n", c->errstr);
 		redisFree(c);
