@@ -29,3 +29,10 @@ EXTRA_DIST += tests/integ/daemon_lib.sh tests/integ/daemon_cli.sh \
 
 # example configuration (etc/) and the quickstart template
 EXTRA_DIST += etc/proxypoold.conf etc/proxies.txt etc/quickstart.conf.in
+
+# benchmark: built with make check, run by hand (tests/bench/lease.sh)
+check_PROGRAMS += tests/bench/lease
+tests_bench_lease_SOURCES = tests/bench/lease.c
+tests_bench_lease_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_bench_lease_LDADD = $(HIREDIS_LIBS) $(LIBEVENT_LIBS)
+EXTRA_DIST += tests/bench/lease.sh
