@@ -113,7 +113,7 @@ static int	cmd_ping(struct ctl *, struct cmd_args *);
 static const struct cmd_opt opts_none[] = { { NULL, 0, 0 } };
 static const struct cmd_opt opts_lease[] = {
 	{ "name", 0, 1 }, { "ttl", 0, 1 }, { "wait", 0, 1 },
-	{ "shared", 0, 0 }, { NULL, 0, 0 }
+	{ "shared", 0, 0 }, { "exclusive", 0, 0 }, { NULL, 0, 0 }
 };
 static const struct cmd_opt opts_ttl[] = { { "ttl", 0, 1 }, { NULL, 0, 0 } };
 static const struct cmd_opt opts_latency[] = {
@@ -129,13 +129,13 @@ static const struct cmd_opt opts_add[] = {
 static const struct cmd_opt opts_wait[] = { { "wait", 0, 1 }, { NULL, 0, 0 } };
 
 /* Option indexes, in the order of the tables above. */
-enum { LEASE_NAME, LEASE_TTL, LEASE_WAIT, LEASE_SHARED };
+enum { LEASE_NAME, LEASE_TTL, LEASE_WAIT, LEASE_SHARED, LEASE_EXCLUSIVE };
 enum { LIST_STATE, LIST_COUNT };
 enum { ADD_PRIORITY, ADD_EXPIRES, ADD_FILE };
 
 static const struct cmd cmds[] = {
 	{ "lease", 1, 1, opts_lease, cmd_lease,
-	  "POOL [--name NAME] [--ttl S] [--wait S] [--shared]",
+	  "POOL [--name NAME] [--ttl S] [--wait S] [--shared|--exclusive]",
 	  "lease a proxy; prints proxy, token, expires, fence" },
 	{ "renew", 2, 2, opts_ttl, cmd_renew,
 	  "POOL TOKEN [--ttl S]", "extend a lease; prints the new expiry" },
@@ -842,8 +842,12 @@ cmd_lease(struct ctl *ctl, struct cmd_args *a)
 		req_add(&r, wait);
 		extra = strtod(wait, NULL);
 	}
+	if (a->opt[LEASE_SHARED] != NULL && a->opt[LEASE_EXCLUSIVE] != NULL)
+		return usage_error(ctl, "--shared and --exclusive together");
 	if (a->opt[LEASE_SHARED] != NULL)
 		req_add(&r, "SHARED");
+	if (a->opt[LEASE_EXCLUSIVE] != NULL)
+		req_add(&r, "EXCLUSIVE");
 	return ctl_run(ctl, &r, extra, print_pairs_reply);
 }
 

@@ -1,0 +1,61 @@
+#!/bin/sh
+# ctl_man.sh: the manuals render without warnings (mandoc -T lint, else
+# groff -ww), and stay complete: every proxypoolctl command is in
+# proxypoolctl(1), every setting of the daemon's schema tables (conf.c)
+# and every command of its command table (cmd.c) in proxypoold.conf(5)
+# and proxypoold(8).
+. "$top_srcdir/tests/lib.sh"
+
+MANS="src/ctl/proxypoolctl.1 src/daemon/proxypoold.8 etc/proxypoold.conf.5"
+CTL=$top_builddir/src/ctl/proxypoolctl
+
+if command -v mandoc >/dev/null 2>&1; then
+	for m in $MANS; do
+		out=$(mandoc -T lint -W warning "$top_srcdir/$m" 2>&1)
+		expect_eq "mandoc lint $m" "" "$out"
+	done
+elif command -v groff >/dev/null 2>&1; then
+	for m in $MANS; do
+		out=$(groff -mandoc -Tutf8 -ww -z "$top_srcdir/$m" 2>&1)
+		expect_eq "groff -ww $m" "" "$out"
+	done
+else
+	echo "skip: neither mandoc nor groff"
+	exit 77
+fi
+
+# every command of proxypoolctl --help has an entry in proxypoolctl(1)
+cmds=$("$CTL" --help | sed -n 's/^  \([a-z-]*\) .*/\1/p; s/^  \([a-z-]*\)$/\1/p')
+[ -n "$cmds" ] || not_ok "proxypoolctl --help lists commands"
+for c in $cmds; do
+	check "proxypoolctl(1) documents $c" \
+	    grep -q "^\.It Cm $c\( \|$\)" "$top_srcdir/src/ctl/proxypoolctl.1"
+done
+
+# every setting in the daemon's schema tables is in proxypoold.conf(5)
+conf=$top_srcdir/src/daemon/conf.c
+if [ -f "$conf" ]; then
+	settings=$(sed -n 's/^[[:space:]]*{ "\([a-z_]*\)", CONF_.*/\1/p' "$conf" |
+	    sort -u)
+	[ -n "$settings" ] || not_ok "settings found in conf.c"
+	for s in $settings; do
+		check "proxypoold.conf(5) documents $s" \
+		    grep -q "^\.It Cm $s\( \|$\)\|^\.It Cm [a-z_]* , Cm $s " \
+		    "$top_srcdir/etc/proxypoold.conf.5"
+	done
+fi
+
+# every socket command in the daemon's table is in proxypoold(8)
+cmdc=$top_srcdir/src/daemon/cmd.c
+if [ -f "$cmdc" ]; then
+	words=$(sed -n 's/^[[:space:]]*{ "\([A-Z]*\)", [0-9-]*, [0-9-]*, .*/\1/p' \
+	    "$cmdc" | sort -u)
+	[ -n "$words" ] || not_ok "commands found in cmd.c"
+	for w in $words; do
+		check "proxypoold(8) documents $w" \
+		    grep -q "^\.It Cm $w\( \|$\)\|^\.It Cm [A-Z]* \.\.\. , $w" \
+		    "$top_srcdir/src/daemon/proxypoold.8"
+	done
+fi
+
+finish
