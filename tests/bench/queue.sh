@@ -20,15 +20,22 @@ skip_unless "$REDIS_BENCHMARK"
 start_redis bench
 sock=$T/bench.sock
 sha=$("$REDIS_CLI" -s "$sock" SCRIPT LOAD "return 1")
-ref=$("$REDIS_BENCHMARK" -s "$sock" -n 100000 -c 50 -q \
-	EVALSHA "$sha" 0 | tr '\r' '\n' | awk '/requests per second/ {
-	for (i = 1; i <= NF; i++) if ($i == "requests") print $(i - 1) }' |
-	tail -1)
-echo "reference: trivial EVALSHA, redis-benchmark -c 50: $ref ops/s"
+# evalsha_rate CLIENTS REQUESTS: trivial EVALSHA ops/s from redis-benchmark
+evalsha_rate() {
+	"$REDIS_BENCHMARK" -s "$sock" -n "$2" -c "$1" -q EVALSHA "$sha" 0 |
+	    tr '\r' '\n' | awk '/requests per second/ {
+	    for (i = 1; i <= NF; i++) if ($i == "requests") print $(i - 1) }' |
+	    tail -1
+}
+ref=$(evalsha_rate 50 100000)
+ref1=$(evalsha_rate 1 20000)
+echo "reference: trivial EVALSHA, redis-benchmark -c 50: $ref ops/s;" \
+	"-c 1 (one connection, round-trip bound): $ref1 ops/s"
 for n in $threads; do
 	"$REDIS_CLI" -s "$sock" FLUSHALL >/dev/null
 	out=$("$bench" "$sock" "$n" "$tasks") || { echo "$out"; exit 1; }
 	rate=$(echo "$out" | sed -n 's/.*tasks_per_s=\([0-9]*\).*/\1/p')
 	ratio=$(awk -v a="$rate" -v b="$ref" 'BEGIN { printf "%.4f", a / b }')
-	echo "$out evalsha_per_s=$ref ratio=$ratio"
+	ratio1=$(awk -v a="$rate" -v b="$ref1" 'BEGIN { printf "%.4f", a / b }')
+	echo "$out ratio_vs_c50=$ratio ratio_vs_c1=$ratio1"
 done
