@@ -23,6 +23,8 @@
 #include "cmd.h"
 #include "embedded.h"
 #include "log.h"
+#include "plugin.h"
+#include "prober.h"
 #include "proxyurl.h"
 #include "redis.h"
 #include "server.h"
@@ -46,8 +48,16 @@ req_maybe_free(struct req *r)
 	if (r->retry != NULL)
 		event_free(r->retry);
 	resp_args_free(&r->args);
+	if (r->hcounts != NULL) {
+		/* one per name, or one for STATS pool */
+		size_t i, n = r->names.n > 0 ? r->names.n : 1;
+
+		for (i = 0; i < n; i++)
+			ra_health_counts_deinit(&r->hcounts[i]);
+	}
 	ra_strlist_deinit(&r->names);
 	free(r->counts);
+	free(r->hcounts);
 	free(r);
 }
 
@@ -918,12 +928,19 @@ cmd_pools(struct req *r)
 		CMD_CALL(r, ra_async_pools(ra, cmd_strs_cb, r));
 }
 
-/* One pool's STATS as a flat field/value array. */
+/* One pool's STATS as a flat field/value array: the allocator's counts,
+ * the health counts of every instance (Redis) and this instance's probes. */
 static void
-cmd_stats_one(struct evbuffer *out, const char *pool,
-    const struct ra_counts *k)
+cmd_stats_one(struct req *r, struct evbuffer *out, const char *pool,
+    const struct ra_counts *k, const struct ra_health_counts *h)
 {
-	resp_array(out, 18);
+	struct prober_stats ps;
+	struct evbuffer *e;
+	size_t i, len;
+	char *text;
+
+	prober_stats(r->d->prober, pool, &ps);
+	resp_array(out, 34);
 	resp_field_str(out, "pool", pool);
 	resp_field_int(out, "total", k->total);
 	resp_field_int(out, "free", k->free);
@@ -933,24 +950,69 @@ cmd_stats_one(struct evbuffer *out, const char *pool,
 	resp_field_int(out, "draining", k->draining);
 	resp_field_int(out, "leases", k->leases);
 	resp_field_int(out, "bindings", k->bindings);
+	resp_field_str(out, "check", ps.active ? ps.type : "none");
+	resp_field_int(out, "up", h->up);
+	resp_field_int(out, "down", h->down);
+	resp_field_int(out, "probes", h->probes);
+	resp_field_int(out, "local_probes", (long long)ps.probes);
+	resp_field_int(out, "probes_per_sec", llround(ps.probes_per_sec));
+	resp_field_int(out, "probes_inflight", ps.inflight);
+	/* errors by reason, every instance: "reason=count; ..." */
+	e = evbuffer_new();
+	for (i = 0; i < h->errors.n; i++)
+		evbuffer_add_printf(e, "%s%s", i ? "; " : "", h->errors.v[i]);
+	len = evbuffer_get_length(e);
+	text = xmalloc(len + 1);
+	evbuffer_remove(e, text, len);
+	text[len] = '\0';
+	evbuffer_free(e);
+	resp_field_str(out, "errors", text);
+	free(text);
 }
 
+/* Both answers of one pool came: keep them (index i of the request). */
+static void
+cmd_stats_keep(struct req *r, size_t i, struct ra_result *res, bool health)
+{
+	if (res->err == RA_OK) {
+		if (health) {
+			r->hcounts[i] = res->u.hcounts;
+			memset(&res->u.hcounts, 0, sizeof res->u.hcounts);
+		} else
+			r->counts[i] = res->u.counts;
+	} else if (res->err == RA_ERR_NO_SUCH_POOL)
+		r->counts[i].total = -1;	/* deleted meanwhile */
+	else if (r->err == RA_OK) {
+		r->err = res->err;
+		memcpy(r->errstr, res->errstr, sizeof r->errstr);
+	}
+}
+
+/* STATS pool: counts then health counts, answered together. */
 static void
 cmd_stats_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 {
 	struct req *r = arg;
+	bool health = r->done++ == 1;
 
-	if (!req_back(r))
+	cmd_stats_keep(r, 0, res, health);
+	if (!req_back(r) || r->inflight > 0)
 		return;
-	if (res->err != RA_OK) {
-		req_ra_error(r, res);
+	if (r->err != RA_OK) {
+		req_error(r, req_code(r->err), "%s", r->errstr);
 		return;
 	}
-	cmd_stats_one(req_out(r), r->args.argv[1], &res->u.counts);
+	if (r->counts[0].total < 0) {
+		req_error(r, "NOPOOL", "no such pool");
+		return;
+	}
+	cmd_stats_one(r, req_out(r), r->args.argv[1], &r->counts[0],
+	    &r->hcounts[0]);
 	req_finish(r);
 }
 
-/* STATS without a pool: one counts call per pool, answered together. */
+/* STATS without a pool: two calls per pool (counts, health counts),
+ * answered together; replies come back in order on one connection. */
 static void
 cmd_stats_all_counts_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 {
@@ -958,14 +1020,7 @@ cmd_stats_all_counts_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 	struct evbuffer *out;
 	size_t i, idx = r->done++, n = 0;
 
-	if (res->err == RA_OK)
-		r->counts[idx] = res->u.counts;
-	else if (res->err == RA_ERR_NO_SUCH_POOL)
-		r->counts[idx].total = -1;	/* deleted meanwhile */
-	else if (r->err == RA_OK) {
-		r->err = res->err;
-		memcpy(r->errstr, res->errstr, sizeof r->errstr);
-	}
+	cmd_stats_keep(r, idx / 2, res, idx % 2 == 1);
 	if (!req_back(r) || r->inflight > 0)
 		return;
 	if (r->err != RA_OK) {
@@ -978,7 +1033,8 @@ cmd_stats_all_counts_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 	resp_array(out, (long long)n);
 	for (i = 0; i < r->names.n; i++) {
 		if (r->counts[i].total >= 0)
-			cmd_stats_one(out, r->names.v[i], &r->counts[i]);
+			cmd_stats_one(r, out, r->names.v[i], &r->counts[i],
+			    &r->hcounts[i]);
 	}
 	req_finish(r);
 }
@@ -988,6 +1044,7 @@ cmd_stats_all_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 {
 	struct req *r = arg;
 	size_t i;
+	int rc;
 
 	if (!req_back(r))
 		return;
@@ -1004,11 +1061,16 @@ cmd_stats_all_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 		return;
 	}
 	r->counts = xcalloc(r->names.n, sizeof *r->counts);
-	/* answers come back in order: one pipeline on one connection */
-	for (i = 0; i < r->names.n; i++) {
+	r->hcounts = xcalloc(r->names.n, sizeof *r->hcounts);
+	for (i = 0; i < 2 * r->names.n; i++) {
 		r->inflight++;
-		if (ra_async_counts(ra, r->names.v[i], cmd_stats_all_counts_cb,
-		    r) != 0) {
+		if (i % 2 == 0)
+			rc = ra_async_counts(ra, r->names.v[i / 2],
+			    cmd_stats_all_counts_cb, r);
+		else
+			rc = ra_async_health_counts(ra, r->names.v[i / 2],
+			    cmd_stats_all_counts_cb, r);
+		if (rc != 0) {
 			r->inflight--;
 			if (r->inflight == 0)
 				req_error(r, "TRYAGAIN", "Redis is unreachable");
@@ -1032,10 +1094,15 @@ cmd_stats(struct req *r)
 		return;
 	if ((ra = req_ra(r)) == NULL)
 		return;
-	if (r->args.argc == 2)
+	if (r->args.argc == 2) {
+		r->counts = xcalloc(1, sizeof *r->counts);
+		r->hcounts = xcalloc(1, sizeof *r->hcounts);
 		CMD_CALL(r, ra_async_counts(ra, r->args.argv[1], cmd_stats_cb,
 		    r));
-	else
+		if (!r->answered)
+			CMD_CALL(r, ra_async_health_counts(ra, r->args.argv[1],
+			    cmd_stats_cb, r));
+	} else
 		CMD_CALL(r, ra_async_pools(ra, cmd_stats_all_cb, r));
 }
 
@@ -1212,11 +1279,47 @@ cmd_gc(struct req *r)
 	    cmd_gc_cb, r));
 }
 
-/* CHECK pool url: health checks are configured by the health work. */
+/* The on-demand check of CHECK finished. */
+static void
+cmd_check_done(void *arg, const struct pp_result *res)
+{
+	static const char *const verdicts[] = { "UP", "WARN", "DOWN",
+	    "UNKNOWN" };
+	struct req *r = arg;
+	struct evbuffer *out;
+	char lat[32];
+
+	if (!req_back(r))
+		return;
+	out = req_out(r);
+	resp_array(out, 6);
+	resp_field_str(out, "verdict", verdicts[res->verdict]);
+	if (res->latency_ms >= 0)
+		snprintf(lat, sizeof lat, "%.1f", res->latency_ms);
+	else
+		snprintf(lat, sizeof lat, "-1");
+	resp_field_str(out, "latency", lat);
+	resp_field_str(out, "reason", res->reason);
+	req_finish(r);
+}
+
+/* CHECK pool url: run the pool's check on url now (the health state is
+ * not touched); answered when the check ends, within its timeout. */
 static void
 cmd_check(struct req *r)
 {
-	req_error(r, "ERR", "no checks configured");
+	char *url, *cause;
+
+	if (!cmd_key(r, 1, "pool") || (url = cmd_proxy(r, 2)) == NULL)
+		return;
+	r->inflight++;
+	if (prober_check_now(r->d->prober, r->args.argv[1], url,
+	    cmd_check_done, r, &cause) != 0) {
+		r->inflight--;
+		req_error(r, "ERR", "%s", cause);
+		free(cause);
+	}
+	free(url);
 }
 
 /* RELOAD */
@@ -1265,6 +1368,34 @@ cmd_info(struct req *r)
 	    "\r\n", s->commands, s->leases, s->empty, s->releases, s->errors,
 	    s->tryagain, s->denied, s->accepted, s->rejected, s->protocol,
 	    s->reloads, s->reload_failures);
+	{
+		unsigned long long probes;
+		unsigned inflight;
+		double rate;
+
+		prober_totals(d->prober, &probes, &inflight, &rate);
+		evbuffer_add_printf(b, "# Health\r\ncheck_plugins:%s\r\n"
+		    "probes:%llu\r\nprobes_per_sec:%.1f\r\n"
+		    "probes_inflight:%u\r\n", plugin_names(), probes, rate,
+		    inflight);
+		for (len = 0; len < d->conf->npools; len++) {
+			struct prober_stats ps;
+
+			prober_stats(d->prober, d->conf->pools[len].name, &ps);
+			if (!ps.active)
+				continue;
+			evbuffer_add_printf(b, "health_%s:check=%s,probes=%llu,"
+			    "per_sec=%.1f,inflight=%u,up=%llu,warn=%llu,"
+			    "down=%llu,unknown=%llu\r\n",
+			    d->conf->pools[len].name, ps.type, ps.probes,
+			    ps.probes_per_sec, ps.inflight, ps.up, ps.warn,
+			    ps.down, ps.unknown);
+			if (*ps.errors != '\0')
+				evbuffer_add_printf(b, "health_%s_errors:%s\r\n",
+				    d->conf->pools[len].name, ps.errors);
+		}
+		evbuffer_add_printf(b, "\r\n");
+	}
 	evbuffer_add_printf(b, "# Pools\r\npools:%zu\r\n", d->conf->npools);
 	for (len = 0; len < d->conf->npools; len++)
 		evbuffer_add_printf(b, "pool_%s:proxies=%zu,shared=%d,"
@@ -1328,6 +1459,16 @@ cmd_metrics(struct req *r)
 	GAUGE("pools", "Configured pools.", d->conf->npools);
 	GAUGE("uptime_seconds", "Seconds since start.",
 	    time(NULL) - d->started);
+	{
+		unsigned long long probes;
+		unsigned inflight;
+		double rate;
+
+		prober_totals(d->prober, &probes, &inflight, &rate);
+		COUNTER("probes_total", "Health checks finished here.",
+		    probes);
+		GAUGE("probes_inflight", "Health checks running.", inflight);
+	}
 #undef COUNTER
 #undef GAUGE
 	len = evbuffer_get_length(b);

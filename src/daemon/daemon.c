@@ -19,6 +19,8 @@
 #include "daemon.h"
 #include "embedded.h"
 #include "log.h"
+#include "plugin.h"
+#include "prober.h"
 #include "redis.h"
 #include "resp.h"
 #include "server.h"
@@ -121,6 +123,16 @@ daemon_connected(void *arg)
 	struct daemon *d = arg;
 
 	daemon_sync_pools(d, NULL);
+	prober_kick(d->prober);
+}
+
+/* The prober's view of the Redis handle. */
+static struct ra_async *
+daemon_prober_ra(void *arg)
+{
+	struct daemon *d = arg;
+
+	return d->redis != NULL ? redis_ra(d->redis) : NULL;
 }
 
 int
@@ -145,6 +157,19 @@ daemon_reload(struct daemon *d, struct req *r, char **cause)
 		d->stats.reload_failures++;
 		log_warn("reload failed, keeping the running configuration: %s",
 		    why);
+		if (cause != NULL)
+			*cause = why;
+		else
+			free(why);
+		sd_notify(0, "READY=1");
+		return -1;
+	}
+	/* the checks are part of the configuration: all or nothing */
+	if (prober_configure(d->prober, next, &why) != 0) {
+		d->stats.reload_failures++;
+		log_warn("reload failed, keeping the running configuration: %s",
+		    why);
+		conf_destroy(next);
 		if (cause != NULL)
 			*cause = why;
 		else
@@ -324,6 +349,12 @@ daemon_start(struct daemon *d, struct conf *conf, const char *path,
 		return -1;
 	if (server_listen(d, cause) != 0)
 		return -1;
+	if ((d->prober = prober_create(d->base, daemon_prober_ra, d)) == NULL) {
+		xasprintf(cause, "cannot create the curl multi handle");
+		return -1;
+	}
+	if (prober_configure(d->prober, conf, cause) != 0)
+		return -1;
 	redis_start(d->redis);
 
 	tv.tv_sec = (time_t)conf->wait_retry;
@@ -349,6 +380,8 @@ daemon_finish(struct daemon *d)
 	d->stopping = 1;
 	while ((c = TAILQ_FIRST(&d->clients)) != NULL)
 		client_close(c);
+	prober_destroy(d->prober);
+	d->prober = NULL;
 	/* answers to dropped requests arrive as BACKEND_DOWN here */
 	redis_destroy(d->redis);
 	d->redis = NULL;
@@ -370,6 +403,7 @@ daemon_finish(struct daemon *d)
 	free(d->sync_error);
 	conf_destroy(d->conf);
 	d->conf = NULL;
+	plugin_unload_all();
 	free(d->conf_path);
 	if (d->base != NULL)
 		event_base_free(d->base);

@@ -63,6 +63,7 @@ struct req {
 	/* commands made of several calls (STATS without a pool) */
 	struct ra_strlist	 names;		/* owned pool names */
 	struct ra_counts	*counts;	/* owned, one per name */
+	struct ra_health_counts	*hcounts;	/* owned, one per name */
 	size_t			 done;		/* answers received */
 	int			 err;		/* first error of the calls */
 	char			 errstr[RA_ERRSTR_LEN];
@@ -103,6 +104,7 @@ struct daemon_stats {
 
 struct redis;
 struct embedded;
+struct prober;
 
 struct daemon {
 	struct event_base	*base;		/* owned: the one loop */
@@ -110,6 +112,7 @@ struct daemon {
 	char			*conf_path;	/* owned */
 	struct redis		*redis;		/* owned connection manager */
 	struct embedded		*embedded;	/* owned, or NULL */
+	struct prober		*prober;	/* owned health checks */
 
 	int			 listen_fd;	/* -1 once closed */
 	struct event		*listen_ev;	/* owned accept event */

@@ -159,9 +159,8 @@ embedded_sigchld_cb(evutil_socket_t sig, short ev, void *arg)
 	pid_t pid;
 	int status;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (pid != e->pid)
-			continue;
+	/* only our child: the health checks reap theirs */
+	while (e->pid > 0 && (pid = waitpid(e->pid, &status, WNOHANG)) > 0) {
 		e->pid = 0;
 		if (WIFSIGNALED(status))
 			log_error("embedded redis-server killed by signal %d",

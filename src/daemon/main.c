@@ -22,6 +22,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
+#include "prober.h"
 #include "xmalloc.h"
 
 #ifndef SYSCONFDIR
@@ -170,6 +171,12 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (test) {
+		if (prober_validate(conf, &cause) != 0) {
+			fprintf(stderr, "%s\n", cause);
+			free(cause);
+			conf_destroy(conf);
+			return 1;
+		}
 		for (i = 0, n = 0; i < conf->npools; i++)
 			n += conf->pools[i].nitems;
 		printf("%s: configuration OK (%zu pools, %zu proxies)\n",

@@ -1,0 +1,1285 @@
+/*
+ * prober.c: active health checks on the daemon's loop.
+ *
+ * Scheduling lives in Redis: each pool has a ZSET of next-due times; a
+ * tick claims due entries (one script pops and reschedules them, so
+ * several daemons share the work) within the cap on probes in flight.
+ * Curl checks run on one curl multi handle driven by libevent (socket and
+ * timer callbacks, as curl's hiperfifo example); plugins without curl
+ * start a child whose pipe and exit are watched on the loop.  Each
+ * verdict goes back to Redis in one script that applies rise/fall,
+ * latency, quarantine while DOWN, eviction and the next due time.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/queue.h>
+#include <sys/wait.h>
+
+#include <curl/curl.h>
+
+#include "conf.h"
+#include "log.h"
+#include "plugin.h"
+#include "prober.h"
+#include "proxyurl.h"
+#include "xmalloc.h"
+
+#define PROBER_TICK_MS		100	/* claim attempts when idle */
+#define PROBER_SYNC_EVERY	5.0	/* s between due-set sync passes */
+#define PROBER_SYNC_BATCH	500	/* items per sync call */
+#define PROBER_CLAIM_MAX	500	/* checks per claim call */
+#define PROBER_INFLIGHT_DEFAULT	256
+#define PROBER_INFLIGHT_MAX	65536
+#define PROBER_OUT_MAX		4096	/* bytes of child output kept */
+#define PROBER_REAP_MS		10	/* polls for a child that closed */
+#define PROBER_ERRORS		8	/* reasons counted per pool */
+
+/* One pool's check: immutable once built, shared by its probes. */
+struct prober_check {
+	int				 refs;	/* pool + running probes */
+	const struct pp_check_type	*type;	/* (ref) plugin descriptor */
+	void				*conf;	/* plugin config, type->free */
+	struct ra_health_conf		 hc;	/* rise/fall/intervals */
+	double				 timeout; /* s per probe */
+};
+
+/* A reason counter of a pool's recent errors. */
+struct prober_error {
+	char			 reason[48];	/* truncated reason */
+	unsigned long long	 count;		/* times seen */
+};
+
+/* One pool with a check. */
+struct prober_pool {
+	struct prober		*pr;		/* (ref) */
+	int			 refs;		/* list + calls + probes */
+	bool			 dead;		/* removed from configuration */
+	char			*name;		/* owned pool name */
+	struct prober_check	*check;		/* counted reference */
+	unsigned		 claiming;	/* slots of the claim in flight */
+	bool			 syncing;	/* a sync call in flight */
+	unsigned long long	 sync_cursor;	/* HSCAN cursor, 0 = pass done */
+	double			 sync_next;	/* monotonic s of the next pass */
+	unsigned		 inflight;	/* probes running */
+	unsigned long long	 probes;	/* probes finished */
+	unsigned long long	 verdicts[4];	/* by enum pp_verdict */
+	double			 rate;		/* probes/s, smoothed */
+	unsigned long long	 rate_probes;	/* probes at rate_at */
+	double			 rate_at;	/* monotonic s of last sample */
+	struct prober_error	 errors[PROBER_ERRORS]; /* by reason */
+	char			 errtext[PROBER_ERRORS * 64]; /* stats text */
+	TAILQ_ENTRY(prober_pool) entry;
+};
+TAILQ_HEAD(prober_pool_list, prober_pool);
+
+/* One probe running. */
+struct probe {
+	struct prober		*pr;		/* (ref) */
+	struct prober_pool	*pp;		/* counted reference */
+	struct prober_check	*check;		/* counted reference */
+	char			*url;		/* owned proxy URL */
+	char			*scheme;	/* owned parts of url */
+	char			*host;
+	char			*user;
+	char			*password;
+	struct pp_proxy		 px;		/* points into the above */
+	double			 started;	/* monotonic s */
+
+	CURL			*h;		/* curl checks: owned handle */
+	void			*state;		/* plugin per-probe state */
+
+	struct pp_child		 child;		/* spawn checks */
+	struct event		*ev_read;	/* owned: child output */
+	struct event		*ev_timer;	/* owned: deadline, reap polls */
+	char			 out[PROBER_OUT_MAX + 1]; /* child output */
+	size_t			 outlen;
+	bool			 eof;		/* output closed */
+	bool			 killed;	/* timed out, group killed */
+
+	prober_done_fn		*fn;		/* on-demand: callback, or NULL */
+	void			*arg;		/* its argument */
+	bool			 ondemand;	/* a CHECK, not a scheduled probe */
+	TAILQ_ENTRY(probe)	 entry;
+};
+TAILQ_HEAD(probe_list, probe);
+
+/* What the report callback needs after the probe is gone. */
+struct probe_note {
+	struct prober_pool	*pp;		/* counted reference */
+	char			*url;		/* owned */
+	char			 reason[PP_REASON_LEN]; /* the verdict's */
+};
+
+/* A socket curl asked us to watch. */
+struct prober_sock {
+	struct prober		*pr;		/* (ref) */
+	curl_socket_t		 fd;
+	struct event		*ev;		/* owned */
+};
+
+struct prober {
+	struct event_base	*base;		/* (ref) the daemon's loop */
+	prober_ra_fn		*ra_fn;		/* gives the Redis handle */
+	void			*ra_arg;
+	CURLM			*multi;		/* owned */
+	struct event		*curl_timer;	/* owned: curl's timeout */
+	struct event		*tick;		/* owned: claim timer */
+	unsigned		 max_inflight;	/* cap on probes running */
+	unsigned		 inflight;	/* probes running */
+	unsigned		 reserved;	/* slots of claims in flight */
+	struct prober_pool_list	 pools;
+	struct probe_list	 probes;	/* running probes */
+	unsigned long long	 total;		/* probes finished */
+	double			 rate;		/* probes/s, smoothed */
+	unsigned long long	 rate_total;	/* total at rate_at */
+	double			 rate_at;
+};
+
+static void	probe_finish(struct probe *p, struct pp_result *res);
+
+/* Monotonic seconds. */
+static double
+prober_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                        */
+/* ------------------------------------------------------------------ */
+
+static void
+check_unref(struct prober_check *c)
+{
+	if (c == NULL || --c->refs > 0)
+		return;
+	c->type->free(c->conf);
+	free(c);
+}
+
+/* "file:line: name: problem" for setting s. */
+static void __attribute__((format(printf, 4, 5)))
+prober_conf_error(char **cause, const config_setting_t *s, const char *name,
+    const char *fmt, ...)
+{
+	const char *file = config_setting_source_file(s);
+	char *msg;
+	va_list ap;
+
+	va_start(ap, fmt);
+	xvasprintf(&msg, fmt, ap);
+	va_end(ap);
+	xasprintf(cause, "%s:%u: %s: %s", file ? file : "(config)",
+	    config_setting_source_line(s), name, msg);
+	free(msg);
+}
+
+/* An optional number setting in seconds (or a count) within bounds. */
+static int
+prober_conf_num(const config_setting_t *g, const char *name, double min,
+    double max, double *out, char **cause)
+{
+	config_setting_t *s;
+	double v;
+
+	if ((s = config_setting_get_member(g, name)) == NULL)
+		return 0;
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+		v = config_setting_get_int(s);
+		break;
+	case CONFIG_TYPE_INT64:
+		v = (double)config_setting_get_int64(s);
+		break;
+	case CONFIG_TYPE_FLOAT:
+		v = config_setting_get_float(s);
+		break;
+	default:
+		prober_conf_error(cause, s, name, "expected a number");
+		return -1;
+	}
+	if (!(v >= min && v <= max)) {
+		prober_conf_error(cause, s, name, "must be from %g to %g",
+		    min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Is name a setting of the check group (common or the plugin's)? */
+static bool
+prober_known_setting(const struct pp_check_type *t, const char *name)
+{
+	static const char *const common[] = { PP_CHECK_COMMON_SETTINGS, NULL };
+	const char *const *s;
+
+	for (s = common; *s != NULL; s++)
+		if (strcmp(*s, name) == 0)
+			return true;
+	for (s = t->settings; s != NULL && *s != NULL; s++)
+		if (strcmp(*s, name) == 0)
+			return true;
+	return false;
+}
+
+/* Build one pool's check from its group; NULL with *cause. */
+static struct prober_check *
+prober_check_parse(const config_setting_t *g, double evict_after,
+    char **cause)
+{
+	const struct pp_check_type *t;
+	struct prober_check *c;
+	config_setting_t *s;
+	const char *type;
+	double rise = 2, fall = 3, v;
+	unsigned i, n;
+	int b;
+
+	if (!config_setting_is_group(g)) {
+		prober_conf_error(cause, g, "check", "expected a group { ... }");
+		return NULL;
+	}
+	if ((s = config_setting_get_member(g, "type")) == NULL ||
+	    (type = config_setting_get_string(s)) == NULL) {
+		prober_conf_error(cause, s ? s : g, "check.type",
+		    "expected the check type as a string (http, connect, "
+		    "tcp, exec...)");
+		return NULL;
+	}
+	if ((t = plugin_find(type)) == NULL) {
+		prober_conf_error(cause, s, "check.type", "no check plugin "
+		    "\"%s\" loaded (loaded: %s)", type,
+		    *plugin_names() ? plugin_names() : "none");
+		return NULL;
+	}
+	n = (unsigned)config_setting_length(g);
+	for (i = 0; i < n; i++) {
+		s = config_setting_get_elem(g, i);
+		if (!prober_known_setting(t, config_setting_name(s))) {
+			prober_conf_error(cause, s, config_setting_name(s),
+			    "unknown setting of a %s check", t->name);
+			return NULL;
+		}
+	}
+	c = xcalloc(1, sizeof *c);
+	c->refs = 1;
+	c->type = t;
+	ra_health_conf_init(&c->hc);
+	c->hc.evict_after = evict_after;
+	if (prober_conf_num(g, "inter", 0.01, 86400, &c->hc.inter, cause) != 0)
+		goto fail;
+	c->hc.fastinter = c->hc.downinter = c->hc.inter;
+	c->timeout = c->hc.inter < 10 ? c->hc.inter : 10;
+	if (prober_conf_num(g, "fastinter", 0.01, 86400, &c->hc.fastinter,
+	    cause) != 0 ||
+	    prober_conf_num(g, "downinter", 0.01, 86400, &c->hc.downinter,
+	    cause) != 0 ||
+	    prober_conf_num(g, "rise", 1, 1000, &rise, cause) != 0 ||
+	    prober_conf_num(g, "fall", 1, 1000, &fall, cause) != 0 ||
+	    prober_conf_num(g, "timeout", 0.01, 3600, &c->timeout, cause) != 0 ||
+	    prober_conf_num(g, "jitter", 0, 0.5, &c->hc.jitter, cause) != 0)
+		goto fail;
+	v = c->hc.latency_step / 1000.0;
+	if (prober_conf_num(g, "latency_step", 0, 60, &v, cause) != 0)
+		goto fail;
+	c->hc.latency_step = v * 1000.0;
+	c->hc.rise = (unsigned)rise;
+	c->hc.fall = (unsigned)fall;
+	if ((s = config_setting_get_member(g, "end_quarantine")) != NULL) {
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+			prober_conf_error(cause, s, "end_quarantine",
+			    "expected true or false");
+			goto fail;
+		}
+		b = config_setting_get_bool(s);
+		c->hc.end_quarantine = b != 0;
+	}
+	if (rise != (unsigned)rise || fall != (unsigned)fall) {
+		prober_conf_error(cause, g, "rise", "rise and fall are counts");
+		goto fail;
+	}
+	if ((c->conf = t->configure(g, cause)) == NULL) {
+		if (*cause == NULL)
+			prober_conf_error(cause, g, "check", "the %s plugin "
+			    "refused its settings", t->name);
+		goto fail;
+	}
+	return c;
+
+fail:
+	free(c);
+	return NULL;
+}
+
+/*
+ * Load plugins and parse the checks of c into checks[] (one per pool,
+ * NULL where none); returns 0 or -1 with *cause, *max the inflight cap.
+ */
+static int
+prober_parse(const struct conf *c, struct prober_check ***out,
+    unsigned *max, char **cause)
+{
+	struct prober_check **checks;
+	const char *dir = CHECKDIR;
+	config_setting_t *s;
+	double v = PROBER_INFLIGHT_DEFAULT;
+	char *err;
+	size_t i, j;
+
+	*out = NULL;
+	if (c->checks != NULL) {
+		if (!config_setting_is_group(c->checks)) {
+			prober_conf_error(cause, c->checks, "checks",
+			    "expected a group { dir = ...; max_inflight = ...; }");
+			return -1;
+		}
+		for (i = 0; i < (size_t)config_setting_length(c->checks); i++) {
+			s = config_setting_get_elem(c->checks, (unsigned)i);
+			if (strcmp(config_setting_name(s), "dir") != 0 &&
+			    strcmp(config_setting_name(s), "max_inflight") != 0) {
+				prober_conf_error(cause, s, config_setting_name(s),
+				    "unknown setting of checks (dir, "
+				    "max_inflight)");
+				return -1;
+			}
+		}
+		if ((s = config_setting_get_member(c->checks, "dir")) != NULL &&
+		    ((dir = config_setting_get_string(s)) == NULL ||
+		    *dir == '\0')) {
+			prober_conf_error(cause, s, "checks.dir",
+			    "expected a directory path");
+			return -1;
+		}
+		if (prober_conf_num(c->checks, "max_inflight", 1,
+		    PROBER_INFLIGHT_MAX, &v, cause) != 0)
+			return -1;
+	}
+	*max = (unsigned)v;
+	for (i = 0; i < c->npools && c->pools[i].check == NULL; i++)
+		;
+	if (i == c->npools)
+		return 0;	/* no checks: plugins need not exist */
+	if (plugin_load_dir(dir, &err) == -1) {
+		s = c->checks ? config_setting_get_member(c->checks, "dir") :
+		    NULL;
+		if (s != NULL)
+			prober_conf_error(cause, s, "checks.dir",
+			    "cannot read the plugin directory: %s", err);
+		else
+			xasprintf(cause, "checks.dir: cannot read the plugin "
+			    "directory: %s", err);
+		free(err);
+		return -1;
+	}
+	checks = xcalloc(c->npools, sizeof *checks);
+	for (i = 0; i < c->npools; i++) {
+		if (c->pools[i].check == NULL)
+			continue;
+		checks[i] = prober_check_parse(c->pools[i].check,
+		    c->pools[i].evict_after, cause);
+		if (checks[i] == NULL) {
+			for (j = 0; j < i; j++)
+				check_unref(checks[j]);
+			free(checks);
+			return -1;
+		}
+	}
+	*out = checks;
+	return 0;
+}
+
+int
+prober_validate(const struct conf *c, char **cause)
+{
+	struct prober_check **checks;
+	unsigned max;
+	size_t i;
+
+	if (prober_parse(c, &checks, &max, cause) != 0)
+		return -1;
+	for (i = 0; checks != NULL && i < c->npools; i++)
+		check_unref(checks[i]);
+	free(checks);
+	return 0;
+}
+
+static struct prober_pool *
+prober_pool_find(struct prober *pr, const char *name)
+{
+	struct prober_pool *pp;
+
+	TAILQ_FOREACH(pp, &pr->pools, entry)
+		if (strcmp(pp->name, name) == 0)
+			return pp;
+	return NULL;
+}
+
+static void
+pool_unref(struct prober_pool *pp)
+{
+	if (pp == NULL || --pp->refs > 0)
+		return;
+	check_unref(pp->check);
+	free(pp->name);
+	free(pp);
+}
+
+int
+prober_configure(struct prober *pr, const struct conf *c, char **cause)
+{
+	struct prober_check **checks;
+	struct prober_pool *pp, *next;
+	unsigned max;
+	size_t i;
+
+	if (prober_parse(c, &checks, &max, cause) != 0)
+		return -1;
+	pr->max_inflight = max;
+	/* pools no longer checked stop; running probes finish quietly */
+	for (pp = TAILQ_FIRST(&pr->pools); pp != NULL; pp = next) {
+		next = TAILQ_NEXT(pp, entry);
+		for (i = 0; i < c->npools; i++)
+			if (checks[i] != NULL &&
+			    strcmp(c->pools[i].name, pp->name) == 0)
+				break;
+		if (i == c->npools) {
+			log_pool(LOG_LEVEL_INFO, pp->name, "health checks "
+			    "stopped");
+			TAILQ_REMOVE(&pr->pools, pp, entry);
+			pp->dead = true;
+			pool_unref(pp);
+		}
+	}
+	for (i = 0; checks != NULL && i < c->npools; i++) {
+		if (checks[i] == NULL)
+			continue;
+		if ((pp = prober_pool_find(pr, c->pools[i].name)) == NULL) {
+			pp = xcalloc(1, sizeof *pp);
+			pp->pr = pr;
+			pp->refs = 1;
+			pp->name = xstrdup(c->pools[i].name);
+			pp->rate_at = prober_now();
+			TAILQ_INSERT_TAIL(&pr->pools, pp, entry);
+			log_pool(LOG_LEVEL_INFO, pp->name, "%s health check "
+			    "every %gs, rise %u fall %u", checks[i]->type->name,
+			    checks[i]->hc.inter, checks[i]->hc.rise,
+			    checks[i]->hc.fall);
+		} else
+			check_unref(pp->check);
+		pp->check = checks[i];	/* the reference moves */
+		pp->sync_next = 0;	/* new items may be listed: sync now */
+		pp->sync_cursor = 0;
+	}
+	free(checks);
+	prober_kick(pr);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* libcurl multi on libevent (hiperfifo)                                */
+/* ------------------------------------------------------------------ */
+
+/* Collect finished transfers. */
+static void
+prober_curl_done(struct prober *pr)
+{
+	struct pp_result res;
+	struct probe *p;
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(pr->multi, &left)) != NULL) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		p = NULL;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&p);
+		if (p == NULL)
+			continue;
+		memset(&res, 0, sizeof res);
+		res.verdict = PP_UNKNOWN;
+		res.latency_ms = -1;
+		{
+			curl_off_t us = 0;
+
+			if (curl_easy_getinfo(p->h, CURLINFO_TOTAL_TIME_T,
+			    &us) == CURLE_OK && us > 0)
+				res.latency_ms = (double)us / 1000.0;
+		}
+		p->check->type->judge(p->check->conf, &p->px, p->h,
+		    m->data.result, p->state, &res);
+		p->state = NULL;
+		probe_finish(p, &res);
+	}
+}
+
+static void
+prober_curl_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct prober *pr = arg;
+	int running, action = 0;
+
+	if (what & EV_READ)
+		action |= CURL_CSELECT_IN;
+	if (what & EV_WRITE)
+		action |= CURL_CSELECT_OUT;
+	curl_multi_socket_action(pr->multi, fd, action, &running);
+	prober_curl_done(pr);
+}
+
+static void
+prober_curl_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct prober *pr = arg;
+	int running;
+
+	curl_multi_socket_action(pr->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	prober_curl_done(pr);
+}
+
+/* CURLMOPT_TIMERFUNCTION */
+static int
+prober_curl_timer(CURLM *multi, long ms, void *arg)
+{
+	struct prober *pr = arg;
+	struct timeval tv;
+
+	if (ms < 0) {
+		evtimer_del(pr->curl_timer);
+		return 0;
+	}
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(pr->curl_timer, &tv);
+	return 0;
+}
+
+/* CURLMOPT_SOCKETFUNCTION */
+static int
+prober_curl_socket(CURL *h, curl_socket_t fd, int what, void *arg,
+    void *sockp)
+{
+	struct prober *pr = arg;
+	struct prober_sock *s = sockp;
+	short ev;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (s != NULL) {
+			event_free(s->ev);
+			free(s);
+			curl_multi_assign(pr->multi, fd, NULL);
+		}
+		return 0;
+	}
+	if (s == NULL) {
+		s = xcalloc(1, sizeof *s);
+		s->pr = pr;
+		s->fd = fd;
+		curl_multi_assign(pr->multi, fd, s);
+	} else if (s->ev != NULL) {
+		event_free(s->ev);
+		s->ev = NULL;
+	}
+	ev = EV_PERSIST;
+	if (what & CURL_POLL_IN)
+		ev |= EV_READ;
+	if (what & CURL_POLL_OUT)
+		ev |= EV_WRITE;
+	s->ev = event_new(pr->base, fd, ev, prober_curl_event, pr);
+	event_add(s->ev, NULL);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Probes                                                               */
+/* ------------------------------------------------------------------ */
+
+static void
+probe_free(struct probe *p)
+{
+	struct prober *pr = p->pr;
+
+	TAILQ_REMOVE(&pr->probes, p, entry);
+	pr->inflight--;
+	p->pp->inflight--;
+	if (p->h != NULL) {
+		curl_multi_remove_handle(pr->multi, p->h);
+		curl_easy_cleanup(p->h);
+	}
+	if (p->ev_read != NULL)
+		event_free(p->ev_read);
+	if (p->ev_timer != NULL)
+		event_free(p->ev_timer);
+	if (p->child.fd >= 0)
+		close(p->child.fd);
+	pool_unref(p->pp);
+	check_unref(p->check);
+	free(p->url);
+	free(p->scheme);
+	free(p->host);
+	free(p->user);
+	free(p->password);
+	free(p);
+}
+
+/* Split url into the parts the plugins get; -1 with *cause. */
+static int
+probe_parse_url(struct probe *p, char **cause)
+{
+	CURLU *u;
+	char *port = NULL, *s;
+	int rc = -1;
+
+	if ((u = curl_url()) == NULL) {
+		xasprintf(cause, "out of memory");
+		return -1;
+	}
+	if (curl_url_set(u, CURLUPART_URL, p->url, CURLU_NON_SUPPORT_SCHEME)
+	    != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &s, 0) != CURLUE_OK) {
+		xasprintf(cause, "bad proxy URL");
+		goto out;
+	}
+	p->scheme = xstrdup(s);
+	curl_free(s);
+	if (curl_url_get(u, CURLUPART_HOST, &s, 0) != CURLUE_OK) {
+		xasprintf(cause, "proxy URL without a host");
+		goto out;
+	}
+	/* IPv6 literals come bracketed */
+	if (*s == '[')
+		p->host = xstrndup(s + 1, strcspn(s + 1, "]"));
+	else
+		p->host = xstrdup(s);
+	curl_free(s);
+	if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
+	    CURLUE_OK)
+		p->px.port = 1080;
+	else {
+		p->px.port = atoi(port);
+		curl_free(port);
+	}
+	if (curl_url_get(u, CURLUPART_USER, &s, CURLU_URLDECODE) == CURLUE_OK) {
+		p->user = xstrdup(s);
+		curl_free(s);
+	}
+	if (curl_url_get(u, CURLUPART_PASSWORD, &s, CURLU_URLDECODE) ==
+	    CURLUE_OK) {
+		p->password = xstrdup(s);
+		curl_free(s);
+	}
+	p->px.url = p->url;
+	p->px.scheme = p->scheme;
+	p->px.host = p->host;
+	p->px.user = p->user;
+	p->px.password = p->password;
+	p->px.pool = p->pp->name;
+	rc = 0;
+out:
+	curl_url_cleanup(u);
+	return rc;
+}
+
+/* Try to reap the child; true once it is gone (status in *st). */
+static bool
+probe_child_reaped(struct probe *p, int *st)
+{
+	pid_t r;
+
+	do
+		r = waitpid(p->child.pid, st, WNOHANG);
+	while (r == -1 && errno == EINTR);
+	if (r == 0)
+		return false;
+	if (r == -1)
+		*st = -2;	/* reaped by someone else: status lost */
+	return true;
+}
+
+/* The child is reaped (or lost): judge it. */
+static void
+probe_child_done(struct probe *p, int st)
+{
+	struct pp_result res;
+
+	memset(&res, 0, sizeof res);
+	res.verdict = PP_UNKNOWN;
+	res.latency_ms = (prober_now() - p->started) * 1000.0;
+	p->out[p->outlen] = '\0';
+	if (st == -2) {
+		snprintf(res.reason, sizeof res.reason,
+		    "child exit status lost");
+	} else
+		p->check->type->reap(p->check->conf, &p->px, p->out,
+		    p->outlen, p->killed ? -1 : st, &res);
+	probe_finish(p, &res);
+}
+
+/* Deadline, or a poll for a child that closed its output. */
+static void
+probe_child_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe *p = arg;
+	struct timeval tv = { 0, PROBER_REAP_MS * 1000 };
+	int st;
+
+	if (probe_child_reaped(p, &st)) {
+		probe_child_done(p, st);
+		return;
+	}
+	if (!p->killed && prober_now() - p->started >= p->check->timeout) {
+		/* the whole group: a shell's children hold the pipe too */
+		kill(-p->child.pid, SIGKILL);
+		p->killed = true;
+	}
+	if (!p->killed && !p->eof) {
+		/* still talking: wake at the deadline */
+		tv.tv_sec = 0;
+		tv.tv_usec = 0;
+		{
+			double left = p->check->timeout -
+			    (prober_now() - p->started);
+
+			if (left > 0) {
+				tv.tv_sec = (time_t)left;
+				tv.tv_usec = (suseconds_t)((left - (double)
+				    tv.tv_sec) * 1e6);
+			}
+		}
+	}
+	evtimer_add(p->ev_timer, &tv);
+}
+
+static void
+probe_child_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe *p = arg;
+	char sink[1024];
+	struct timeval tv = { 0, 0 };
+	ssize_t n;
+	int st;
+
+	for (;;) {
+		if (p->outlen < PROBER_OUT_MAX)
+			n = read(fd, p->out + p->outlen,
+			    PROBER_OUT_MAX - p->outlen);
+		else
+			n = read(fd, sink, sizeof sink);
+		if (n > 0) {
+			if (p->outlen < PROBER_OUT_MAX)
+				p->outlen += (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		break;	/* EOF or error: the output is over */
+	}
+	event_del(p->ev_read);
+	close(p->child.fd);
+	p->child.fd = -1;
+	p->eof = true;
+	if (probe_child_reaped(p, &st)) {
+		probe_child_done(p, st);
+		return;
+	}
+	tv.tv_usec = PROBER_REAP_MS * 1000;
+	evtimer_del(p->ev_timer);
+	evtimer_add(p->ev_timer, &tv);
+}
+
+/* Start one probe; -1 with *cause (nothing left running). */
+static int
+probe_start(struct prober *pr, struct prober_pool *pp, const char *url,
+    prober_done_fn *fn, void *arg, bool ondemand, char **cause)
+{
+	struct prober_check *c = pp->check;
+	struct timeval tv;
+	struct probe *p;
+	long ms;
+
+	p = xcalloc(1, sizeof *p);
+	p->pr = pr;
+	p->pp = pp;
+	pp->refs++;
+	p->check = c;
+	c->refs++;
+	p->url = xstrdup(url);
+	p->child.fd = -1;
+	p->fn = fn;
+	p->arg = arg;
+	p->ondemand = ondemand;
+	p->started = prober_now();
+	TAILQ_INSERT_TAIL(&pr->probes, p, entry);
+	pr->inflight++;
+	pp->inflight++;
+	if (probe_parse_url(p, cause) != 0)
+		goto fail;
+
+	if (c->type->spawn != NULL) {
+		if (c->type->spawn(c->conf, &p->px, &p->child, cause) != 0) {
+			p->child.fd = -1;
+			goto fail;
+		}
+		p->ev_read = event_new(pr->base, p->child.fd,
+		    EV_READ | EV_PERSIST, probe_child_read, p);
+		p->ev_timer = evtimer_new(pr->base, probe_child_timer, p);
+		event_add(p->ev_read, NULL);
+		tv.tv_sec = (time_t)c->timeout;
+		tv.tv_usec = (suseconds_t)((c->timeout - (double)tv.tv_sec) *
+		    1e6);
+		evtimer_add(p->ev_timer, &tv);
+		return 0;
+	}
+
+	if ((p->h = curl_easy_init()) == NULL) {
+		xasprintf(cause, "cannot create a transfer");
+		goto fail;
+	}
+	ms = (long)(c->timeout * 1000.0);
+	curl_easy_setopt(p->h, CURLOPT_PRIVATE, p);
+	curl_easy_setopt(p->h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(p->h, CURLOPT_TIMEOUT_MS, ms);
+	curl_easy_setopt(p->h, CURLOPT_CONNECTTIMEOUT_MS, ms);
+	curl_easy_setopt(p->h, CURLOPT_FRESH_CONNECT, 1L);
+	curl_easy_setopt(p->h, CURLOPT_FORBID_REUSE, 1L);
+	curl_easy_setopt(p->h, CURLOPT_USERAGENT, "proxypoold-check/"
+	    PACKAGE_VERSION);
+	if (c->type->prepare(c->conf, &p->px, p->h, &p->state, cause) != 0)
+		goto fail;
+	if (curl_multi_add_handle(pr->multi, p->h) != CURLM_OK) {
+		xasprintf(cause, "cannot queue the transfer");
+		/* prepare succeeded: judge must see it to free its state */
+		{
+			struct pp_result res;
+
+			memset(&res, 0, sizeof res);
+			c->type->judge(c->conf, &p->px, p->h,
+			    CURLE_FAILED_INIT, p->state, &res);
+			p->state = NULL;
+		}
+		curl_easy_cleanup(p->h);
+		p->h = NULL;
+		goto fail;
+	}
+	return 0;
+
+fail:
+	if (p->h != NULL) {
+		curl_easy_cleanup(p->h);
+		p->h = NULL;
+	}
+	probe_free(p);
+	return -1;
+}
+
+/* Count a verdict's reason among the pool's recent errors. */
+static void
+prober_count_error(struct prober_pool *pp, const char *reason)
+{
+	struct prober_error *e, *min = &pp->errors[0];
+	size_t i, n;
+
+	for (i = 0; i < PROBER_ERRORS; i++) {
+		e = &pp->errors[i];
+		if (strncmp(e->reason, reason, sizeof e->reason - 1) == 0 &&
+		    e->count > 0) {
+			e->count++;
+			return;
+		}
+		if (e->count < min->count)
+			min = e;
+	}
+	/* replace the rarest (space-saving counting) */
+	n = strnlen(reason, sizeof min->reason - 1);
+	memcpy(min->reason, reason, n);
+	min->reason[n] = '\0';
+	min->count = min->count + 1;
+}
+
+/* The report script answered: log state changes and evictions. */
+static void
+prober_reported(struct ra_async *ra, struct ra_result *res, void *arg)
+{
+	struct probe_note *n = arg;
+	const struct ra_health_result *h = &res->u.health;
+	char *red;
+
+	if (res->err != RA_OK) {
+		if (res->err != RA_ERR_NO_SUCH_POOL && !n->pp->dead)
+			log_pool(LOG_LEVEL_WARN, n->pp->name, "health result "
+			    "not recorded: %s", res->errstr);
+		goto out;
+	}
+	if (h->state == h->prev && !h->evicted && !h->unquarantined)
+		goto out;
+	red = proxyurl_redact(n->url);
+	if (h->evicted)
+		log_pool(LOG_LEVEL_WARN, n->pp->name, "%s evicted: down for "
+		    "longer than evict_after (%gs)", red,
+		    n->pp->check->hc.evict_after);
+	else if (h->state != h->prev)
+		log_pool(h->state == RA_HEALTH_DOWN ? LOG_LEVEL_WARN :
+		    LOG_LEVEL_INFO, n->pp->name, "%s is %s (was %s)%s%s", red,
+		    ra_health_name(h->state), ra_health_name(h->prev),
+		    n->reason[0] ? ": " : "", n->reason);
+	else
+		log_pool(LOG_LEVEL_INFO, n->pp->name, "%s back from "
+		    "quarantine after a successful check", red);
+	free(red);
+out:
+	pool_unref(n->pp);
+	free(n->url);
+	free(n);
+}
+
+/* Record a scheduled probe's verdict in Redis. */
+static void
+prober_report(struct probe *p, const struct pp_result *res)
+{
+	struct prober *pr = p->pr;
+	struct ra_async *ra;
+	struct probe_note *n;
+
+	if (p->pp->dead || (ra = pr->ra_fn(pr->ra_arg)) == NULL)
+		return;
+	n = xcalloc(1, sizeof *n);
+	n->pp = p->pp;
+	n->pp->refs++;
+	n->url = xstrdup(p->url);
+	snprintf(n->reason, sizeof n->reason, "%s", res->reason);
+	if (ra_async_health_report(ra, p->pp->name, p->url,
+	    (enum ra_probe_verdict)res->verdict, res->latency_ms, res->reason,
+	    &p->check->hc, prober_reported, n) != 0) {
+		log_pool(LOG_LEVEL_WARN, p->pp->name, "cannot send a health "
+		    "result to Redis");
+		pool_unref(n->pp);
+		free(n->url);
+		free(n);
+	}
+}
+
+/* A probe is over: deliver its verdict and free it. */
+static void
+probe_finish(struct probe *p, struct pp_result *res)
+{
+	struct prober_pool *pp = p->pp;
+
+	if ((unsigned)res->verdict > PP_UNKNOWN)
+		res->verdict = PP_UNKNOWN;
+	res->reason[sizeof res->reason - 1] = '\0';
+	if (p->ondemand) {
+		if (p->fn != NULL)
+			p->fn(p->arg, res);
+	} else {
+		pp->probes++;
+		pp->verdicts[res->verdict]++;
+		p->pr->total++;
+		if (res->verdict != PP_UP && res->reason[0] != '\0')
+			prober_count_error(pp, res->reason);
+		prober_report(p, res);
+	}
+	probe_free(p);
+}
+
+/* ------------------------------------------------------------------ */
+/* Claiming due checks                                                  */
+/* ------------------------------------------------------------------ */
+
+/* Free slots for new claims. */
+static unsigned
+prober_slots(struct prober *pr)
+{
+	unsigned used = pr->inflight + pr->reserved;
+
+	return used >= pr->max_inflight ? 0 : pr->max_inflight - used;
+}
+
+/* Claim results: start a probe for each. */
+static void
+prober_claimed(struct ra_async *ra, struct ra_result *res, void *arg)
+{
+	struct prober_pool *pp = arg;
+	struct prober *pr = pp->pr;
+	bool full = false;
+	char *cause, *red;
+	size_t i;
+
+	pr->reserved -= pp->claiming;
+	if (pp->dead || res->err != RA_OK) {
+		if (!pp->dead && res->err != RA_ERR_NO_SUCH_POOL &&
+		    res->err != RA_ERR_BACKEND_DOWN)
+			log_pool(LOG_LEVEL_WARN, pp->name, "claiming checks: "
+			    "%s", res->errstr);
+		goto out;
+	}
+	for (i = 0; i < res->u.strs.n; i++) {
+		if (probe_start(pr, pp, res->u.strs.v[i], NULL, NULL, false,
+		    &cause) != 0) {
+			red = proxyurl_redact(res->u.strs.v[i]);
+			log_pool(LOG_LEVEL_WARN, pp->name, "%s: cannot probe: "
+			    "%s", red, cause);
+			free(red);
+			free(cause);
+		}
+	}
+	/* a full batch: more may be due, claim again without waiting */
+	full = res->u.strs.n > 0 && res->u.strs.n == pp->claiming;
+out:
+	pp->claiming = 0;
+	pool_unref(pp);
+	if (full)
+		prober_kick(pr);
+}
+
+/* The sync script answered: continue the pass or rest. */
+static void
+prober_synced(struct ra_async *ra, struct ra_result *res, void *arg)
+{
+	struct prober_pool *pp = arg;
+
+	pp->syncing = false;
+	if (res->err == RA_OK) {
+		pp->sync_cursor = (unsigned long long)res->u.integer;
+		if (pp->sync_cursor == 0)
+			pp->sync_next = prober_now() + PROBER_SYNC_EVERY;
+	} else {
+		if (!pp->dead && res->err != RA_ERR_NO_SUCH_POOL &&
+		    res->err != RA_ERR_BACKEND_DOWN)
+			log_pool(LOG_LEVEL_WARN, pp->name, "scheduling checks: "
+			    "%s", res->errstr);
+		pp->sync_cursor = 0;
+		pp->sync_next = prober_now() + PROBER_SYNC_EVERY;
+	}
+	pool_unref(pp);
+}
+
+/* Claim due checks of every pool within the free slots, and keep every
+ * pool's due set in step with its items. */
+static void
+prober_claim(struct prober *pr)
+{
+	struct prober_pool *pp;
+	struct ra_async *ra;
+	unsigned slots, share, npools = 0;
+	double now = prober_now();
+
+	if ((ra = pr->ra_fn(pr->ra_arg)) == NULL)
+		return;
+	TAILQ_FOREACH(pp, &pr->pools, entry)
+		npools++;
+	TAILQ_FOREACH(pp, &pr->pools, entry) {
+		if (!pp->syncing && (pp->sync_cursor != 0 ||
+		    now >= pp->sync_next)) {
+			pp->syncing = true;
+			pp->refs++;
+			if (ra_async_health_sync(ra, pp->name, pp->sync_cursor,
+			    PROBER_SYNC_BATCH, pp->check->hc.inter,
+			    prober_synced, pp) != 0) {
+				pp->syncing = false;
+				pp->refs--;
+			}
+		}
+		if (pp->claiming || (slots = prober_slots(pr)) == 0)
+			continue;
+		share = slots / (npools ? npools : 1);
+		if (share == 0)
+			share = 1;
+		if (share > PROBER_CLAIM_MAX)
+			share = PROBER_CLAIM_MAX;
+		pp->claiming = share;
+		pr->reserved += share;
+		pp->refs++;
+		if (ra_async_health_claim(ra, pp->name, share,
+		    pp->check->timeout + 2.0, prober_claimed, pp) != 0) {
+			pr->reserved -= share;
+			pp->claiming = 0;
+			pp->refs--;
+		}
+	}
+}
+
+/* Smooth the probe rates (called every tick). */
+static void
+prober_rates(struct prober *pr)
+{
+	struct prober_pool *pp;
+	double now = prober_now(), dt;
+
+	if ((dt = now - pr->rate_at) < 1.0)
+		return;
+	pr->rate = 0.5 * pr->rate + 0.5 * (double)(pr->total -
+	    pr->rate_total) / dt;
+	pr->rate_total = pr->total;
+	pr->rate_at = now;
+	TAILQ_FOREACH(pp, &pr->pools, entry) {
+		dt = now - pp->rate_at;
+		pp->rate = 0.5 * pp->rate + 0.5 * (double)(pp->probes -
+		    pp->rate_probes) / dt;
+		pp->rate_probes = pp->probes;
+		pp->rate_at = now;
+	}
+}
+
+static void
+prober_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct prober *pr = arg;
+	struct timeval tv = { 0, PROBER_TICK_MS * 1000 };
+
+	prober_rates(pr);
+	prober_claim(pr);
+	evtimer_add(pr->tick, &tv);
+}
+
+void
+prober_kick(struct prober *pr)
+{
+	struct timeval tv = { 0, 0 };
+
+	evtimer_add(pr->tick, &tv);
+}
+
+/* ------------------------------------------------------------------ */
+/* Life cycle, on-demand checks, statistics                            */
+/* ------------------------------------------------------------------ */
+
+struct prober *
+prober_create(struct event_base *base, prober_ra_fn *ra_fn, void *ra_arg)
+{
+	struct prober *pr;
+
+	pr = xcalloc(1, sizeof *pr);
+	pr->base = base;
+	pr->ra_fn = ra_fn;
+	pr->ra_arg = ra_arg;
+	pr->max_inflight = PROBER_INFLIGHT_DEFAULT;
+	pr->rate_at = prober_now();
+	TAILQ_INIT(&pr->pools);
+	TAILQ_INIT(&pr->probes);
+	if ((pr->multi = curl_multi_init()) == NULL) {
+		free(pr);
+		return NULL;
+	}
+	curl_multi_setopt(pr->multi, CURLMOPT_SOCKETFUNCTION,
+	    prober_curl_socket);
+	curl_multi_setopt(pr->multi, CURLMOPT_SOCKETDATA, pr);
+	curl_multi_setopt(pr->multi, CURLMOPT_TIMERFUNCTION,
+	    prober_curl_timer);
+	curl_multi_setopt(pr->multi, CURLMOPT_TIMERDATA, pr);
+	pr->curl_timer = evtimer_new(base, prober_curl_timeout, pr);
+	pr->tick = evtimer_new(base, prober_tick, pr);
+	prober_kick(pr);
+	return pr;
+}
+
+void
+prober_destroy(struct prober *pr)
+{
+	struct prober_pool *pp;
+	struct probe *p;
+
+	if (pr == NULL)
+		return;
+	while ((p = TAILQ_FIRST(&pr->probes)) != NULL) {
+		if (p->h != NULL && p->state != NULL) {
+			struct pp_result res;
+
+			memset(&res, 0, sizeof res);
+			p->check->type->judge(p->check->conf, &p->px, p->h,
+			    CURLE_ABORTED_BY_CALLBACK, p->state, &res);
+			p->state = NULL;
+		}
+		if (p->child.pid > 0 && !p->killed) {
+			kill(-p->child.pid, SIGKILL);
+			waitpid(p->child.pid, NULL, 0);
+		}
+		probe_free(p);
+	}
+	while ((pp = TAILQ_FIRST(&pr->pools)) != NULL) {
+		TAILQ_REMOVE(&pr->pools, pp, entry);
+		pp->dead = true;
+		pool_unref(pp);
+	}
+	event_free(pr->tick);
+	event_free(pr->curl_timer);
+	curl_multi_cleanup(pr->multi);
+	free(pr);
+}
+
+int
+prober_check_now(struct prober *pr, const char *pool, const char *url,
+    prober_done_fn *fn, void *arg, char **cause)
+{
+	struct prober_pool *pp;
+
+	if ((pp = prober_pool_find(pr, pool)) == NULL) {
+		xasprintf(cause, "no checks configured");
+		return -1;
+	}
+	return probe_start(pr, pp, url, fn, arg, true, cause);
+}
+
+void
+prober_cancel(struct prober *pr, void *arg)
+{
+	struct probe *p;
+
+	TAILQ_FOREACH(p, &pr->probes, entry)
+		if (p->ondemand && p->arg == arg)
+			p->fn = NULL;
+}
+
+void
+prober_stats(struct prober *pr, const char *pool, struct prober_stats *st)
+{
+	struct prober_pool *pp;
+	size_t i, len = 0;
+	int n;
+
+	memset(st, 0, sizeof *st);
+	st->errors = "";
+	if ((pp = prober_pool_find(pr, pool)) == NULL)
+		return;
+	st->active = true;
+	st->type = pp->check->type->name;
+	st->probes = pp->probes;
+	st->probes_per_sec = pp->rate;
+	st->inflight = pp->inflight;
+	st->up = pp->verdicts[PP_UP];
+	st->warn = pp->verdicts[PP_WARN];
+	st->down = pp->verdicts[PP_DOWN];
+	st->unknown = pp->verdicts[PP_UNKNOWN];
+	pp->errtext[0] = '\0';
+	for (i = 0; i < PROBER_ERRORS; i++) {
+		if (pp->errors[i].count == 0)
+			continue;
+		n = snprintf(pp->errtext + len, sizeof pp->errtext - len,
+		    "%s%s=%llu", len ? "," : "", pp->errors[i].reason,
+		    pp->errors[i].count);
+		if (n < 0 || (size_t)n >= sizeof pp->errtext - len)
+			break;
+		len += (size_t)n;
+	}
+	st->errors = pp->errtext;
+}
+
+void
+prober_totals(struct prober *pr, unsigned long long *probes,
+    unsigned *inflight, double *per_sec)
+{
+	*probes = pr->total;
+	*inflight = pr->inflight;
+	*per_sec = pr->rate;
+}

@@ -1,0 +1,82 @@
+/*
+ * prober.h: active health checks.  The prober claims due checks from
+ * Redis, runs them through the check plugins on libcurl's multi interface
+ * (or as child processes for plugins without curl) on the daemon's
+ * libevent loop, and writes each verdict back to Redis in one script.
+ */
+#ifndef PROBER_H
+#define PROBER_H
+
+#include <stdbool.h>
+
+#include <event2/event.h>
+#include <libconfig.h>
+
+#include "pp_check.h"
+#include "redis_allocator.h"
+
+struct prober;
+struct conf;
+
+/* The Redis handle to use now, NULL while disconnected. */
+typedef struct ra_async *prober_ra_fn(void *arg);
+
+/* An on-demand check finished (CHECK command); res is valid during the
+ * call only. */
+typedef void prober_done_fn(void *arg, const struct pp_result *res);
+
+/* Counters of one pool kept by this process (STATS, INFO, METRICS). */
+struct prober_stats {
+	bool		 active;	/* the pool has a check configured */
+	const char	*type;		/* (ref) check type name */
+	unsigned long long probes;	/* probes finished here */
+	double		 probes_per_sec; /* recent rate, this process */
+	unsigned	 inflight;	/* probes of the pool running now */
+	unsigned long long up;		/* verdicts seen here, by kind */
+	unsigned long long warn;
+	unsigned long long down;
+	unsigned long long unknown;
+	const char	*errors;	/* (ref) "reason=count,..." recent */
+};
+
+/* Create on base; ra_fn(ra_arg) gives the Redis handle when needed. */
+struct prober *prober_create(struct event_base *base, prober_ra_fn *ra_fn,
+	    void *ra_arg);
+/* Stop everything (running probes are cancelled) and free. */
+void	prober_destroy(struct prober *pr);
+
+/*
+ * Load the plugins of the checks group and parse every pool's check
+ * group of c.  prober_validate only checks (proxypoold -t);
+ * prober_configure then replaces the running checks: new pools start,
+ * removed ones stop, changed ones use the new settings from their next
+ * probe on.  Both return 0, or -1 with *cause ("file:line: setting:
+ * problem"); on error nothing changes.
+ */
+int	prober_validate(const struct conf *c, char **cause);
+int	prober_configure(struct prober *pr, const struct conf *c,
+	    char **cause);
+
+/* Redis (re)connected: claim at once. */
+void	prober_kick(struct prober *pr);
+
+/*
+ * Run pool's check on url now without touching the health state; fn is
+ * called once with the verdict (maybe before this returns? never: always
+ * from the loop).  Returns 0, or -1 with *cause (no check configured,
+ * bad URL...).
+ */
+int	prober_check_now(struct prober *pr, const char *pool, const char *url,
+	    prober_done_fn *fn, void *arg, char **cause);
+/* Forget every on-demand check whose callback argument is arg (its
+ * client went away); the probes finish silently. */
+void	prober_cancel(struct prober *pr, void *arg);
+
+/* Fill st for pool; st->active is false when it has no check. */
+void	prober_stats(struct prober *pr, const char *pool,
+	    struct prober_stats *st);
+/* Totals for INFO: probes finished, in flight, plugins loaded. */
+void	prober_totals(struct prober *pr, unsigned long long *probes,
+	    unsigned *inflight, double *per_sec);
+
+#endif /* PROBER_H */
