@@ -34,3 +34,25 @@ checks_exec_la_LIBADD = $(CHECK_PLUGIN_LIBADD)
 
 # test servers of the health-check tests and benchmarks
 EXTRA_DIST += tests/servers/faultproxy.py tests/servers/target.py
+
+# broken plugins the tests must see refused
+check_LTLIBRARIES += tests/servers/badabi.la tests/servers/nosym.la
+tests_servers_badabi_la_SOURCES = tests/servers/badabi.c
+tests_servers_badabi_la_CFLAGS = $(CHECK_PLUGIN_CFLAGS) -I$(top_srcdir)/checks
+tests_servers_badabi_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version \
+	-shared -rpath $(abs_builddir)
+tests_servers_nosym_la_SOURCES = tests/servers/nosym.c
+tests_servers_nosym_la_CFLAGS = $(AM_CFLAGS)
+tests_servers_nosym_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version \
+	-shared -rpath $(abs_builddir)
+
+EXTRA_DIST += tests/integ/health_lib.sh
+TESTS += tests/integ/health_checks.sh tests/integ/health_multi.sh \
+	tests/integ/health_eject.sh
+
+# probe benchmark (tests/bench/probe.py; not in make check)
+noinst_PROGRAMS += tests/bench/probe_stub
+tests_bench_probe_stub_SOURCES = tests/bench/probe_stub.c
+tests_bench_probe_stub_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_bench_probe_stub_LDADD = $(LIBEVENT_LIBS)
+EXTRA_DIST += tests/bench/probe.py

@@ -1,0 +1,168 @@
+#!/usr/bin/python3
+"""probe.py: the health-check benchmark (not part of make check).
+
+    tests/bench/probe.py [--proxies 10000] [--stubs 4] [--inter 2]
+                         [--seconds 10] [--inflight 512]
+
+Starts a private redis-server, a few probe_stub "proxies" on loopback and
+proxypoold with one pool of N proxy URLs spread over the stubs (distinct
+identities user<i>@127.0.0.1:port), every one probed with the http check.
+Over the measured window it reports: probes completed per second (the
+daemon's own counter), the daemon's CPU time per probe, and the LEASE +
+RELEASE latency (p50/p99) measured at the same time by a client on the
+socket, next to the PING latency of the same socket as the reference.
+"""
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import redis
+
+top_src = os.environ.get("top_srcdir") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+top_build = os.environ.get("top_builddir") or os.getcwd()
+REDIS_SERVER = os.environ.get("REDIS_SERVER", "redis-server")
+
+
+def wait(pred, secs, what):
+    end = time.time() + secs
+    while time.time() < end:
+        try:
+            if pred():
+                return
+        except Exception:
+            pass
+        time.sleep(0.05)
+    raise SystemExit("timeout waiting for " + what)
+
+
+def cpu_of(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        v = f.read().rsplit(")", 1)[1].split()
+    return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stats(c, pool):
+    r = c.execute_command("STATS", pool)
+    return dict(zip(r[0::2], r[1::2]))
+
+
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(len(v) * p))] if v else float("nan")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--proxies", type=int, default=10000)
+    ap.add_argument("--stubs", type=int, default=4)
+    ap.add_argument("--inter", type=float, default=2.0)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--inflight", type=int, default=512)
+    a = ap.parse_args()
+
+    t = tempfile.mkdtemp(prefix="ra-bench-")
+    procs = []
+    try:
+        procs.append(subprocess.Popen(
+            [REDIS_SERVER, "--port", "0", "--unixsocket", t + "/redis.sock",
+             "--save", "", "--appendonly", "no", "--dir", t,
+             "--logfile", t + "/redis.log"]))
+        wait(lambda: redis.Redis(unix_socket_path=t + "/redis.sock").ping(),
+             10, "redis")
+        ports = []
+        for i in range(a.stubs):
+            pf = "%s/stub%d.port" % (t, i)
+            procs.append(subprocess.Popen(
+                [top_build + "/tests/bench/probe_stub", pf]))
+            wait(lambda: open(pf).read().endswith("\n"), 10, "stub")
+            ports.append(int(open(pf).read()))
+        with open(t + "/proxies", "w") as f:
+            for i in range(a.proxies):
+                f.write("http://user%d:x@127.0.0.1:%d\n" %
+                        (i, ports[i % len(ports)]))
+        with open(t + "/pp.conf", "w") as f:
+            f.write("""
+redis = { url = "unix://%(t)s/redis.sock"; timeout = 2.0; };
+listen = { socket = "%(t)s/pp.sock"; mode = "0600"; };
+log = { level = "warning"; file = "%(t)s/pp.log"; };
+checks = { dir = "%(checks)s"; max_inflight = %(inflight)d; };
+pools = ( { name = "bench"; lease_ttl = 60; proxies_file = "%(t)s/proxies";
+  check = { type = "http"; url = "http://127.0.0.1:%(port)d/";
+    inter = %(inter)g; fastinter = %(inter)g; rise = 1; fall = 2;
+    timeout = 2.0; }; } );
+""" % {"t": t, "checks": top_build + "/checks/.libs",
+                "inflight": a.inflight, "port": ports[0], "inter": a.inter})
+        pp = subprocess.Popen([top_build + "/src/daemon/proxypoold", "-c",
+                               t + "/pp.conf"])
+        procs.append(pp)
+        c = redis.Redis(unix_socket_path=t + "/pp.sock", decode_responses=True)
+        wait(lambda: stats(c, "bench")["total"] == a.proxies, 30, "pool sync")
+        wait(lambda: stats(c, "bench")["up"] >= a.proxies * 0.9, 60,
+             "proxies up")
+        time.sleep(1)
+
+        lease_lat, ping_lat = [], []
+        stop = threading.Event()
+
+        def leaser():
+            cl = redis.Redis(unix_socket_path=t + "/pp.sock",
+                             decode_responses=True)
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                r = cl.execute_command("LEASE", "bench")
+                t1 = time.perf_counter()
+                tok = r[r.index("token") + 1]
+                cl.execute_command("RELEASE", "bench", tok)
+                t2 = time.perf_counter()
+                cl.execute_command("PING")
+                t3 = time.perf_counter()
+                lease_lat.append((t1 - t0) * 1000)
+                ping_lat.append((t3 - t2) * 1000)
+                time.sleep(0.002)
+
+        s0 = stats(c, "bench")
+        c0, w0 = cpu_of(pp.pid), time.time()
+        th = threading.Thread(target=leaser)
+        th.start()
+        time.sleep(a.seconds)
+        stop.set()
+        th.join()
+        s1 = stats(c, "bench")
+        c1, w1 = cpu_of(pp.pid), time.time()
+        probes = s1["probes"] - s0["probes"]
+        rate = probes / (w1 - w0)
+        cpu = c1 - c0
+        print("proxies: %d on %d stubs, inter %gs (demand %.0f probes/s), "
+              "max_inflight %d" % (a.proxies, a.stubs, a.inter,
+                                   a.proxies / a.inter, a.inflight))
+        print("probes completed: %.0f/s (%d in %.1f s); up %d down %d" %
+              (rate, probes, w1 - w0, s1["up"], s1["down"]))
+        print("daemon CPU: %.1f%% of a core, %.1f us per probe" %
+              (100 * cpu / (w1 - w0), 1e6 * cpu / probes if probes else 0))
+        print("LEASE latency: p50 %.3f ms, p99 %.3f ms (%d leases)" %
+              (pct(lease_lat, 0.5), pct(lease_lat, 0.99), len(lease_lat)))
+        print("reference PING on the same socket: p50 %.3f ms, p99 %.3f ms;"
+              " LEASE/PING p99 ratio %.1f" %
+              (pct(ping_lat, 0.5), pct(ping_lat, 0.99),
+               pct(lease_lat, 0.99) / pct(ping_lat, 0.99)))
+    finally:
+        for p in reversed(procs):
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(t, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+#!/bin/sh
+# health_checks.sh: active health checks in a running proxypoold against
+# tinyproxy and fault-injecting proxies on loopback: rise to UP, fall to
+# DOWN and no more leases, return after restart, latency ranking, the
+# plugins through CHECK (http, connect, tcp, exec with every exit code and
+# a hung program), fault modes, broken plugin files refused.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/integ/daemon_lib.sh"
+. "$top_srcdir/tests/integ/health_lib.sh"
+skip_unless openssl
+[ -x "$TINYPROXY" ] || { echo "skip: tinyproxy not found"; exit 77; }
+
+start_redis redis
+start_target
+TA=$(free_port); start_tinyproxy tpa "$TA"
+TB=$(free_port); start_tinyproxy tpb "$TB"
+start_fault slow slow --delay 300
+start_fault reset reset
+start_fault s503 status --status 503
+start_fault junk garbage
+start_fault hang hang
+start_fault tunnel ok
+DEAD=$(free_port)
+
+# the checks directory: the real plugins plus two broken files
+mkdir -p "$T/checks"
+for p in http connect tcp exec; do
+	cp "$CHECKS_DIR/$p.so" "$T/checks/"
+done
+cp "$top_builddir/tests/servers/.libs/badabi.so" "$T/checks/badabi.so"
+cp "$top_builddir/tests/servers/.libs/nosym.so" "$T/checks/nosym.so"
+
+cat >"$T/probe.sh" <<'SH'
+#!/bin/sh
+mode=$(cat "$(dirname "$0")/mode")
+case $mode in
+0) echo "OK - fine | time=0.042s;1;2"; exit 0 ;;
+1) echo "WARNING - host=$PROXY_HOST port=$PROXY_PORT scheme=$PROXY_SCHEME user=$PROXY_USER"; exit 1 ;;
+2) echo "CRITICAL - broken"; exit 2 ;;
+3) echo "UNKNOWN - cannot tell"; exit 3 ;;
+hang) echo $$ >"$(dirname "$0")/probe.pid"; sleep 30 &
+	echo $! >"$(dirname "$0")/sleep.pid"; wait; exit 0 ;;
+esac
+SH
+chmod +x "$T/probe.sh"
+echo 0 >"$T/mode"
+
+A=http://127.0.0.1:$TA B=http://127.0.0.1:$TB S=http://127.0.0.1:$slow_port
+write_conf "$T/pp.conf" "unix://$T/redis.sock" "
+checks = { dir = \"$T/checks\"; max_inflight = 64; };
+pools = (
+  { name = \"web\"; lease_ttl = 60;
+    proxies = ( \"$A\", \"$B\", \"$S\" );
+    check = { type = \"http\"; url = \"http://127.0.0.1:$TARGET_PORT/health\";
+      expect = [200]; body = \"ok\"; inter = 0.3; fastinter = 0.1;
+      downinter = 0.3; rise = 2; fall = 2; timeout = 1.0; jitter = 0.1;
+      latency_step = 0.05; }; },
+  { name = \"tls\"; proxies = ( \"http://127.0.0.1:$tunnel_port\" );
+    check = { type = \"connect\"; url = \"https://127.0.0.1:$TARGET_TLS_PORT/\";
+      insecure = true; inter = 60; }; },
+  { name = \"tlsv\"; proxies = ( \"http://127.0.0.1:$tunnel_port\" );
+    check = { type = \"connect\"; url = \"https://127.0.0.1:$TARGET_TLS_PORT/\";
+      inter = 60; }; },
+  { name = \"plain\"; proxies = ( \"$A\" ); },
+  { name = \"port\"; proxies = ( \"$A\" );
+    check = { type = \"tcp\"; inter = 60; }; },
+  { name = \"ex\"; proxies = ( \"socks5://bob:pw@127.0.0.1:$TA\" );
+    check = { type = \"exec\"; command = [ \"$T/probe.sh\" ]; inter = 60;
+      timeout = 0.5; }; }
+);"
+start_daemon "$T/pp.conf"
+
+grep -q 'check plugin refused:.*badabi.so.*ABI version 999' "$T/pp.log"
+check "a plugin with another ABI version is refused with a clear log line" [ $? -eq 0 ]
+grep -q 'check plugin refused:.*nosym.so.*no pp_check_plugin symbol' "$T/pp.log"
+check "a module without the descriptor symbol is refused" [ $? -eq 0 ]
+expect_eq "the daemon serves after refusing them" PONG "$(pp ping)"
+
+# rise: every working proxy is UP after two good checks
+wait_for 15 sh -c "[ \"\$('$REDIS_CLI' -s '$SOCK' stats web | awk 'p{print;exit} \$0==\"up\"{p=1}')\" = 3 ]"
+check "working proxies go UP after rise" [ $? -eq 0 ]
+expect_eq "none is down" 0 "$(stat web down)"
+n=$(stat web local_probes)
+check "STATS counts this instance's probes ($n)" [ "$n" -ge 6 ]
+
+# latency: the slow proxy ranks after the fast ones
+pp lease web >"$T/l1"; pp lease web >"$T/l2"; pp lease web >"$T/l3"
+expect_eq "the slow proxy is leased last" "$S" "$(field proxy <"$T/l3")"
+check "the fast ones first" [ "$(field proxy <"$T/l1")" != "$S" ] && \
+	[ "$(field proxy <"$T/l2")" != "$S" ]
+for f in l1 l2 l3; do pp release web "$(field token <"$T/$f")" >/dev/null; done
+
+# fall: a killed tinyproxy goes DOWN and is no longer leased
+kill "$tpb_pid"; wait "$tpb_pid" 2>/dev/null
+wait_for 15 sh -c "[ \"\$('$REDIS_CLI' -s '$SOCK' stats web | awk 'p{print;exit} \$0==\"down\"{p=1}')\" = 1 ]"
+check "a killed proxy goes DOWN after fall" [ $? -eq 0 ]
+expect_eq "a DOWN proxy is quarantined" 1 "$(stat web quarantined)"
+errs=$(stat web errors)
+case $errs in *connect*=*) r=0 ;; *) r=1 ;; esac
+check "STATS shows the errors by reason ($errs)" [ $r -eq 0 ]
+grep -q "pool web: http://127.0.0.1:$TB is down" "$T/pp.log"
+check "the state change is logged" [ $? -eq 0 ]
+got=""
+for i in 1 2 3 4 5 6; do
+	pp lease web >"$T/l"
+	got="$got $(field proxy <"$T/l")"
+	pp release web "$(field token <"$T/l")" >/dev/null
+done
+check "the DOWN proxy is not leased ($got)" sh -c "! echo '$got' | grep -q ':$TB'"
+
+# it returns once it answers again
+start_tinyproxy tpb "$TB"
+wait_for 15 sh -c "[ \"\$('$REDIS_CLI' -s '$SOCK' stats web | awk 'p{print;exit} \$0==\"up\"{p=1}')\" = 3 ]"
+check "a restarted proxy is UP again after rise" [ $? -eq 0 ]
+expect_eq "and out of quarantine" 0 "$(stat web quarantined)"
+pp lease web >"$T/l1"; pp lease web >"$T/l2"
+got="$(field proxy <"$T/l1") $(field proxy <"$T/l2")"
+check "and leased again ($got)" sh -c "echo '$got' | grep -q ':$TB'"
+for f in l1 l2; do pp release web "$(field token <"$T/$f")" >/dev/null; done
+
+# CHECK runs a pool's check now
+v=$(pp check web "$A" | field verdict)
+expect_eq "CHECK http through tinyproxy" UP "$v"
+lat=$(pp check web "$S" | field latency)
+check "CHECK reports the latency ($lat ms)" [ "${lat%.*}" -ge 250 ]
+for m in reset s503 junk; do
+	eval "port=\$${m}_port"
+	pp check web "http://127.0.0.1:$port" >"$T/c"
+	expect_eq "CHECK through a proxy that does '$m' is DOWN" DOWN "$(field verdict <"$T/c")"
+done
+expect_eq "the reason names the status" "status 503" \
+	"$(pp check web "http://127.0.0.1:$s503_port" | field reason)"
+pp check web "http://127.0.0.1:$hang_port" >"$T/c"
+expect_eq "a hanging proxy times out" "DOWN timeout" \
+	"$(field verdict <"$T/c") $(field reason <"$T/c")"
+expect_eq "a refused port is DOWN" DOWN \
+	"$(pp check web "http://127.0.0.1:$DEAD" | field verdict)"
+expect_eq "CHECK on a pool without checks" \
+	"ERR no checks configured" \
+	"$(pp check plain "$A" 2>&1)"
+expect_eq "connect: CONNECT + TLS handshake through the proxy" UP \
+	"$(pp check tls "http://127.0.0.1:$tunnel_port" | field verdict)"
+pp check tlsv "http://127.0.0.1:$tunnel_port" >"$T/c"
+check "connect: an unverifiable certificate is DOWN ($(field reason <"$T/c"))" \
+	[ "$(field verdict <"$T/c")" = DOWN ]
+expect_eq "tcp: the proxy port answers" UP "$(pp check port "$A" | field verdict)"
+expect_eq "tcp: a closed port does not" DOWN \
+	"$(pp check port "http://127.0.0.1:$DEAD" | field verdict)"
+
+# exec: Nagios exit codes, perfdata, environment, timeout
+X="socks5://bob:pw@127.0.0.1:$TA"
+echo 0 >"$T/mode"; pp check ex "$X" >"$T/c"
+expect_eq "exec: exit 0 is UP with perfdata latency" "UP 42" \
+	"$(field verdict <"$T/c") $(field latency <"$T/c" | cut -d. -f1)"
+echo 1 >"$T/mode"; pp check ex "$X" >"$T/c"
+expect_eq "exec: exit 1 is WARN, the proxy is in the environment" \
+	"WARN WARNING - host=127.0.0.1 port=$TA scheme=socks5 user=bob" \
+	"$(field verdict <"$T/c") $(field reason <"$T/c")"
+echo 2 >"$T/mode"
+expect_eq "exec: exit 2 is DOWN" DOWN "$(pp check ex "$X" | field verdict)"
+echo 3 >"$T/mode"
+expect_eq "exec: exit 3 is UNKNOWN" UNKNOWN "$(pp check ex "$X" | field verdict)"
+echo hang >"$T/mode"
+start=$(date +%s)
+pp check ex "$X" >"$T/c"
+expect_eq "exec: a hung program is killed at the timeout" \
+	"DOWN timeout: program killed" \
+	"$(field verdict <"$T/c") $(field reason <"$T/c")"
+check "exec: killed promptly" [ $(( $(date +%s) - start )) -le 3 ]
+gone() { ! kill -0 "$(cat "$1")" 2>/dev/null; }
+wait_for 3 gone "$T/probe.pid"
+check "exec: the hung program was killed" [ $? -eq 0 ]
+wait_for 3 gone "$T/sleep.pid"
+check "exec: so was its child (the whole process group)" [ $? -eq 0 ]
+expect_eq "the daemon still serves" PONG "$(pp ping)"
+finish

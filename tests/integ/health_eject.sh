@@ -1,0 +1,88 @@
+#!/bin/sh
+# health_eject.sh: passive feedback and eviction with health checks
+# running: REPORT FAILED ejects with a growing backoff, a healthy interval
+# lowers it again, max_percent holds when every proxy fails, a proxy DOWN
+# longer than evict_after leaves the pool and comes back on reload only
+# while the config lists it.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/integ/daemon_lib.sh"
+. "$top_srcdir/tests/integ/health_lib.sh"
+skip_unless openssl
+
+start_redis redis
+start_target
+list=""
+for i in 1 2 3 4; do
+	start_fault "px$i" ok
+	eval "port=\$px${i}_port"
+	list="$list${list:+, }\"http://127.0.0.1:$port\""
+done
+P1=http://127.0.0.1:$px1_port
+DEAD=$(free_port)
+conf() {
+	write_conf "$T/pp.conf" "unix://$T/redis.sock" "
+checks = { dir = \"$CHECKS_DIR\"; };
+pools = (
+  { name = \"ej\"; proxies = ( $list );
+    check = { type = \"http\"; url = \"http://127.0.0.1:$TARGET_PORT/\";
+      inter = 0.3; rise = 1; fall = 1; timeout = 2.0; };
+    eject = { failures = 2; base_time = 1.0; max_time = 10;
+      max_percent = 50; }; },
+  { name = \"ev\"; proxies = ( \"$P1\" $1 );
+    evict_after = 1.0;
+    check = { type = \"tcp\"; inter = 0.2; rise = 1; fall = 1; }; }
+);"
+}
+conf ", \"http://127.0.0.1:$DEAD\""
+start_daemon "$T/pp.conf"
+wait_for 15 sh -c "[ \"\$('$REDIS_CLI' -s '$SOCK' stats ej | awk 'p{print;exit} \$0==\"up\"{p=1}')\" = 4 ]"
+check "every proxy is UP" [ $? -eq 0 ]
+
+redis_ms() {
+	"$REDIS_CLI" -s "$T/redis.sock" time >"$T/time"
+	echo $(( $(sed -n 1p "$T/time") * 1000 + $(sed -n 2p "$T/time") / 1000 ))
+}
+# eject P1 and print how long its quarantine lasts (ms)
+eject_for() {
+	pp report ej "$P1" FAILED >/dev/null
+	pp report ej "$P1" FAILED >/dev/null
+	now=$(redis_ms)
+	u=$(pp list ej STATE quarantined | awk 'p{print;exit} $0=="until"{p=1}')
+	echo $((u - now))
+}
+back() {
+	wait_for 15 sh -c "[ \"\$('$REDIS_CLI' -s '$SOCK' stats ej | awk 'p{print;exit} \$0==\"quarantined\"{p=1}')\" = 0 ]"
+}
+d1=$(eject_for)
+check "two FAILED reports eject for base_time ($d1 ms)" [ "$d1" -ge 800 ] && [ "$d1" -le 1100 ]
+back; check "the proxy returns after its quarantine" [ $? -eq 0 ]
+d2=$(eject_for)
+check "ejected again at once: twice as long ($d2 ms)" [ "$d2" -ge 1800 ] && [ "$d2" -le 2100 ]
+back
+sleep 3
+d3=$(eject_for)
+check "after a healthy interval the backoff is lower again ($d3 ms)" [ "$d3" -le 1100 ]
+back
+for i in 1 2 3 4; do
+	eval "port=\$px${i}_port"
+	pp report ej "http://127.0.0.1:$port" FAILED >/dev/null
+	pp report ej "http://127.0.0.1:$port" FAILED >/dev/null
+done
+expect_eq "max_percent holds when every proxy fails" 2 "$(stat ej quarantined)"
+pp lease ej >"$T/l"
+check "the pool still leases" [ -n "$(field token <"$T/l")" ]
+
+# eviction
+wait_for 15 sh -c "[ \"\$('$REDIS_CLI' -s '$SOCK' stats ev | awk 'p{print;exit} \$0==\"total\"{p=1}')\" = 1 ]"
+check "a proxy DOWN past evict_after leaves the pool" [ $? -eq 0 ]
+grep -q "pool ev: http://127.0.0.1:$DEAD evicted" "$T/pp.log"
+check "the eviction is logged" [ $? -eq 0 ]
+expect_eq "the other one stays" "$P1" "$(pp lease ev | field proxy)"
+pp reload >/dev/null
+wait_for 10 sh -c "[ \"\$('$REDIS_CLI' -s '$SOCK' stats ev | awk 'p{print;exit} \$0==\"total\"{p=1}')\" = 2 ]"
+check "a reload brings it back while the config lists it" [ $? -eq 0 ]
+conf ""
+pp reload >/dev/null
+wait_for 10 sh -c "[ \"\$('$REDIS_CLI' -s '$SOCK' stats ev | awk 'p{print;exit} \$0==\"total\"{p=1}')\" = 1 ]"
+check "not once the config drops it" [ $? -eq 0 ]
+finish

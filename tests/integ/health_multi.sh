@@ -1,0 +1,61 @@
+#!/bin/sh
+# health_multi.sh: two proxypoold instances on one Redis split the due
+# checks between them: each proxy is probed once per interval in total,
+# not once per instance (counted at the test target), and both probe.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/integ/daemon_lib.sh"
+. "$top_srcdir/tests/integ/health_lib.sh"
+skip_unless openssl
+
+start_redis redis
+start_target
+N=6
+list=""
+for i in $(seq 1 $N); do
+	start_fault "px$i" ok
+	eval "port=\$px${i}_port"
+	list="$list${list:+, }\"http://127.0.0.1:$port\""
+done
+pools="
+checks = { dir = \"$CHECKS_DIR\"; };
+pools = ( { name = \"web\"; proxies = ( $list );
+  check = { type = \"http\"; url = \"http://127.0.0.1:$TARGET_PORT/\";
+    inter = 0.5; fastinter = 0.5; jitter = 0; rise = 1; fall = 1;
+    timeout = 2.0; }; } );"
+write_conf "$T/a.conf" "unix://$T/redis.sock" "$pools"
+sed "s|$T/pp.sock|$T/pp2.sock|" "$T/a.conf" >"$T/b.conf"
+start_daemon "$T/a.conf"
+SOCK=$T/pp2.sock; start_daemon "$T/b.conf"; SOCK=$T/pp.sock
+stat2() { "$REDIS_CLI" -s "$T/pp2.sock" stats "$1" | field "$2"; }
+
+wait_for 15 sh -c "[ \"\$('$REDIS_CLI' -s '$SOCK' stats web | awk 'p{print;exit} \$0==\"up\"{p=1}')\" = $N ]"
+check "every proxy is UP" [ $? -eq 0 ]
+# measure a window of 4 s = 8 intervals
+"$PYTHON3" -c 'import sys, urllib.request
+urllib.request.urlopen("http://127.0.0.1:%s/_reset" % sys.argv[1]).read()' "$TARGET_PORT"
+a0=$(stat web local_probes); b0=$(stat2 web local_probes)
+sleep 4
+a1=$(stat web local_probes); b1=$(stat2 web local_probes)
+target_stats >"$T/stats.json"
+"$PYTHON3" - "$T/stats.json" "$N" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+n = int(sys.argv[2])
+by = s["by_proxy"]
+bad = 0
+for i in range(1, n + 1):
+    c = by.get("px%d" % i, 0)
+    # 4 s / 0.5 s = 8 probes; twice that if both instances probed it
+    if 6 <= c <= 10:
+        print("ok - px%d probed %d times in 4 s (once per interval)" % (i, c))
+    else:
+        print("not ok - px%d probed %d times in 4 s (expected 6..10)" % (i, c))
+        bad += 1
+sys.exit(1 if bad else 0)
+PY
+[ $? -eq 0 ] || _failed=$((_failed + 1))
+da=$((a1 - a0)); db=$((b1 - b0))
+check "both instances probe (a: $da, b: $db)" [ "$da" -ge 4 ] && [ "$db" -ge 4 ]
+check "together once per proxy per interval ($((da + db)) for $N x 8)" \
+	[ $((da + db)) -le $((N * 10)) ]
+finish
