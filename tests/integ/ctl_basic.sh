@@ -59,7 +59,7 @@ expect_eq "pools table" "POOL empty web" "$(tr '\n' ' ' <"$T/out" | sed 's/ $//'
 run --json pools
 expect_eq "pools --json" "['empty', 'web']" "$(jq 'sorted(d)')"
 run stats
-expect_eq "stats header" "POOL TOTAL FREE LEASED SHARED QUARANTINED DRAINING LEASES BINDINGS" \
+expect_eq "stats header" "POOL TOTAL FREE LEASED SHARED QUARANTINED DRAINING LEASES BINDINGS CHECK UP DOWN PROBES LOCAL_PROBES PROBES_PER_SEC PROBES_INFLIGHT ERRORS" \
     "$(head -1 "$T/out" | tr -s ' ')"
 expect_eq "stats row of web" "web 2 2 0" \
     "$(awk '$1 == "web" { print $1, $2, $3, $4 }' "$T/out")"
