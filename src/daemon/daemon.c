@@ -139,7 +139,6 @@ int
 daemon_reload(struct daemon *d, struct req *r, char **cause)
 {
 	struct conf *next, *old;
-	struct client *c;
 	char *why = NULL, *kept;
 
 	sd_notify(0, "RELOADING=1");
@@ -193,8 +192,7 @@ daemon_reload(struct daemon *d, struct req *r, char **cause)
 	redis_set_timeout(d->redis, next->redis_timeout);
 	old = d->conf;
 	d->conf = next;
-	TAILQ_FOREACH(c, &d->clients, entry)
-		c->admin = c->uid == 0 || conf_is_admin(next, c->uid, c->gid);
+	server_apply_conf(d);
 	d->stats.reloads++;
 	log_info("configuration reloaded from %s (%zu pools)", d->conf_path,
 	    next->npools);

@@ -189,6 +189,20 @@ client_set_timeout(struct client *c)
 	bufferevent_set_timeouts(c->bev, &tv, NULL);
 }
 
+void
+server_apply_conf(struct daemon *d)
+{
+	struct client *c;
+
+	TAILQ_FOREACH(c, &d->clients, entry) {
+		c->admin = conf_is_admin(d->conf, c->uid, c->gid);
+		c->reader.max_request = (size_t)d->conf->max_request;
+		bufferevent_setwatermark(c->bev, EV_READ, 0,
+		    (size_t)d->conf->max_request + 4096);
+		client_set_timeout(c);
+	}
+}
+
 static void
 server_accept(evutil_socket_t lfd, short ev, void *arg)
 {

@@ -11,6 +11,10 @@ int	server_listen(struct daemon *d, char **cause);
 /* Stop accepting and remove the socket file. */
 void	server_close_listener(struct daemon *d);
 
+/* Apply a reloaded config to connected clients: admin rights, request
+ * size limit, idle timeout. */
+void	server_apply_conf(struct daemon *d);
+
 /* Parse and dispatch buffered requests until one is in flight. */
 void	client_process(struct client *c);
 /* Close after what was written has been sent. */

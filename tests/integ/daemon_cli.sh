@@ -171,6 +171,20 @@ kill -HUP "$pp_pid"
 wait_for 5 sh -c "'$REDIS_CLI' -s '$SOCK' list default count 100 | grep -q 4001"
 expect_eq "SIGHUP reload adds a proxy" "3" "$(active)"
 
+# @include, a removed pool, a setting that needs a restart
+cat >"$T/pools.inc" <<INC
+pools = ( { name = "default"; proxies = ( "http://127.0.0.1:4000" ); } );
+INC
+write_conf "$T/pp.conf" "unix://$T/redis.sock" '@include "pools.inc"'
+sed -i "s|socket = \"$SOCK\";|socket = \"$T/other.sock\";|" "$T/pp.conf"
+expect_eq "RELOAD with @include" "OK" "$(pp reload)"
+expect_eq "removed pool is gone" "default" "$(pp pools)"
+expect_eq "removed pool: NOPOOL" "NOPOOL" "$(pp lease second | cut -d' ' -f1)"
+check "socket change reported as needing a restart" \
+	grep -q "listen.socket cannot change without a restart" "$T/pp.log"
+expect_eq "running socket kept" "PONG" "$(pp ping)"
+sed -i "s|socket = \"$T/other.sock\";|socket = \"$SOCK\";|" "$T/pp.conf"
+
 # -d: the parent returns once the daemon is ready; errors still reach it
 out=$("$PROXYPOOLD" -d -p "$T/pp2.pid" -c "$T/pp.conf" 2>&1); rc=$?
 expect_eq "-d with the socket in use fails" "1" "$rc"

@@ -244,4 +244,40 @@ r = pairs(good.execute_command("LEASE", "default"))
 ok(good.execute_command("RELEASE", "default", r["token"]) == "OK",
    "lease path fine after bad clients")
 ok(env.daemon.poll() is None, "daemon still running")
+
+# --- limits changed by RELOAD: max_clients, idle_timeout --------------
+good.close()
+c.close()
+env.write_conf('{ name = "default"; proxies = ( "http://127.0.0.1:20000" ); }',
+               'listen_extra = 1;')
+with open(env.conf) as f:
+    text = f.read().replace("listen_extra = 1;", "").replace(
+        "max_request = 4096;", "max_request = 4096; max_clients = 3; "
+        "idle_timeout = 0.5;")
+with open(env.conf, "w") as f:
+    f.write(text)
+admin = env.client()
+ok(admin.execute_command("RELOAD") == "OK", "RELOAD with new limits")
+admin.close()
+# every idle connection left by the tests above times out now
+ok(wait_for(lambda: env.client().execute_command("INFO")
+            ["connected_clients"] == 1, 10),
+   "idle_timeout applies to connected clients after RELOAD")
+socks = []
+for i in range(3):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(env.sock)
+    s.sendall(b"PING\r\n")
+    s.settimeout(2)
+    socks.append((s, s.recv(100)))
+ok(all(r == b"+PONG\r\n" for _, r in socks), "3 clients under max_clients 3")
+ok(raw(b"PING\r\n").startswith(b"-ERR max number of clients"),
+   "a 4th client is refused")
+t0 = time.monotonic()
+closed = wait_for(lambda: socks[0][0].recv(100) == b"", 5)
+ok(closed and time.monotonic() - t0 < 3, "idle client closed after "
+   "idle_timeout")
+for s, _ in socks:
+    s.close()
+ok(wait_for(lambda: env.client().ping(), 5), "new clients accepted again")
 finish()
