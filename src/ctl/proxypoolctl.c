@@ -311,6 +311,62 @@ parse_outcome(struct ctl *ctl, const char *s, char *out, size_t size)
 }
 
 /*
+ * Try argv[*i] as a global option: -j/--json, -s/--socket SOCKET,
+ * -t/--timeout S (also --socket=SOCKET, --timeout=S), before or after
+ * the command word.  Returns 1 when it was one (its value consumed), 0
+ * when not, -1 after a usage message.
+ */
+static int
+global_option(struct ctl *ctl, int argc, char **argv, int *i)
+{
+	const char *opt = argv[*i], *value = NULL;
+	char *end;
+	int which;
+
+	if (strcmp(opt, "-j") == 0 || strcmp(opt, "--json") == 0) {
+		ctl->json = 1;
+		return 1;
+	}
+	if (strcmp(opt, "-s") == 0 || strcmp(opt, "--socket") == 0)
+		which = 's';
+	else if (strcmp(opt, "-t") == 0 || strcmp(opt, "--timeout") == 0)
+		which = 't';
+	else if (strncmp(opt, "--socket=", 9) == 0) {
+		which = 's';
+		value = opt + 9;
+	} else if (strncmp(opt, "--timeout=", 10) == 0) {
+		which = 't';
+		value = opt + 10;
+	} else
+		return 0;
+	if (value == NULL) {
+		if (*i + 1 == argc) {
+			usage_error(ctl, "option %s needs a value", opt);
+			return -1;
+		}
+		value = argv[++*i];
+	}
+	if (which == 's') {
+		if (*value == '\0') {
+			usage_error(ctl, "option %s: empty socket path", opt);
+			return -1;
+		}
+		ctl->socket = value;
+		return 1;
+	}
+	errno = 0;
+	ctl->timeout = strtod(value, &end);
+	if (*value == '\0' || *end != '\0' || errno != 0 ||
+	    !isfinite(ctl->timeout) || ctl->timeout <= 0 ||
+	    ctl->timeout > 86400) {
+		usage_error(ctl, "option %s: '%s' is not a number of seconds "
+		    "between 0 and 86400", opt, value);
+		return -1;
+	}
+	return 1;
+}
+
+/*
  * Split a command's words into positional arguments and options
  * ("--name value", "--name=value", "-f value"; "--" ends options).
  * Returns 0, or EXIT_USAGE after a message.
@@ -360,8 +416,15 @@ parse_args(struct ctl *ctl, int argc, char **argv, struct cmd_args *a)
 				}
 			}
 		}
-		if (o == NULL)
+		if (o == NULL) {
+			switch (global_option(ctl, argc, argv, &i)) {
+			case 1:
+				continue;
+			case -1:
+				return EXIT_USAGE;
+			}
 			return usage_error(ctl, "unknown option '%s'", argv[i]);
+		}
 		if (!o->has_arg) {
 			if (value != NULL)
 				return usage_error(ctl, "option --%s takes no "
@@ -1726,6 +1789,7 @@ usage(FILE *f)
 	    "  -j, --json           print JSON instead of tables\n"
 	    "  -h, --help           this help\n"
 	    "  -V, --version        print the version\n"
+	    "-j, -s and -t may also follow the command word.\n"
 	    "\n"
 	    "commands:\n", CTL_SOCKET, CTL_TIMEOUT);
 	for (c = cmds; c->name != NULL; c++)
@@ -1744,7 +1808,6 @@ main(int argc, char **argv)
 	struct ctl ctl;
 	struct cmd_args args;
 	const char *env, *opt;
-	char *end;
 	int i, rc;
 
 	memset(&ctl, 0, sizeof ctl);
@@ -1769,32 +1832,10 @@ main(int argc, char **argv)
 			printf("proxypoolctl %s\n", PACKAGE_VERSION);
 			return 0;
 		}
-		if (strcmp(opt, "-j") == 0 || strcmp(opt, "--json") == 0) {
-			ctl.json = 1;
+		if ((rc = global_option(&ctl, argc, argv, &i)) < 0)
+			return EXIT_USAGE;
+		if (rc == 1)
 			continue;
-		}
-		if (strcmp(opt, "-s") == 0 || strcmp(opt, "--socket") == 0 ||
-		    strcmp(opt, "-t") == 0 || strcmp(opt, "--timeout") == 0) {
-			if (i + 1 == argc)
-				return usage_error(&ctl, "option %s needs a "
-				    "value", opt);
-			if (opt[1] == 's' || opt[2] == 's') {
-				if (*argv[i + 1] == '\0')
-					return usage_error(&ctl, "option %s: "
-					    "empty socket path", opt);
-				ctl.socket = argv[++i];
-				continue;
-			}
-			errno = 0;
-			ctl.timeout = strtod(argv[++i], &end);
-			if (*argv[i] == '\0' || *end != '\0' || errno != 0 ||
-			    !isfinite(ctl.timeout) || ctl.timeout <= 0 ||
-			    ctl.timeout > 86400)
-				return usage_error(&ctl, "option %s: '%s' is "
-				    "not a number of seconds between 0 and "
-				    "86400", opt, argv[i]);
-			continue;
-		}
 		return usage_error(&ctl, "unknown option '%s'", opt);
 	}
 	if (i == argc) {

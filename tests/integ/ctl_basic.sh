@@ -72,6 +72,8 @@ expect_eq "stats --json: list of pools" "2 2" \
 run --json stats web
 expect_eq "stats POOL --json: one object" "web 2 0" \
     "$(jq 'd["pool"], d["total"], d["leased"]')"
+"$CTL" stats web --json --socket="$SOCK" >"$T/out" 2>"$T/err"
+expect_eq "global options after the command" "0 web" "$? $(jq 'd["pool"]')"
 
 # ---- lease, renew, release, report ----
 run lease web --ttl 20
@@ -79,10 +81,11 @@ check "lease prints a table of fields" grep -q '^token  *[0-9a-f]\{16,\}$' "$T/o
 tok1=$(awk '$1 == "token" { print $2 }' "$T/out")
 check "lease table shows the expiry as a date" \
     grep -q '^expires  *[0-9]* ([0-9-]*T[0-9:.]*Z)$' "$T/out"
-run --json lease web --name alice
+run --json lease web --name alice --exclusive
 expect_eq "lease --json" "0 True True" \
     "$rc $(jq 'd["token"] != "" and d["fence"] > 0') $(jq 'd["proxy"].startswith("http://")')"
 tok2=$(jq 'd["token"]')
+expect_eq "lease --exclusive is not shared" "0" "$(jq 'd["shared"]')"
 exp2=$(jq 'd["expires"]')
 run --json renew web "$tok2" --ttl 60
 expect_eq "renew --json moves the expiry later" "0 True" \
