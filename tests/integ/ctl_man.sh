@@ -3,7 +3,7 @@
 # groff -ww), and stay complete: every proxypoolctl command is in
 # proxypoolctl(1), every setting of the daemon's schema tables (conf.c)
 # and every command of its command table (cmd.c) in proxypoold.conf(5)
-# and proxypoold(8).
+# and proxypoold(8), every health-check setting in proxypoold.conf(5).
 . "$top_srcdir/tests/lib.sh"
 
 MANS="src/ctl/proxypoolctl.1 src/daemon/proxypoold.8 etc/proxypoold.conf.5"
@@ -40,6 +40,22 @@ if [ -f "$conf" ]; then
 	[ -n "$settings" ] || not_ok "settings found in conf.c"
 	for s in $settings; do
 		check "proxypoold.conf(5) documents $s" \
+		    grep -q "^\.It Cm $s\( \|$\)\|^\.It Cm [a-z_]* , Cm $s " \
+		    "$top_srcdir/etc/proxypoold.conf.5"
+	done
+fi
+
+# every health-check setting (common ones, each plugin's own, the checks
+# group's) is in proxypoold.conf(5)
+ppc=$top_srcdir/checks/pp_check.h
+if [ -f "$ppc" ]; then
+	settings=$( (awk '/#define PP_CHECK_COMMON_SETTINGS/, /[^\\]$/' "$ppc"
+	    awk '/_settings\[\] = \{/, /\};/' "$top_srcdir"/checks/*.c
+	    echo '"dir" "max_inflight"') | grep -o '"[a-z_]*"' | tr -d '"' |
+	    sort -u)
+	[ -n "$settings" ] || not_ok "check settings found in checks/"
+	for s in $settings; do
+		check "proxypoold.conf(5) documents check setting $s" \
 		    grep -q "^\.It Cm $s\( \|$\)\|^\.It Cm [a-z_]* , Cm $s " \
 		    "$top_srcdir/etc/proxypoold.conf.5"
 	done
