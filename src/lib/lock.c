@@ -168,6 +168,7 @@ ra_lock_signal_key(const char *prefix, const char *name, char *buf,
 /* Argument builders and decoders (sync and async share them)          */
 /* ------------------------------------------------------------------ */
 
+/* lock_acquire.lua: KEYS lock, fence; ARGV owner, ttl ms, re-entrant. */
 static void
 args_acquire(struct ra_args *a, const char *prefix, const char *name,
     const char *owner, double ttl, int flags)
@@ -180,6 +181,7 @@ args_acquire(struct ra_args *a, const char *prefix, const char *name,
 	ra_args_str(a, (flags & RA_LOCK_REENTRANT) ? "1" : "0");
 }
 
+/* lock_release.lua: KEYS lock, signal; ARGV owner, force, token ms. */
 static void
 args_release(struct ra_args *a, const char *prefix, const char *name,
     const char *owner, int force)
@@ -192,6 +194,7 @@ args_release(struct ra_args *a, const char *prefix, const char *name,
 	ra_args_ll(a, RA_LOCK_SIGNAL_MS);
 }
 
+/* lock_extend.lua: KEYS lock; ARGV owner, ms, replace. */
 static void
 args_extend(struct ra_args *a, const char *prefix, const char *name,
     const char *owner, double ttl, int replace)
@@ -341,27 +344,55 @@ lock_mono_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Longest BLPOP slice the context's command timeout allows (ms), or 0
- * when there is no command timeout. */
-static long long
-lock_slice_cap(const struct ra_context *ctx)
+/*
+ * BLPOP key for up to ms milliseconds.  Redis ends a blocking wait up to a
+ * server tick (100 ms at hz 10) late, so the context's command timeout, if
+ * any, is stretched to the slice plus a second for this one command and
+ * restored after.  Returns 0 (woken or timed out) or -1 with ctx->err.
+ */
+static int
+lock_blpop(struct ra_context *ctx, const char *key, long long ms)
 {
-	const struct timeval *tv = &ctx->priv->opt.command_timeout;
-	long long ms = (long long)tv->tv_sec * 1000 + tv->tv_usec / 1000;
+	const struct timeval *ct = &ctx->priv->opt.command_timeout;
+	bool stretch = ct->tv_sec != 0 || ct->tv_usec != 0;
+	char tmo[32];
+	const char *argv[3] = { "BLPOP", key, tmo };
+	struct timeval tv;
+	redisReply *r;
+	long long us;
 
-	if (ms <= 0)
-		return 0;
-	return ms * 3 / 4 > 0 ? ms * 3 / 4 : 1;
+	if (ctx->rc == NULL && ra_reconnect(ctx) != 0)
+		return -1;
+	snprintf(tmo, sizeof tmo, "%lld.%03lld", ms / 1000, ms % 1000);
+	if (stretch) {
+		us = (long long)ct->tv_sec * 1000000 + ct->tv_usec +
+		    (ms + 1000) * 1000;
+		tv.tv_sec = (time_t)(us / 1000000);
+		tv.tv_usec = (suseconds_t)(us % 1000000);
+		if (redisSetTimeout(ctx->rc, tv) != REDIS_OK) {
+			ra_set_error(&ctx->err, ctx->errstr, RA_ERR_IO,
+			    "cannot set the socket timeout");
+			return -1;
+		}
+	}
+	r = lock_command(ctx, 3, argv, NULL);
+	if (stretch && ctx->rc != NULL &&
+	    redisSetTimeout(ctx->rc, *ct) != REDIS_OK) {
+		redisFree(ctx->rc);	/* reconnect with the right timeout */
+		ctx->rc = NULL;
+	}
+	if (r == NULL)
+		return -1;
+	freeReplyObject(r);
+	return 0;
 }
 
 int
 ra_lock_wait(struct ra_context *ctx, const char *name, const char *owner,
     double ttl, double wait, int flags, long long *fence)
 {
-	char sigkey[RA_KEY_MAX + 256], tmo[32];
-	const char *argv[3] = { "BLPOP", sigkey, tmo };
-	long long deadline, left, slice, pttl, cap;
-	redisReply *r;
+	char sigkey[RA_KEY_MAX + 256];
+	long long deadline, left, slice, pttl;
 
 	if (lock_check_ctx(ctx, name, owner, true, ttl) != 0)
 		return -1;
@@ -377,7 +408,6 @@ ra_lock_wait(struct ra_context *ctx, const char *name, const char *owner,
 		return -1;
 	}
 	deadline = lock_mono_ms() + (wait > 0 ? llround(wait * 1000.0) : 0);
-	cap = lock_slice_cap(ctx);
 	for (;;) {
 		pttl = -1;
 		if (lock_try(ctx, name, owner, ttl, flags, fence, &pttl) == 0)
@@ -391,15 +421,10 @@ ra_lock_wait(struct ra_context *ctx, const char *name, const char *owner,
 		slice = left;
 		if (pttl > 0 && pttl < slice)
 			slice = pttl;
-		if (cap > 0 && slice > cap)
-			slice = cap;
 		if (slice < 1)
 			slice = 1;	/* BLPOP 0 would block forever */
-		snprintf(tmo, sizeof tmo, "%lld.%03lld", slice / 1000,
-		    slice % 1000);
-		if ((r = lock_command(ctx, 3, argv, NULL)) == NULL)
+		if (lock_blpop(ctx, sigkey, slice) != 0)
 			return -1;
-		freeReplyObject(r);
 	}
 }
 
@@ -612,6 +637,7 @@ ra_lock_del_if(struct ra_context *ctx, const char *name, enum ra_lock_cmp op,
 	return lock_cond(ctx, name, op, value, 1, NULL, 0);
 }
 
+/* ra_setgt/ra_delgt and the rest: thin names for lock_cond. */
 #define LOCK_COND_WRAPPERS(word, OP)					\
 int									\
 ra_set##word(struct ra_context *ctx, const char *name, double value,	\

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -570,6 +571,46 @@ START_TEST(test_wait_gives_up_without_spinning)
 }
 END_TEST
 
+START_TEST(test_wait_under_command_timeout)
+{
+	struct ra_options opt = { 0 };
+	struct ra_context *a = tu_connect(), *b;
+	long long t0, el;
+	struct timeval tv;
+	socklen_t len;
+
+	/* a wait longer than the command timeout ends BUSY at its
+	 * deadline, not with a socket timeout */
+	opt.path = tu_redis_socket();
+	opt.command_timeout.tv_usec = 200000;
+	b = ra_connect(&opt);
+	ck_assert_int_eq(b->err, 0);
+	ck_assert_int_eq(ra_lock(a, "w", "A", 30, NULL), 0);
+	reset_stats();
+	t0 = mono_us();
+	ck_assert_int_eq(ra_lock_wait(b, "w", "B", 10, 1.0, 0, NULL), -1);
+	el = mono_us() - t0;
+	ck_assert_msg(b->err == RA_ERR_BUSY, "%s: %s", ra_strerror(b->err),
+	    b->errstr);
+	ck_assert_int_ge(el, 950000);
+	ck_assert_int_lt(el, 2500000);
+	ck_assert_int_ge(cmd_calls("blpop"), 1);
+	ck_assert_int_le(cmd_calls("blpop"), 3);
+	/* the 200 ms socket timeout is back on the same connection */
+	ck_assert_ptr_nonnull(b->rc);
+	len = sizeof tv;
+	ck_assert_int_eq(getsockopt(b->rc->fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+	    &len), 0);
+	ck_assert_int_eq(tv.tv_sec, 0);
+	ck_assert_int_eq(tv.tv_usec, 200000);
+	/* and a release still wakes it */
+	ck_assert_int_eq(ra_unlock(a, "w", "A"), 0);
+	ck_assert_int_eq(ra_lock_wait(b, "w", "B", 10, 1.0, 0, NULL), 0);
+	ra_free(a);
+	ra_free(b);
+}
+END_TEST
+
 START_TEST(test_wait_wakes_on_release)
 {
 	struct ra_context *a = tu_connect();
@@ -960,6 +1001,7 @@ main(void)
 	tcase_add_test(tc, test_conditional);
 	tcase_add_test(tc, test_signal_list_bounded);
 	tcase_add_test(tc, test_wait_gives_up_without_spinning);
+	tcase_add_test(tc, test_wait_under_command_timeout);
 	tcase_add_test(tc, test_wait_wakes_on_release);
 	tcase_add_test(tc, test_wait_survives_expiry);
 	tcase_add_test(tc, test_race_no_overlap);
