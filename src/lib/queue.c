@@ -239,8 +239,10 @@ ra_queue_register(struct ra_queue *q, const char *name, ra_task_fn *fn,
 	size_t i;
 	char *copy;
 
-	if (name == NULL || *name == '\0' || strlen(name) > RA_KEY_MAX ||
-	    fn == NULL) {
+	int err;
+	char errstr[RA_ERRSTR_LEN];
+
+	if (queue_check_name(name, &err, errstr) != 0 || fn == NULL) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -322,12 +324,27 @@ queue_args(struct ra_args *a, int script, const char *prefix,
 	}
 }
 
-/* Validate a name and (if given) an id into ctx. */
+int
+queue_check_name(const char *name, int *err, char *errstr)
+{
+	if (ra_check_key("queue name", name, err, errstr) != 0)
+		return -1;
+	/* the name is the hash tag: a brace would let one name's keys
+	 * collide with another's */
+	if (strpbrk(name, "{}") != NULL) {
+		ra_set_error(err, errstr, RA_ERR_BAD_ARGUMENT,
+		    "queue name must not contain { or }");
+		return -1;
+	}
+	return 0;
+}
+
+/* Validate a name and (if need_id) an id into ctx. */
 static int
 check_name_id(struct ra_context *ctx, const char *name, const char *id,
     bool need_id)
 {
-	if (ra_check_key("queue name", name, &ctx->err, ctx->errstr) != 0)
+	if (queue_check_name(name, &ctx->err, ctx->errstr) != 0)
 		return -1;
 	if (need_id && ra_check_key("task id", id, &ctx->err,
 	    ctx->errstr) != 0)
@@ -737,15 +754,20 @@ ra_queue_wait(struct ra_queue *q, struct ra_context *ctx, const char *name,
 	return rc;
 }
 
-/* Submit and wait: the remote half of the policies. */
+/* Submit and wait: the remote half of the policies.  *queued (may be
+ * NULL) tells whether the task was submitted. */
 static int
 run_remote(struct ra_queue *q, struct ra_context *ctx, const char *name,
     const char *id, const void *payload, size_t len, double timeout,
-    int flags, struct ra_task_result *out)
+    int flags, struct ra_task_result *out, bool *queued)
 {
 	memset(out, 0, sizeof *out);
+	if (queued != NULL)
+		*queued = false;
 	if (ra_queue_submit(q, ctx, name, id, payload, len, timeout) != 0)
 		return -1;
+	if (queued != NULL)
+		*queued = true;
 	return ra_queue_wait(q, ctx, name, id, timeout, flags, out);
 }
 
@@ -756,6 +778,7 @@ ra_queue_run(struct ra_queue *q, struct ra_context *ctx, const char *name,
 {
 	struct ra_queue_reap_stats st;
 	enum ra_task_state was;
+	bool queued;
 
 	memset(out, 0, sizeof *out);
 	if (check_name_id(ctx, name, id, true) != 0 ||
@@ -778,7 +801,7 @@ ra_queue_run(struct ra_queue *q, struct ra_context *ctx, const char *name,
 		return run_local(q, ctx, name, id, payload, len, timeout, out);
 	case RA_POLICY_REMOTE:
 		return run_remote(q, ctx, name, id, payload, len, timeout,
-		    flags, out);
+		    flags, out, NULL);
 	case RA_POLICY_LOCAL_FIRST:
 		if (run_local(q, ctx, name, id, payload, len, timeout,
 		    out) == 0 && out->state == RA_TASK_DONE)
@@ -786,22 +809,24 @@ ra_queue_run(struct ra_queue *q, struct ra_context *ctx, const char *name,
 		ra_task_result_deinit(out);
 		clear_error(ctx);
 		return run_remote(q, ctx, name, id, payload, len, timeout,
-		    flags, out);
+		    flags, out, NULL);
 	case RA_POLICY_REMOTE_FIRST:
 		if (run_remote(q, ctx, name, id, payload, len, timeout, flags,
-		    out) == 0 && out->state == RA_TASK_DONE)
+		    out, &queued) == 0 && out->state == RA_TASK_DONE)
 			return 0;
 		ra_task_result_deinit(out);
-		/* best effort: a task no worker started must not run twice */
 		clear_error(ctx);
-		ra_queue_cancel(q, ctx, name, id, &was);
+		/* best effort: the task we queued and no worker started must
+		 * not run twice (someone else's task with that id is left) */
+		if (queued)
+			ra_queue_cancel(q, ctx, name, id, &was);
 		clear_error(ctx);
 		return run_local(q, ctx, name, id, payload, len, timeout, out);
 	case RA_POLICY_AUTO:
 		if (queue_reap_name(q, ctx, name, -1, &st, NULL) == 0 &&
 		    st.live_workers > 0)
 			return run_remote(q, ctx, name, id, payload, len,
-			    timeout, flags, out);
+			    timeout, flags, out, NULL);
 		clear_error(ctx);
 		return run_local(q, ctx, name, id, payload, len, timeout, out);
 	default:

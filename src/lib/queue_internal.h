@@ -38,6 +38,8 @@ void		queue_sleep_ns(long long ns);
 /* The function registered for name, or NULL. */
 const struct queue_fn *queue_lookup(const struct ra_queue *q,
 		    const char *name);
+/* Validate a queue name: a key (1..RA_KEY_MAX bytes) without braces. */
+int		queue_check_name(const char *name, int *err, char *errstr);
 /* True when ctx->err says the connection is gone (reconnect and retry). */
 bool		queue_conn_error(const struct ra_context *ctx);
 /* Extend a lease (or NOT_OWNED) without a struct ra_task. */

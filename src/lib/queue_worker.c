@@ -319,7 +319,7 @@ ra_queue_workers_start(struct ra_queue *q, const struct ra_options *opt,
 		return NULL;
 	}
 	for (i = 0; i < n; i++)
-		if (ra_check_key("queue name", names[i], &err, errstr) != 0)
+		if (queue_check_name(names[i], &err, errstr) != 0)
 			return NULL;
 	if ((w = calloc(1, sizeof *w)) == NULL)
 		goto fail_oom;

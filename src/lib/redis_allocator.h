@@ -708,7 +708,7 @@ int	ra_lock_pool_health(struct ra_context *ctx, const char *pool,
  * the head of the queue.  Payloads and results are opaque bytes; nothing
  * read from Redis is ever run or deserialised into code: a worker calls
  * the C function registered for the name.  Ids and names are 1..RA_KEY_MAX
- * bytes without NUL.
+ * bytes without NUL; names hold no { or } (they are the hash tag).
  */
 
 /* Where ra_queue_run() executes a task. */

@@ -156,6 +156,8 @@ START_TEST(test_bad_arguments)
 	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
 	ck_assert_int_eq(ra_queue_submit(q, ctx, "n", big, "p", 1, 1), -1);
 	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
+	ck_assert_int_eq(ra_queue_submit(q, ctx, "a}b", "id", "p", 1, 1), -1);
+	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
 	ck_assert_int_eq(ra_queue_submit(q, ctx, "n", "id", "p", 1, -2), -1);
 	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
 	ck_assert_int_eq(ra_queue_wait(q, ctx, "n", big, 1, 0, &res), -1);
@@ -313,6 +315,16 @@ START_TEST(test_policy_remote_first)
 	ck_assert_str_eq(res.data, "local:c");
 	ra_task_result_deinit(&res);
 	ra_queue_workers_stop(w);
+	/* someone else's pending task with the id is not cancelled */
+	ck_assert_int_eq(ra_queue_submit(q, ctx, "echo", "t4", "d", 1, 30), 0);
+	ck_assert_int_eq(ra_queue_run(q, ctx, "echo", "t4", "e", 1, 5,
+	    RA_POLICY_REMOTE_FIRST, 0, &res), 0);
+	ck_assert_int_eq(res.local, 1);
+	ck_assert_str_eq(res.data, "local:e");
+	ra_task_result_deinit(&res);
+	ck_assert_int_eq(ra_queue_status(q, ctx, "echo", "t4", 0, &res), 0);
+	ck_assert_int_eq(res.state, RA_TASK_PENDING);
+	ra_task_result_deinit(&res);
 	ra_queue_destroy(q);
 	ra_queue_destroy(wq);
 	ra_free(ctx);
@@ -385,6 +397,7 @@ START_TEST(test_sigkill_redelivered_once)
 	struct ra_context *ctx = tu_connect();
 	struct ra_queue *q = test_queue(0.4, 3), *wq;
 	struct ra_queue_workers *w;
+	struct ra_queue_worker_stats ws;
 	struct ra_task_result res;
 	struct pollfd pfd;
 	int p[2], status;
@@ -428,9 +441,12 @@ START_TEST(test_sigkill_redelivered_once)
 	ck_assert_int_eq(res.attempts, 2);
 	ck_assert_str_eq(res.data, "second");
 	ra_task_result_deinit(&res);
-	/* several leases later: still exactly one more run */
+	/* several leases later: still exactly one more run, one completion */
 	msleep(1500);
 	ck_assert_int_eq(atomic_load(&runs), 1);
+	ra_queue_workers_stats(w, &ws);
+	ck_assert_int_eq(ws.done, 1);
+	ck_assert_int_eq(ws.lost, 0);
 	ck_assert_int_eq(ra_queue_status(q, ctx, "kill", "k1", 0, &res), 0);
 	ck_assert_int_eq(res.state, RA_TASK_DONE);
 	ck_assert_int_eq(res.attempts, 2);
