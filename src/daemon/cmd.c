@@ -988,16 +988,14 @@ cmd_stats_keep(struct req *r, size_t i, struct ra_result *res, bool health)
 	}
 }
 
-/* STATS pool: counts then health counts, answered together. */
+/* STATS pool: both answers are in (or the calls failed): reply. */
 static void
-cmd_stats_cb(struct ra_async *ra, struct ra_result *res, void *arg)
+cmd_stats_done(struct req *r)
 {
-	struct req *r = arg;
-	bool health = r->done++ == 1;
-
-	cmd_stats_keep(r, 0, res, health);
-	if (!req_back(r) || r->inflight > 0)
+	if (!req_alive(r)) {
+		req_maybe_free(r);
 		return;
+	}
 	if (r->err != RA_OK) {
 		req_error(r, req_code(r->err), "%s", r->errstr);
 		return;
@@ -1009,6 +1007,19 @@ cmd_stats_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 	cmd_stats_one(r, req_out(r), r->args.argv[1], &r->counts[0],
 	    &r->hcounts[0]);
 	req_finish(r);
+}
+
+/* STATS pool: counts then health counts, answered together. */
+static void
+cmd_stats_cb(struct ra_async *ra, struct ra_result *res, void *arg)
+{
+	struct req *r = arg;
+	bool health = r->done++ == 1;
+
+	cmd_stats_keep(r, 0, res, health);
+	if (!req_back(r) || r->inflight > 0)
+		return;
+	cmd_stats_done(r);
 }
 
 /* STATS without a pool: two calls per pool (counts, health counts),
@@ -1097,11 +1108,25 @@ cmd_stats(struct req *r)
 	if (r->args.argc == 2) {
 		r->counts = xcalloc(1, sizeof *r->counts);
 		r->hcounts = xcalloc(1, sizeof *r->hcounts);
-		CMD_CALL(r, ra_async_counts(ra, r->args.argv[1], cmd_stats_cb,
-		    r));
-		if (!r->answered)
-			CMD_CALL(r, ra_async_health_counts(ra, r->args.argv[1],
-			    cmd_stats_cb, r));
+		/* hold r while queueing: a callback may run at once */
+		r->inflight++;
+		req_arm(r, r->d->conf->redis_timeout);
+		r->inflight++;
+		if (ra_async_counts(ra, r->args.argv[1], cmd_stats_cb, r) != 0)
+			r->inflight--;
+		else {
+			r->inflight++;
+			if (ra_async_health_counts(ra, r->args.argv[1],
+			    cmd_stats_cb, r) != 0)
+				r->inflight--;
+		}
+		if (r->done + (size_t)r->inflight < 3 && r->err == RA_OK) {
+			r->err = RA_ERR_BACKEND_DOWN;
+			snprintf(r->errstr, sizeof r->errstr,
+			    "Redis is unreachable");
+		}
+		if (--r->inflight == 0)
+			cmd_stats_done(r);
 	} else
 		CMD_CALL(r, ra_async_pools(ra, cmd_stats_all_cb, r));
 }

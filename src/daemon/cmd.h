@@ -10,7 +10,8 @@
 
 #define CMD_ADMIN	0x1	/* only for admin peers */
 #define CMD_WRITE	0x2	/* changes allocator state */
-#define CMD_REDIS	0x4	/* needs Redis: -TRYAGAIN while it is down */
+#define CMD_REDIS	0x4	/* needs Redis (its handler answers -TRYAGAIN
+				   through req_ra while Redis is down) */
 
 typedef void cmd_fn(struct req *r);
 

@@ -75,4 +75,17 @@ ms=$(ms_since "$s")
 check "second SIGTERM exits at once ($ms ms)" sh -c "! kill -0 $pp_pid 2>/dev/null && test $ms -lt 1000"
 kill -CONT "$redis_pid"
 wait "$ipid" 2>/dev/null
+
+# Redis with a password: AUTH on every (re)connection
+mkdir -p "$T/auth.d"
+"$REDIS_SERVER" --port 0 --unixsocket "$T/auth.sock" --unixsocketperm 700 \
+	--dir "$T/auth.d" --save '' --requirepass 's3cret' \
+	--logfile "$T/auth.log" --daemonize no &
+track $!
+wait_for 10 test -S "$T/auth.sock"
+write_conf "$T/pp.conf" "unix://$T/auth.sock"
+sed -i 's/timeout = 1.0;/timeout = 1.0; password = "s3cret";/' "$T/pp.conf"
+start_daemon "$T/pp.conf"
+check "LEASE through a Redis that needs AUTH" sh -c "'$REDIS_CLI' -s '$SOCK' lease default | grep -q token"
+check "the Redis password is not logged" sh -c "! grep -q s3cret '$T/pp.log'"
 finish
