@@ -200,7 +200,10 @@ good = env.client()
 def raw(data, half_close=False):
     s = socket.socket(socket.AF_UNIX)
     s.connect(env.sock)
-    s.sendall(data)
+    try:
+        s.sendall(data)
+    except (BrokenPipeError, ConnectionResetError):
+        pass        # the daemon answered and closed first: read it
     if half_close:
         s.close()
         return b""
