@@ -11,15 +11,34 @@ CTL=$top_builddir/src/ctl/proxypoolctl
 [ -x "$CTL" ] || { echo "proxypoolctl is not built"; exit 1; }
 
 start_redis redis
+# a TCP listener for the tcp check of pool "probed" (CHECK), and a port
+# nobody listens on
+ports=$("$PYTHON3" -c '
+import socket
+a = socket.socket(); a.bind(("127.0.0.1", 0))
+b = socket.socket(); b.bind(("127.0.0.1", 0))
+print(a.getsockname()[1], b.getsockname()[1])')
+up_port=${ports% *}
+down_port=${ports#* }
+"$PYTHON3" -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64)
+while True:
+    s.accept()[0].close()' "$up_port" &
+track $!
 SOCK=$T/pp.sock
 cat >"$T/pp.conf" <<EOF
 redis = { url = "unix://$T/redis.sock"; };
 listen = { socket = "$SOCK"; admin_uids = [ $(id -u) ]; };
 log = { level = "info"; file = "$T/pp.log"; };
+checks = { dir = "$top_builddir/checks/.libs"; };
 pools = (
   { name = "web"; lease_ttl = 30;
     proxies = [ "http://127.0.0.1:3128", "http://u:secret@127.0.0.1:3129" ]; },
-  { name = "empty"; }
+  { name = "empty"; },
+  { name = "probed"; proxies = [ "http://127.0.0.1:$up_port" ];
+    check = { type = "tcp"; inter = 600; timeout = 5; }; }
 );
 EOF
 "$DAEMON" -c "$T/pp.conf" 2>>"$T/pp.log" &
@@ -55,9 +74,9 @@ ncommands() {
 run ping
 expect_eq "ping prints PONG" "0 PONG" "$rc $(cat "$T/out")"
 run pools
-expect_eq "pools table" "POOL empty web" "$(tr '\n' ' ' <"$T/out" | sed 's/ $//')"
+expect_eq "pools table" "POOL empty probed web" "$(tr '\n' ' ' <"$T/out" | sed 's/ $//')"
 run --json pools
-expect_eq "pools --json" "['empty', 'web']" "$(jq 'sorted(d)')"
+expect_eq "pools --json" "['empty', 'probed', 'web']" "$(jq 'sorted(d)')"
 run stats
 expect_eq "stats header" "POOL TOTAL FREE LEASED SHARED QUARANTINED DRAINING LEASES BINDINGS CHECK UP DOWN PROBES LOCAL_PROBES PROBES_PER_SEC PROBES_INFLIGHT ERRORS" \
     "$(head -1 "$T/out" | tr -s ' ')"
@@ -67,7 +86,7 @@ expect_eq "stats row of web" "web 2 2 0" \
 expect_eq "stats columns aligned" "1" \
     "$(awk '{ print index($0, $2) + length($2) }' "$T/out" | sort -u | wc -l | tr -d ' ')"
 run --json stats
-expect_eq "stats --json: list of pools" "2 2" \
+expect_eq "stats --json: list of pools" "3 2" \
     "$(jq 'len(d), [p for p in d if p["pool"] == "web"][0]["total"]')"
 run --json stats web
 expect_eq "stats POOL --json: one object" "web 2 0" \
@@ -202,6 +221,15 @@ check "metrics" grep -q '^proxypoold_' "$T/out"
 run check web http://127.0.0.1:3128
 expect_eq "check on a pool without checks: exit 1" "1" "$rc"
 check "check says why" grep -q 'check' "$T/err"
+run check probed "http://127.0.0.1:$up_port"
+expect_eq "check: a listening proxy port is UP" "0 UP" \
+    "$rc $(awk '$1 == "verdict" { print $2 }' "$T/out")"
+check "check prints the latency" grep -q '^latency  *[0-9]' "$T/out"
+run --json check probed "http://127.0.0.1:$down_port"
+expect_eq "check --json: a closed port is DOWN, with a reason" "0 DOWN True" \
+    "$rc $(jq 'd["verdict"], len(d["reason"]) > 0')"
+run --json stats probed
+expect_eq "stats shows the pool's check" "tcp" "$(jq 'd["check"]')"
 
 # ---- locks ----
 run --json lock job1 alice 30
@@ -217,7 +245,8 @@ expect_eq "unlock" "0 OK" "$rc $(cat "$T/out")"
 # ---- every command's --json parses ----
 for args in "ping" "pools" "stats" "stats web" "list web --count 3" \
     "gc web" "info" "metrics" "binding web nobody" "bindings web x" \
-    "lease empty" "check web http://127.0.0.1:3128" "reload"; do
+    "lease empty" "check web http://127.0.0.1:3128" \
+    "check probed http://127.0.0.1:$up_port" "reload"; do
 	# shellcheck disable=SC2086
 	run --json $args
 	check "--json $args parses" json_ok
