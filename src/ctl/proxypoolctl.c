@@ -58,7 +58,6 @@ struct ctl {
 	double		 extra;		/* more seconds for this request */
 	redisContext	*c;		/* connection, owned */
 	const struct cmd *cmd;		/* (ref) the command run */
-	const char	*argv0;		/* (ref) how we were called */
 };
 
 /* One option a command accepts. */
@@ -188,8 +187,6 @@ static const struct cmd cmds[] = {
 
 /* Time fields shown as dates in tables. */
 static const char *time_fields[] = { "expires", "until", NULL };
-
-static void usage(FILE *f);
 
 /* Print "proxypoolctl: message" on stderr. */
 static void __attribute__((format(printf, 1, 2)))
@@ -1811,7 +1808,6 @@ main(int argc, char **argv)
 	int i, rc;
 
 	memset(&ctl, 0, sizeof ctl);
-	ctl.argv0 = argv[0];
 	ctl.timeout = CTL_TIMEOUT;
 	ctl.socket = CTL_SOCKET;
 	if ((env = getenv("PROXYPOOLD_SOCKET")) != NULL && *env != '\0')
