@@ -30,7 +30,7 @@ track $!
 SOCK=$T/pp.sock
 cat >"$T/pp.conf" <<EOF
 redis = { url = "unix://$T/redis.sock"; };
-listen = { socket = "$SOCK"; admin_uids = [ $(id -u) ]; };
+listen = { socket = "$SOCK"; mode = "0666"; admin_uids = [ $(id -u) ]; };
 log = { level = "info"; file = "$T/pp.log"; };
 checks = { dir = "$top_builddir/checks/.libs"; };
 pools = (
@@ -279,6 +279,23 @@ cp "$T/good.conf" "$T/pp.conf"
 run --json stats extra
 expect_eq "the running config stayed after a bad reload" "0 extra" \
     "$rc $(jq 'd["pool"]')"
+
+# ---- a peer that is not an admin: DENIED, exit 1 (needs root to
+# become another user) ----
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
+	chmod 755 "$T"
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+	    "$CTL" -s "$SOCK" list web >"$T/out" 2>"$T/err"
+	expect_eq "admin command from another user: exit 1" "1" "$?"
+	check "it is DENIED" grep -q DENIED "$T/err"
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+	    "$CTL" -s "$SOCK" --json stats web >"$T/out" 2>"$T/err"
+	expect_eq "user command from another user works" "0 web" \
+	    "$? $(jq 'd["pool"]')"
+	chmod 700 "$T"
+else
+	ok "# skip DENIED: not root"
+fi
 
 # ---- usage errors: exit 2, nothing sent ----
 before=$(ncommands)
