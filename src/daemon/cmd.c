@@ -156,7 +156,7 @@ req_ra_error(struct req *r, const struct ra_result *res)
 
 /* A callback of r came back: one less in flight.  Returns false (and
  * frees r when possible) if r must not be answered any more. */
-static bool
+bool
 req_back(struct req *r)
 {
 	r->inflight--;
@@ -1353,6 +1353,11 @@ cmd_reload(struct req *r)
 {
 	char *cause = NULL;
 
+	if (r->d->syncing > 0) {
+		req_error(r, "TRYAGAIN", "pools are being synced to Redis "
+		    "(a reload or a reconnection); try again");
+		return;
+	}
 	if (daemon_reload(r->d, r, &cause) != 0) {
 		req_error(r, "ERR", "%s", cause);
 		free(cause);

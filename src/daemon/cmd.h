@@ -34,6 +34,10 @@ void	cmd_abandon(struct req *r);
 struct evbuffer *req_out(struct req *r);
 /* r is answered: detach it from its client and go on with the next. */
 void	req_finish(struct req *r);
+/* Something r waited for came back (r->inflight was raised for it).
+ * Returns false, freeing r when nothing else holds it, if r must not be
+ * answered any more (its client went away or it was answered). */
+bool	req_back(struct req *r);
 /* Answer "-CODE message" and finish. */
 void	req_error(struct req *r, const char *code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));

@@ -50,17 +50,18 @@ daemon_sync_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 		return;
 	if (d->sync_error == NULL)
 		log_info("pools synced to Redis");
-	if ((r = d->reload_req) != NULL) {
-		d->reload_req = NULL;
+	/* the RELOAD that asked for this sync, if its client is still here */
+	r = d->reload_req;
+	d->reload_req = NULL;
+	if (r != NULL && req_back(r)) {
 		if (d->sync_error != NULL)
 			req_error(r, "TRYAGAIN", "configuration loaded, but "
 			    "the pool sync failed: %s (it is retried on "
 			    "reconnect)", d->sync_error);
-		else if (req_out(r) != NULL) {
+		else {
 			resp_status(req_out(r), "OK");
 			req_finish(r);
-		} else
-			req_finish(r);
+		}
 	}
 	free(d->sync_error);
 	d->sync_error = NULL;
@@ -196,9 +197,10 @@ daemon_reload(struct daemon *d, struct req *r, char **cause)
 	d->stats.reloads++;
 	log_info("configuration reloaded from %s (%zu pools)", d->conf_path,
 	    next->npools);
-	if (r != NULL && redis_connected(d->redis))
-		d->reload_req = r;
-	else if (r != NULL) {
+	if (r != NULL && redis_connected(d->redis)) {
+		d->reload_req = r;	/* held until the sync ends */
+		r->inflight++;
+	} else if (r != NULL) {
 		log_warn("reload: Redis is unreachable; pools sync on "
 		    "reconnect");
 		resp_status(req_out(r), "OK");

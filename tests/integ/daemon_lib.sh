@@ -22,12 +22,14 @@ CONF
 # start_daemon CONF: run proxypoold in the background, wait until it
 # answers PING and has synced its pools
 start_daemon() {
+	_before=$(cat "$T/pp.log" 2>/dev/null | wc -l)
 	"$PROXYPOOLD" -c "$1" >>"$T/pp.log" 2>&1 &
 	pp_pid=$!
 	track $pp_pid
 	wait_for 10 sh -c "'$REDIS_CLI' -s '$SOCK' ping | grep -q PONG" || {
 		echo "proxypoold did not start"; cat "$T/pp.log"; exit 1; }
-	wait_for 10 sh -c "'$REDIS_CLI' -s '$SOCK' pools | grep -q ." || {
+	wait_for 10 sh -c "tail -n +$((_before + 1)) '$T/pp.log' |
+	    grep -q 'pools synced to Redis'" || {
 		echo "proxypoold did not sync pools"; cat "$T/pp.log"; exit 1; }
 }
 

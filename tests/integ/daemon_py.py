@@ -239,6 +239,22 @@ for name, data in cases:
                                     out.endswith(b"<RST>")),
        "%s: error then close (%r)" % (name, out[:60]))
     ok(good.ping(), "%s: another client keeps working" % name)
+for _ in range(3):
+    raw(b"RELOAD\r\nSTATS\r\n", half_close=True)
+
+
+def reload_ok():
+    try:
+        return good.execute_command("RELOAD") == "OK"
+    except redis.ResponseError as e:
+        # the abandoned RELOADs may still be syncing: TRYAGAIN
+        if not str(e).startswith("TRYAGAIN"):
+            raise
+        return False
+
+
+ok(good.ping() and wait_for(reload_ok, 10),
+   "clients gone during RELOAD and STATS: the daemon goes on")
 raw(b"*3\r\n$5\r\nLEASE\r\n$3\r\nde", half_close=True)
 ok(good.ping(), "half frame then close: another client keeps working")
 ok(raw(b"*2\r\n$4\r\nPING\r\n$2\r\nab\r\nPING\r\n")

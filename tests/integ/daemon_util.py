@@ -88,12 +88,16 @@ class Env:
                     % (self.redis_sock, self.sock, extra, pools))
 
     def start_daemon(self):
+        try:
+            before = len(open(self.log).read())
+        except OSError:
+            before = 0
         logf = open(self.log, "a")
         self.daemon = subprocess.Popen([PROXYPOOLD, "-c", self.conf],
                                        stdout=logf, stderr=logf)
         self.procs.append(self.daemon)
-        c = self.client()
-        if not wait_for(lambda: c.execute_command("POOLS")):
+        if not wait_for(lambda: "pools synced to Redis" in
+                        open(self.log).read()[before:]):
             print(open(self.log).read())
             raise SystemExit("proxypoold did not start")
         return self.daemon
