@@ -1147,6 +1147,11 @@ print_stats(struct ctl *ctl, redisReply *reply)
 	}
 	if (n == 0)
 		return 0;
+	if (!many) {
+		/* one pool: its fields one a line reads better than a row */
+		print_pairs(reply);
+		return 0;
+	}
 	t = table_create(1);
 	table_column(t, "pool");
 	for (i = 0; i < n; i++)

@@ -88,6 +88,9 @@ expect_eq "stats columns aligned" "1" \
 run --json stats
 expect_eq "stats --json: list of pools" "3 2" \
     "$(jq 'len(d), [p for p in d if p["pool"] == "web"][0]["total"]')"
+run stats web
+expect_eq "stats POOL: fields one a line" "pool web|total 2|free 2" \
+    "$(head -3 "$T/out" | tr -s ' ' | tr '\n' '|' | sed 's/|$//')"
 run --json stats web
 expect_eq "stats POOL --json: one object" "web 2 0" \
     "$(jq 'd["pool"], d["total"], d["leased"]')"
