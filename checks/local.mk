@@ -46,7 +46,8 @@ tests_servers_nosym_la_CFLAGS = $(AM_CFLAGS)
 tests_servers_nosym_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version \
 	-shared -rpath $(abs_builddir)
 
-EXTRA_DIST += tests/integ/health_lib.sh
+EXTRA_DIST += tests/integ/health_lib.sh tests/integ/health_checks.sh \
+	tests/integ/health_multi.sh tests/integ/health_eject.sh
 TESTS += tests/integ/health_checks.sh tests/integ/health_multi.sh \
 	tests/integ/health_eject.sh
 

@@ -71,10 +71,11 @@ def main():
     t = tempfile.mkdtemp(prefix="ra-bench-")
     procs = []
     try:
-        procs.append(subprocess.Popen(
+        rs = subprocess.Popen(
             [REDIS_SERVER, "--port", "0", "--unixsocket", t + "/redis.sock",
              "--save", "", "--appendonly", "no", "--dir", t,
-             "--logfile", t + "/redis.log"]))
+             "--logfile", t + "/redis.log"])
+        procs.append(rs)
         wait(lambda: redis.Redis(unix_socket_path=t + "/redis.sock").ping(),
              10, "redis")
         ports = []
@@ -129,14 +130,14 @@ pools = ( { name = "bench"; lease_ttl = 60; proxies_file = "%(t)s/proxies";
                 time.sleep(0.002)
 
         s0 = stats(c, "bench")
-        c0, w0 = cpu_of(pp.pid), time.time()
+        c0, r0, w0 = cpu_of(pp.pid), cpu_of(rs.pid), time.time()
         th = threading.Thread(target=leaser)
         th.start()
         time.sleep(a.seconds)
         stop.set()
         th.join()
         s1 = stats(c, "bench")
-        c1, w1 = cpu_of(pp.pid), time.time()
+        c1, r1, w1 = cpu_of(pp.pid), cpu_of(rs.pid), time.time()
         probes = s1["probes"] - s0["probes"]
         rate = probes / (w1 - w0)
         cpu = c1 - c0
@@ -147,6 +148,9 @@ pools = ( { name = "bench"; lease_ttl = 60; proxies_file = "%(t)s/proxies";
               (rate, probes, w1 - w0, s1["up"], s1["down"]))
         print("daemon CPU: %.1f%% of a core, %.1f us per probe" %
               (100 * cpu / (w1 - w0), 1e6 * cpu / probes if probes else 0))
+        print("redis-server CPU: %.1f%% of a core, %.1f us per probe" %
+              (100 * (r1 - r0) / (w1 - w0),
+               1e6 * (r1 - r0) / probes if probes else 0))
         print("LEASE latency: p50 %.3f ms, p99 %.3f ms (%d leases)" %
               (pct(lease_lat, 0.5), pct(lease_lat, 0.99), len(lease_lat)))
         print("reference PING on the same socket: p50 %.3f ms, p99 %.3f ms;"
