@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <curl/curl.h>
@@ -35,11 +36,13 @@
 #define PROBER_SYNC_EVERY	5.0	/* s between due-set sync passes */
 #define PROBER_SYNC_BATCH	500	/* items per sync call */
 #define PROBER_CLAIM_MAX	500	/* checks per claim call */
-#define PROBER_INFLIGHT_DEFAULT	256
+#define PROBER_INFLIGHT_DEFAULT	1024
 #define PROBER_INFLIGHT_MAX	65536
 #define PROBER_OUT_MAX		4096	/* bytes of child output kept */
 #define PROBER_REAP_MS		10	/* polls for a child that closed */
 #define PROBER_ERRORS		8	/* reasons counted per pool */
+#define PROBER_BATCH		32	/* results per report script */
+#define PROBER_FLUSH_MS		5	/* a partial batch waits this long */
 
 /* One pool's check: immutable once built, shared by its probes. */
 struct prober_check {
@@ -74,6 +77,8 @@ struct prober_pool {
 	unsigned long long	 rate_probes;	/* probes at rate_at */
 	double			 rate_at;	/* monotonic s of last sample */
 	struct prober_error	 errors[PROBER_ERRORS]; /* by reason */
+	struct prober_batch	*batch;		/* results not sent yet, owned */
+	struct event		*flush_ev;	/* owned: sends a partial batch */
 	char			 errtext[PROBER_ERRORS * 64]; /* stats text */
 	TAILQ_ENTRY(prober_pool) entry;
 };
@@ -110,11 +115,20 @@ struct probe {
 };
 TAILQ_HEAD(probe_list, probe);
 
-/* What the report callback needs after the probe is gone. */
-struct probe_note {
+/* A finished probe's verdict waiting to be written to Redis. */
+struct prober_result {
+	char			*url;		/* owned proxy URL */
+	enum pp_verdict		 verdict;
+	double			 latency_ms;	/* < 0 = unknown */
+	double			 elapsed_ms;	/* since the probe started */
+	char			 reason[PP_REASON_LEN];
+};
+
+/* A batch of results sent in one script call. */
+struct prober_batch {
 	struct prober_pool	*pp;		/* counted reference */
-	char			*url;		/* owned */
-	char			 reason[PP_REASON_LEN]; /* the verdict's */
+	struct prober_result	 res[PROBER_BATCH]; /* owned urls */
+	size_t			 n;
 };
 
 /* A socket curl asked us to watch. */
@@ -143,6 +157,8 @@ struct prober {
 };
 
 static void	probe_finish(struct probe *p, struct pp_result *res);
+static void	prober_flush_cb(evutil_socket_t fd, short what, void *arg);
+static void	prober_flush(struct prober_pool *pp);
 
 /* Monotonic seconds. */
 static double
@@ -425,14 +441,46 @@ prober_pool_find(struct prober *pr, const char *name)
 	return NULL;
 }
 
+/* Free a batch and the URLs it holds. */
+static void
+batch_free(struct prober_batch *b)
+{
+	size_t i;
+
+	if (b == NULL)
+		return;
+	for (i = 0; i < b->n; i++)
+		free(b->res[i].url);
+	free(b);
+}
+
 static void
 pool_unref(struct prober_pool *pp)
 {
 	if (pp == NULL || --pp->refs > 0)
 		return;
+	batch_free(pp->batch);
+	if (pp->flush_ev != NULL)
+		event_free(pp->flush_ev);
 	check_unref(pp->check);
 	free(pp->name);
 	free(pp);
+}
+
+/* Every probe holds a descriptor: make room for them beside the clients. */
+static void
+prober_raise_nofile(const struct conf *c, unsigned max)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)c->max_clients + max + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+		log_warn("only %lu file descriptors for %d clients and %u "
+		    "probes in flight (checks.max_inflight)",
+		    (unsigned long)rl.rlim_cur, c->max_clients, max);
 }
 
 int
@@ -446,6 +494,7 @@ prober_configure(struct prober *pr, const struct conf *c, char **cause)
 	if (prober_parse(c, &checks, &max, cause) != 0)
 		return -1;
 	pr->max_inflight = max;
+	prober_raise_nofile(c, max);
 	/* pools no longer checked stop; running probes finish quietly */
 	for (pp = TAILQ_FIRST(&pr->pools); pp != NULL; pp = next) {
 		next = TAILQ_NEXT(pp, entry);
@@ -458,6 +507,7 @@ prober_configure(struct prober *pr, const struct conf *c, char **cause)
 			    "stopped");
 			TAILQ_REMOVE(&pr->pools, pp, entry);
 			pp->dead = true;
+			prober_flush(pp);
 			pool_unref(pp);
 		}
 	}
@@ -468,6 +518,8 @@ prober_configure(struct prober *pr, const struct conf *c, char **cause)
 			pp = xcalloc(1, sizeof *pp);
 			pp->pr = pr;
 			pp->refs = 1;
+			pp->flush_ev = evtimer_new(pr->base, prober_flush_cb,
+			    pp);
 			pp->name = xstrdup(c->pools[i].name);
 			pp->rate_at = prober_now();
 			TAILQ_INSERT_TAIL(&pr->pools, pp, entry);
@@ -912,62 +964,111 @@ prober_count_error(struct prober_pool *pp, const char *reason)
 static void
 prober_reported(struct ra_async *ra, struct ra_result *res, void *arg)
 {
-	struct probe_note *n = arg;
-	const struct ra_health_result *h = &res->u.health;
+	struct prober_batch *b = arg;
+	struct prober_pool *pp = b->pp;
+	const struct ra_health_result *h;
+	const struct prober_result *r;
+	size_t i;
 	char *red;
 
 	if (res->err != RA_OK) {
-		if (res->err != RA_ERR_NO_SUCH_POOL && !n->pp->dead)
-			log_pool(LOG_LEVEL_WARN, n->pp->name, "health result "
-			    "not recorded: %s", res->errstr);
+		if (res->err != RA_ERR_NO_SUCH_POOL && !pp->dead)
+			log_pool(LOG_LEVEL_WARN, pp->name, "%zu health results "
+			    "not recorded: %s", b->n, res->errstr);
 		goto out;
 	}
-	if (h->state == h->prev && !h->evicted && !h->unquarantined)
-		goto out;
-	red = proxyurl_redact(n->url);
-	if (h->evicted)
-		log_pool(LOG_LEVEL_WARN, n->pp->name, "%s evicted: down for "
-		    "longer than evict_after (%gs)", red,
-		    n->pp->check->hc.evict_after);
-	else if (h->state != h->prev)
-		log_pool(h->state == RA_HEALTH_DOWN ? LOG_LEVEL_WARN :
-		    LOG_LEVEL_INFO, n->pp->name, "%s is %s (was %s)%s%s", red,
-		    ra_health_name(h->state), ra_health_name(h->prev),
-		    n->reason[0] ? ": " : "", n->reason);
-	else
-		log_pool(LOG_LEVEL_INFO, n->pp->name, "%s back from "
-		    "quarantine after a successful check", red);
-	free(red);
+	for (i = 0; i < res->u.hbatch.n && i < b->n; i++) {
+		h = &res->u.hbatch.v[i];
+		r = &b->res[i];
+		if (h->gone ||
+		    (h->state == h->prev && !h->evicted && !h->unquarantined))
+			continue;
+		red = proxyurl_redact(r->url);
+		if (h->evicted)
+			log_pool(LOG_LEVEL_WARN, pp->name, "%s evicted: down "
+			    "for longer than evict_after (%gs)", red,
+			    pp->check->hc.evict_after);
+		else if (h->state != h->prev)
+			log_pool(h->state == RA_HEALTH_DOWN ? LOG_LEVEL_WARN :
+			    LOG_LEVEL_INFO, pp->name, "%s is %s (was %s)%s%s",
+			    red, ra_health_name(h->state),
+			    ra_health_name(h->prev), r->reason[0] ? ": " : "",
+			    r->reason);
+		else
+			log_pool(LOG_LEVEL_INFO, pp->name, "%s back from "
+			    "quarantine after a successful check", red);
+		free(red);
+	}
 out:
-	pool_unref(n->pp);
-	free(n->url);
-	free(n);
+	pool_unref(pp);
+	batch_free(b);
 }
 
-/* Record a scheduled probe's verdict in Redis. */
+/* Send the pool's pending results in one script call. */
+static void
+prober_flush(struct prober_pool *pp)
+{
+	struct prober *pr = pp->pr;
+	struct ra_health_probe probes[PROBER_BATCH];
+	struct prober_batch *b = pp->batch;
+	struct ra_async *ra;
+	size_t i;
+
+	evtimer_del(pp->flush_ev);
+	if (b == NULL)
+		return;
+	pp->batch = NULL;
+	if (pp->dead || (ra = pr->ra_fn(pr->ra_arg)) == NULL) {
+		batch_free(b);	/* the claims expire: probed again later */
+		return;
+	}
+	for (i = 0; i < b->n; i++) {
+		probes[i].item = b->res[i].url;
+		probes[i].verdict = (enum ra_probe_verdict)b->res[i].verdict;
+		probes[i].latency_ms = b->res[i].latency_ms;
+		probes[i].reason = b->res[i].reason;
+		probes[i].elapsed_ms = b->res[i].elapsed_ms;
+	}
+	b->pp = pp;
+	pp->refs++;
+	if (ra_async_health_report_batch(ra, pp->name, probes, b->n,
+	    &pp->check->hc, prober_reported, b) != 0) {
+		log_pool(LOG_LEVEL_WARN, pp->name, "cannot send %zu health "
+		    "results to Redis", b->n);
+		pp->refs--;
+		batch_free(b);
+	}
+}
+
+static void
+prober_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	prober_flush(arg);
+}
+
+/* Queue a scheduled probe's verdict for Redis: sent with others of the
+ * pool when the batch is full or a few ms later. */
 static void
 prober_report(struct probe *p, const struct pp_result *res)
 {
-	struct prober *pr = p->pr;
-	struct ra_async *ra;
-	struct probe_note *n;
+	struct prober_pool *pp = p->pp;
+	struct prober_result *r;
+	struct timeval tv = { 0, PROBER_FLUSH_MS * 1000 };
 
-	if (p->pp->dead || (ra = pr->ra_fn(pr->ra_arg)) == NULL)
+	if (pp->dead)
 		return;
-	n = xcalloc(1, sizeof *n);
-	n->pp = p->pp;
-	n->pp->refs++;
-	n->url = xstrdup(p->url);
-	snprintf(n->reason, sizeof n->reason, "%s", res->reason);
-	if (ra_async_health_report(ra, p->pp->name, p->url,
-	    (enum ra_probe_verdict)res->verdict, res->latency_ms, res->reason,
-	    &p->check->hc, prober_reported, n) != 0) {
-		log_pool(LOG_LEVEL_WARN, p->pp->name, "cannot send a health "
-		    "result to Redis");
-		pool_unref(n->pp);
-		free(n->url);
-		free(n);
+	if (pp->batch == NULL) {
+		pp->batch = xcalloc(1, sizeof *pp->batch);
+		evtimer_add(pp->flush_ev, &tv);
 	}
+	r = &pp->batch->res[pp->batch->n++];
+	r->url = xstrdup(p->url);
+	r->verdict = res->verdict;
+	r->latency_ms = res->latency_ms;
+	r->elapsed_ms = (prober_now() - p->started) * 1000.0;
+	memcpy(r->reason, res->reason, sizeof r->reason);
+	if (pp->batch->n == PROBER_BATCH)
+		prober_flush(pp);
 }
 
 /* A probe is over: deliver its verdict and free it. */
@@ -1210,6 +1311,7 @@ prober_destroy(struct prober *pr)
 	while ((pp = TAILQ_FIRST(&pr->pools)) != NULL) {
 		TAILQ_REMOVE(&pr->pools, pp, entry);
 		pp->dead = true;
+		prober_flush(pp);
 		pool_unref(pp);
 	}
 	event_free(pr->tick);

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,48 +104,62 @@ health_ms(double s)
 
 static int
 build_report(struct ra_args *a, const char *prefix, const char *pool,
-    const char *item, enum ra_probe_verdict v, double latency_ms,
-    const char *reason, const struct ra_health_conf *hc, int *err,
-    char *errstr)
+    const struct ra_health_probe *probes, size_t n,
+    const struct ra_health_conf *hc, int *err, char *errstr)
 {
-	if ((unsigned)v >= RA_PROBE__COUNT) {
+	size_t i;
+
+	if (n < 1 || n > RA_HEALTH_BATCH) {
 		ra_set_error(err, errstr, RA_ERR_BAD_ARGUMENT,
-		    "unknown probe verdict %d", (int)v);
+		    "1 to %d results per call", RA_HEALTH_BATCH);
 		return -1;
 	}
-	if (!isfinite(latency_ms) || hc->rise < 1 || hc->fall < 1 ||
-	    hc->rise > 1000 || hc->fall > 1000 ||
-	    !(hc->inter > 0) || !(hc->fastinter > 0) ||
-	    !(hc->downinter > 0) || !(hc->jitter >= 0 && hc->jitter <= 0.5) ||
-	    !(hc->latency_step >= 0 && hc->latency_step <= 3600000) ||
-	    !(hc->evict_after >= 0)) {
+	if (hc->rise < 1 || hc->fall < 1 || hc->rise > 1000 ||
+	    hc->fall > 1000 || !(hc->jitter >= 0 && hc->jitter <= 0.5) ||
+	    !(hc->latency_step >= 0 && hc->latency_step <= 3600000)) {
 		ra_set_error(err, errstr, RA_ERR_BAD_ARGUMENT,
-		    "bad health settings or latency");
+		    "bad health settings (rise, fall, jitter, latency_step)");
 		return -1;
 	}
 	if (ra_check_ttl("inter", hc->inter, false, err, errstr) != 0 ||
 	    ra_check_ttl("fastinter", hc->fastinter, false, err, errstr) != 0 ||
 	    ra_check_ttl("downinter", hc->downinter, false, err, errstr) != 0 ||
 	    ra_check_ttl("evict_after", hc->evict_after, false, err,
-	    errstr) != 0 ||
-	    ra_check_key("item", item, err, errstr) != 0 ||
-	    health_start(a, RA_SCRIPT_HEALTH_REPORT, prefix, pool, err,
 	    errstr) != 0)
 		return -1;
-	ra_args_str(a, item);
-	ra_args_str(a, verdict_names[v]);
-	ra_args_double(a, latency_ms < 0 ? -1 : latency_ms);
-	ra_args_str(a, reason != NULL ? reason : "");
+	for (i = 0; i < n; i++) {
+		if ((unsigned)probes[i].verdict >= RA_PROBE__COUNT ||
+		    !isfinite(probes[i].latency_ms) ||
+		    !(probes[i].elapsed_ms >= 0 &&
+		    probes[i].elapsed_ms < 86400000)) {
+			ra_set_error(err, errstr, RA_ERR_BAD_ARGUMENT,
+			    "result %zu: bad verdict or latency", i + 1);
+			return -1;
+		}
+		if (ra_check_key("item", probes[i].item, err, errstr) != 0)
+			return -1;
+	}
+	if (health_start(a, RA_SCRIPT_HEALTH_REPORT, prefix, pool, err,
+	    errstr) != 0)
+		return -1;
 	ra_args_ll(a, hc->rise);
 	ra_args_ll(a, hc->fall);
 	ra_args_ll(a, health_ms(hc->inter));
 	ra_args_ll(a, health_ms(hc->fastinter));
 	ra_args_ll(a, health_ms(hc->downinter));
 	ra_args_ll(a, llround(hc->jitter * 1000.0));
-	ra_args_ll(a, random() % 1000);
 	ra_args_ll(a, llround(hc->latency_step));
 	ra_args_ll(a, hc->evict_after > 0 ? health_ms(hc->evict_after) : 0);
 	ra_args_ll(a, hc->end_quarantine ? 1 : 0);
+	for (i = 0; i < n; i++) {
+		ra_args_str(a, probes[i].item);
+		ra_args_str(a, verdict_names[probes[i].verdict]);
+		ra_args_double(a, probes[i].latency_ms < 0 ? -1 :
+		    probes[i].latency_ms);
+		ra_args_str(a, probes[i].reason != NULL ? probes[i].reason : "");
+		ra_args_ll(a, random() % 1000);
+		ra_args_ll(a, llround(probes[i].elapsed_ms));
+	}
 	return 0;
 }
 
@@ -218,24 +233,19 @@ free_claim(struct ra_result *res)
 	ra_strlist_deinit(&res->u.strs);
 }
 
-static void
-decode_report(const redisReply *r, struct ra_result *res)
+/* One result's answer; false if its shape is wrong. */
+static bool
+decode_one(const redisReply *r, struct ra_health_result *h)
 {
-	struct ra_health_result *h = &res->u.health;
 	long long v[10];
 	size_t i;
 
 	memset(h, 0, sizeof *h);
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 10) {
-		health_bad_reply(res, "health_report");
-		return;
-	}
-	for (i = 0; i < 10; i++) {
-		if (!ra_reply_ll(r->element[i], &v[i])) {
-			health_bad_reply(res, "health_report");
-			return;
-		}
-	}
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 10)
+		return false;
+	for (i = 0; i < 10; i++)
+		if (!ra_reply_ll(r->element[i], &v[i]))
+			return false;
 	h->state = (enum ra_health)(v[0] >= 0 && v[0] < RA_HEALTH__COUNT ?
 	    v[0] : 0);
 	h->prev = (enum ra_health)(v[1] >= 0 && v[1] < RA_HEALTH__COUNT ?
@@ -248,6 +258,50 @@ decode_report(const redisReply *r, struct ra_result *res)
 	h->evicted = v[7] != 0;
 	h->unquarantined = v[8] != 0;
 	h->gone = v[9] != 0;
+	return true;
+}
+
+/* A report of one result. */
+static void
+decode_report(const redisReply *r, struct ra_result *res)
+{
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 1 ||
+	    !decode_one(r->element[0], &res->u.health))
+		health_bad_reply(res, "health_report");
+}
+
+static void
+decode_batch(const redisReply *r, struct ra_result *res)
+{
+	struct ra_health_results *b = &res->u.hbatch;
+	size_t i;
+
+	memset(b, 0, sizeof *b);
+	if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+		health_bad_reply(res, "health_report");
+		return;
+	}
+	if ((b->v = calloc(r->elements, sizeof *b->v)) == NULL) {
+		ra_set_error(&res->err, res->errstr, RA_ERR_OOM,
+		    "out of memory");
+		return;
+	}
+	for (i = 0; i < r->elements; i++) {
+		if (!decode_one(r->element[i], &b->v[i])) {
+			free(b->v);
+			b->v = NULL;
+			health_bad_reply(res, "health_report");
+			return;
+		}
+	}
+	b->n = r->elements;
+}
+
+static void
+free_batch(struct ra_result *res)
+{
+	free(res->u.hbatch.v);
+	res->u.hbatch.v = NULL;
 }
 
 static void
@@ -347,15 +401,31 @@ ra_health_report(struct ra_context *ctx, const char *pool, const char *item,
     enum ra_probe_verdict v, double latency_ms, const char *reason,
     const struct ra_health_conf *hc, struct ra_health_result *out)
 {
+	struct ra_health_probe p = { item, v, latency_ms, reason, 0 };
+
+	return ra_health_report_batch(ctx, pool, &p, 1, hc, out);
+}
+
+int
+ra_health_report_batch(struct ra_context *ctx, const char *pool,
+    const struct ra_health_probe *probes, size_t n,
+    const struct ra_health_conf *hc, struct ra_health_result *out)
+{
 	struct ra_result res;
 	struct ra_args a;
 
-	if (build_report(&a, ra_prefix(ctx), pool, item, v, latency_ms,
-	    reason, hc, &ctx->err, ctx->errstr) != 0 ||
-	    health_run(ctx, &a, decode_report, &res) != 0)
+	if (build_report(&a, ra_prefix(ctx), pool, probes, n, hc, &ctx->err,
+	    ctx->errstr) != 0 || health_run(ctx, &a, decode_batch, &res) != 0)
 		return -1;
+	if (res.u.hbatch.n != n) {
+		free_batch(&res);
+		ra_set_error(&ctx->err, ctx->errstr, RA_ERR_PROTOCOL,
+		    "unexpected reply to health_report");
+		return -1;
+	}
 	if (out != NULL)
-		*out = res.u.health;
+		memcpy(out, res.u.hbatch.v, n * sizeof *out);
+	free_batch(&res);
 	return 0;
 }
 
@@ -415,8 +485,19 @@ ra_async_health_report(struct ra_async *ra, const char *pool,
     const char *reason, const struct ra_health_conf *hc, ra_async_fn *fn,
     void *priv)
 {
-	HEALTH_ASYNC(build_report(&a, ra_async_prefix(ra), pool, item, v,
-	    latency_ms, reason, hc, &err, errstr), decode_report, NULL);
+	struct ra_health_probe p = { item, v, latency_ms, reason, 0 };
+
+	HEALTH_ASYNC(build_report(&a, ra_async_prefix(ra), pool, &p, 1, hc,
+	    &err, errstr), decode_report, NULL);
+}
+
+int
+ra_async_health_report_batch(struct ra_async *ra, const char *pool,
+    const struct ra_health_probe *probes, size_t n,
+    const struct ra_health_conf *hc, ra_async_fn *fn, void *priv)
+{
+	HEALTH_ASYNC(build_report(&a, ra_async_prefix(ra), pool, probes, n, hc,
+	    &err, errstr), decode_batch, free_batch);
 }
 
 int

@@ -357,6 +357,24 @@ struct ra_health_result {
 	int		 gone;		/* the item is not in the pool */
 };
 
+/* One probe result of a batch. */
+struct ra_health_probe {
+	const char		*item;		/* the item probed */
+	enum ra_probe_verdict	 verdict;
+	double			 latency_ms;	/* < 0 = unknown */
+	const char		*reason;	/* short cause, or NULL */
+	double			 elapsed_ms;	/* since the probe started: the
+						 * next one is due inter after
+						 * its start (0 = from now) */
+};
+#define RA_HEALTH_BATCH	100	/* results per report call */
+
+/* What a batch of results did, in the order given (async result). */
+struct ra_health_results {
+	struct ra_health_result	*v;	/* n entries, owned by the result */
+	size_t			 n;
+};
+
 /* Health totals of a pool, O(1). */
 struct ra_health_counts {
 	long long	up;		/* items UP */
@@ -378,6 +396,11 @@ int	ra_health_report(struct ra_context *ctx, const char *pool,
 	    struct ra_health_result *out);
 /* Schedule up to count items that have no due time yet (HSCAN-like
  * cursor; 0 starts, 0 returned ends), spread over spread seconds. */
+/* Record 1..RA_HEALTH_BATCH results of one pool in one script; out (n
+ * entries) may be NULL.  A bad result rejects the whole batch. */
+int	ra_health_report_batch(struct ra_context *ctx, const char *pool,
+	    const struct ra_health_probe *probes, size_t n,
+	    const struct ra_health_conf *hc, struct ra_health_result *out);
 int	ra_health_sync(struct ra_context *ctx, const char *pool,
 	    unsigned long long cursor, unsigned count, double spread,
 	    unsigned long long *next);
@@ -412,6 +435,7 @@ struct ra_result {
 		struct ra_gc_stats	gc;	/* gc */
 		struct ra_step		step;	/* one step of a chained call */
 		struct ra_health_result	health;	/* health_report */
+		struct ra_health_results hbatch; /* health_report_batch */
 		struct ra_health_counts	hcounts; /* health_counts */
 	} u;
 };
@@ -487,13 +511,17 @@ int	ra_async_gc(struct ra_async *ra, const char *pool, unsigned count,
 	    ra_async_fn *fn, void *priv);
 
 /* Health state, async: results in res->u.strs (claim), res->u.health
- * (report), res->u.integer (sync: next cursor), res->u.hcounts (counts). */
+ * (report), res->u.hbatch (report_batch), res->u.integer (sync: next
+ * cursor), res->u.hcounts (counts). */
 int	ra_async_health_claim(struct ra_async *ra, const char *pool,
 	    unsigned count, double lease, ra_async_fn *fn, void *priv);
 int	ra_async_health_report(struct ra_async *ra, const char *pool,
 	    const char *item, enum ra_probe_verdict v, double latency_ms,
 	    const char *reason, const struct ra_health_conf *hc,
 	    ra_async_fn *fn, void *priv);
+int	ra_async_health_report_batch(struct ra_async *ra, const char *pool,
+	    const struct ra_health_probe *probes, size_t n,
+	    const struct ra_health_conf *hc, ra_async_fn *fn, void *priv);
 int	ra_async_health_sync(struct ra_async *ra, const char *pool,
 	    unsigned long long cursor, unsigned count, double spread,
 	    ra_async_fn *fn, void *priv);

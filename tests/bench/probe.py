@@ -2,7 +2,7 @@
 """probe.py: the health-check benchmark (not part of make check).
 
     tests/bench/probe.py [--proxies 10000] [--stubs 4] [--inter 2]
-                         [--seconds 10] [--inflight 512]
+                         [--seconds 10] [--inflight 2048]
 
 Starts a private redis-server, a few probe_stub "proxies" on loopback and
 proxypoold with one pool of N proxy URLs spread over the stubs (distinct
@@ -65,7 +65,7 @@ def main():
     ap.add_argument("--stubs", type=int, default=4)
     ap.add_argument("--inter", type=float, default=2.0)
     ap.add_argument("--seconds", type=float, default=10.0)
-    ap.add_argument("--inflight", type=int, default=512)
+    ap.add_argument("--inflight", type=int, default=2048)
     a = ap.parse_args()
 
     t = tempfile.mkdtemp(prefix="ra-bench-")

@@ -352,6 +352,48 @@ START_TEST(test_bad_input)
 }
 END_TEST
 
+START_TEST(test_batch)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_health_conf hc;
+	struct ra_health_result out[3];
+	struct ra_health_counts hcnt;
+	struct ra_health_probe p[3] = {
+		{ "item-000", RA_PROBE_UP, 10, NULL, 0 },
+		{ "item-001", RA_PROBE_DOWN, -1, "timeout", 0 },
+		{ "gone", RA_PROBE_UP, 1, "", 0 },
+	};
+	char *before, *after;
+
+	hc_init(&hc);
+	hc.rise = 1;
+	hc.fall = 1;
+	at_pool(ctx, "p", 0, 0, 2);
+	/* one bad result rejects the whole batch, nothing changes */
+	p[2].verdict = (enum ra_probe_verdict)7;
+	before = at_snapshot();
+	ck_assert_int_eq(ra_health_report_batch(ctx, "p", p, 3, &hc, out), -1);
+	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
+	after = at_snapshot();
+	ck_assert_str_eq(before, after);
+	free(before);
+	free(after);
+	p[2].verdict = RA_PROBE_UP;
+	ck_assert_int_eq(ra_health_report_batch(ctx, "p", p, 3, &hc, out), 0);
+	ck_assert_int_eq(out[0].state, RA_HEALTH_UP);
+	ck_assert_int_eq(out[1].state, RA_HEALTH_DOWN);
+	ck_assert_int_eq(out[2].gone, 1);
+	ck_assert_int_eq(ra_health_counts(ctx, "p", &hcnt), 0);
+	ck_assert_int_eq(hcnt.up, 1);
+	ck_assert_int_eq(hcnt.down, 1);
+	ck_assert_int_eq(hcnt.probes, 3);
+	ra_health_counts_deinit(&hcnt);
+	ck_assert_int_eq(ra_health_report_batch(ctx, "p", p, 0, &hc, out), -1);
+	at_sound(ctx, "p");
+	ra_free(ctx);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -366,6 +408,7 @@ main(void)
 	tcase_add_test(tc, test_end_quarantine);
 	tcase_add_test(tc, test_ejection_decays);
 	tcase_add_test(tc, test_bad_input);
+	tcase_add_test(tc, test_batch);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
