@@ -507,6 +507,9 @@ prober_configure(struct prober *pr, const struct conf *c, char **cause)
 			    "stopped");
 			TAILQ_REMOVE(&pr->pools, pp, entry);
 			pp->dead = true;
+			/* its claim in flight no longer holds slots */
+			pr->reserved -= pp->claiming;
+			pp->claiming = 0;
 			prober_flush(pp);
 			pool_unref(pp);
 		}
@@ -1117,7 +1120,10 @@ prober_claimed(struct ra_async *ra, struct ra_result *res, void *arg)
 	char *cause, *red;
 	size_t i;
 
-	pr->reserved -= pp->claiming;
+	/* a dead pool gave its slots back; its prober may even be gone
+	 * (answers drained at exit) */
+	if (!pp->dead)
+		pr->reserved -= pp->claiming;
 	if (pp->dead || res->err != RA_OK) {
 		if (!pp->dead && res->err != RA_ERR_NO_SUCH_POOL &&
 		    res->err != RA_ERR_BACKEND_DOWN)
