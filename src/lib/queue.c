@@ -578,21 +578,37 @@ queue_block(struct ra_context *ctx, char **keys, size_t n, long long ms)
 	int rc;
 	const struct timeval *ct = &ctx->priv->opt.command_timeout;
 	long long cap;
+	bool stretched = false;
 
 	if (ctx->rc == NULL && ra_reconnect(ctx) != 0)
 		return -1;
-	/* never block longer than the socket timeout allows */
-	if (ct->tv_sec != 0 || ct->tv_usec != 0) {
-		cap = (long long)ct->tv_sec * 1000 + ct->tv_usec / 1000 - 100;
-		if (cap < ms)
-			ms = cap;
-	}
 	if (ms < 1)
 		ms = 1;
 	if ((argv = calloc(n + 2, sizeof *argv)) == NULL) {
 		ra_set_error(&ctx->err, ctx->errstr, RA_ERR_OOM,
 		    "out of memory");
 		return -1;
+	}
+	/*
+	 * Redis ends a blocking wait on its cron tick, up to 100 ms late
+	 * (hz 10): stretch a shorter socket timeout over this one command
+	 * so a normal wake-up is never taken for a dead connection.
+	 */
+	cap = (long long)ct->tv_sec * 1000 + ct->tv_usec / 1000;
+	if (cap > 0 && cap < ms + 1000) {
+		struct timeval tv;
+
+		tv.tv_sec = (ms + 1000) / 1000;
+		tv.tv_usec = (suseconds_t)((ms + 1000) % 1000) * 1000;
+		if (redisSetTimeout(ctx->rc, tv) != REDIS_OK) {
+			free(argv);
+			ra_set_error(&ctx->err, ctx->errstr,
+			    RA_ERR_BACKEND_DOWN, "cannot set socket timeout");
+			redisFree(ctx->rc);
+			ctx->rc = NULL;
+			return -1;
+		}
+		stretched = true;
 	}
 	argv[0] = "BLPOP";
 	for (i = 0; i < n; i++)
@@ -601,6 +617,11 @@ queue_block(struct ra_context *ctx, char **keys, size_t n, long long ms)
 	argv[n + 1] = tmo;
 	r = redisCommandArgv(ctx->rc, (int)n + 2, argv, NULL);
 	free(argv);
+	if (r != NULL && stretched && redisSetTimeout(ctx->rc, *ct) !=
+	    REDIS_OK) {
+		freeReplyObject(r);
+		r = NULL;
+	}
 	if (r == NULL) {
 		ra_set_error(&ctx->err, ctx->errstr, RA_ERR_BACKEND_DOWN,
 		    "BLPOP: %s", ctx->rc->errstr[0] ? ctx->rc->errstr :

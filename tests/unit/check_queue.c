@@ -753,6 +753,52 @@ START_TEST(test_expired_lease_not_owned)
 }
 END_TEST
 
+/* The server-side id of a context's connection. */
+static long long
+client_id(struct ra_context *ctx)
+{
+	redisReply *r = redisCommand(ctx->rc, "CLIENT ID");
+	long long id;
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
+	id = r->integer;
+	freeReplyObject(r);
+	return id;
+}
+
+START_TEST(test_wait_longer_than_socket_timeout)
+{
+	struct ra_options opt = { 0 };
+	struct ra_queue_conf c;
+	struct ra_context *ctx = tu_connect(), *short_ctx;
+	struct ra_queue *q;
+	struct ra_task_result res;
+	long long id;
+	double t0;
+
+	ra_queue_conf_init(&c);
+	c.poll = 0.5;
+	q = ra_queue_create(&c, NULL);
+	opt.path = tu_redis_socket();
+	opt.command_timeout.tv_usec = 100000;	/* 0.1 s, under one block */
+	short_ctx = ra_connect(&opt);
+	ck_assert_int_eq(short_ctx->err, 0);
+	ck_assert_int_eq(ra_queue_submit(q, ctx, "idle", "i1", "", 0, 30), 0);
+	id = client_id(short_ctx);
+	t0 = now_s();
+	ck_assert_int_eq(ra_queue_wait(q, short_ctx, "idle", "i1", 1.2, 0,
+	    &res), -1);
+	ck_assert_int_eq(short_ctx->err, RA_ERR_TIMEOUT);
+	ck_assert(now_s() - t0 >= 1.15);
+	/* the same connection all along: no block was taken for a failure */
+	ck_assert_int_eq(client_id(short_ctx), id);
+	ra_free(short_ctx);
+	ra_queue_destroy(q);
+	ra_free(ctx);
+}
+END_TEST
+
 /* ---- a Redis of our own, to restart ---- */
 
 static pid_t
@@ -947,6 +993,7 @@ main(void)
 	tcase_add_test(tc, test_fifo_per_name);
 	tcase_add_test(tc, test_no_result_is_done);
 	tcase_add_test(tc, test_expired_lease_not_owned);
+	tcase_add_test(tc, test_wait_longer_than_socket_timeout);
 	tcase_add_test(tc, test_redis_restart);
 	tcase_add_test(tc, test_client_unblock);
 	suite_add_tcase(s, tc);
