@@ -396,6 +396,11 @@ ra_lock_wait(struct ra_context *ctx, const char *name, const char *owner,
 
 	if (lock_check_ctx(ctx, name, owner, true, ttl) != 0)
 		return -1;
+	if ((flags & ~RA_LOCK_REENTRANT) != 0) {
+		ra_set_error(&ctx->err, ctx->errstr, RA_ERR_BAD_ARGUMENT,
+		    "unknown lock flags 0x%x", (unsigned)flags);
+		return -1;
+	}
 	if (!isfinite(wait) || wait > LOCK_TTL_MAX) {
 		ra_set_error(&ctx->err, ctx->errstr, RA_ERR_BAD_ARGUMENT,
 		    "wait %g out of range", wait);
@@ -669,7 +674,8 @@ ra_async_lock(struct ra_async *ra, const char *name, const char *owner,
 	char msg[RA_ERRSTR_LEN];
 	struct ra_args a;
 
-	if (ra_lock_check(name, owner, ttl, msg) != 0)
+	if (ra_lock_check(name, owner, ttl, msg) != 0 ||
+	    (flags & ~RA_LOCK_REENTRANT) != 0)
 		return -1;
 	args_acquire(&a, ra_async_prefix(ra), name, owner, ttl, flags);
 	return ra_async_call(ra, &a, decode_acquire, NULL, fn, priv);

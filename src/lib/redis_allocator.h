@@ -568,7 +568,7 @@ int	ra_rlock(struct ra_context *ctx, const char *name, const char *owner,
  * TTL runs out, then try again; give up when wait seconds (monotonic
  * clock) have passed with -1 and RA_ERR_BUSY.  No spinning: each round
  * costs one EVALSHA and one BLPOP.  wait <= 0 tries once.  flags:
- * RA_LOCK_REENTRANT or 0.  During a BLPOP the context's command timeout
+ * RA_LOCK_REENTRANT or 0 (other bits: RA_ERR_BAD_ARGUMENT).  During a BLPOP the context's command timeout
  * (if set) is stretched to the slice plus 1 s, then restored.
  */
 int	ra_lock_wait(struct ra_context *ctx, const char *name,

@@ -359,6 +359,8 @@ START_TEST(test_bad_arguments)
 	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
 	ck_assert_int_eq(ra_lock_wait(ctx, "a", "A", 1, NAN, 0, NULL), -1);
 	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
+	ck_assert_int_eq(ra_lock_wait(ctx, "a", "A", 1, 1, 0x10, NULL), -1);
+	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
 	ck_assert_int_eq(ra_setgt(ctx, "a", NAN, NULL, 0), -1);
 	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
 	ck_assert_int_eq(ra_lock_set_if(ctx, "a", RA_CMP__COUNT, 1, NULL, 0),
@@ -923,6 +925,8 @@ START_TEST(test_async)
 	l.want = 8;
 	/* bad arguments are refused before anything is sent */
 	ck_assert_int_eq(ra_async_lock(ra, "", "A", 10, 0, async_done, &l), -1);
+	ck_assert_int_eq(ra_async_lock(ra, "al", "A", 10, 0x10, async_done,
+	    &l), -1);
 	ck_assert_int_eq(ra_async_unlock(ra, "al", "", async_done, &l), -1);
 	ck_assert_int_eq(ra_async_extend(ra, "al", "A", 0, 0, async_done,
 	    &l), -1);
