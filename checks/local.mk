@@ -47,8 +47,10 @@ tests_servers_nosym_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version \
 	-shared -rpath $(abs_builddir)
 
 EXTRA_DIST += tests/integ/health_lib.sh tests/integ/health_checks.sh \
-	tests/integ/health_multi.sh tests/integ/health_eject.sh
+	tests/integ/health_multi.sh tests/integ/health_eject.sh \
+	tests/integ/health_conf.sh
 TESTS += tests/integ/health_checks.sh tests/integ/health_multi.sh \
+	tests/integ/health_conf.sh \
 	tests/integ/health_eject.sh
 
 # probe benchmark (tests/bench/probe.py; not in make check)

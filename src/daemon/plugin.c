@@ -114,7 +114,7 @@ plugin_load_file(const char *path, char **cause)
 	plugins[nplugins].path = xstrdup(path);
 	plugins[nplugins].type = t;
 	nplugins++;
-	log_info("check plugin \"%s\" loaded from %s", t->name, path);
+	log_debug("check plugin \"%s\" loaded from %s", t->name, path);
 	return 0;
 
 fail_dl:

@@ -498,11 +498,11 @@ prober_configure(struct prober *pr, const struct conf *c, char **cause)
 	/* pools no longer checked stop; running probes finish quietly */
 	for (pp = TAILQ_FIRST(&pr->pools); pp != NULL; pp = next) {
 		next = TAILQ_NEXT(pp, entry);
-		for (i = 0; i < c->npools; i++)
+		for (i = 0; checks != NULL && i < c->npools; i++)
 			if (checks[i] != NULL &&
 			    strcmp(c->pools[i].name, pp->name) == 0)
 				break;
-		if (i == c->npools) {
+		if (checks == NULL || i == c->npools) {
 			log_pool(LOG_LEVEL_INFO, pp->name, "health checks "
 			    "stopped");
 			TAILQ_REMOVE(&pr->pools, pp, entry);
