@@ -3,7 +3,8 @@
 # tinyproxy and fault-injecting proxies on loopback: rise to UP, fall to
 # DOWN and no more leases, return after restart, latency ranking, the
 # plugins through CHECK (http, connect, tcp, exec with every exit code and
-# a hung program), fault modes, broken plugin files refused.
+# a hung program), SOCKS4/4a/5/5h proxies (with and without credentials),
+# fault modes, broken plugin files refused.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/integ/daemon_lib.sh"
 . "$top_srcdir/tests/integ/health_lib.sh"
@@ -20,6 +21,8 @@ start_fault s503 status --status 503
 start_fault junk garbage
 start_fault hang hang
 start_fault tunnel ok
+start_fault socks socks
+start_fault socksauth socks --auth bob:s3cret
 DEAD=$(free_port)
 
 # the checks directory: the real plugins plus two broken files
@@ -146,6 +149,18 @@ check "connect: an unverifiable certificate is DOWN ($(field reason <"$T/c"))" \
 expect_eq "tcp: the proxy port answers" UP "$(pp check port "$A" | field verdict)"
 expect_eq "tcp: a closed port does not" DOWN \
 	"$(pp check port "http://127.0.0.1:$DEAD" | field verdict)"
+
+# SOCKS proxies are probed through libcurl's proxy types
+for sch in socks4 socks4a socks5 socks5h; do
+	expect_eq "http check through a $sch proxy" UP \
+		"$(pp check web "$sch://127.0.0.1:$socks_port" | field verdict)"
+done
+expect_eq "SOCKS5 with the right credentials" UP \
+	"$(pp check web "socks5://bob:s3cret@127.0.0.1:$socksauth_port" | field verdict)"
+expect_eq "SOCKS5 with wrong credentials" DOWN \
+	"$(pp check web "socks5://bob:nope@127.0.0.1:$socksauth_port" | field verdict)"
+expect_eq "connect check (TLS) through SOCKS5" UP \
+	"$(pp check tls "socks5h://127.0.0.1:$socks_port" | field verdict)"
 
 # exec: Nagios exit codes, perfdata, environment, timeout
 X="socks5://bob:pw@127.0.0.1:$TA"

@@ -13,6 +13,8 @@ Modes:
   garbage  answer with random bytes, then close
   hang     accept and never answer
   direct   answer 200 "ok" itself without contacting the target (benchmarks)
+  socks    a SOCKS4, SOCKS4a and SOCKS5 proxy (CONNECT), loopback targets
+           only; with --auth user:pass SOCKS5 clients must authenticate
 
 Forwarded requests carry "X-Proxy-Id: <id>" (default: the port) so the test
 target can count probes per proxy.  Listens on 127.0.0.1; writes the port
@@ -109,6 +111,65 @@ async def forward(line, headers, reader, writer):
     uw.close()
 
 
+async def socks(reader, writer):
+    """One SOCKS4/4a/5 CONNECT, then relay both ways."""
+    ver = (await reader.readexactly(1))[0]
+    if ver == 4:
+        cmd, port = struct.unpack("!BH", await reader.readexactly(3))
+        ip = await reader.readexactly(4)
+        await reader.readuntil(b"\0")         # user id
+        host = socket.inet_ntoa(ip)
+        if ip[:3] == b"\0\0\0" and ip[3] != 0:  # 4a: the name follows
+            host = (await reader.readuntil(b"\0"))[:-1].decode()
+        ok = cmd == 1 and loopback(host)
+        if ok:
+            try:
+                ur, uw = await asyncio.open_connection(host, port)
+            except OSError:
+                ok = False
+        writer.write(b"\0" + (b"\x5a" if ok else b"\x5b") + b"\0" * 6)
+        await writer.drain()
+        if ok:
+            await asyncio.gather(pipe(reader, uw), pipe(ur, writer))
+        return
+    if ver != 5:
+        return
+    n = (await reader.readexactly(1))[0]
+    methods = await reader.readexactly(n)
+    want = 2 if args.auth else 0
+    if want not in methods:
+        writer.write(b"\x05\xff")
+        return
+    writer.write(bytes([5, want]))
+    if args.auth:
+        await reader.readexactly(1)
+        user = await reader.readexactly((await reader.readexactly(1))[0])
+        pw = await reader.readexactly((await reader.readexactly(1))[0])
+        good = (user + b":" + pw).decode() == args.auth
+        writer.write(b"\x01" + (b"\0" if good else b"\x01"))
+        if not good:
+            return
+    _, cmd, _, atyp = await reader.readexactly(4)
+    if atyp == 1:
+        host = socket.inet_ntoa(await reader.readexactly(4))
+    elif atyp == 3:
+        host = (await reader.readexactly(
+            (await reader.readexactly(1))[0])).decode()
+    else:
+        host = socket.inet_ntop(socket.AF_INET6, await reader.readexactly(16))
+    port = struct.unpack("!H", await reader.readexactly(2))[0]
+    rep = 0 if cmd == 1 and loopback(host) else 2
+    if rep == 0:
+        try:
+            ur, uw = await asyncio.open_connection(host, port)
+        except OSError:
+            rep = 5
+    writer.write(bytes([5, rep, 0, 1]) + b"\0" * 6)
+    await writer.drain()
+    if rep == 0:
+        await asyncio.gather(pipe(reader, uw), pipe(ur, writer))
+
+
 async def handle(reader, writer):
     sock = writer.get_extra_info("socket")
     try:
@@ -119,6 +180,9 @@ async def handle(reader, writer):
             return
         if args.mode == "hang":
             await reader.read()
+            return
+        if args.mode == "socks":
+            await socks(reader, writer)
             return
         line, headers = await read_head(reader)
         if args.mode == "slow":
@@ -163,12 +227,13 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--mode", default="ok",
                    choices=["ok", "slow", "reset", "status", "garbage",
-                            "hang", "direct"])
+                            "hang", "direct", "socks"])
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--port-file")
     p.add_argument("--delay", type=int, default=500)
     p.add_argument("--status", type=int, default=503)
     p.add_argument("--id")
+    p.add_argument("--auth", help="user:pass SOCKS5 clients must send")
     args = p.parse_args()
     try:
         asyncio.run(main())
