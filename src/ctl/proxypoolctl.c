@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1636,6 +1637,7 @@ cmd_check_config(struct ctl *ctl, struct cmd_args *a)
 		return EXIT_CONN;
 	}
 	if (pid == 0) {
+		signal(SIGPIPE, SIG_DFL);
 		close(fd[0]);
 		dup2(fd[1], STDOUT_FILENO);
 		dup2(fd[1], STDERR_FILENO);
@@ -1812,6 +1814,9 @@ main(int argc, char **argv)
 	const char *env, *opt;
 	int i, rc;
 
+	/* a daemon that closes the socket gives EPIPE (exit 3), not death */
+	signal(SIGPIPE, SIG_IGN);
+
 	memset(&ctl, 0, sizeof ctl);
 	ctl.timeout = CTL_TIMEOUT;
 	ctl.socket = CTL_SOCKET;
@@ -1856,7 +1861,8 @@ main(int argc, char **argv)
 	rc = ctl.cmd->run(&ctl, &args);
 	if (ctl.c != NULL)
 		redisFree(ctl.c);
-	if (fflush(stdout) != 0 && rc == 0) {
+	/* a reader that went away (| head) is not an error worth a word */
+	if (fflush(stdout) != 0 && rc == 0 && errno != EPIPE) {
 		ctl_warn("writing output: %s", strerror(errno));
 		rc = EXIT_REPLY;
 	}
