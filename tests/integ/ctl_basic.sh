@@ -348,6 +348,18 @@ end=$(date +%s)
 expect_eq "no answer in time: exit 3" "3" "$rc"
 check "timeout is explained" grep -q 'timed out' "$T/err"
 check "timeout is honoured" test $((end - start)) -le 5
+# a socket that accepts and hangs up at once
+"$PYTHON3" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1]); s.listen(8)
+while True:
+    s.accept()[0].close()' "$T/closer.sock" &
+track $!
+wait_for 10 test -S "$T/closer.sock"
+"$CTL" -s "$T/closer.sock" add web -f "$T/many.txt" >/dev/null 2>"$T/err"
+expect_eq "a daemon that hangs up: exit 3" "3" "$?"
+check "hang-up is explained" grep -q 'closed the connection\|Broken pipe\|reset' "$T/err"
 kill "$daemon_pid"
 wait "$daemon_pid" 2>/dev/null
 run ping
