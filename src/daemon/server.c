@@ -25,6 +25,10 @@
 #include "server.h"
 #include "xmalloc.h"
 
+/* A client that does not read its answers: stop taking its requests
+ * while this much output waits (its input then backs up too). */
+#define CLIENT_OUTPUT_PAUSE	(8 * 1024 * 1024)
+
 static void server_accept(evutil_socket_t fd, short ev, void *arg);
 
 /* Is something already answering on path? */
@@ -147,9 +151,12 @@ client_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct client *c = arg;
 
-	if (c->closing && c->req == NULL &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	if (c->closing && c->req == NULL)
 		client_close(c);
+	else if (c->req == NULL)
+		client_process(c);	/* resume after an output pause */
 }
 
 static void
@@ -270,7 +277,8 @@ client_process(struct client *c)
 	if (c->processing)
 		return;
 	c->processing = true;
-	while (c->req == NULL && !c->closing) {
+	while (c->req == NULL && !c->closing && evbuffer_get_length(
+	    bufferevent_get_output(c->bev)) < CLIENT_OUTPUT_PAUSE) {
 		rc = resp_read(&c->reader, in, &args, &cause);
 		if (rc == 0)
 			break;

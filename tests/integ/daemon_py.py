@@ -262,6 +262,62 @@ ok(raw(b"*2\r\n$4\r\nPING\r\n$2\r\nab\r\nPING\r\n")
 r = pairs(good.execute_command("LEASE", "default"))
 ok(good.execute_command("RELEASE", "default", r["token"]) == "OK",
    "lease path fine after bad clients")
+
+# a client that pipelines without reading: the daemon stops taking its
+# requests while its answers wait, and answers all of them in the end
+def rss_kb(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+arg = b"z" * 1000
+n = 20000
+req = b"*2\r\n$4\r\nPING\r\n$1000\r\n" + arg + b"\r\n"
+slow = socket.socket(socket.AF_UNIX)
+slow.connect(env.sock)
+slow.setblocking(False)
+data = req * n
+sent = 0
+t_end = time.monotonic() + 5
+while sent < len(data) and time.monotonic() < t_end:
+    try:
+        sent += slow.send(data[sent:sent + 65536])
+    except BlockingIOError:
+        time.sleep(0.01)
+ok(sent < len(data), "a client that does not read is pushed back "
+   "(%d of %d bytes taken)" % (sent, len(data)))
+ok(rss_kb(env.daemon.pid) < 40000, "daemon memory stays bounded (%d kB)"
+   % rss_kb(env.daemon.pid))
+ok(good.ping(), "other clients are served meanwhile")
+slow.setblocking(True)
+slow.settimeout(20)
+reply = b"$1000\r\n" + arg + b"\r\n"
+chunks = []
+
+
+def drain():
+    want = n * len(reply)
+    have = 0
+    try:
+        while have < want:
+            b = slow.recv(1 << 20)
+            if not b:
+                break
+            chunks.append(b)
+            have += len(b)
+    except OSError:
+        pass
+
+
+reader = threading.Thread(target=drain)
+reader.start()
+slow.sendall(data[sent:])
+reader.join(30)
+got = b"".join(chunks)
+slow.close()
+ok(got == reply * n, "all %d pipelined answers arrive, in order" % n)
 ok(env.daemon.poll() is None, "daemon still running")
 
 # --- limits changed by RELOAD: max_clients, idle_timeout --------------
