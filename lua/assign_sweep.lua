@@ -20,7 +20,7 @@ local n = 0
 for i = 1, #v, 2 do
 	local m = item_decode(v[i + 1])
 	if m.gen < gen and m.st ~= 'd' then
-		n = n + item_remove(v[i], conf)
+		n = n + item_remove(v[i], conf, m)
 	end
 end
 return { r[1], n }

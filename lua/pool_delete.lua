@@ -22,7 +22,7 @@ conf.deleted = true
 local r = redis.call('HSCAN', KEYS[2], ARGV[2], 'COUNT', count)
 local v = r[2]
 for i = 1, #v, 2 do
-	item_remove(v[i], conf)
+	item_remove(v[i], conf, item_decode(v[i + 1]))
 end
 local left = redis.call('HLEN', KEYS[2])
 if r[1] == '0' and left == 0 then

@@ -147,13 +147,17 @@ local function item_get(item)
 	return item_decode(s)
 end
 
-local function item_save(item, m)
+local function item_encode(m)
 	local s = table.concat({ m.prio, m.exp, m.st, m.h, m.sh, m.fail,
 	    m.ej, m.lat, m.untl, m.gen }, ',')
 	while string.sub(s, -2) == ',0' do
 		s = string.sub(s, 1, -3)
 	end
-	redis.call('HSET', KEYS[2], item, s)
+	return s
+end
+
+local function item_save(item, m)
+	redis.call('HSET', KEYS[2], item, item_encode(m))
 end
 
 local function expired(m, now)
@@ -295,24 +299,35 @@ local function pool_drop()
 	end
 end
 
+-- Does the pool have any binding?  (Asked once per script call.)
+local any_bindings
+
 -- Remove an item for good (it has no holders).
 local function item_delete(item, m, conf)
 	st_leave(item, m)
 	redis.call('HDEL', KEYS[2], item)
-	redis.call('ZREM', KEYS[11], item)
-	local names = item_names(item)
-	for i = 1, #names do
-		unbind(names[i])
+	if m.exp > 0 then
+		redis.call('ZREM', KEYS[11], item)
+	end
+	if any_bindings == nil then
+		any_bindings = redis.call('EXISTS', KEYS[10]) == 1
+	end
+	if any_bindings then
+		local names = item_names(item)
+		for i = 1, #names do
+			unbind(names[i])
+		end
 	end
 	if conf.deleted and redis.call('HLEN', KEYS[2]) == 0 then
 		pool_drop()
 	end
 end
 
--- Remove an item: at once when nobody holds it, else drain it.
--- Returns 1 if it was in the pool.
-local function item_remove(item, conf)
-	local m = item_get(item)
+-- Remove an item: at once when nobody holds it, else drain it.  m is
+-- its metadata when the caller has it already.  Returns 1 if it was in
+-- the pool.
+local function item_remove(item, conf, m)
+	m = m or item_get(item)
 	if not m or m.st == 'd' then
 		return 0
 	end
@@ -322,7 +337,9 @@ local function item_remove(item, conf)
 		st_leave(item, m)
 		m.untl = 0
 		st_enter(item, m, 'd', conf)
-		redis.call('ZREM', KEYS[11], item)
+		if m.exp > 0 then
+			redis.call('ZREM', KEYS[11], item)
+		end
 		item_save(item, m)
 	end
 	return 1

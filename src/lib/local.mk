@@ -27,3 +27,10 @@ LUA_SRC += lua/pool_create.lua lua/pool_get.lua lua/pool_delete.lua \
 	lua/release.lua lua/report.lua lua/quarantine.lua lua/bind.lua \
 	lua/unbind.lua lua/binding.lua lua/bindings.lua lua/counts.lua \
 	lua/list.lua lua/gc.lua lua/check.lua
+
+# Benchmark: built with make check, run by hand (tests/bench/alloc).
+check_PROGRAMS += tests/bench/alloc_bench
+tests_bench_alloc_bench_SOURCES = tests/bench/alloc_bench.c
+tests_bench_alloc_bench_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_bench_alloc_bench_LDADD = libredisallocator.la $(HIREDIS_LIBS) $(LIBEVENT_LIBS)
+EXTRA_DIST += tests/bench/alloc

@@ -1,0 +1,299 @@
+/*
+ * alloc_bench.c: allocator throughput and scaling on a redis-server the
+ * wrapper (tests/bench/alloc) started.  Prints "name value" lines.
+ *
+ * usage: alloc_bench SOCK sync PAIRS
+ *        alloc_bench SOCK async PAIRS INFLIGHT
+ *        alloc_bench SOCK scale ITEMS PAIRS      (cost per lease, memory)
+ *        alloc_bench SOCK assign ITEMS           (re-assign of ITEMS)
+ *        alloc_bench SOCK slowlog MS             (scripts over MS ms)
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <event2/event.h>
+#include <hiredis/adapters/libevent.h>
+
+#include "redis_allocator.h"
+
+static double
+now_s(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+static void
+die(const char *what, const struct ra_context *ctx)
+{
+	fprintf(stderr, "alloc_bench: %s: %s\n", what,
+	    ctx ? ctx->errstr : "failed");
+	exit(1);
+}
+
+static struct ra_context *
+connect_to(const char *sock)
+{
+	struct ra_options opt;
+	struct ra_context *ctx;
+
+	memset(&opt, 0, sizeof opt);
+	opt.path = sock;
+	if ((ctx = ra_connect(&opt)) == NULL || ctx->err)
+		die("connect", ctx);
+	return ctx;
+}
+
+/* Create pool with n items "http://10.X.Y.Z:8080" in chunks of 10000. */
+static void
+make_pool(struct ra_context *ctx, const char *pool, size_t n)
+{
+	struct ra_pool_conf c;
+	struct ra_item *it;
+	char (*keys)[32];
+	size_t i, off, len, chunk = 10000;
+
+	ra_pool_conf_init(&c);
+	if (ra_pool_create(ctx, pool, &c) != 0)
+		die("pool_create", ctx);
+	it = calloc(chunk, sizeof *it);
+	keys = calloc(chunk, sizeof *keys);
+	for (off = 0; off < n; off += len) {
+		len = n - off < chunk ? n - off : chunk;
+		for (i = 0; i < len; i++) {
+			size_t k = off + i;
+
+			snprintf(keys[i], sizeof keys[i],
+			    "http://10.%zu.%zu.%zu:8080", (k >> 16) & 255,
+			    (k >> 8) & 255, k & 255);
+			it[i].key = keys[i];
+			it[i].priority = (int)(k % 3);
+		}
+		if (ra_add(ctx, pool, it, len) != 0)
+			die("add", ctx);
+	}
+	free(it);
+	free(keys);
+}
+
+/* PAIRS lease+release on one connection; returns seconds taken. */
+static double
+pairs_sync(struct ra_context *ctx, const char *pool, long n, double *lease_s)
+{
+	struct ra_lease l;
+	double t0 = now_s(), t, in_lease = 0;
+	long i;
+
+	for (i = 0; i < n; i++) {
+		t = now_s();
+		if (ra_lease(ctx, pool, NULL, &l) != 0)
+			die("lease", ctx);
+		in_lease += now_s() - t;
+		if (ra_release(ctx, pool, l.token, RA_OUTCOME_OK, 10) != 0)
+			die("release", ctx);
+		ra_lease_deinit(&l);
+	}
+	if (lease_s != NULL)
+		*lease_s = in_lease;
+	return now_s() - t0;
+}
+
+static long long
+used_memory(void)
+{
+	redisContext *rc;
+	redisReply *r;
+	long long v = -1;
+	const char *p;
+
+	rc = redisConnectUnix(getenv("ALLOC_BENCH_SOCK"));
+	r = redisCommand(rc, "INFO memory");
+	if (r != NULL && r->type == REDIS_REPLY_STRING &&
+	    (p = strstr(r->str, "used_memory:")) != NULL)
+		v = atoll(p + 12);
+	freeReplyObject(r);
+	redisFree(rc);
+	return v;
+}
+
+/* ---- async: INFLIGHT lease->release chains ---- */
+
+struct abench {
+	struct ra_async		*ra;
+	struct event_base	*base;
+	long			 started;	/* leases sent */
+	long			 done;		/* pairs finished */
+	long			 target;
+	int			 errors;
+};
+
+static void lease_cb(struct ra_async *, struct ra_result *, void *);
+
+static void
+next_lease(struct abench *b)
+{
+	if (b->started >= b->target)
+		return;
+	b->started++;
+	if (ra_async_lease(b->ra, "bench", NULL, lease_cb, b) != 0)
+		b->errors++;
+}
+
+static void
+release_cb(struct ra_async *ra, struct ra_result *res, void *priv)
+{
+	struct abench *b = priv;
+
+	if (res->err)
+		b->errors++;
+	if (++b->done == b->target)
+		event_base_loopbreak(b->base);
+	next_lease(b);
+}
+
+static void
+lease_cb(struct ra_async *ra, struct ra_result *res, void *priv)
+{
+	struct abench *b = priv;
+
+	if (res->err) {
+		b->errors++;
+		if (++b->done == b->target)
+			event_base_loopbreak(b->base);
+		next_lease(b);
+		return;
+	}
+	if (ra_async_release(ra, "bench", res->u.lease.token, RA_OUTCOME_OK,
+	    10, release_cb, b) != 0)
+		b->errors++;
+}
+
+static void
+run_async(const char *sock, long n, int inflight)
+{
+	struct abench b;
+	redisAsyncContext *ac;
+	double t0, dt;
+	int i;
+
+	memset(&b, 0, sizeof b);
+	b.base = event_base_new();
+	ac = redisAsyncConnectUnix(sock);
+	if (ac == NULL || ac->err)
+		die("async connect", NULL);
+	redisLibeventAttach(ac, b.base);
+	b.ra = ra_async_create(ac, NULL, 0);
+	b.target = n;
+	t0 = now_s();
+	for (i = 0; i < inflight; i++)
+		next_lease(&b);
+	event_base_dispatch(b.base);
+	dt = now_s() - t0;
+	printf("async_inflight %d\n", inflight);
+	printf("async_pairs_per_sec %.0f\n", n / dt);
+	printf("async_errors %d\n", b.errors);
+	redisAsyncFree(ac);
+	ra_async_destroy(b.ra);
+	event_base_free(b.base);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ra_context *ctx;
+	const char *sock, *mode;
+	double dt, lease_s;
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: alloc_bench SOCK sync|async|scale|"
+		    "assign N [M]\n");
+		return 2;
+	}
+	sock = argv[1];
+	mode = argv[2];
+	setenv("ALLOC_BENCH_SOCK", sock, 1);
+	ctx = connect_to(sock);
+	if (strcmp(mode, "sync") == 0) {
+		long n = atol(argv[3]);
+
+		make_pool(ctx, "bench", 1000);
+		dt = pairs_sync(ctx, "bench", n, NULL);
+		printf("sync_pairs_per_sec %.0f\n", n / dt);
+	} else if (strcmp(mode, "async") == 0 && argc > 4) {
+		make_pool(ctx, "bench", 1000);
+		run_async(sock, atol(argv[3]), atoi(argv[4]));
+	} else if (strcmp(mode, "scale") == 0 && argc > 4) {
+		size_t items = (size_t)atol(argv[3]);
+		long n = atol(argv[4]);
+		long long m0 = used_memory(), m1;
+		double t0 = now_s();
+		char pool[32];
+
+		snprintf(pool, sizeof pool, "scale%zu", items);
+		make_pool(ctx, pool, items);
+		printf("scale_%zu_add_sec %.2f\n", items, now_s() - t0);
+		m1 = used_memory();
+		printf("scale_%zu_bytes_per_item %.1f\n", items,
+		    (double)(m1 - m0) / items);
+		pairs_sync(ctx, pool, n / 10, NULL);	/* warm up */
+		pairs_sync(ctx, pool, n, &lease_s);
+		printf("scale_%zu_lease_usec %.2f\n", items, lease_s / n * 1e6);
+	} else if (strcmp(mode, "assign") == 0) {
+		size_t items = (size_t)atol(argv[3]), i;
+		struct ra_item *it = calloc(items, sizeof *it);
+		char (*keys)[32] = calloc(items, sizeof *keys);
+		double t0;
+
+		make_pool(ctx, "assign", items);
+		/* keep every other item, add as many new ones */
+		for (i = 0; i < items; i++) {
+			size_t k = i % 2 ? i : items + i;
+
+			snprintf(keys[i], sizeof keys[i],
+			    "http://10.%zu.%zu.%zu:8080", (k >> 16) & 255,
+			    (k >> 8) & 255, k & 255);
+			it[i].key = keys[i];
+		}
+		t0 = now_s();
+		if (ra_assign(ctx, "assign", it, items) != 0)
+			die("assign", ctx);
+		printf("assign_%zu_sec %.2f\n", items, now_s() - t0);
+		free(it);
+		free(keys);
+	} else if (strcmp(mode, "slowlog") == 0) {
+		long long limit = atoll(argv[3]) * 1000, max = 0, over = 0;
+		redisContext *rc = redisConnectUnix(sock);
+		redisReply *r = redisCommand(rc, "SLOWLOG GET -1");
+		size_t i;
+
+		for (i = 0; r != NULL && r->type == REDIS_REPLY_ARRAY &&
+		    i < r->elements; i++) {
+			const redisReply *e = r->element[i];
+			long long us;
+
+			if (e->type != REDIS_REPLY_ARRAY || e->elements < 4)
+				continue;
+			us = e->element[2]->integer;
+			if (us > max)
+				max = us;
+			if (us > limit)
+				over++;
+		}
+		printf("slowlog_entries %zu\n", r ? r->elements : 0);
+		printf("max_script_usec %lld\n", max);
+		printf("scripts_over_%sms %lld\n", argv[3], over);
+		freeReplyObject(r);
+		redisFree(rc);
+	} else {
+		fprintf(stderr, "alloc_bench: unknown mode %s\n", mode);
+		return 2;
+	}
+	ra_free(ctx);
+	return 0;
+}
