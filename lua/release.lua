@@ -18,12 +18,14 @@ if not outcome then return bad(e) end
 local token = ARGV[1]
 local now = now_ms()
 local cur = redis.call('ZSCORE', KEYS[5], token)
-if not cur or redis.call('HEXISTS', KEYS[6], token) == 0 then
+if not cur then
 	return fail('NOT_OWNED', 'no such lease (stale token)')
 end
 if tonumber(cur) <= now then
 	lease_end(token, 'NONE', -1, now, conf)
 	return fail('NOT_OWNED', 'the lease expired')
 end
-lease_end(token, outcome, lat, now, conf)
+if not lease_end(token, outcome, lat, now, conf) then
+	return fail('NOT_OWNED', 'no such lease (stale token)')
+end
 return 1

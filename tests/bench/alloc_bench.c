@@ -4,15 +4,18 @@
  *
  * usage: alloc_bench SOCK sync PAIRS
  *        alloc_bench SOCK async PAIRS INFLIGHT
- *        alloc_bench SOCK scale ITEMS PAIRS      (cost per lease, memory)
+ *        alloc_bench SOCK scale ITEMS PAIRS      (lease cost vs 1000 items,
+ *                                                 memory per item)
  *        alloc_bench SOCK assign ITEMS           (re-assign of ITEMS)
- *        alloc_bench SOCK slowlog MS             (scripts over MS ms)
+ *        alloc_bench SOCK slowlog MS             (longest EVALSHA, and how
+ *                                                 many over MS ms)
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 
 #include <event2/event.h>
@@ -122,6 +125,29 @@ used_memory(void)
 	return v;
 }
 
+/* MEMORY USAGE of every key of a pool, summed. */
+static long long
+pool_memory(const char *pool)
+{
+	static const char *const sfx[] = { "meta", "items", "free", "shared",
+	    "leases", "lease", "quarantine", "bind", "bindexp", "bindrev",
+	    "itemexp", "fence" };
+	redisContext *rc = redisConnectUnix(getenv("ALLOC_BENCH_SOCK"));
+	redisReply *r;
+	long long sum = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+		r = redisCommand(rc, "MEMORY USAGE {ra:%s}:%s SAMPLES 0", pool,
+		    sfx[i]);
+		if (r != NULL && r->type == REDIS_REPLY_INTEGER)
+			sum += r->integer;
+		freeReplyObject(r);
+	}
+	redisFree(rc);
+	return sum;
+}
+
 /* ---- async: INFLIGHT lease->release chains ---- */
 
 struct abench {
@@ -229,21 +255,35 @@ main(int argc, char **argv)
 		make_pool(ctx, "bench", 1000);
 		run_async(sock, atol(argv[3]), atoi(argv[4]));
 	} else if (strcmp(mode, "scale") == 0 && argc > 4) {
-		size_t items = (size_t)atol(argv[3]);
-		long n = atol(argv[4]);
-		long long m0 = used_memory(), m1;
-		double t0 = now_s();
-		char pool[32];
+		size_t items = (size_t)atol(argv[3]), small = 1000;
+		long n = atol(argv[4]), round;
+		long long m0, m1;
+		double t0, small_s = 0, big_s = 0;
 
-		snprintf(pool, sizeof pool, "scale%zu", items);
-		make_pool(ctx, pool, items);
+		make_pool(ctx, "small", small);
+		m0 = used_memory();
+		t0 = now_s();
+		make_pool(ctx, "big", items);
 		printf("scale_%zu_add_sec %.2f\n", items, now_s() - t0);
 		m1 = used_memory();
-		printf("scale_%zu_bytes_per_item %.1f\n", items,
+		printf("scale_%zu_used_memory_per_item %.1f\n", items,
 		    (double)(m1 - m0) / items);
-		pairs_sync(ctx, pool, n / 10, NULL);	/* warm up */
-		pairs_sync(ctx, pool, n, &lease_s);
-		printf("scale_%zu_lease_usec %.2f\n", items, lease_s / n * 1e6);
+		printf("scale_%zu_key_memory_per_item %.1f\n", items,
+		    (double)pool_memory("big") / items);
+		pairs_sync(ctx, "small", n / 10, NULL);	/* warm up */
+		pairs_sync(ctx, "big", n / 10, NULL);
+		/* interleaved rounds, so load changes hit both alike */
+		for (round = 0; round < 10; round++) {
+			pairs_sync(ctx, "small", n / 10, &lease_s);
+			small_s += lease_s;
+			pairs_sync(ctx, "big", n / 10, &lease_s);
+			big_s += lease_s;
+		}
+		printf("scale_%zu_lease_usec %.2f\n", small,
+		    small_s / (n / 10 * 10) * 1e6);
+		printf("scale_%zu_lease_usec %.2f\n", items,
+		    big_s / (n / 10 * 10) * 1e6);
+		printf("scale_lease_cost_ratio %.2f\n", big_s / small_s);
 	} else if (strcmp(mode, "assign") == 0) {
 		size_t items = (size_t)atol(argv[3]), i;
 		struct ra_item *it = calloc(items, sizeof *it);
@@ -279,13 +319,17 @@ main(int argc, char **argv)
 
 			if (e->type != REDIS_REPLY_ARRAY || e->elements < 4)
 				continue;
+			if (e->element[3]->type != REDIS_REPLY_ARRAY ||
+			    e->element[3]->elements == 0 ||
+			    strcasecmp(e->element[3]->element[0]->str,
+			    "EVALSHA") != 0)
+				continue;	/* FLUSHALL and friends */
 			us = e->element[2]->integer;
 			if (us > max)
 				max = us;
 			if (us > limit)
 				over++;
 		}
-		printf("slowlog_entries %zu\n", r ? r->elements : 0);
 		printf("max_script_usec %lld\n", max);
 		printf("scripts_over_%sms %lld\n", argv[3], over);
 		freeReplyObject(r);

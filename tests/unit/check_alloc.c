@@ -295,7 +295,7 @@ START_TEST(test_bad_input)
 {
 	struct ra_context *ctx = tu_connect();
 	struct ra_lease_req req;
-	struct ra_lease l;
+	struct ra_lease l, scratch;
 	struct ra_item bad[2] = { { "ok", 0, 0 }, { "", 0, 0 } };
 	char big[RA_KEY_MAX + 2];
 	char *before, *after;
@@ -329,20 +329,20 @@ START_TEST(test_bad_input)
 	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
 	ra_lease_req_init(&req);
 	req.ttl = -5;
-	ck_assert_int_eq(ra_lease(ctx, "p", &req, &l), -1);
+	ck_assert_int_eq(ra_lease(ctx, "p", &req, &scratch), -1);
 	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
 	req.ttl = NAN;
-	ck_assert_int_eq(ra_lease(ctx, "p", &req, &l), -1);
+	ck_assert_int_eq(ra_lease(ctx, "p", &req, &scratch), -1);
 	req.ttl = 1e12;
-	ck_assert_int_eq(ra_lease(ctx, "p", &req, &l), -1);
+	ck_assert_int_eq(ra_lease(ctx, "p", &req, &scratch), -1);
 	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
 	req.ttl = RA_TTL_DEFAULT;
 	req.name = "";
-	ck_assert_int_eq(ra_lease(ctx, "p", &req, &l), -1);
+	ck_assert_int_eq(ra_lease(ctx, "p", &req, &scratch), -1);
 	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
-	ck_assert_int_eq(ra_lease(ctx, "", NULL, &l), -1);
+	ck_assert_int_eq(ra_lease(ctx, "", NULL, &scratch), -1);
 	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
-	ck_assert_int_eq(ra_lease(ctx, big, NULL, &l), -1);
+	ck_assert_int_eq(ra_lease(ctx, big, NULL, &scratch), -1);
 	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
 	ck_assert_int_eq(ra_renew(ctx, "p", l.token, -1.5, NULL), -1);
 	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
@@ -781,6 +781,7 @@ START_TEST(test_assign_drains)
 	ck_assert_int_eq(ra_bind(ctx, "p", "n0", "item-000", 0), 0);
 	ck_assert_int_eq(ra_release(ctx, "p", l[2].token, RA_OUTCOME_OK, -1),
 	    0);
+	ra_lease_deinit(&l[2]);
 	/* item-000 leased and dropped: drains; item-002 free: gone */
 	ck_assert_int_eq(ra_assign(ctx, "p", keep, 2), 0);
 	c = at_counts(ctx, "p");

@@ -81,7 +81,7 @@ client(int id, int shared, unsigned max)
 		}
 		ra_lease_deinit(&l);
 	}
-	if (grants < NOPS / 4) {
+	if (grants < NOPS / 10) {
 		fprintf(stderr, "client %d: only %d grants\n", id, grants);
 		bad++;
 	}
@@ -169,8 +169,10 @@ START_TEST(test_mass_expiry_bounded)
 	}
 	at_sleep_ms(100);
 	rc = tu_redis();
+	/* 50 ms: far above the bounded work of one call, yet far below what
+	 * reclaiming 20000 leases in one script would take */
 	freeReplyObject(redisCommand(rc, "CONFIG SET slowlog-log-slower-than "
-	    "10000"));
+	    "50000"));
 	freeReplyObject(redisCommand(rc, "SLOWLOG RESET"));
 	/* 20000 expired leases: each lease call reclaims a small batch */
 	for (i = 0; i < 200; i++) {
@@ -186,11 +188,12 @@ START_TEST(test_mass_expiry_bounded)
 		ck_assert_int_lt(++rounds, 100);
 	} while (g.leases > 0);
 	r = redisCommand(rc, "SLOWLOG LEN");
-	ck_assert_msg(r->integer == 0, "%lld scripts over 10 ms", r->integer);
+	ck_assert_msg(r->integer == 0, "%lld scripts over 50 ms", r->integer);
 	freeReplyObject(r);
 	redisFree(rc);
 	ck_assert_int_eq(at_counts(ctx, "m").leases, 200);
-	ck_assert_msg(worst < 100, "a lease took %.1f ms", worst);
+	/* wall time on a loaded test box: only a gross bound */
+	ck_assert_msg(worst < 1000, "a lease took %.1f ms", worst);
 	at_sound(ctx, "m");
 	ra_free(ctx);
 }
