@@ -33,7 +33,8 @@
 #include "xmalloc.h"
 
 #define PROBER_TICK_MS		100	/* claim attempts when idle */
-#define PROBER_SYNC_EVERY	5.0	/* s between due-set sync passes */
+#define PROBER_SYNC_EVERY	5.0	/* s between due-set sync passes, at
+					 * least (or inter when longer) */
 #define PROBER_SYNC_BATCH	500	/* items per sync call */
 #define PROBER_CLAIM_MAX	500	/* checks per claim call */
 #define PROBER_INFLIGHT_DEFAULT	1024
@@ -103,7 +104,7 @@ struct probe {
 	struct pp_child		 child;		/* spawn checks */
 	struct event		*ev_read;	/* owned: child output */
 	struct event		*ev_timer;	/* owned: deadline, reap polls */
-	char			 out[PROBER_OUT_MAX + 1]; /* child output */
+	char			*out;		/* owned child output, NUL-ended */
 	size_t			 outlen;
 	bool			 eof;		/* output closed */
 	bool			 killed;	/* timed out, group killed */
@@ -551,6 +552,7 @@ prober_curl_done(struct prober *pr)
 {
 	struct pp_result res;
 	struct probe *p;
+	curl_off_t us;
 	CURLMsg *m;
 	int left;
 
@@ -564,13 +566,10 @@ prober_curl_done(struct prober *pr)
 		memset(&res, 0, sizeof res);
 		res.verdict = PP_UNKNOWN;
 		res.latency_ms = -1;
-		{
-			curl_off_t us = 0;
-
-			if (curl_easy_getinfo(p->h, CURLINFO_TOTAL_TIME_T,
-			    &us) == CURLE_OK && us > 0)
-				res.latency_ms = (double)us / 1000.0;
-		}
+		us = 0;
+		if (curl_easy_getinfo(p->h, CURLINFO_TOTAL_TIME_T, &us) ==
+		    CURLE_OK && us > 0)
+			res.latency_ms = (double)us / 1000.0;
 		p->check->type->judge(p->check->conf, &p->px, p->h,
 		    m->data.result, p->state, &res);
 		p->state = NULL;
@@ -636,21 +635,22 @@ prober_curl_socket(CURL *h, curl_socket_t fd, int what, void *arg,
 		}
 		return 0;
 	}
-	if (s == NULL) {
-		s = xcalloc(1, sizeof *s);
-		s->pr = pr;
-		s->fd = fd;
-		curl_multi_assign(pr->multi, fd, s);
-	} else if (s->ev != NULL) {
-		event_free(s->ev);
-		s->ev = NULL;
-	}
 	ev = EV_PERSIST;
 	if (what & CURL_POLL_IN)
 		ev |= EV_READ;
 	if (what & CURL_POLL_OUT)
 		ev |= EV_WRITE;
-	s->ev = event_new(pr->base, fd, ev, prober_curl_event, pr);
+	if (s == NULL) {
+		s = xcalloc(1, sizeof *s);
+		s->pr = pr;
+		s->fd = fd;
+		s->ev = event_new(pr->base, fd, ev, prober_curl_event, pr);
+		curl_multi_assign(pr->multi, fd, s);
+	} else {
+		/* same socket, new interest: reuse the event */
+		event_del(s->ev);
+		event_assign(s->ev, pr->base, fd, ev, prober_curl_event, pr);
+	}
 	event_add(s->ev, NULL);
 	return 0;
 }
@@ -677,6 +677,7 @@ probe_free(struct probe *p)
 		event_free(p->ev_timer);
 	if (p->child.fd >= 0)
 		close(p->child.fd);
+	free(p->out);
 	pool_unref(p->pp);
 	check_unref(p->check);
 	free(p->url);
@@ -887,6 +888,7 @@ probe_start(struct prober *pr, struct prober_pool *pp, const char *url,
 			p->child.fd = -1;
 			goto fail;
 		}
+		p->out = xmalloc(PROBER_OUT_MAX + 1);
 		p->ev_read = event_new(pr->base, p->child.fd,
 		    EV_READ | EV_PERSIST, probe_child_read, p);
 		p->ev_timer = evtimer_new(pr->base, probe_child_timer, p);
@@ -1150,6 +1152,16 @@ out:
 		prober_kick(pr);
 }
 
+/* Seconds between two passes giving new items a due time: a new item
+ * waits at most about one interval for its first probe, and a big pool
+ * is not scanned more often than it is probed. */
+static double
+prober_sync_every(const struct prober_pool *pp)
+{
+	return pp->check->hc.inter > PROBER_SYNC_EVERY ? pp->check->hc.inter :
+	    PROBER_SYNC_EVERY;
+}
+
 /* The sync script answered: continue the pass or rest. */
 static void
 prober_synced(struct ra_async *ra, struct ra_result *res, void *arg)
@@ -1160,14 +1172,14 @@ prober_synced(struct ra_async *ra, struct ra_result *res, void *arg)
 	if (res->err == RA_OK) {
 		pp->sync_cursor = (unsigned long long)res->u.integer;
 		if (pp->sync_cursor == 0)
-			pp->sync_next = prober_now() + PROBER_SYNC_EVERY;
+			pp->sync_next = prober_now() + prober_sync_every(pp);
 	} else {
 		if (!pp->dead && res->err != RA_ERR_NO_SUCH_POOL &&
 		    res->err != RA_ERR_BACKEND_DOWN)
 			log_pool(LOG_LEVEL_WARN, pp->name, "scheduling checks: "
 			    "%s", res->errstr);
 		pp->sync_cursor = 0;
-		pp->sync_next = prober_now() + PROBER_SYNC_EVERY;
+		pp->sync_next = prober_now() + prober_sync_every(pp);
 	}
 	pool_unref(pp);
 }

@@ -62,9 +62,9 @@ void	prober_kick(struct prober *pr);
 
 /*
  * Run pool's check on url now without touching the health state; fn is
- * called once with the verdict (maybe before this returns? never: always
- * from the loop).  Returns 0, or -1 with *cause (no check configured,
- * bad URL...).
+ * called once with the verdict, later, from the loop (never before this
+ * returns).  Returns 0, or -1 with *cause (no check configured, bad URL,
+ * the program of an exec check cannot start...).
  */
 int	prober_check_now(struct prober *pr, const char *pool, const char *url,
 	    prober_done_fn *fn, void *arg, char **cause);
