@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -716,6 +717,38 @@ START_TEST(test_no_result_is_done)
 }
 END_TEST
 
+START_TEST(test_pool_serves_names)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_queue *q = test_queue(1, 3), *wq = test_queue(1, 3);
+	struct ra_options opt = { 0 };
+	const char *names[2] = { "one", "two" };
+	struct ra_queue_workers *w;
+	struct ra_task_result res;
+	char err[RA_ERRSTR_LEN];
+
+	ra_queue_register(wq, "one", fn_echo, s_local);
+	ra_queue_register(wq, "two", fn_echo, s_remote);
+	opt.path = tu_redis_socket();
+	ck_assert_ptr_null(ra_queue_workers_start(wq, &opt, names, 2, 0,
+	    err));
+	w = ra_queue_workers_start(wq, &opt, names, 2, 3, err);
+	ck_assert_msg(w != NULL, "%s", err);
+	ck_assert_int_eq(ra_queue_submit(q, ctx, "two", "x", "2", 1, 10), 0);
+	ck_assert_int_eq(ra_queue_submit(q, ctx, "one", "x", "1", 1, 10), 0);
+	ck_assert_int_eq(ra_queue_wait(q, ctx, "two", "x", 10, 0, &res), 0);
+	ck_assert_str_eq(res.data, "remote:2");
+	ra_task_result_deinit(&res);
+	ck_assert_int_eq(ra_queue_wait(q, ctx, "one", "x", 10, 0, &res), 0);
+	ck_assert_str_eq(res.data, "local:1");
+	ra_task_result_deinit(&res);
+	ra_queue_workers_stop(w);
+	ra_queue_destroy(q);
+	ra_queue_destroy(wq);
+	ra_free(ctx);
+}
+END_TEST
+
 START_TEST(test_expired_lease_not_owned)
 {
 	struct ra_context *ctx = tu_connect();
@@ -801,8 +834,10 @@ END_TEST
 
 /* ---- a Redis of our own, to restart ---- */
 
+/* Start redis-server on sock; with aof, every write is fsynced to an
+ * append-only file in $RA_TEST_DIR, so a SIGKILL loses nothing. */
 static pid_t
-redis_start(const char *sock)
+redis_start(const char *sock, bool aof)
 {
 	const char *server = getenv("REDIS_SERVER");
 	const char *dir = getenv("RA_TEST_DIR");
@@ -816,8 +851,9 @@ redis_start(const char *sock)
 	if (pid == 0) {
 		execlp(server != NULL ? server : "redis-server", "redis-server",
 		    "--port", "0", "--unixsocket", sock, "--dir", dir,
-		    "--save", "", "--appendonly", "no", "--logfile",
-		    "/dev/null", (char *)NULL);
+		    "--save", "", "--appendonly", aof ? "yes" : "no",
+		    "--appendfsync", "always", "--appenddirname", "queue-aof",
+		    "--logfile", "/dev/null", (char *)NULL);
 		_exit(127);
 	}
 	for (i = 0; i < 200; i++) {
@@ -911,7 +947,7 @@ START_TEST(test_redis_restart)
 
 	snprintf(sock, sizeof sock, "%s/queue-restart.sock",
 	    getenv("RA_TEST_DIR"));
-	pid = redis_start(sock);
+	pid = redis_start(sock, false);
 	opt.path = sock;
 	ctx = ra_connect(&opt);
 	ck_assert_int_eq(ctx->err, 0);
@@ -923,8 +959,77 @@ START_TEST(test_redis_restart)
 	kill(pid, SIGKILL);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	msleep(300);
-	pid = redis_start(sock);
+	pid = redis_start(sock, false);
 	submit_and_wait(q, ctx, "echo", "after", "w:z");
+	ra_queue_workers_stop(w);
+	kill(pid, SIGTERM);
+	waitpid(pid, &status, 0);
+	ra_queue_destroy(q);
+	ra_queue_destroy(wq);
+	ra_free(ctx);
+}
+END_TEST
+
+/* A submitter waiting in another thread across a Redis restart. */
+struct waiter {
+	const char		*sock;		/* (ref) Redis socket */
+	struct ra_queue		*q;		/* (ref) */
+	int			 rc;		/* ra_queue_wait's */
+	int			 err;		/* its ctx->err */
+	struct ra_task_result	 res;		/* its result */
+};
+
+static void *
+waiter_main(void *arg)
+{
+	struct waiter *wt = arg;
+	struct ra_options opt = { 0 };
+	struct ra_context *ctx;
+
+	opt.path = wt->sock;
+	ctx = ra_connect(&opt);
+	wt->rc = ra_queue_wait(wt->q, ctx, "echo", "r1", 20, 0, &wt->res);
+	wt->err = ctx->err;
+	ra_free(ctx);
+	return NULL;
+}
+
+START_TEST(test_wait_across_restart)
+{
+	char sock[512];
+	struct ra_options opt = { 0 };
+	struct ra_context *ctx;
+	struct ra_queue *q = test_queue(1, 3), *wq = test_queue(1, 3);
+	struct ra_queue_workers *w;
+	struct waiter wt;
+	long long ids[8];
+	pthread_t th;
+	pid_t pid;
+	int status;
+
+	snprintf(sock, sizeof sock, "%s/queue-aof.sock",
+	    getenv("RA_TEST_DIR"));
+	pid = redis_start(sock, true);
+	opt.path = sock;
+	ctx = ra_connect(&opt);
+	ck_assert_int_eq(ctx->err, 0);
+	ck_assert_int_eq(ra_queue_submit(q, ctx, "echo", "r1", "z", 1, 30), 0);
+	memset(&wt, 0, sizeof wt);
+	wt.sock = sock;
+	wt.q = q;
+	ck_assert_int_eq(pthread_create(&th, NULL, waiter_main, &wt), 0);
+	wait_blocked(sock, ids, 8);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	msleep(500);
+	pid = redis_start(sock, true);	/* the pending task comes back */
+	ra_queue_register(wq, "echo", fn_echo, s_w);
+	w = start_workers(wq, sock, "echo", 1);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_msg(wt.rc == 0, "wait: %s", ra_strerror(wt.err));
+	ck_assert_int_eq(wt.res.state, RA_TASK_DONE);
+	ck_assert_str_eq(wt.res.data, "w:z");
+	ra_task_result_deinit(&wt.res);
 	ra_queue_workers_stop(w);
 	kill(pid, SIGTERM);
 	waitpid(pid, &status, 0);
@@ -992,9 +1097,11 @@ main(void)
 	tcase_add_test(tc, test_result_ttl_and_delete);
 	tcase_add_test(tc, test_fifo_per_name);
 	tcase_add_test(tc, test_no_result_is_done);
+	tcase_add_test(tc, test_pool_serves_names);
 	tcase_add_test(tc, test_expired_lease_not_owned);
 	tcase_add_test(tc, test_wait_longer_than_socket_timeout);
 	tcase_add_test(tc, test_redis_restart);
+	tcase_add_test(tc, test_wait_across_restart);
 	tcase_add_test(tc, test_client_unblock);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
