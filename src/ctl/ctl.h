@@ -60,6 +60,18 @@ char		*out_redact(const char *url);
 /* Format a time in ms since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ". */
 void		 out_time(char *buf, size_t size, long long ms);
 
+/* A set of strings, to drop the items a scan cursor returns twice. */
+struct strset {
+	const char	**slot;		/* (ref) strings, NULL when free */
+	size_t		  cap;		/* slots, a power of two */
+	size_t		  n;		/* strings in the set */
+};
+
+/* Add s (kept by reference) to the set; returns 1 if it was not there,
+ * 0 if it was. */
+int		 strset_add(struct strset *set, const char *s);
+void		 strset_clear(struct strset *set);
+
 /* ---- proxyfile.c ---- */
 
 /* One proxy of a list file. */

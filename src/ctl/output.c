@@ -374,3 +374,52 @@ table_print(struct table *t, FILE *f)
 		table_line(t, t->rows[j].cells, t->rows[j].ncells, width, f);
 	free(width);
 }
+
+/* FNV-1a hash of a string. */
+static size_t
+strset_hash(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return (size_t)h;
+}
+
+int
+strset_add(struct strset *set, const char *s)
+{
+	const char **old;
+	size_t i, oldcap;
+
+	if (set->n * 2 >= set->cap) {
+		old = set->slot;
+		oldcap = set->cap;
+		set->cap = set->cap == 0 ? 64 : set->cap * 2;
+		set->slot = xcalloc(set->cap, sizeof *set->slot);
+		set->n = 0;
+		for (i = 0; i < oldcap; i++) {
+			if (old[i] != NULL)
+				strset_add(set, old[i]);
+		}
+		free(old);
+	}
+	for (i = strset_hash(s) & (set->cap - 1); set->slot[i] != NULL;
+	    i = (i + 1) & (set->cap - 1)) {
+		if (strcmp(set->slot[i], s) == 0)
+			return 0;
+	}
+	set->slot[i] = s;
+	set->n++;
+	return 1;
+}
+
+void
+strset_clear(struct strset *set)
+{
+	free(set->slot);
+	set->slot = NULL;
+	set->cap = set->n = 0;
+}

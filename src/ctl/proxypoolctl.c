@@ -609,6 +609,19 @@ reply_is_pairs(const redisReply *r)
 	return 1;
 }
 
+/* The value of field name in a pairs reply, or NULL. */
+static const redisReply *
+reply_field(const redisReply *r, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < r->elements; i += 2) {
+		if (strcmp(r->element[i]->str, name) == 0)
+			return r->element[i + 1];
+	}
+	return NULL;
+}
+
 /* Write any reply as JSON: pairs arrays are not guessed here. */
 static void
 json_reply(FILE *f, const redisReply *r)
@@ -1178,6 +1191,8 @@ cmd_list(struct ctl *ctl, struct cmd_args *a)
 {
 	struct req r;
 	redisReply *reply, *items, **all = NULL, **replies = NULL;
+	const redisReply *proxy;
+	struct strset seen = { NULL, 0, 0 };
 	struct table *t;
 	long long count = LLONG_MAX, got = 0;
 	size_t nall = 0, nreplies = 0, i, pages = 0;
@@ -1233,6 +1248,11 @@ cmd_list(struct ctl *ctl, struct cmd_args *a)
 				rc = ctl_unexpected(ctl, items->element[i]);
 				break;
 			}
+			/* a scan cursor may return an item twice */
+			proxy = reply_field(items->element[i], "proxy");
+			if (proxy != NULL && reply_is_str(proxy) &&
+			    !strset_add(&seen, proxy->str))
+				continue;
 			all = xreallocarray(all, nall + 1, sizeof *all);
 			all[nall++] = items->element[i];
 			got++;
@@ -1263,6 +1283,7 @@ cmd_list(struct ctl *ctl, struct cmd_args *a)
 		freeReplyObject(replies[i]);
 	free(replies);
 	free(all);
+	strset_clear(&seen);
 	return rc;
 }
 

@@ -231,6 +231,31 @@ START_TEST(test_proxyfile_bad)
 }
 END_TEST
 
+START_TEST(test_strset)
+{
+	struct strset set = { NULL, 0, 0 };
+	char keys[500][16];
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		snprintf(keys[i], sizeof keys[i], "http://h%d:1", i);
+		ck_assert_int_eq(strset_add(&set, keys[i]), 1);
+	}
+	ck_assert_uint_eq(set.n, 500);
+	/* equal strings at other addresses are found, after growth too */
+	for (i = 0; i < 500; i++) {
+		char again[16];
+
+		snprintf(again, sizeof again, "http://h%d:1", i);
+		ck_assert_int_eq(strset_add(&set, again), 0);
+	}
+	ck_assert_int_eq(strset_add(&set, "http://h500:1"), 1);
+	ck_assert_uint_eq(set.n, 501);
+	strset_clear(&set);
+	ck_assert_uint_eq(set.n, 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -242,6 +267,7 @@ main(void)
 	tcase_add_test(tc, test_sanitize_and_redact);
 	tcase_add_test(tc, test_time);
 	tcase_add_test(tc, test_table);
+	tcase_add_test(tc, test_strset);
 	tcase_add_test(tc, test_check_url);
 	tcase_add_test(tc, test_proxyfile_good);
 	tcase_add_test(tc, test_proxyfile_bad);
