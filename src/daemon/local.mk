@@ -36,5 +36,5 @@ EXTRA_DIST += etc/proxypoold.conf etc/proxies.txt etc/quickstart.conf.in
 check_PROGRAMS += tests/bench/lease
 tests_bench_lease_SOURCES = tests/bench/lease.c
 tests_bench_lease_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS) $(LIBEVENT_CFLAGS)
-tests_bench_lease_LDADD = $(HIREDIS_LIBS) $(LIBEVENT_LIBS)
+tests_bench_lease_LDADD = libredisallocator.la $(HIREDIS_LIBS) $(LIBEVENT_LIBS)
 EXTRA_DIST += tests/bench/lease.sh

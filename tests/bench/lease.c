@@ -6,6 +6,10 @@
  * daemon's RSS (VmRSS of the pid given).
  *
  * usage: lease SOCKET POOL CONNS SECONDS IDLE PID
+ *        lease -direct REDIS_SOCKET POOL CONNS SECONDS
+ *
+ * -direct runs the same loop with libredisallocator's async calls straight
+ * on Redis (no daemon): the daemon's own cost is the difference.
  */
 #include "config.h"
 
@@ -24,9 +28,12 @@
 #include <hiredis/async.h>
 #include <hiredis/adapters/libevent.h>
 
+#include "redis_allocator.h"
+
 /* One benchmark connection. */
 struct conn {
 	redisAsyncContext	*ac;		/* owned by hiredis */
+	struct ra_async		*ra;		/* -direct: owned wrapper */
 	double			 sent;		/* when LEASE was sent, s */
 	char			 token[64];	/* the lease to release */
 };
@@ -103,6 +110,60 @@ lease_cb(redisAsyncContext *ac, void *reply, void *arg)
 	redisAsyncCommand(ac, release_cb, c, "RELEASE %s %s", pool, c->token);
 }
 
+static void direct_lease_cb(struct ra_async *ra, struct ra_result *res,
+    void *arg);
+
+/* -direct: the next lease, or stop. */
+static void
+direct_next(struct conn *c)
+{
+	struct ra_lease_req req;
+
+	if (now() >= end_at) {
+		if (--running == 0)
+			event_base_loopbreak(base);
+		return;
+	}
+	ra_lease_req_init(&req);
+	c->sent = now();
+	if (ra_async_lease(c->ra, pool, &req, direct_lease_cb, c) != 0) {
+		errors++;
+		if (--running == 0)
+			event_base_loopbreak(base);
+	}
+}
+
+static void
+direct_release_cb(struct ra_async *ra, struct ra_result *res, void *arg)
+{
+	if (res->err != RA_OK)
+		errors++;
+	else
+		releases++;
+	direct_next(arg);
+}
+
+static void
+direct_lease_cb(struct ra_async *ra, struct ra_result *res, void *arg)
+{
+	struct conn *c = arg;
+
+	if (nlat == caplat) {
+		caplat = caplat ? caplat * 2 : 1 << 20;
+		lat = realloc(lat, caplat * sizeof *lat);
+	}
+	lat[nlat++] = now() - c->sent;
+	if (res->err != RA_OK) {
+		errors++;
+		direct_next(c);
+		return;
+	}
+	leases++;
+	if (ra_async_release(ra, pool, res->u.lease.token, RA_OUTCOME_NONE,
+	    -1, direct_release_cb, c) != 0)
+		errors++;
+}
+
 static int
 cmp(const void *a, const void *b)
 {
@@ -159,6 +220,36 @@ main(int argc, char **argv)
 	int i, n;
 	double secs, t0, el;
 
+	if (argc == 6 && strcmp(argv[1], "-direct") == 0) {
+		pool = argv[3];
+		n = atoi(argv[4]);
+		secs = atof(argv[5]);
+		base = event_base_new();
+		cs = calloc((size_t)n, sizeof *cs);
+		t0 = now();
+		end_at = t0 + secs;
+		for (i = 0; i < n; i++) {
+			cs[i].ac = redisAsyncConnectUnix(argv[2]);
+			if (cs[i].ac == NULL || cs[i].ac->err)
+				return 1;
+			redisLibeventAttach(cs[i].ac, base);
+			cs[i].ra = ra_async_create(cs[i].ac, NULL, 0);
+			running++;
+			direct_next(&cs[i]);
+		}
+		event_base_dispatch(base);
+		el = now() - t0;
+		qsort(lat, nlat, sizeof *lat, cmp);
+		printf("direct_commands_per_sec %.0f\n",
+		    (double)(leases + releases) / el);
+		printf("direct_errors %lu\n", errors);
+		if (nlat > 0) {
+			printf("direct_lease_p50_us %.0f\n", lat[nlat / 2] * 1e6);
+			printf("direct_lease_p99_us %.0f\n",
+			    lat[(size_t)((double)nlat * 0.99)] * 1e6);
+		}
+		return 0;
+	}
 	if (argc != 7) {
 		fprintf(stderr, "usage: lease SOCKET POOL CONNS SECONDS IDLE "
 		    "PID\n");

@@ -25,7 +25,7 @@ proxies=$(i=0; while [ $i -lt 200 ]; do
 	printf '"http://127.0.0.1:%d", ' $((20000 + i)); i=$((i + 1)); done)
 write_conf "$T/pp.conf" "unix://$T/redis.sock" \
 	"pools = ( { name = \"bench\"; proxies = ( ${proxies%, } ); } );"
-sed -i 's/level = "debug"/level = "warning"/; s/listen = {/listen = { max_clients = 2000;/' "$T/pp.conf"
+sed -i 's/level = "debug"/level = "info"/; s/listen = {/listen = { max_clients = 2000;/' "$T/pp.conf"
 start_daemon "$T/pp.conf"
 
 sha=$("$REDIS_CLI" -s "$T/redis.sock" SCRIPT LOAD "return 1")
@@ -41,6 +41,12 @@ cat "$T/out"
 	sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),usec=[0-9]*,usec_per_call=\([0-9.]*\).*/redis_evalsha_calls \1\nredis_evalsha_usec_per_call \2/p'
 echo "daemon_cpu_s $(awk '{ printf "%.2f", ($14 + $15) / 100 }' /proc/$pp_pid/stat)"
 echo "ref_evalsha_${conns}_clients_per_sec $ref"
+# the same loop straight on Redis through libredisallocator
+"$bench" -direct "$T/redis.sock" bench "$conns" "$secs" >"$T/direct"
+cat "$T/direct"
 cmds=$(sed -n 's/^commands_per_sec //p' "$T/out")
-awk -v c="$cmds" -v r="$ref" 'BEGIN {
-	printf "ratio daemon commands/s / EVALSHA calls/s: %.3f\n", c / r }'
+direct=$(sed -n 's/^direct_commands_per_sec //p' "$T/direct")
+awk -v c="$cmds" -v r="$ref" -v d="$direct" 'BEGIN {
+	printf "ratio daemon commands/s / EVALSHA calls/s: %.3f\n", c / r
+	printf "ratio direct library commands/s / EVALSHA calls/s: %.3f\n", d / r
+	printf "ratio daemon / direct library: %.3f\n", c / d }'
