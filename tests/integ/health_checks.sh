@@ -187,5 +187,10 @@ wait_for 3 gone "$T/probe.pid"
 check "exec: the hung program was killed" [ $? -eq 0 ]
 wait_for 3 gone "$T/sleep.pid"
 check "exec: so was its child (the whole process group)" [ $? -eq 0 ]
+pp info >"$T/info"
+check "INFO has a Health section with the plugins" \
+	grep -q "^check_plugins:.*http" "$T/info"
+check "INFO shows the pool's probes" grep -q "^health_web:check=http,probes=" "$T/info"
+check "METRICS counts probes" sh -c "'$REDIS_CLI' -s '$SOCK' metrics | grep -q '^proxypoold_probes_total [1-9]'"
 expect_eq "the daemon still serves" PONG "$(pp ping)"
 finish
