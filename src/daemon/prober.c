@@ -36,7 +36,8 @@
 #define PROBER_SYNC_EVERY	5.0	/* s between due-set sync passes, at
 					 * least (or inter when longer) */
 #define PROBER_SYNC_BATCH	500	/* items per sync call */
-#define PROBER_CLAIM_MAX	500	/* checks per claim call */
+#define PROBER_CLAIM_MAX	32	/* checks per claim call: the probes
+					 * of one claim start in one go */
 #define PROBER_INFLIGHT_DEFAULT	1024
 #define PROBER_INFLIGHT_MAX	65536
 #define PROBER_OUT_MAX		4096	/* bytes of child output kept */
@@ -160,6 +161,30 @@ struct prober {
 static void	probe_finish(struct probe *p, struct pp_result *res);
 static void	prober_flush_cb(evutil_socket_t fd, short what, void *arg);
 static void	prober_flush(struct prober_pool *pp);
+
+/*
+ * The prober's events run at the lowest of three priorities, the daemon's
+ * at the default (middle) one: with clients waiting, a loop iteration
+ * serves them before it touches probes.
+ */
+#define PROBER_PRIORITIES	3
+#define PROBER_PRIORITY		2
+
+/* A new event of the prober, at its priority. */
+static struct event *
+prober_event(struct event_base *base, evutil_socket_t fd, short what,
+    event_callback_fn cb, void *arg)
+{
+	struct event *ev;
+
+	if ((ev = event_new(base, fd, what, cb, arg)) == NULL) {
+		log_error("out of memory");
+		abort();
+	}
+	if (event_base_get_npriorities(base) >= PROBER_PRIORITIES)
+		event_priority_set(ev, PROBER_PRIORITY);
+	return ev;
+}
 
 /* Monotonic seconds. */
 static double
@@ -522,8 +547,8 @@ prober_configure(struct prober *pr, const struct conf *c, char **cause)
 			pp = xcalloc(1, sizeof *pp);
 			pp->pr = pr;
 			pp->refs = 1;
-			pp->flush_ev = evtimer_new(pr->base, prober_flush_cb,
-			    pp);
+			pp->flush_ev = prober_event(pr->base, -1, 0,
+			    prober_flush_cb, pp);
 			pp->name = xstrdup(c->pools[i].name);
 			pp->rate_at = prober_now();
 			TAILQ_INSERT_TAIL(&pr->pools, pp, entry);
@@ -644,12 +669,14 @@ prober_curl_socket(CURL *h, curl_socket_t fd, int what, void *arg,
 		s = xcalloc(1, sizeof *s);
 		s->pr = pr;
 		s->fd = fd;
-		s->ev = event_new(pr->base, fd, ev, prober_curl_event, pr);
+		s->ev = prober_event(pr->base, fd, ev, prober_curl_event, pr);
 		curl_multi_assign(pr->multi, fd, s);
 	} else {
 		/* same socket, new interest: reuse the event */
 		event_del(s->ev);
 		event_assign(s->ev, pr->base, fd, ev, prober_curl_event, pr);
+		if (event_base_get_npriorities(pr->base) >= PROBER_PRIORITIES)
+			event_priority_set(s->ev, PROBER_PRIORITY);
 	}
 	event_add(s->ev, NULL);
 	return 0;
@@ -889,9 +916,10 @@ probe_start(struct prober *pr, struct prober_pool *pp, const char *url,
 			goto fail;
 		}
 		p->out = xmalloc(PROBER_OUT_MAX + 1);
-		p->ev_read = event_new(pr->base, p->child.fd,
+		p->ev_read = prober_event(pr->base, p->child.fd,
 		    EV_READ | EV_PERSIST, probe_child_read, p);
-		p->ev_timer = evtimer_new(pr->base, probe_child_timer, p);
+		p->ev_timer = prober_event(pr->base, -1, 0, probe_child_timer,
+		    p);
 		event_add(p->ev_read, NULL);
 		tv.tv_sec = (time_t)c->timeout;
 		tv.tv_usec = (suseconds_t)((c->timeout - (double)tv.tv_sec) *
@@ -1297,8 +1325,13 @@ prober_create(struct event_base *base, prober_ra_fn *ra_fn, void *ra_arg)
 	curl_multi_setopt(pr->multi, CURLMOPT_TIMERFUNCTION,
 	    prober_curl_timer);
 	curl_multi_setopt(pr->multi, CURLMOPT_TIMERDATA, pr);
-	pr->curl_timer = evtimer_new(base, prober_curl_timeout, pr);
-	pr->tick = evtimer_new(base, prober_tick, pr);
+	/* before any event is active (the loop has not started yet) */
+	if (event_base_get_npriorities(base) < PROBER_PRIORITIES &&
+	    event_base_priority_init(base, PROBER_PRIORITIES) != 0)
+		log_warn("cannot set event priorities: probes compete with "
+		    "clients");
+	pr->curl_timer = prober_event(base, -1, 0, prober_curl_timeout, pr);
+	pr->tick = prober_event(base, -1, 0, prober_tick, pr);
 	prober_kick(pr);
 	return pr;
 }

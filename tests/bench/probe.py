@@ -8,9 +8,11 @@ Starts a private redis-server, a few probe_stub "proxies" on loopback and
 proxypoold with one pool of N proxy URLs spread over the stubs (distinct
 identities user<i>@127.0.0.1:port), every one probed with the http check.
 Over the measured window it reports: probes completed per second (the
-daemon's own counter), the daemon's CPU time per probe, and the LEASE +
-RELEASE latency (p50/p99) measured at the same time by a client on the
-socket, next to the PING latency of the same socket as the reference.
+daemon's own counter), the daemon's and Redis' CPU time per probe, and the
+LEASE latency (p50/p99) measured at the same time by a client on the
+socket.  References from the same run: the LEASE latency of the same
+daemon and pool before the check was turned on (RELOAD), and the PING
+latency of the socket (what the machine's scheduling alone costs).
 """
 import argparse
 import os
@@ -20,7 +22,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import redis
@@ -59,6 +60,26 @@ def pct(v, p):
     return v[min(len(v) - 1, int(len(v) * p))] if v else float("nan")
 
 
+def measure(t, seconds):
+    """LEASE+RELEASE, then PING, in a loop for seconds: the LEASE and
+    PING latencies in ms."""
+    lease_lat, ping_lat = [], []
+    cl = redis.Redis(unix_socket_path=t + "/pp.sock", decode_responses=True)
+    end = time.time() + seconds
+    while time.time() < end:
+        t0 = time.perf_counter()
+        r = cl.execute_command("LEASE", "bench")
+        t1 = time.perf_counter()
+        cl.execute_command("RELEASE", "bench", r[r.index("token") + 1])
+        t2 = time.perf_counter()
+        cl.execute_command("PING")
+        t3 = time.perf_counter()
+        lease_lat.append((t1 - t0) * 1000)
+        ping_lat.append((t3 - t2) * 1000)
+        time.sleep(0.002)
+    return lease_lat, ping_lat
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--proxies", type=int, default=10000)
@@ -89,53 +110,38 @@ def main():
             for i in range(a.proxies):
                 f.write("http://user%d:x@127.0.0.1:%d\n" %
                         (i, ports[i % len(ports)]))
-        with open(t + "/pp.conf", "w") as f:
-            f.write("""
+        def conf(check):
+            with open(t + "/pp.conf", "w") as f:
+                f.write("""
 redis = { url = "unix://%(t)s/redis.sock"; timeout = 2.0; };
 listen = { socket = "%(t)s/pp.sock"; mode = "0600"; };
 log = { level = "warning"; file = "%(t)s/pp.log"; };
 checks = { dir = "%(checks)s"; max_inflight = %(inflight)d; };
 pools = ( { name = "bench"; lease_ttl = 60; proxies_file = "%(t)s/proxies";
-  check = { type = "http"; url = "http://127.0.0.1:%(port)d/";
-    inter = %(inter)g; fastinter = %(inter)g; rise = 1; fall = 2;
-    timeout = 2.0; }; } );
+  %(check)s } );
 """ % {"t": t, "checks": top_build + "/checks/.libs",
-                "inflight": a.inflight, "port": ports[0], "inter": a.inter})
+                    "inflight": a.inflight,
+                    "check": """check = { type = "http";
+    url = "http://127.0.0.1:%d/"; inter = %g; fastinter = %g; rise = 1;
+    fall = 2; timeout = 2.0; };""" % (ports[0], a.inter, a.inter)
+                    if check else ""})
+
+        conf(False)
         pp = subprocess.Popen([top_build + "/src/daemon/proxypoold", "-c",
                                t + "/pp.conf"])
         procs.append(pp)
         c = redis.Redis(unix_socket_path=t + "/pp.sock", decode_responses=True)
         wait(lambda: stats(c, "bench")["total"] == a.proxies, 30, "pool sync")
+        idle_lat, idle_ping = measure(t, a.seconds / 2)
+        conf(True)
+        c.execute_command("RELOAD")
         wait(lambda: stats(c, "bench")["up"] >= a.proxies * 0.9, 60,
              "proxies up")
         time.sleep(1)
 
-        lease_lat, ping_lat = [], []
-        stop = threading.Event()
-
-        def leaser():
-            cl = redis.Redis(unix_socket_path=t + "/pp.sock",
-                             decode_responses=True)
-            while not stop.is_set():
-                t0 = time.perf_counter()
-                r = cl.execute_command("LEASE", "bench")
-                t1 = time.perf_counter()
-                tok = r[r.index("token") + 1]
-                cl.execute_command("RELEASE", "bench", tok)
-                t2 = time.perf_counter()
-                cl.execute_command("PING")
-                t3 = time.perf_counter()
-                lease_lat.append((t1 - t0) * 1000)
-                ping_lat.append((t3 - t2) * 1000)
-                time.sleep(0.002)
-
         s0 = stats(c, "bench")
         c0, r0, w0 = cpu_of(pp.pid), cpu_of(rs.pid), time.time()
-        th = threading.Thread(target=leaser)
-        th.start()
-        time.sleep(a.seconds)
-        stop.set()
-        th.join()
+        lease_lat, ping_lat = measure(t, a.seconds)
         s1 = stats(c, "bench")
         c1, r1, w1 = cpu_of(pp.pid), cpu_of(rs.pid), time.time()
         probes = s1["probes"] - s0["probes"]
@@ -151,12 +157,16 @@ pools = ( { name = "bench"; lease_ttl = 60; proxies_file = "%(t)s/proxies";
         print("redis-server CPU: %.1f%% of a core, %.1f us per probe" %
               (100 * (r1 - r0) / (w1 - w0),
                1e6 * (r1 - r0) / probes if probes else 0))
-        print("LEASE latency: p50 %.3f ms, p99 %.3f ms (%d leases)" %
+        print("LEASE while probing: p50 %.3f ms, p99 %.3f ms (%d leases)" %
               (pct(lease_lat, 0.5), pct(lease_lat, 0.99), len(lease_lat)))
-        print("reference PING on the same socket: p50 %.3f ms, p99 %.3f ms;"
-              " LEASE/PING p99 ratio %.1f" %
+        print("LEASE before the check (reference): p50 %.3f ms, p99 %.3f ms "
+              "(%d leases); probing/reference p99 ratio %.1f" %
+              (pct(idle_lat, 0.5), pct(idle_lat, 0.99), len(idle_lat),
+               pct(lease_lat, 0.99) / pct(idle_lat, 0.99)))
+        print("PING on the same socket: p50 %.3f ms, p99 %.3f ms while "
+              "probing, p99 %.3f ms before" %
               (pct(ping_lat, 0.5), pct(ping_lat, 0.99),
-               pct(lease_lat, 0.99) / pct(ping_lat, 0.99)))
+               pct(idle_ping, 0.99)))
     finally:
         for p in reversed(procs):
             p.send_signal(signal.SIGTERM)
