@@ -1447,15 +1447,26 @@ cmd_info(struct req *r)
 	req_finish(r);
 }
 
-/* METRICS: the daemon's counters in Prometheus text format. */
+/* METRICS: the daemon's counters and, when Redis answered, each
+ * configured pool's proxies by state, in Prometheus text format. */
 static void
-cmd_metrics(struct req *r)
+cmd_metrics_reply(struct req *r)
 {
+	static const char *const states[] = { "free", "leased", "shared",
+	    "quarantined", "draining" };
 	struct daemon *d = r->d;
 	const struct daemon_stats *s = &d->stats;
-	struct evbuffer *b = evbuffer_new();
-	size_t len;
+	const struct ra_counts *k;
+	struct evbuffer *b;
+	long long v[5];
+	size_t len, i, j;
 	char *text;
+
+	if (!req_alive(r)) {
+		req_maybe_free(r);
+		return;
+	}
+	b = evbuffer_new();
 
 #define COUNTER(n, h, v) evbuffer_add_printf(b, "# HELP proxypoold_" n	\
 	" " h "\n# TYPE proxypoold_" n " counter\nproxypoold_" n " %llu\n", \
@@ -1501,6 +1512,34 @@ cmd_metrics(struct req *r)
 	}
 #undef COUNTER
 #undef GAUGE
+	if (r->counts != NULL) {
+		evbuffer_add_printf(b, "# HELP proxypoold_pool_proxies Proxies "
+		    "of a pool by state (Redis).\n# TYPE proxypoold_pool_proxies "
+		    "gauge\n");
+		for (i = 0; i < r->names.n; i++) {
+			k = &r->counts[i];
+			if (k->total < 0)
+				continue;
+			v[0] = k->free;
+			v[1] = k->leased;
+			v[2] = k->shared;
+			v[3] = k->quarantined;
+			v[4] = k->draining;
+			for (j = 0; j < 5; j++)
+				evbuffer_add_printf(b, "proxypoold_pool_proxies"
+				    "{pool=\"%s\",state=\"%s\"} %lld\n",
+				    r->names.v[i], states[j], v[j]);
+		}
+		evbuffer_add_printf(b, "# HELP proxypoold_pool_leases Leases "
+		    "held in a pool (Redis).\n# TYPE proxypoold_pool_leases "
+		    "gauge\n");
+		for (i = 0; i < r->names.n; i++) {
+			if (r->counts[i].total >= 0)
+				evbuffer_add_printf(b, "proxypoold_pool_leases"
+				    "{pool=\"%s\"} %lld\n", r->names.v[i],
+				    r->counts[i].leases);
+		}
+	}
 	len = evbuffer_get_length(b);
 	text = xmalloc(len + 1);
 	evbuffer_remove(b, text, len);
@@ -1508,6 +1547,57 @@ cmd_metrics(struct req *r)
 	resp_bulk(req_out(r), text, len);
 	free(text);
 	req_finish(r);
+}
+
+/* One pool's counts for METRICS came back. */
+static void
+cmd_metrics_cb(struct ra_async *ra, struct ra_result *res, void *arg)
+{
+	struct req *r = arg;
+
+	if (res->err == RA_OK)
+		r->counts[r->done] = res->u.counts;
+	else
+		r->counts[r->done].total = -1;	/* left out */
+	r->done++;
+	if (!req_back(r) || r->inflight > 0)
+		return;
+	cmd_metrics_reply(r);
+}
+
+/* METRICS: ask Redis for each configured pool's counts (pipelined), then
+ * answer; without Redis the daemon's own metrics only. */
+static void
+cmd_metrics(struct req *r)
+{
+	struct ra_async *ra = redis_ra(r->d->redis);
+	const struct conf *conf = r->d->conf;
+	size_t i;
+
+	if (ra == NULL || conf->npools == 0) {
+		cmd_metrics_reply(r);
+		return;
+	}
+	r->names.n = conf->npools;
+	r->names.v = xcalloc(conf->npools, sizeof *r->names.v);
+	for (i = 0; i < conf->npools; i++)
+		r->names.v[i] = xstrdup(conf->pools[i].name);
+	r->counts = xcalloc(conf->npools, sizeof *r->counts);
+	r->inflight++;		/* hold r while queueing */
+	req_arm(r, conf->redis_timeout);
+	for (i = 0; i < r->names.n; i++) {
+		r->inflight++;
+		if (ra_async_counts(ra, r->names.v[i], cmd_metrics_cb,
+		    r) != 0) {
+			/* not queued: this and the rest are left out */
+			r->inflight--;
+			for (; i < r->names.n; i++)
+				r->counts[i].total = -1;
+			break;
+		}
+	}
+	if (--r->inflight == 0)
+		cmd_metrics_reply(r);
 }
 
 /* ------------------------------------------------------------------ */

@@ -85,6 +85,8 @@ expect_eq "GC" "leases" "$(pp gc default | head -1)"
 expect_eq "CHECK without checks" "ERR no checks configured" "$(pp check default http://127.0.0.1:3128)"
 check "INFO has sections" sh -c "'$REDIS_CLI' -s '$SOCK' info | grep -q '^# Clients'"
 check "METRICS is Prometheus text" sh -c "'$REDIS_CLI' -s '$SOCK' metrics | grep -q '^proxypoold_leases_total [0-9]'"
+expect_eq "METRICS per pool and state" "proxypoold_pool_proxies{pool=\"default\",state=\"free\"} $(pp stats default | field free)" \
+	"$(pp metrics | grep -F 'proxypoold_pool_proxies{pool="default",state="free"}')"
 expect_eq "LOCK" "1" "$(pp lock job owner1 10 | grep -c '^[0-9]')"
 expect_eq "LOCK held by another" "BUSY" "$(pp lock job owner2 10 | cut -d' ' -f1)"
 expect_eq "UNLOCK by another" "NOTOWNED" "$(pp unlock job owner2 | cut -d' ' -f1)"
