@@ -368,6 +368,8 @@ reply_bytes(const redisReply *r, char **out, size_t *len)
 	return 0;
 }
 
+/* Forget the last error of ctx (policies clear the error they recover
+ * from). */
 static void
 clear_error(struct ra_context *ctx)
 {
@@ -375,6 +377,7 @@ clear_error(struct ra_context *ctx)
 	ctx->errstr[0] = '\0';
 }
 
+/* ctx->err = PROTOCOL: a script answered something unexpected. */
 static void
 set_protocol(struct ra_context *ctx, const char *script)
 {

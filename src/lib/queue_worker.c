@@ -95,6 +95,7 @@ slot_set(struct worker_slot *s, const struct ra_task *t)
 	pthread_mutex_unlock(&s->w->lock);
 }
 
+/* The slot's task ended: the heartbeat thread leaves it alone. */
 static void
 slot_clear(struct worker_slot *s)
 {
@@ -106,6 +107,7 @@ slot_clear(struct worker_slot *s)
 	pthread_mutex_unlock(&s->w->lock);
 }
 
+/* Add one to a counter of w->stats. */
 static void
 count(struct ra_queue_workers *w, unsigned long long *c)
 {
@@ -153,6 +155,8 @@ worker_run(struct worker_slot *s, struct ra_context *ctx, struct ra_task *t)
 	ra_task_deinit(t);
 }
 
+/* A worker thread: take (blocking up to poll, so stop is seen), run,
+ * report, until stop; its connection is its own. */
 static void *
 worker_main(void *arg)
 {
@@ -231,6 +235,9 @@ hb_renew(struct ra_queue_workers *w, struct ra_context *ctx)
 	free(items);
 }
 
+/* The heartbeat thread: every lease / 3 renew the running tasks' leases
+ * and the pool's worker registration (and reap); after the worker
+ * threads ended, unregister and return. */
 static void *
 hb_main(void *arg)
 {
@@ -277,6 +284,7 @@ copy_opt(char **dst, const char *src)
 	return src != NULL && (*dst = strdup(src)) == NULL ? -1 : 0;
 }
 
+/* Free a pool whose threads are not running. */
 static void
 workers_free(struct ra_queue_workers *w)
 {

@@ -755,6 +755,7 @@ START_TEST(test_expired_lease_not_owned)
 	struct ra_queue *q = test_queue(0.2, 3);
 	const char *names[1] = { "own" };
 	struct ra_queue_reap_stats st;
+	struct ra_task_result res;
 	struct ra_task t1, t2;
 	int i;
 
@@ -781,6 +782,38 @@ START_TEST(test_expired_lease_not_owned)
 	ck_assert_int_eq(ra_queue_complete(q, ctx, &t2), 0);
 	ra_task_deinit(&t1);
 	ra_task_deinit(&t2);
+	ra_queue_destroy(q);
+
+	/* a worker lost on the last run: dead-lettered by the reaper */
+	q = test_queue(0.2, 2);
+	ck_assert_int_eq(ra_queue_submit(q, ctx, "own", "o2", "x", 1, 30), 0);
+	for (i = 0; i < 2; i++) {
+		int j;
+
+		ck_assert_int_eq(ra_queue_take(q, ctx, names, 1, 1, &t1), 0);
+		ck_assert_int_eq(t1.attempt, i + 1);
+		ra_task_deinit(&t1);
+		msleep(250);
+		for (j = 0; j < 50; j++) {
+			ck_assert_int_eq(ra_queue_reap(q, ctx, "own", &st), 0);
+			if (st.requeued + st.dead == 1)
+				break;
+			msleep(20);
+		}
+		ck_assert_int_eq(st.requeued, i == 0);
+		ck_assert_int_eq(st.dead, i == 1);
+	}
+	ck_assert_int_eq(ra_queue_status(q, ctx, "own", "o2", 0, &res), 0);
+	ck_assert_int_eq(res.state, RA_TASK_FAILED);
+	ck_assert_str_eq(res.error, "lease expired: worker lost (run 2 of 2)");
+	ra_task_result_deinit(&res);
+	ck_assert_int_eq(ra_queue_take(q, ctx, names, 1, 0, &t1), -1);
+	ck_assert_int_eq(ctx->err, RA_ERR_EMPTY);
+	ck_assert_int_eq(ra_queue_requeue(q, ctx, "own", "o2"), 0);
+	ck_assert_int_eq(ra_queue_take(q, ctx, names, 1, 1, &t1), 0);
+	ck_assert_str_eq(t1.id, "o2");
+	ck_assert_int_eq(t1.attempt, 1);
+	ra_task_deinit(&t1);
 	ra_queue_destroy(q);
 	ra_free(ctx);
 }
