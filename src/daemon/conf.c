@@ -378,30 +378,19 @@ conf_group(struct conf *c, void *base, const struct conf_opt *opts,
 	return 0;
 }
 
-/* Add one proxy to a pool, normalising its URL; duplicates are errors. */
+/* Add one proxy to a pool, normalising its URL (duplicates are found
+ * once the pool is read, by conf_duplicates). */
 static int
 conf_add_item(struct conf *c, struct conf_pool *p, const char *url,
     int priority, double expires, const char *file, int line,
     const char *what, char **cause)
 {
 	char *norm, *why = NULL;
-	size_t i;
 
 	if ((norm = proxyurl_normalise(url, &why)) == NULL) {
 		xasprintf(cause, "%s:%d: %s: %s", file, line, what, why);
 		free(why);
 		return -1;
-	}
-	for (i = 0; i < p->nitems; i++) {
-		if (strcmp(p->items[i].key, norm) == 0) {
-			char *r = proxyurl_redact(norm);
-
-			xasprintf(cause, "%s:%d: %s: duplicate proxy %s", file,
-			    line, what, r);
-			free(r);
-			free(norm);
-			return -1;
-		}
 	}
 	if (p->nitems >= CONF_MAX_ITEMS) {
 		xasprintf(cause, "%s:%d: %s: more than %d proxies", file, line,
@@ -409,12 +398,74 @@ conf_add_item(struct conf *c, struct conf_pool *p, const char *url,
 		free(norm);
 		return -1;
 	}
-	p->items = xreallocarray(p->items, p->nitems + 1, sizeof *p->items);
+	if (p->nitems == p->itemcap) {
+		p->itemcap = p->itemcap ? p->itemcap * 2 : 16;
+		p->items = xreallocarray(p->items, p->itemcap,
+		    sizeof *p->items);
+		p->where = xreallocarray(p->where, p->itemcap,
+		    sizeof *p->where);
+	}
 	p->items[p->nitems].key = norm;
 	p->items[p->nitems].priority = priority;
 	p->items[p->nitems].expires = expires;
+	p->where[p->nitems].file = file;
+	p->where[p->nitems].line = line;
+	p->where[p->nitems].from_file = strstr(what, "proxies_file") != NULL;
 	p->nitems++;
 	return 0;
+}
+
+/* qsort: item indices by key, then by order read. */
+static const struct conf_pool *conf_sort_pool;
+
+static int
+conf_cmp_index(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int rc;
+
+	rc = strcmp(conf_sort_pool->items[x].key, conf_sort_pool->items[y].key);
+	if (rc != 0)
+		return rc;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * A URL twice in a pool is an error: sort (O(n log n), pools may hold
+ * many thousands) and report the first repeat in reading order.
+ */
+static int
+conf_duplicates(struct conf_pool *p, char **cause)
+{
+	const struct conf_where *w, *first;
+	size_t *idx, i, bad = (size_t)-1, orig = 0;
+	char *r;
+
+	if (p->nitems < 2)
+		return 0;
+	idx = xcalloc(p->nitems, sizeof *idx);
+	for (i = 0; i < p->nitems; i++)
+		idx[i] = i;
+	conf_sort_pool = p;
+	qsort(idx, p->nitems, sizeof *idx, conf_cmp_index);
+	for (i = 1; i < p->nitems; i++) {
+		if (strcmp(p->items[idx[i]].key, p->items[idx[i - 1]].key) == 0 &&
+		    idx[i] < bad) {
+			bad = idx[i];
+			orig = idx[i - 1];
+		}
+	}
+	free(idx);
+	if (bad == (size_t)-1)
+		return 0;
+	w = &p->where[bad];
+	first = &p->where[orig];
+	r = proxyurl_redact(p->items[bad].key);
+	xasprintf(cause, "%s:%d: pools[%s].%s: duplicate proxy %s (first at "
+	    "%s:%d)", w->file, w->line, p->name, w->from_file ?
+	    "proxies_file" : "proxies", r, first->file, first->line);
+	free(r);
+	return -1;
 }
 
 /* One entry of proxies: a URL string or a group { url, priority,
@@ -658,6 +709,8 @@ conf_pool(struct conf *c, config_setting_t *g, int idx, char **cause)
 		if (n != 0)
 			goto out;
 	}
+	if (conf_duplicates(p, cause) != 0)
+		goto out;
 	rc = 0;
 out:
 	free(prefix);
@@ -862,6 +915,7 @@ conf_destroy(struct conf *c)
 		for (j = 0; j < c->pools[i].nitems; j++)
 			free((char *)c->pools[i].items[j].key);
 		free(c->pools[i].items);
+		free(c->pools[i].where);
 		free(c->pools[i].proxies_file);
 	}
 	free(c->pools);

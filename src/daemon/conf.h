@@ -13,12 +13,22 @@
 
 #include "redis_allocator.h"
 
+/* Where a proxy was read (for the duplicate check's message). */
+struct conf_where {
+	const char		*file;		/* (ref) config or proxies file */
+	int			 line;
+	bool			 from_file;	/* proxies_file, else proxies */
+};
+
 /* One pool as configured. */
 struct conf_pool {
 	char			*name;		/* owned pool name */
 	struct ra_pool_conf	 ra;		/* settings stored in Redis */
 	struct ra_item		*items;		/* owned; keys owned too */
 	size_t			 nitems;
+	size_t			 itemcap;	/* slots allocated */
+	struct conf_where	*where;		/* owned while parsing: where
+						   each item was read */
 	char			*proxies_file;	/* owned resolved path, or NULL */
 	double			 evict_after;	/* s down before eviction, 0 off */
 	int			 priority;	/* class of proxies giving none */

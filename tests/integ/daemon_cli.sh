@@ -137,6 +137,10 @@ printf 'pools = ( { name = "p"; priority = 2000000; } );\n' >"$T/bad6.conf"
 out=$("$PROXYPOOLD" -t -c "$T/bad6.conf" 2>&1)
 expect_eq "-t pool priority out of range" \
 	"$T/bad6.conf:1: pools[p].priority: 2e+06 out of range -1e+06 to 1e+06" "$out"
+printf 'pools = ( { name = "p";\n proxies = ( "http://127.0.0.1:1",\n "HTTP://127.0.0.1:1/" ); } );\n' >"$T/bad7.conf"
+out=$("$PROXYPOOLD" -t -c "$T/bad7.conf" 2>&1)
+expect_eq "-t duplicate proxy after normalisation" \
+	"$T/bad7.conf:3: pools[p].proxies: duplicate proxy http://127.0.0.1:1 (first at $T/bad7.conf:2)" "$out"
 printf 'redis = { urll = "x"; };\n' >"$T/bad4.conf"
 out=$("$PROXYPOOLD" -t -c "$T/bad4.conf" 2>&1)
 expect_eq "-t unknown setting" "$T/bad4.conf:1: redis.urll: unknown setting" "$out"
