@@ -27,6 +27,7 @@
 #include "xmalloc.h"
 
 #define DAEMON_GC_INTERVAL	5	/* s between GC sweeps */
+#define DAEMON_RESYNC_DELAY	2	/* s before retrying a failed sync */
 
 struct ra_async *
 daemon_ra(struct daemon *d)
@@ -62,6 +63,14 @@ daemon_sync_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 			resp_status(req_out(r), "OK");
 			req_finish(r);
 		}
+	}
+	/* Redis answered but could not take the pools (loading, read-only
+	 * replica, out of memory): try again soon, not only on reconnect */
+	if (d->sync_error != NULL && redis_connected(d->redis) &&
+	    !d->stopping) {
+		struct timeval tv = { DAEMON_RESYNC_DELAY, 0 };
+
+		evtimer_add(d->resync_ev, &tv);
 	}
 	free(d->sync_error);
 	d->sync_error = NULL;
@@ -114,6 +123,18 @@ daemon_sync_pools(struct daemon *d, const struct conf *old)
 
 		memset(&res, 0, sizeof res);
 		daemon_sync_cb(ra, &res, d);
+	}
+}
+
+/* A pool sync failed while Redis was up: again, unless one runs. */
+static void
+daemon_resync_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->syncing == 0 && !d->stopping) {
+		log_info("retrying the pool sync");
+		daemon_sync_pools(d, NULL);
 	}
 }
 
@@ -355,6 +376,7 @@ daemon_start(struct daemon *d, struct conf *conf, const char *path,
 	}
 	if (prober_configure(d->prober, conf, cause) != 0)
 		return -1;
+	d->resync_ev = evtimer_new(d->base, daemon_resync_cb, d);
 	redis_start(d->redis);
 
 	tv.tv_sec = (time_t)conf->wait_retry;
@@ -392,6 +414,8 @@ daemon_finish(struct daemon *d)
 		event_free(d->retry_ev);
 	if (d->gc_ev != NULL)
 		event_free(d->gc_ev);
+	if (d->resync_ev != NULL)
+		event_free(d->resync_ev);
 	if (d->stop_ev != NULL)
 		event_free(d->stop_ev);
 	if (d->sig_hup != NULL)

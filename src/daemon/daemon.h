@@ -133,6 +133,7 @@ struct daemon {
 	char			*sync_error;	/* owned first sync failure */
 	bool			 reload_pending; /* SIGHUP during a sync */
 	struct event		*gc_ev;		/* owned periodic GC timer */
+	struct event		*resync_ev;	/* owned: retry a failed sync */
 	time_t			 started;	/* for INFO uptime */
 	struct daemon_stats	 stats;
 };

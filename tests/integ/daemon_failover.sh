@@ -76,6 +76,24 @@ check "second SIGTERM exits at once ($ms ms)" sh -c "! kill -0 $pp_pid 2>/dev/nu
 kill -CONT "$redis_pid"
 wait "$ipid" 2>/dev/null
 
+# Redis refuses the pool sync (out of memory): retried while connected
+kill -TERM "$pp_pid" 2>/dev/null
+wait_for 10 sh -c "! kill -0 $pp_pid 2>/dev/null"
+"$REDIS_CLI" -s "$T/redis.sock" flushall >/dev/null
+"$REDIS_CLI" -s "$T/redis.sock" config set maxmemory 1 >/dev/null
+"$REDIS_CLI" -s "$T/redis.sock" config set maxmemory-policy noeviction >/dev/null
+sed -i 's/timeout = 20;/timeout = 1.0;/' "$T/pp.conf"
+"$PROXYPOOLD" -c "$T/pp.conf" >>"$T/pp.log" 2>&1 &
+pp_pid=$!
+track $pp_pid
+wait_for 10 grep -q "pool sync: " "$T/pp.log"
+check "a refused sync is logged" grep -q "pool sync: " "$T/pp.log"
+"$REDIS_CLI" -s "$T/redis.sock" config set maxmemory 0 >/dev/null
+wait_for 10 sh -c "'$REDIS_CLI' -s '$SOCK' lease default | grep -q token"
+check "the sync is retried and the pool serves" sh -c "'$REDIS_CLI' -s '$SOCK' lease default | grep -q token"
+kill -TERM "$pp_pid"
+wait_for 10 sh -c "! kill -0 $pp_pid 2>/dev/null"
+
 # Redis with a password: AUTH on every (re)connection
 mkdir -p "$T/auth.d"
 "$REDIS_SERVER" --port 0 --unixsocket "$T/auth.sock" --unixsocketperm 700 \
