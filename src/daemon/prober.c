@@ -35,7 +35,7 @@
 #define PROBER_TICK_MS		100	/* claim attempts when idle */
 #define PROBER_SYNC_EVERY	5.0	/* s between due-set sync passes, at
 					 * least (or inter when longer) */
-#define PROBER_SYNC_BATCH	500	/* items per sync call */
+#define PROBER_SYNC_BATCH	100	/* items per sync call (~0.5 ms) */
 #define PROBER_CLAIM_MAX	32	/* checks per claim call: the probes
 					 * of one claim start in one go */
 #define PROBER_INFLIGHT_DEFAULT	1024
@@ -43,8 +43,11 @@
 #define PROBER_OUT_MAX		4096	/* bytes of child output kept */
 #define PROBER_REAP_MS		10	/* polls for a child that closed */
 #define PROBER_ERRORS		8	/* reasons counted per pool */
-#define PROBER_BATCH		32	/* results per report script */
+#define PROBER_BATCH		16	/* results per report script (~0.5 ms
+					 * of Redis time) */
 #define PROBER_FLUSH_MS		5	/* a partial batch waits this long */
+#define PROBER_SENDING_MAX	2	/* report calls in flight: a LEASE
+					 * never queues behind many */
 
 /* One pool's check: immutable once built, shared by its probes. */
 struct prober_check {
@@ -128,10 +131,13 @@ struct prober_result {
 
 /* A batch of results sent in one script call. */
 struct prober_batch {
+	struct prober		*pr;		/* (ref) NULL once it is gone */
 	struct prober_pool	*pp;		/* counted reference */
 	struct prober_result	 res[PROBER_BATCH]; /* owned urls */
 	size_t			 n;
+	TAILQ_ENTRY(prober_batch) entry;	/* in pr->ready or pr->sent */
 };
+TAILQ_HEAD(prober_batch_list, prober_batch);
 
 /* A socket curl asked us to watch. */
 struct prober_sock {
@@ -152,6 +158,9 @@ struct prober {
 	unsigned		 reserved;	/* slots of claims in flight */
 	struct prober_pool_list	 pools;
 	struct probe_list	 probes;	/* running probes */
+	struct prober_batch_list ready;		/* batches waiting to be sent */
+	struct prober_batch_list sent;		/* batches in flight */
+	unsigned		 nsent;		/* entries in sent */
 	unsigned long long	 total;		/* probes finished */
 	double			 rate;		/* probes/s, smoothed */
 	unsigned long long	 rate_total;	/* total at rate_at */
@@ -161,6 +170,7 @@ struct prober {
 static void	probe_finish(struct probe *p, struct pp_result *res);
 static void	prober_flush_cb(evutil_socket_t fd, short what, void *arg);
 static void	prober_flush(struct prober_pool *pp);
+static void	prober_send(struct prober *pr);
 
 /*
  * The prober's events run at the lowest of three priorities, the daemon's
@@ -999,6 +1009,7 @@ prober_reported(struct ra_async *ra, struct ra_result *res, void *arg)
 {
 	struct prober_batch *b = arg;
 	struct prober_pool *pp = b->pp;
+	struct prober *pr = b->pr;
 	const struct ra_health_result *h;
 	const struct prober_result *r;
 	size_t i;
@@ -1033,44 +1044,77 @@ prober_reported(struct ra_async *ra, struct ra_result *res, void *arg)
 		free(red);
 	}
 out:
+	if (pr != NULL) {
+		TAILQ_REMOVE(&pr->sent, b, entry);
+		pr->nsent--;
+	}
 	pool_unref(pp);
 	batch_free(b);
+	if (pr != NULL)
+		prober_send(pr);
 }
 
-/* Send the pool's pending results in one script call. */
+/* Send ready batches while fewer than PROBER_SENDING_MAX are in flight. */
+static void
+prober_send(struct prober *pr)
+{
+	struct ra_health_probe probes[PROBER_BATCH];
+	struct prober_batch *b;
+	struct prober_pool *pp;
+	struct ra_async *ra;
+	size_t i;
+
+	while (pr->nsent < PROBER_SENDING_MAX &&
+	    (b = TAILQ_FIRST(&pr->ready)) != NULL) {
+		TAILQ_REMOVE(&pr->ready, b, entry);
+		pp = b->pp;
+		if (pp->dead || (ra = pr->ra_fn(pr->ra_arg)) == NULL) {
+			/* the claims expire: probed again later */
+			pool_unref(pp);
+			batch_free(b);
+			continue;
+		}
+		for (i = 0; i < b->n; i++) {
+			probes[i].item = b->res[i].url;
+			probes[i].verdict =
+			    (enum ra_probe_verdict)b->res[i].verdict;
+			probes[i].latency_ms = b->res[i].latency_ms;
+			probes[i].reason = b->res[i].reason;
+			probes[i].elapsed_ms = b->res[i].elapsed_ms;
+		}
+		if (ra_async_health_report_batch(ra, pp->name, probes, b->n,
+		    &pp->check->hc, prober_reported, b) != 0) {
+			log_pool(LOG_LEVEL_WARN, pp->name, "cannot send %zu "
+			    "health results to Redis", b->n);
+			pool_unref(pp);
+			batch_free(b);
+			continue;
+		}
+		TAILQ_INSERT_TAIL(&pr->sent, b, entry);
+		pr->nsent++;
+	}
+}
+
+/* The pool's pending results are complete: queue them for sending. */
 static void
 prober_flush(struct prober_pool *pp)
 {
 	struct prober *pr = pp->pr;
-	struct ra_health_probe probes[PROBER_BATCH];
 	struct prober_batch *b = pp->batch;
-	struct ra_async *ra;
-	size_t i;
 
 	evtimer_del(pp->flush_ev);
 	if (b == NULL)
 		return;
 	pp->batch = NULL;
-	if (pp->dead || (ra = pr->ra_fn(pr->ra_arg)) == NULL) {
-		batch_free(b);	/* the claims expire: probed again later */
+	if (pp->dead) {
+		batch_free(b);
 		return;
 	}
-	for (i = 0; i < b->n; i++) {
-		probes[i].item = b->res[i].url;
-		probes[i].verdict = (enum ra_probe_verdict)b->res[i].verdict;
-		probes[i].latency_ms = b->res[i].latency_ms;
-		probes[i].reason = b->res[i].reason;
-		probes[i].elapsed_ms = b->res[i].elapsed_ms;
-	}
+	b->pr = pr;
 	b->pp = pp;
 	pp->refs++;
-	if (ra_async_health_report_batch(ra, pp->name, probes, b->n,
-	    &pp->check->hc, prober_reported, b) != 0) {
-		log_pool(LOG_LEVEL_WARN, pp->name, "cannot send %zu health "
-		    "results to Redis", b->n);
-		pp->refs--;
-		batch_free(b);
-	}
+	TAILQ_INSERT_TAIL(&pr->ready, b, entry);
+	prober_send(pr);
 }
 
 static void
@@ -1315,6 +1359,8 @@ prober_create(struct event_base *base, prober_ra_fn *ra_fn, void *ra_arg)
 	pr->rate_at = prober_now();
 	TAILQ_INIT(&pr->pools);
 	TAILQ_INIT(&pr->probes);
+	TAILQ_INIT(&pr->ready);
+	TAILQ_INIT(&pr->sent);
 	if ((pr->multi = curl_multi_init()) == NULL) {
 		free(pr);
 		return NULL;
@@ -1339,6 +1385,7 @@ prober_create(struct event_base *base, prober_ra_fn *ra_fn, void *ra_arg)
 void
 prober_destroy(struct prober *pr)
 {
+	struct prober_batch *b;
 	struct prober_pool *pp;
 	struct probe *p;
 
@@ -1365,6 +1412,14 @@ prober_destroy(struct prober *pr)
 		prober_flush(pp);
 		pool_unref(pp);
 	}
+	while ((b = TAILQ_FIRST(&pr->ready)) != NULL) {
+		TAILQ_REMOVE(&pr->ready, b, entry);
+		pool_unref(b->pp);
+		batch_free(b);
+	}
+	/* answers still to come must not find the prober */
+	TAILQ_FOREACH(b, &pr->sent, entry)
+		b->pr = NULL;
 	event_free(pr->tick);
 	event_free(pr->curl_timer);
 	curl_multi_cleanup(pr->multi);

@@ -50,6 +50,14 @@ def cpu_of(pid):
     return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine():
+    """(busy, total) jiffies of every CPU, from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]
+    return sum(v) - idle, sum(v)
+
+
 def stats(c, pool):
     r = c.execute_command("STATS", pool)
     return dict(zip(r[0::2], r[1::2]))
@@ -141,9 +149,11 @@ pools = ( { name = "bench"; lease_ttl = 60; proxies_file = "%(t)s/proxies";
 
         s0 = stats(c, "bench")
         c0, r0, w0 = cpu_of(pp.pid), cpu_of(rs.pid), time.time()
+        m0 = machine()
         lease_lat, ping_lat = measure(t, a.seconds)
         s1 = stats(c, "bench")
         c1, r1, w1 = cpu_of(pp.pid), cpu_of(rs.pid), time.time()
+        m1 = machine()
         probes = s1["probes"] - s0["probes"]
         rate = probes / (w1 - w0)
         cpu = c1 - c0
@@ -157,6 +167,10 @@ pools = ( { name = "bench"; lease_ttl = 60; proxies_file = "%(t)s/proxies";
         print("redis-server CPU: %.1f%% of a core, %.1f us per probe" %
               (100 * (r1 - r0) / (w1 - w0),
                1e6 * (r1 - r0) / probes if probes else 0))
+        print("machine: %d CPUs %.0f%% busy (everything: this benchmark, "
+              "its stubs and kernel TCP, and any other load), load %.1f" %
+              (os.cpu_count(), 100.0 * (m1[0] - m0[0]) / max(1, m1[1] - m0[1]),
+               os.getloadavg()[0]))
         print("LEASE while probing: p50 %.3f ms, p99 %.3f ms (%d leases)" %
               (pct(lease_lat, 0.5), pct(lease_lat, 0.99), len(lease_lat)))
         print("LEASE before the check (reference): p50 %.3f ms, p99 %.3f ms "
