@@ -396,7 +396,7 @@ fn_count(struct ra_task *t, void *arg)
 START_TEST(test_sigkill_redelivered_once)
 {
 	struct ra_context *ctx = tu_connect();
-	struct ra_queue *q = test_queue(0.4, 3), *wq;
+	struct ra_queue *q = test_queue(1, 3), *wq;
 	struct ra_queue_workers *w;
 	struct ra_queue_worker_stats ws;
 	struct ra_task_result res;
@@ -409,7 +409,7 @@ START_TEST(test_sigkill_redelivered_once)
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		struct ra_queue *cq = test_queue(0.4, 3);
+		struct ra_queue *cq = test_queue(1, 3);
 
 		close(p[0]);
 		kill_pipe = p[1];
@@ -434,7 +434,7 @@ START_TEST(test_sigkill_redelivered_once)
 	ck_assert(WIFSIGNALED(status));
 
 	atomic_store(&runs, 0);
-	wq = test_queue(0.4, 3);
+	wq = test_queue(1, 3);
 	ra_queue_register(wq, "kill", fn_count, NULL);
 	w = start_workers(wq, NULL, "kill", 2);
 	ck_assert_int_eq(ra_queue_wait(q, ctx, "kill", "k1", 10, 0, &res), 0);
@@ -442,8 +442,8 @@ START_TEST(test_sigkill_redelivered_once)
 	ck_assert_int_eq(res.attempts, 2);
 	ck_assert_str_eq(res.data, "second");
 	ra_task_result_deinit(&res);
-	/* several leases later: still exactly one more run, one completion */
-	msleep(1500);
+	/* two leases later: still exactly one more run, one completion */
+	msleep(2200);
 	ck_assert_int_eq(atomic_load(&runs), 1);
 	ra_queue_workers_stats(w, &ws);
 	ck_assert_int_eq(ws.done, 1);
@@ -529,7 +529,7 @@ fn_progress(struct ra_task *t, void *arg)
 START_TEST(test_progress_visible)
 {
 	struct ra_context *ctx = tu_connect();
-	struct ra_queue *q = test_queue(1, 3), *wq = test_queue(0.3, 1);
+	struct ra_queue *q = test_queue(1, 3), *wq = test_queue(0.6, 1);
 	struct ra_queue_workers *w;
 	struct ra_task_result res;
 	int i;
@@ -550,8 +550,8 @@ START_TEST(test_progress_visible)
 	ck_assert_int_eq(res.current, 3);
 	ck_assert_int_eq(res.total, 10);
 	ra_task_result_deinit(&res);
-	/* longer than the 0.3 s lease: the heartbeat thread keeps it */
-	msleep(900);
+	/* over twice the 0.6 s lease: the heartbeat thread keeps it */
+	msleep(1500);
 	atomic_store(&release_progress, 1);
 	ck_assert_int_eq(ra_queue_wait(q, ctx, "prog", "p1", 10, 0, &res), 0);
 	ck_assert_int_eq(res.state, RA_TASK_DONE);
@@ -567,7 +567,7 @@ END_TEST
 static int
 fn_late(struct ra_task *t, void *arg)
 {
-	msleep(500);
+	msleep(t->local ? 500 : 1200);
 	if (ra_task_progress(t, 1, 2) == 0)
 		atomic_store(&progress_err, RA_OK);
 	else
@@ -582,11 +582,11 @@ START_TEST(test_progress_after_deadline)
 	struct ra_queue_workers *w;
 	struct ra_task_result res;
 
-	/* remote: deadline 0.3 s after submit, update at 0.5 s */
+	/* remote: deadline 0.8 s after submit, update after 1.2 s */
 	atomic_store(&progress_err, -1);
 	ra_queue_register(wq, "late", fn_late, NULL);
 	w = start_workers(wq, NULL, "late", 1);
-	ck_assert_int_eq(ra_queue_submit(q, ctx, "late", "l1", "", 0, 0.3),
+	ck_assert_int_eq(ra_queue_submit(q, ctx, "late", "l1", "", 0, 0.8),
 	    0);
 	ck_assert_int_eq(ra_queue_wait(q, ctx, "late", "l1", 10, 0, &res), 0);
 	ck_assert_int_eq(atomic_load(&progress_err), RA_ERR_TIMEOUT);
@@ -622,7 +622,7 @@ START_TEST(test_result_ttl_and_delete)
 	int i;
 
 	ra_queue_conf_init(&c);
-	c.result_ttl = 0.3;
+	c.result_ttl = 1;
 	c.poll = 0.1;
 	q = ra_queue_create(&c, NULL);
 	ck_assert_ptr_nonnull(q);
@@ -643,7 +643,7 @@ START_TEST(test_result_ttl_and_delete)
 	ra_task_result_deinit(&res);
 	ck_assert_int_eq(ra_queue_status(q, ctx, "echo", "e1", 0, &res), 0);
 	ra_task_result_deinit(&res);
-	msleep(400);
+	msleep(1100);
 	ck_assert_int_eq(ra_queue_status(q, ctx, "echo", "e1", 0, &res), -1);
 	ck_assert_int_eq(ctx->err, RA_ERR_NOT_FOUND);
 	/* and the reaper removes its data from Redis */
