@@ -83,7 +83,8 @@ ra_pool_delete(struct ra_context *ctx, const char *pool)
 
 	do {
 		if (SYNC(ctx, ra_build_pool_delete(&a, ra_prefix(ctx), pool,
-		    cursor, ra_batch(ctx), first, &ctx->err, ctx->errstr), &a,
+		    cursor, RA_SWEEP_COUNT(ra_batch(ctx)), first, &ctx->err,
+		    ctx->errstr), &a,
 		    ra_decode_step, &res) != 0)
 			return -1;
 		first = 0;
@@ -174,7 +175,8 @@ sweep(struct ra_context *ctx, const char *pool, long long gen)
 
 	do {
 		if (SYNC(ctx, ra_build_assign_sweep(&a, ra_prefix(ctx), pool,
-		    gen, cursor, ra_batch(ctx), &ctx->err, ctx->errstr), &a,
+		    gen, cursor, RA_SWEEP_COUNT(ra_batch(ctx)), &ctx->err,
+		    ctx->errstr), &a,
 		    ra_decode_step, &res) != 0)
 			return -1;
 		cursor = res.u.step.cursor;

@@ -269,11 +269,11 @@ chain_next(struct ra_async *ra, struct chain *c, struct ra_result *res)
 	if (c->step == STEP_SWEEP) {
 		if (c->kind == CHAIN_DELETE)
 			b = ra_build_pool_delete(&a, PFX, c->pool, c->cursor,
-			    (unsigned)batch, c->gen == 0, &res->err,
+			    RA_SWEEP_COUNT(batch), c->gen == 0, &res->err,
 			    res->errstr);
 		else
 			b = ra_build_assign_sweep(&a, PFX, c->pool, c->gen,
-			    c->cursor, (unsigned)batch, &res->err,
+			    c->cursor, RA_SWEEP_COUNT(batch), &res->err,
 			    res->errstr);
 		if (b != 0)
 			return -1;

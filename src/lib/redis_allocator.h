@@ -263,7 +263,8 @@ int	ra_release(struct ra_context *ctx, const char *pool,
 /* Report an item's outcome without a lease (passive health feedback). */
 int	ra_report(struct ra_context *ctx, const char *pool, const char *item,
 	    enum ra_outcome outcome, double latency_ms);
-/* Keep an item from being leased for seconds (its leases stay valid). */
+/* Keep an item from being leased for seconds (its leases stay valid; a
+ * longer quarantine already running is kept); 0 ends a quarantine now. */
 int	ra_quarantine(struct ra_context *ctx, const char *pool,
 	    const char *item, double seconds);
 
@@ -291,7 +292,9 @@ int	ra_gc(struct ra_context *ctx, const char *pool, unsigned count,
 	    struct ra_gc_stats *out);
 
 /* Walk the whole pool (bounded steps) and list every broken invariant
- * as a human readable line; an empty list means the pool is sound. */
+ * as a human readable line; an empty list means the pool is sound.  The
+ * per-state counters are compared at the end of the walk: run it on a
+ * quiet pool, or expect transient "counter" lines. */
 int	ra_check_invariants(struct ra_context *ctx, const char *pool,
 	    struct ra_strlist *violations);
 

@@ -308,6 +308,7 @@ main(int argc, char **argv)
 		free(keys);
 	} else if (strcmp(mode, "slowlog") == 0) {
 		long long limit = atoll(argv[3]) * 1000, max = 0, over = 0;
+		char maxsha[48] = "";
 		redisContext *rc = redisConnectUnix(sock);
 		redisReply *r = redisCommand(rc, "SLOWLOG GET -1");
 		size_t i;
@@ -325,12 +326,17 @@ main(int argc, char **argv)
 			    "EVALSHA") != 0)
 				continue;	/* FLUSHALL and friends */
 			us = e->element[2]->integer;
-			if (us > max)
+			if (us > max) {
 				max = us;
+				snprintf(maxsha, sizeof maxsha, "%s",
+				    e->element[3]->elements > 1 ?
+				    e->element[3]->element[1]->str : "?");
+			}
 			if (us > limit)
 				over++;
 		}
 		printf("max_script_usec %lld\n", max);
+		printf("max_script_sha %s\n", maxsha);
 		printf("scripts_over_%sms %lld\n", argv[3], over);
 		freeReplyObject(r);
 		redisFree(rc);
