@@ -22,6 +22,7 @@
 #include <hiredis/adapters/libevent.h>
 
 #include "redis_allocator.h"
+#include "ra_scripts.h"
 
 static double
 now_s(void)
@@ -309,6 +310,9 @@ main(int argc, char **argv)
 	} else if (strcmp(mode, "slowlog") == 0) {
 		long long limit = atoll(argv[3]) * 1000, max = 0, over = 0;
 		char maxsha[48] = "";
+		long long per[RA_SCRIPT_COUNT] = { 0 };
+		const char *sha;
+		int id;
 		redisContext *rc = redisConnectUnix(sock);
 		redisReply *r = redisCommand(rc, "SLOWLOG GET -1");
 		size_t i;
@@ -326,18 +330,30 @@ main(int argc, char **argv)
 			    "EVALSHA") != 0)
 				continue;	/* FLUSHALL and friends */
 			us = e->element[2]->integer;
+			sha = e->element[3]->elements > 1 ?
+			    e->element[3]->element[1]->str : "?";
+			for (id = 0; id < RA_SCRIPT_COUNT; id++)
+				if (strcmp(ra_scripts[id].sha, sha) == 0)
+					break;
 			if (us > max) {
 				max = us;
 				snprintf(maxsha, sizeof maxsha, "%s",
-				    e->element[3]->elements > 1 ?
-				    e->element[3]->element[1]->str : "?");
+				    id < RA_SCRIPT_COUNT ?
+				    ra_scripts[id].name : sha);
 			}
-			if (us > limit)
+			if (us > limit) {
 				over++;
+				if (id < RA_SCRIPT_COUNT)
+					per[id]++;
+			}
 		}
 		printf("max_script_usec %lld\n", max);
-		printf("max_script_sha %s\n", maxsha);
+		printf("max_script %s\n", maxsha);
 		printf("scripts_over_%sms %lld\n", argv[3], over);
+		for (id = 0; id < RA_SCRIPT_COUNT; id++)
+			if (per[id] > 0)
+				printf("scripts_over_%sms_%s %lld\n", argv[3],
+				    ra_scripts[id].name, per[id]);
 		freeReplyObject(r);
 		redisFree(rc);
 	} else {
