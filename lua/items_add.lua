@@ -30,7 +30,7 @@ end
 if gen == 0 then
 	gen = tonumber(redis.call('HGET', KEYS[1], 'gen')) or 0
 end
--- cmd key with the pairs of args, in slices unpack can take
+-- cmd key with args, in slices unpack can take
 local function bulk(cmd, key, args)
 	for i = 1, #args, 2000 do
 		redis.call(cmd, key, unpack(args, i, math.min(i + 1999, #args)))
@@ -38,19 +38,42 @@ local function bulk(cmd, key, args)
 end
 
 local now = now_ms()
-local added = 0
--- new items are written in bulk: one sequence range, one ZADD, one HSET
-local fresh, zadd, hset, eadd = {}, {}, {}, {}
+local keys = {}
 for i = 2, #ARGV, 3 do
-	local item = ARGV[i]
-	local m = item_get(item)
+	keys[#keys + 1] = ARGV[i]
+end
+local cur = {}
+for i = 1, #keys, 2000 do
+	local v = redis.call('HMGET', KEYS[2],
+	    unpack(keys, i, math.min(i + 1999, #keys)))
+	for j = 1, #v do
+		cur[i + j - 1] = v[j]
+	end
+end
+
+-- New items are written in bulk (one sequence range, one ZADD, one HSET);
+-- existing ones are updated in place, each key once even if given twice
+-- (its last triple wins).
+local fresh, order, seen = {}, {}, {}
+local hset, eadd, erem = {}, {}, {}
+local added = 0
+for k = 1, #keys do
+	local i = 2 + (k - 1) * 3
+	local item = keys[k]
 	local abs = exp[i] > 0 and now + exp[i] or 0
-	if not m then
+	if fresh[item] or (not cur[k] and not seen[item]) then
 		if not fresh[item] then
-			fresh[item] = true
 			added = added + 1
+			order[added] = item
 		end
+		fresh[item] = { prio[i], abs }
 	else
+		local m = seen[item]
+		if not m then
+			m = item_decode(cur[k])
+			m.oldexp = m.exp
+			seen[item] = m
+		end
 		local moved = m.prio ~= prio[i] or m.st == 'd'
 		if moved then
 			st_leave(item, m)
@@ -65,34 +88,28 @@ for i = 2, #ARGV, 3 do
 				st_enter(item, m, rest_state(m), conf)
 			end
 		end
-		if abs > 0 then
-			redis.call('ZADD', KEYS[11], abs, item)
-		else
-			redis.call('ZREM', KEYS[11], item)
-		end
-		item_save(item, m)
+	end
+end
+for item, m in pairs(seen) do
+	hset[#hset + 1] = item
+	hset[#hset + 1] = item_encode(m)
+	if m.exp > 0 then
+		eadd[#eadd + 1] = m.exp
+		eadd[#eadd + 1] = item
+	elseif m.oldexp > 0 then
+		erem[#erem + 1] = item
 	end
 end
 if added > 0 then
 	local seq = redis.call('HINCRBY', KEYS[1], 'seq', added) - added
-	local done = {}
-	for i = 2, #ARGV, 3 do
-		local item = ARGV[i]
-		if fresh[item] then
-			-- the last triple for a key given twice wins
-			local m = done[item] or item_decode('')
-			if not done[item] then
-				seq = seq + 1
-				m.seq = seq
-				done[item] = m
-			end
-			m.prio = prio[i]
-			m.exp = exp[i] > 0 and now + exp[i] or 0
-			m.gen = gen
-		end
-	end
-	for item, m in pairs(done) do
-		zadd[#zadd + 1] = free_score(m, m.seq)
+	local zadd = {}
+	local m = item_decode('')
+	m.gen = gen
+	for k = 1, added do
+		local item = order[k]
+		m.prio = fresh[item][1]
+		m.exp = fresh[item][2]
+		zadd[#zadd + 1] = free_score(m, seq + k)
 		zadd[#zadd + 1] = item
 		hset[#hset + 1] = item
 		hset[#hset + 1] = item_encode(m)
@@ -102,7 +119,11 @@ if added > 0 then
 		end
 	end
 	bulk('ZADD', KEYS[3], zadd)
-	bulk('HSET', KEYS[2], hset)
-	bulk('ZADD', KEYS[11], eadd)
+end
+bulk('HSET', KEYS[2], hset)
+bulk('ZADD', KEYS[11], eadd)
+for i = 1, #erem, 4000 do
+	redis.call('ZREM', KEYS[11], unpack(erem, i, math.min(i + 3999,
+	    #erem)))
 end
 return added

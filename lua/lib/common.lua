@@ -148,12 +148,13 @@ local function item_get(item)
 end
 
 local function item_encode(m)
-	local s = table.concat({ m.prio, m.exp, m.st, m.h, m.sh, m.fail,
-	    m.ej, m.lat, m.untl, m.gen }, ',')
-	while string.sub(s, -2) == ',0' do
-		s = string.sub(s, 1, -3)
+	local f = { m.prio, m.exp, m.st, m.h, m.sh, m.fail, m.ej, m.lat,
+	    m.untl, m.gen }
+	local n = 10
+	while n > 3 and f[n] == 0 do
+		n = n - 1
 	end
-	return s
+	return table.concat(f, ',', 1, n)
 end
 
 local function item_save(item, m)

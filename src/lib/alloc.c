@@ -83,7 +83,7 @@ ra_pool_delete(struct ra_context *ctx, const char *pool)
 
 	do {
 		if (SYNC(ctx, ra_build_pool_delete(&a, ra_prefix(ctx), pool,
-		    cursor, RA_SWEEP_COUNT(ra_batch(ctx)), first, &ctx->err,
+		    cursor, RA_CHUNK(ra_batch(ctx)), first, &ctx->err,
 		    ctx->errstr), &a,
 		    ra_decode_step, &res) != 0)
 			return -1;
@@ -107,14 +107,14 @@ ra_pools(struct ra_context *ctx, struct ra_strlist *out)
 	return 0;
 }
 
-/* Add items in chunks of batch with generation gen. */
+/* Add items in chunks (RA_CHUNK) with generation gen. */
 static int
 add_chunks(struct ra_context *ctx, const char *pool, long long gen,
     const struct ra_item *items, size_t n)
 {
 	struct ra_args a;
 	struct ra_result res;
-	size_t off, len, batch = ra_batch(ctx);
+	size_t off, len, batch = RA_CHUNK(ra_batch(ctx));
 
 	for (off = 0; off < n; off += len) {
 		len = n - off < batch ? n - off : batch;
@@ -149,7 +149,7 @@ ra_remove(struct ra_context *ctx, const char *pool, const char *const *keys,
 {
 	struct ra_args a;
 	struct ra_result res;
-	size_t off = 0, len, batch = ra_batch(ctx);
+	size_t off = 0, len, batch = RA_CHUNK(ra_batch(ctx));
 
 	if (ra_check_key("pool name", pool, &ctx->err, ctx->errstr) != 0 ||
 	    ra_check_keys(keys, n, &ctx->err, ctx->errstr) != 0)
@@ -175,7 +175,7 @@ sweep(struct ra_context *ctx, const char *pool, long long gen)
 
 	do {
 		if (SYNC(ctx, ra_build_assign_sweep(&a, ra_prefix(ctx), pool,
-		    gen, cursor, RA_SWEEP_COUNT(ra_batch(ctx)), &ctx->err,
+		    gen, cursor, RA_CHUNK(ra_batch(ctx)), &ctx->err,
 		    ctx->errstr), &a,
 		    ra_decode_step, &res) != 0)
 			return -1;

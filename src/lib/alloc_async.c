@@ -245,7 +245,7 @@ static int
 chain_next(struct ra_async *ra, struct chain *c, struct ra_result *res)
 {
 	struct ra_args a;
-	size_t len, batch = ra_async_batch(ra);
+	size_t len, batch = RA_CHUNK(ra_async_batch(ra));
 	int b;
 
 	if (c->step == STEP_CHUNKS && (c->off < c->n || (c->n == 0 &&
@@ -269,11 +269,11 @@ chain_next(struct ra_async *ra, struct chain *c, struct ra_result *res)
 	if (c->step == STEP_SWEEP) {
 		if (c->kind == CHAIN_DELETE)
 			b = ra_build_pool_delete(&a, PFX, c->pool, c->cursor,
-			    RA_SWEEP_COUNT(batch), c->gen == 0, &res->err,
+			    (unsigned)batch, c->gen == 0, &res->err,
 			    res->errstr);
 		else
 			b = ra_build_assign_sweep(&a, PFX, c->pool, c->gen,
-			    c->cursor, RA_SWEEP_COUNT(batch), &res->err,
+			    c->cursor, (unsigned)batch, &res->err,
 			    res->errstr);
 		if (b != 0)
 			return -1;

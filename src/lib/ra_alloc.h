@@ -16,9 +16,10 @@
 #define RA_PRIO_MIN		(-32768)
 #define RA_PRIO_MAX		32767
 #define RA_CHECK_PHASES		11	/* phases of check.lua */
-/* Items one sweep step (assign, clear, pool delete) scans: half a batch,
- * as a step decodes every item it scans and may delete each. */
-#define RA_SWEEP_COUNT(batch)	((unsigned)((batch) + 1) / 2)
+/* Items one bulk script (add or remove chunk, sweep step of assign,
+ * clear, pool delete) is given: half the batch, which keeps a step at a
+ * few ms of Redis time with the default batch of 1000. */
+#define RA_CHUNK(batch)		((unsigned)((batch) + 1) / 2)
 
 /* Validate a whole add/assign request before any chunk is sent. */
 int	ra_check_items(const struct ra_item *items, size_t n, int *err,
