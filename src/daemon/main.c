@@ -187,8 +187,11 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (background)
 		notify = daemonize();
-	if (log_open(conf->log_file, conf->log_syslog, conf->log_level,
-	    &cause) != 0)
+	/* in the background with no log file, standard error goes nowhere:
+	 * log to syslog */
+	if (log_open(conf->log_file, conf->log_syslog || (background &&
+	    (conf->log_file == NULL || *conf->log_file == '\0')),
+	    conf->log_level, &cause) != 0)
 		goto fail;
 	raise_nofile(conf->max_clients);
 	if (background && write_pidfile(pidfile, &cause) != 0)
@@ -207,8 +210,7 @@ main(int argc, char **argv)
 		if ((devnull = open("/dev/null", O_RDWR)) >= 0) {
 			dup2(devnull, 0);
 			dup2(devnull, 1);
-			if (conf->log_file != NULL || conf->log_syslog)
-				dup2(devnull, 2);
+			dup2(devnull, 2);
 			if (devnull > 2)
 				close(devnull);
 		}
