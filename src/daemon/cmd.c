@@ -303,6 +303,10 @@ cmd_proxy(struct req *r, int i)
 {
 	char *url, *cause;
 
+	if (strlen(r->args.argv[i]) != r->args.len[i]) {
+		req_error(r, "BADARG", "proxy URL contains a NUL byte");
+		return NULL;
+	}
 	if ((url = proxyurl_normalise(r->args.argv[i], &cause)) == NULL) {
 		req_error(r, "BADARG", "%s", cause);
 		free(cause);
@@ -1679,7 +1683,8 @@ cmd_lock(struct req *r)
 	double ttl, timeout = r->d->conf->redis_timeout;
 
 	memset(v, 0, sizeof v);
-	if (cmd_options(r, 4, opts, v) != 0)
+	if (!cmd_key(r, 1, "lock name") || !cmd_key(r, 2, "owner") ||
+	    cmd_options(r, 4, opts, v) != 0)
 		return;
 	errno = 0;
 	ttl = strtod(r->args.argv[3], &e);
@@ -1707,6 +1712,8 @@ cmd_unlock(struct req *r)
 	struct ra_async *ra;
 	char errstr[RA_ERRSTR_LEN];
 
+	if (!cmd_key(r, 1, "lock name") || !cmd_key(r, 2, "owner"))
+		return;
 	if (ra_lock_check(r->args.argv[1], r->args.argv[2], 1, errstr) != 0) {
 		req_error(r, "BADARG", "%s", errstr);
 		return;

@@ -233,6 +233,18 @@ cases = [
     ("oversized frame", b"*2\r\n$4\r\nPING\r\n$9000\r\n" + b"x" * 9000),
     ("oversized inline", b"PING " + b"y" * 9000),
 ]
+for name, data in [
+        ("NUL in a proxy URL", b"*3\r\n$6\r\nREMOVE\r\n$7\r\ndefault\r\n"
+         b"$27\r\nhttp://127.0.0.1:20000\x00junk\r\n"),
+        ("NUL in a pool name", b"*2\r\n$5\r\nLEASE\r\n$5\r\nde\x00ft\r\n"),
+        ("NUL in a lock owner", b"*4\r\n$4\r\nLOCK\r\n$1\r\nL\r\n"
+         b"$3\r\na\x00b\r\n$1\r\n5\r\n")]:
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(env.sock)
+    s.sendall(data)
+    s.settimeout(3)
+    ok(s.recv(200).startswith(b"-BADARG"), "%s: -BADARG" % name)
+    s.close()
 for name, data in cases:
     out = raw(data)
     ok(out.startswith(b"-ERR") and (out.endswith(b"<EOF>") or
