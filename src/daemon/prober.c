@@ -824,32 +824,24 @@ probe_child_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct probe *p = arg;
 	struct timeval tv = { 0, PROBER_REAP_MS * 1000 };
+	double left;
 	int st;
 
 	if (probe_child_reaped(p, &st)) {
 		probe_child_done(p, st);
 		return;
 	}
-	if (!p->killed && prober_now() - p->started >= p->check->timeout) {
+	left = p->check->timeout - (prober_now() - p->started);
+	if (!p->killed && left <= 0) {
 		/* the whole group: a shell's children hold the pipe too */
 		kill(-p->child.pid, SIGKILL);
 		p->killed = true;
-	}
-	if (!p->killed && !p->eof) {
+	} else if (!p->killed && !p->eof) {
 		/* still talking: wake at the deadline */
-		tv.tv_sec = 0;
-		tv.tv_usec = 0;
-		{
-			double left = p->check->timeout -
-			    (prober_now() - p->started);
-
-			if (left > 0) {
-				tv.tv_sec = (time_t)left;
-				tv.tv_usec = (suseconds_t)((left - (double)
-				    tv.tv_sec) * 1e6);
-			}
-		}
+		tv.tv_sec = (time_t)left;
+		tv.tv_usec = (suseconds_t)((left - (double)tv.tv_sec) * 1e6);
 	}
+	/* else poll until it is reaped */
 	evtimer_add(p->ev_timer, &tv);
 }
 
