@@ -54,14 +54,15 @@ back() {
 	wait_for 15 sh -c "[ \"\$('$REDIS_CLI' -s '$SOCK' stats ej | awk 'p{print;exit} \$0==\"quarantined\"{p=1}')\" = 0 ]"
 }
 d1=$(eject_for)
-check "two FAILED reports eject for base_time ($d1 ms)" [ "$d1" -ge 800 ] && [ "$d1" -le 1100 ]
+# (the time is read after the reports: a loaded machine only shortens it)
+check "two FAILED reports eject for base_time ($d1 ms)" [ "$d1" -ge 300 ] && [ "$d1" -le 1050 ]
 back; check "the proxy returns after its quarantine" [ $? -eq 0 ]
 d2=$(eject_for)
-check "ejected again at once: twice as long ($d2 ms)" [ "$d2" -ge 1800 ] && [ "$d2" -le 2100 ]
+check "ejected again at once: twice as long ($d2 ms)" [ "$d2" -ge 1300 ] && [ "$d2" -le 2050 ]
 back
 sleep 3
 d3=$(eject_for)
-check "after a healthy interval the backoff is lower again ($d3 ms)" [ "$d3" -le 1100 ]
+check "after a healthy interval the backoff is lower again ($d3 ms)" [ "$d3" -le 1050 ]
 back
 for i in 1 2 3 4; do
 	eval "port=\$px${i}_port"

@@ -46,11 +46,11 @@ bad = 0
 for i in range(1, n + 1):
     c = by.get("px%d" % i, 0)
     # 4 s / 0.5 s = 8 probes (fewer on a loaded machine: the claim
-    # tick adds up to 0.1 s); twice that if both instances probed it
-    if 5 <= c <= 10:
+    # tick adds up to 0.1 s); about 16 if both instances probed it
+    if 3 <= c <= 11:
         print("ok - px%d probed %d times in 4 s (once per interval)" % (i, c))
     else:
-        print("not ok - px%d probed %d times in 4 s (expected 5..10)" % (i, c))
+        print("not ok - px%d probed %d times in 4 s (expected 3..11)" % (i, c))
         bad += 1
 sys.exit(1 if bad else 0)
 PY
