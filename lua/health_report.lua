@@ -68,6 +68,9 @@ if step ~= tonumber(redis.call('HGET', KEYS[1], 'lat_step') or '0') then
 	redis.call('HSET', KEYS[1], 'lat_step', step)
 end
 
+-- next due times, set in one ZADD at the end
+local due = {}
+
 -- Record one result; returns its answer.
 local function record(item, verdict, lat, reason, rnd, elapsed)
 	local m = item_get(item)
@@ -164,7 +167,8 @@ local function record(item, verdict, lat, reason, rnd, elapsed)
 	local wait = math.max(1, math.floor(base *
 	    (1 + jitter * (2 * rnd - 999) / 999000)))
 	local nxt = now + math.max(wait - elapsed, math.floor(wait / 2))
-	redis.call('ZADD', KEYS[13], nxt, item)
+	due[#due + 1] = nxt
+	due[#due + 1] = item
 	hstate_save(item, h, prev)
 	return { hstate_num(h.st), hstate_num(prev), h.ok, h.ko,
 	    math.floor((m and m.lat or 0) * 10), m and lat_class(m) or 0, nxt,
@@ -177,5 +181,8 @@ for i = 0, nres - 1 do
 	out[#out + 1] = record(ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3]),
 	    string.sub(ARGV[b + 4] or '', 1, 200), tonumber(ARGV[b + 5]),
 	    tonumber(ARGV[b + 6]))
+end
+if #due > 0 then
+	redis.call('ZADD', KEYS[13], unpack(due))
 end
 return out
