@@ -50,10 +50,12 @@ redis.call('HSET', KEYS[10], id, ARGV[2])
 redis.call('HSET', KEYS[13], id,
     maxa .. ':' .. ttl .. ':' .. timeout .. ':' .. deadline)
 redis.call('HSET', KEYS[14], id, 0)
-redis.call('HDEL', KEYS[11], id)
-redis.call('HDEL', KEYS[12], id)
-redis.call('HDEL', KEYS[15], id)
-redis.call('HDEL', KEYS[16], id)
+if st then	-- fields a previous task with this id may have left
+	redis.call('HDEL', KEYS[11], id)
+	redis.call('HDEL', KEYS[12], id)
+	redis.call('HDEL', KEYS[15], id)
+	redis.call('HDEL', KEYS[16], id)
+end
 redis.call('DEL', KEYS[17])
 redis.call('RPUSH', KEYS[1], id)
 redis.call('LPUSH', KEYS[6], 1)

@@ -505,6 +505,14 @@ START_TEST(test_retry_dead_letter_requeue)
 	ck_assert_int_eq(ra_queue_requeue(q, ctx, "flaky", "f1"), -1);
 	ck_assert_int_eq(ctx->err, RA_ERR_NOT_FOUND);
 	ra_queue_workers_stop(w);
+	/* a finished id is replaced by a new submit: nothing old remains */
+	ck_assert_int_eq(ra_queue_submit(q, ctx, "flaky", "f1", "y", 1, 30), 0);
+	ck_assert_int_eq(ra_queue_status(q, ctx, "flaky", "f1", 0, &res), 0);
+	ck_assert_int_eq(res.state, RA_TASK_PENDING);
+	ck_assert_ptr_null(res.data);
+	ck_assert_ptr_null(res.error);
+	ck_assert_int_eq(res.attempts, 0);
+	ra_task_result_deinit(&res);
 	ra_queue_destroy(q);
 	ra_queue_destroy(wq);
 	ra_free(ctx);
