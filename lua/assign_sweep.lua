@@ -1,10 +1,11 @@
 -- assign_sweep.lua: one bounded step of the sweep after an assign:
 -- items of a generation older than ARGV[1] are removed (held ones drain).
 --
--- KEYS: the 12 pool keys (see common.lua)
+-- KEYS: the 12 pool keys (see lib/alloc.lua)
 -- ARGV: 1 generation, 2 scan cursor ("0" first), 3 count
 -- Returns: { next cursor ("0" = done), items removed in this step }
 -- Errors: NO_SUCH_POOL, BAD_ARGUMENT
+-- @include alloc
 local conf, err = pool_conf(true)
 if not conf then return err end
 local gen = tonumber(ARGV[1])

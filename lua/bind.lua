@@ -2,11 +2,12 @@
 -- prefers the item).  An item carries at most 256 names; binding one more
 -- drops its lexicographically first name.
 --
--- KEYS: the 12 pool keys (see common.lua)
+-- KEYS: the 12 pool keys (see lib/alloc.lua)
 -- ARGV: 1 name, 2 item, 3 ttl ms (-1 = the pool's bind_ttl, 0 = forever)
 -- Returns: 1
 -- Errors: NOT_FOUND (no such item, or draining), NO_SUCH_POOL,
 --   BAD_ARGUMENT
+-- @include alloc
 local conf, err = pool_conf(true)
 if not conf then return err end
 local e = bad_key(ARGV[1], 'binding name') or bad_key(ARGV[2], 'item')

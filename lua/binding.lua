@@ -1,10 +1,11 @@
 -- binding.lua: the item a name is bound to (an expired binding is
 -- removed and reads as none).
 --
--- KEYS: the 12 pool keys (see common.lua)
+-- KEYS: the 12 pool keys (see lib/alloc.lua)
 -- ARGV: 1 name
 -- Returns: the item, or nil.
 -- Errors: NO_SUCH_POOL, BAD_ARGUMENT
+-- @include alloc
 local conf, err = pool_conf(false)
 if not conf then return err end
 local e = bad_key(ARGV[1], 'binding name')

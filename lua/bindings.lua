@@ -1,10 +1,11 @@
 -- bindings.lua: the names bound to an item (at most 256, sorted; expired
 -- ones left out).
 --
--- KEYS: the 12 pool keys (see common.lua)
+-- KEYS: the 12 pool keys (see lib/alloc.lua)
 -- ARGV: 1 item
 -- Returns: array of names.
 -- Errors: NO_SUCH_POOL, BAD_ARGUMENT
+-- @include alloc
 local conf, err = pool_conf(false)
 if not conf then return err end
 local e = bad_key(ARGV[1], 'item')

@@ -3,7 +3,7 @@
 -- of one structure, and adds up the per-state counts to compare them
 -- with the counters at the end.
 --
--- KEYS: the 12 pool keys (see common.lua)
+-- KEYS: the 12 pool keys (see lib/alloc.lua)
 -- ARGV: 1 phase (1..11), 2 cursor ("0" starts a phase), 3 count
 -- Returns: { next phase (0 = done), next cursor, { violation lines },
 --   { free, leased, shared, quarantined, draining, holders } counted in
@@ -11,6 +11,7 @@
 --   { total, free, leased, shared, quarantined, draining, leases,
 --   lease records } }
 -- Errors: NO_SUCH_POOL, BAD_ARGUMENT
+-- @include alloc
 local conf, err = pool_conf(false)
 if not conf then return err end
 local phase = tonumber(ARGV[1])

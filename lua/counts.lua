@@ -1,11 +1,12 @@
 -- counts.lua: items per state, O(1) (after reclaiming a small batch of
 -- expired leases, bindings, items and quarantines).
 --
--- KEYS: the 12 pool keys (see common.lua)
+-- KEYS: the 12 pool keys (see lib/alloc.lua)
 -- ARGV: 1 reclaim batch
 -- Returns: { total, free, leased, shared, quarantined, draining, leases,
 --   bindings }
 -- Errors: NO_SUCH_POOL, BAD_ARGUMENT
+-- @include alloc
 local conf, err = pool_conf(false)
 if not conf then return err end
 local batch, e = arg_range(ARGV[1], 'reclaim batch', 0, 100000)

@@ -3,14 +3,34 @@
 #
 # usage: embed.sh OUT.c OUT.h COMMON.lua SCRIPT.lua...
 #
-# Each script is emitted as COMMON followed by the script, with the SHA1 of
-# exactly that text, so EVALSHA can be sent before any SCRIPT LOAD. The
-# output lives in the build tree and is never committed.
+# Each script is emitted as COMMON, then the libraries it names, then the
+# script, with the SHA1 of exactly that text, so EVALSHA can be sent before
+# any SCRIPT LOAD.  A script (or a library) names a library with a line
+# "-- @include NAME", meaning NAME.lua in the directory of COMMON; each one
+# is emitted once, after the libraries it includes itself, in the order
+# named.  The output lives in the build tree and is never committed.
 set -eu
 
 out_c=$1; out_h=$2; common=$3; shift 3
 tmp=${out_c}.tmp.$$
 trap 'rm -f "$tmp" "$tmp.body" "$tmp.h"' EXIT INT TERM
+
+libdir=$(dirname "$common")
+
+# The libraries FILE includes, directly or not, in order (with repeats),
+# each after its own; DEPTH bounds the nesting so a cycle fails.
+libs() {
+	[ "$2" -lt 8 ] || { echo "embed.sh: $1: includes nested too deep" >&2; exit 1; }
+	for lib in $(sed -n 's/^-- @include \([a-z_]*\) *$/\1/p' "$1"); do
+		lib_one "$libdir/$lib.lua" "$1" $(($2 + 1))
+	done
+}
+
+lib_one() {
+	[ -f "$1" ] || { echo "embed.sh: $2: no library $1" >&2; exit 1; }
+	libs "$1" "$3"
+	echo "$1"
+}
 
 ident() {
 	basename "$1" .lua | tr 'a-z-' 'A-Z_'
@@ -31,7 +51,7 @@ ident() {
 	echo "struct ra_script {"
 	echo "	const char *name;	/* file name without .lua */"
 	echo "	const char *sha;	/* SHA1 of src, 40 hex digits */"
-	echo "	const char *src;	/* common helpers + script text */"
+	echo "	const char *src;	/* common helpers + libraries + script */"
 	echo "};"
 	echo
 	echo "extern const struct ra_script ra_scripts[RA_SCRIPT_COUNT];"
@@ -45,7 +65,10 @@ ident() {
 	echo
 	echo "const struct ra_script ra_scripts[RA_SCRIPT_COUNT] = {"
 	for f in "$@"; do
-		cat "$common" "$f" >"$tmp.body"
+		list=$(libs "$f" 0) || exit 1
+		# shellcheck disable=SC2086
+		cat "$common" $(echo "$list" | awk 'NF && !seen[$0]++') "$f" \
+		    >"$tmp.body"
 		sha=$(sha1sum "$tmp.body" | cut -d' ' -f1)
 		echo "	[RA_SCRIPT_$(ident "$f")] = {"
 		echo "		\"$(basename "$f" .lua)\","

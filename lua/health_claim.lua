@@ -5,11 +5,12 @@
 -- The report script sets the real next due time.  Entries whose item left
 -- the pool are dropped with their health state.
 --
--- KEYS: the 12 pool keys (see common.lua), 13 due ZSET (item -> next
+-- KEYS: the 12 pool keys (see lib/alloc.lua), 13 due ZSET (item -> next
 --       probe ms), 14 health HASH (item -> state), 15 health stats HASH
 -- ARGV: 1 max checks to claim (1..10000), 2 lease ms
 -- Returns: the claimed items (array, possibly empty)
 -- Errors: BAD_ARGUMENT
+-- @include health
 local count, e = arg_range(ARGV[1], 'count', 1, 10000)
 if not count then return bad(e) end
 local lease

@@ -1,11 +1,12 @@
 -- health_counts.lua: health totals of a pool, O(1) in its size.
 --
--- KEYS: the 12 pool keys (see common.lua), 13 due ZSET, 14 health HASH,
+-- KEYS: the 12 pool keys (see lib/alloc.lua), 13 due ZSET, 14 health HASH,
 --       15 health stats HASH
 -- ARGV: none
 -- Returns: { up, down, probes, { reason, count, ... } } (errors by
 --   reason, digits folded to '#', at most HEALTH_REASONS of them)
 -- Errors: NO_SUCH_POOL
+-- @include health
 local conf, err = pool_conf(false)
 if not conf then return err end
 local c = redis.call('HMGET', KEYS[15], 'up', 'down', 'probes')

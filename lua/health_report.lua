@@ -6,7 +6,7 @@
 -- stable, fastinter while changing, downinter while DOWN, with jitter).
 -- Several results of one pool go in one call (the prober batches them).
 --
--- KEYS: the 12 pool keys (see common.lua), 13 due ZSET, 14 health HASH,
+-- KEYS: the 12 pool keys (see lib/alloc.lua), 13 due ZSET, 14 health HASH,
 --       15 health stats HASH
 -- ARGV: 1 rise, 2 fall, 3 inter ms, 4 fastinter ms, 5 downinter ms,
 --       6 jitter per mille (0..500), 7 latency step ms (0 = latency does
@@ -19,6 +19,7 @@
 --   latency class, next due ms, evicted, unquarantined, gone } with states
 --   0 unknown, 1 up, 2 down
 -- Errors: NO_SUCH_POOL, BAD_ARGUMENT (nothing changed)
+-- @include health
 local HEALTH_BATCH = 100
 local conf, err = pool_conf(false)
 if not conf then return err end

@@ -3,12 +3,13 @@
 -- page per call.  Items already scheduled keep their time (ZADD NX);
 -- new ones are spread over spread ms so checks do not come in bursts.
 --
--- KEYS: the 12 pool keys (see common.lua), 13 due ZSET, 14 health HASH,
+-- KEYS: the 12 pool keys (see lib/alloc.lua), 13 due ZSET, 14 health HASH,
 --       15 health stats HASH
 -- ARGV: 1 HSCAN cursor, 2 page size (1..10000), 3 spread ms,
 --       4 random offset 0..999
 -- Returns: the next cursor (integer, 0 = pass complete)
 -- Errors: NO_SUCH_POOL, BAD_ARGUMENT
+-- @include health
 local conf, err = pool_conf(false)
 if not conf then return err end
 local count, e = arg_range(ARGV[2], 'count', 1, 10000)

@@ -2,13 +2,14 @@
 -- bigger requests).  A new item is free; an existing one gets the new
 -- priority and expiry and keeps its state; a draining one comes back.
 --
--- KEYS: the 12 pool keys (see common.lua)
+-- KEYS: the 12 pool keys (see lib/alloc.lua)
 -- ARGV: 1 generation (0 = the pool's current one; see assign_begin.lua),
 --       then per item: key, priority (-32768..32767),
 --       expires ms from now (0 = never)
 -- Returns: the number of items that were new.
 -- Errors: NO_SUCH_POOL, BAD_ARGUMENT (the whole chunk is rejected and
 --   nothing changes).
+-- @include alloc
 local conf, err = pool_conf(true)
 if not conf then return err end
 local gen = tonumber(ARGV[1])

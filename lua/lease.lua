@@ -6,13 +6,14 @@
 -- With a name: the item bound to it when available and healthy, else
 -- another one, and the name is (re)bound to what was leased.
 --
--- KEYS: the 12 pool keys (see common.lua)
+-- KEYS: the 12 pool keys (see lib/alloc.lua)
 -- ARGV: 1 token (random, from the client), 2 lease ttl ms (-1 = pool's),
 --       3 shared (-1 = pool's, 0, 1), 4 binding name ("" = none),
 --       5 binding ttl ms (-1 = pool's, 0 = forever), 6 holder ("" = none),
 --       7 reclaim batch
 -- Returns: { item, lease expiry ms, fence, shared 0/1, bound 0/1, token }
 -- Errors: NO_SUCH_POOL, EMPTY (nothing to lease), BAD_ARGUMENT
+-- @include alloc
 local conf, err = pool_conf(true)
 if not conf then return err end
 local token = ARGV[1]

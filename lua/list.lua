@@ -1,11 +1,12 @@
 -- list.lua: one page of a pool's items (HSCAN cursor).
 --
--- KEYS: the 12 pool keys (see common.lua)
+-- KEYS: the 12 pool keys (see lib/alloc.lua)
 -- ARGV: 1 cursor ("0" starts), 2 count, 3 state filter ("" = every state,
 --       else one of f l s q d)
 -- Returns: { next cursor ("0" = done), { key, state, priority, holders,
 --   expires ms, quarantine end ms, failures, ejections, latency }... }
 -- Errors: NO_SUCH_POOL, BAD_ARGUMENT
+-- @include alloc
 local conf, err = pool_conf(false)
 if not conf then return err end
 local count, e = arg_range(ARGV[2], 'count', 1, 100000)

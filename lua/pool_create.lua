@@ -1,7 +1,7 @@
 -- pool_create.lua: create a pool or update its settings (items are kept);
 -- brings back a pool that is being deleted.
 --
--- KEYS: the 12 pool keys (see common.lua), 13: the registry SET of pools
+-- KEYS: the 12 pool keys (see lib/alloc.lua), 13: the registry SET of pools
 -- ARGV: 1 pool name, 2 shared (0/1), 3 max_shares (0 = unlimited),
 --       4 lease_ttl ms (> 0), 5 bind_ttl ms (0 = forever),
 --       6 eject_failures (0 = off), 7 eject_base ms, 8 eject_max ms,

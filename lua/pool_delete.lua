@@ -3,10 +3,11 @@
 -- from the registry; every step removes up to count items (held ones
 -- drain); when no item is left every key goes.
 --
--- KEYS: the 12 pool keys (see common.lua), 13: the registry SET of pools
+-- KEYS: the 12 pool keys (see lib/alloc.lua), 13: the registry SET of pools
 -- ARGV: 1 pool name, 2 scan cursor ("0" first), 3 count, 4 first (1/0)
 -- Returns: { next cursor ("0" = sweep done), items left (draining) }
 -- Errors: NO_SUCH_POOL, BAD_ARGUMENT
+-- @include alloc
 local e = bad_key(ARGV[1], 'pool name')
 if e then return bad(e) end
 local count, err = arg_range(ARGV[3], 'count', 1, 100000)

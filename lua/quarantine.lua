@@ -2,11 +2,12 @@
 -- stay valid); 0 ms ends a quarantine now.  A longer quarantine already
 -- running is kept.
 --
--- KEYS: the 12 pool keys (see common.lua)
+-- KEYS: the 12 pool keys (see lib/alloc.lua)
 -- ARGV: 1 item, 2 duration ms
 -- Returns: the end of the quarantine (ms), 0 when lifted.
 -- Errors: NOT_FOUND (no such item, or draining), NO_SUCH_POOL,
 --   BAD_ARGUMENT
+-- @include alloc
 local conf, err = pool_conf(false)
 if not conf then return err end
 local e = bad_key(ARGV[1], 'item')

@@ -5,12 +5,13 @@
 -- BANNED quarantines it for ban_time.  A quarantined item stays so; a
 -- removed (draining) or expired item leaves with its last holder.
 --
--- KEYS: the 12 pool keys (see common.lua)
+-- KEYS: the 12 pool keys (see lib/alloc.lua)
 -- ARGV: 1 token, 2 outcome (NONE, OK, FAILED, BANNED), 3 latency ms
 --       (< 0 = unknown)
 -- Returns: 1
 -- Errors: NOT_OWNED (no such lease, or it expired), NO_SUCH_POOL,
 --   BAD_ARGUMENT
+-- @include alloc
 local conf, err = pool_conf(false)
 if not conf then return err end
 local outcome, lat, e = arg_outcome(ARGV[2], ARGV[3])

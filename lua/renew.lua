@@ -1,10 +1,11 @@
 -- renew.lua: extend a lease to now + ttl.
 --
--- KEYS: the 12 pool keys (see common.lua)
+-- KEYS: the 12 pool keys (see lib/alloc.lua)
 -- ARGV: 1 token, 2 ttl ms (-1 = the pool's lease ttl)
 -- Returns: the new lease expiry (ms).
 -- Errors: NOT_OWNED (no such lease, or it expired: nothing changes but
 --   the expired lease being reclaimed), NO_SUCH_POOL, BAD_ARGUMENT
+-- @include alloc
 local conf, err = pool_conf(false)
 if not conf then return err end
 local ttl, e = arg_ms(ARGV[2], 'lease ttl', true)

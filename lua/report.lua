@@ -2,11 +2,12 @@
 -- feedback): the same failure counting, ejection and latency average as
 -- release.lua.
 --
--- KEYS: the 12 pool keys (see common.lua)
+-- KEYS: the 12 pool keys (see lib/alloc.lua)
 -- ARGV: 1 item, 2 outcome (NONE, OK, FAILED, BANNED), 3 latency ms
 --       (< 0 = unknown)
 -- Returns: 1
 -- Errors: NOT_FOUND (no such item), NO_SUCH_POOL, BAD_ARGUMENT
+-- @include alloc
 local conf, err = pool_conf(false)
 if not conf then return err end
 local e = bad_key(ARGV[1], 'item')

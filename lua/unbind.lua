@@ -1,9 +1,10 @@
 -- unbind.lua: remove a binding.
 --
--- KEYS: the 12 pool keys (see common.lua)
+-- KEYS: the 12 pool keys (see lib/alloc.lua)
 -- ARGV: 1 name
 -- Returns: 1 if the name was bound, else 0.
 -- Errors: NO_SUCH_POOL, BAD_ARGUMENT
+-- @include alloc
 local conf, err = pool_conf(false)
 if not conf then return err end
 local e = bad_key(ARGV[1], 'binding name')
