@@ -20,5 +20,5 @@ local m = item_get(ARGV[2])
 if not m or m.st == 'd' then
 	return fail('NOT_FOUND', 'no such item')
 end
-bind_set(ARGV[1], ARGV[2], ttl, now_ms())
+bind_set(ARGV[1], ARGV[2], ttl, now_ms(), conf)
 return 1

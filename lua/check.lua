@@ -51,6 +51,11 @@ local idx = { f = 1, l = 2, s = 3, q = 4, d = 5 }
 
 for i = 1, #t, 2 do
 	local k, val = t[i], t[i + 1]
+	if (phase == 3 or phase == 6 or phase == 8 or phase == 10) and
+	    conf.rdue and tonumber(val) < conf.rdue then
+		v('due time ' .. k .. ': ' .. val .. ' before the rdue ' ..
+		    string.format('%d', conf.rdue) .. ' of the pool')
+	end
 	if phase == 1 then
 		local m = item_decode(val)
 		local inf, ins, inq = has(KEYS[3], k), has(KEYS[4], k),

@@ -65,8 +65,9 @@ end
 
 local now = now_ms()
 redis.call('HINCRBY', KEYS[15], 'probes', nres)
-if step ~= tonumber(redis.call('HGET', KEYS[1], 'lat_step') or '0') then
+if step ~= lat_step then	-- read by pool_conf
 	redis.call('HSET', KEYS[1], 'lat_step', step)
+	lat_step = step
 end
 
 -- next due times, set in one ZADD at the end

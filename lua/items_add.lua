@@ -123,6 +123,13 @@ if added > 0 then
 end
 bulk('HSET', KEYS[2], hset)
 bulk('ZADD', KEYS[11], eadd)
+local emin = eadd[1]
+for i = 3, #eadd, 2 do
+	emin = math.min(emin, eadd[i])
+end
+if emin then
+	due_at(emin, conf)
+end
 for i = 1, #erem, 4000 do
 	redis.call('ZREM', KEYS[11], unpack(erem, i, math.min(i + 3999,
 	    #erem)))

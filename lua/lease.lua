@@ -82,22 +82,36 @@ if name ~= '' then
 end
 
 -- The best candidate of a ZSET, skipping (and fixing) expired items and
--- full shared ones; at most a few tries.
-local function best(key)
+-- full shared ones; at most a few tries.  With pop (an exclusive lease:
+-- the free ZSET is the only source) the candidate is taken out of the
+-- ZSET at once, and its state is left as '-' so st_leave skips it.
+local function best(key, pop)
 	for _ = 1, 8 do
-		local c = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+		local c
+		if pop then
+			c = redis.call('ZPOPMIN', key)
+		else
+			c = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+		end
 		if #c == 0 then
 			return nil
 		end
 		local cm = item_get(c[1])
 		if not cm then
-			redis.call('ZREM', key, c[1])
+			if not pop then
+				redis.call('ZREM', key, c[1])
+			end
 		elseif expired(cm, now) then
 			item_expire(c[1], now, conf)
-			redis.call('ZREM', key, c[1])
+			if not pop then
+				redis.call('ZREM', key, c[1])
+			end
 		elseif key == KEYS[4] and conf.max > 0 and cm.h >= conf.max then
 			redis.call('ZREM', key, c[1])
 		else
+			if pop then
+				cm.st = '-'
+			end
 			return c[1], cm
 		end
 	end
@@ -105,7 +119,7 @@ local function best(key)
 end
 
 if not item then
-	item, m = best(KEYS[3])
+	item, m = best(KEYS[3], shared ~= 1)
 	if shared == 1 then
 		local si, sm = best(KEYS[4])
 		if si and (not item or item_class(sm) < item_class(m)) then
@@ -125,9 +139,10 @@ item_save(item, m)
 local fence = redis.call('INCR', KEYS[12])
 local exp = now + ttl
 redis.call('ZADD', KEYS[5], exp, token)
+due_at(exp, conf)
 redis.call('HSET', KEYS[6], token,
     item .. SEP .. ARGV[6] .. SEP .. fence .. SEP .. shared)
 if name ~= '' then
-	bind_set(name, item, bttl, now)
+	bind_set(name, item, bttl, now, conf)
 end
 return { item, exp, fence, shared, bound, token }

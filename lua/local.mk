@@ -15,5 +15,8 @@ src/lib/ra_scripts.c: $(srcdir)/lua/embed.sh $(LUA_COMMON:%=$(srcdir)/%) \
 	$(SHELL) $(srcdir)/lua/embed.sh src/lib/ra_scripts.c src/lib/ra_scripts.h \
 		$(srcdir)/$(LUA_COMMON) $(LUA_SRC:%=$(srcdir)/%)
 
+# tests/bench/alloc reads the scripts of the generated file with this.
+EXTRA_DIST += tests/bench/alloc_cpu.py
+
 BUILT_SOURCES += src/lib/ra_scripts.c src/lib/ra_scripts.h
 CLEANFILES += src/lib/ra_scripts.c src/lib/ra_scripts.h

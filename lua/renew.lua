@@ -24,4 +24,5 @@ if tonumber(cur) <= now then
 end
 local exp = now + ttl
 redis.call('ZADD', KEYS[5], exp, token)
+due_at(exp, conf)
 return exp

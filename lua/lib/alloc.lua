@@ -19,7 +19,8 @@
 -- meta fields: shared max_shares lease_ttl bind_ttl eject_failures
 -- eject_base eject_max eject_max_percent ban_time (times in ms), deleted,
 -- seq (LRU sequence), gen (assign generation), nleased nshared ndrain
--- (items per state; free, quarantined come from ZCARD).
+-- (items per state; free, quarantined come from ZCARD), lat_step (see
+-- lat_class), rdue (see reclaim).
 --
 -- Item states: f free, l leased (exclusive), s shared, q quarantined,
 -- d draining (removed, leaves when its last holder releases).
@@ -27,12 +28,17 @@
 local PRIO_MIN, PRIO_MAX = -32768, 32767
 local BIND_PER_ITEM = 256		-- names one item may carry
 
+local LAT_CLASSES = 16
+local lat_step		-- the pool's lat_step, read with its settings
+
 -- Read the pool settings; nil and an error reply when the pool does not
 -- exist (or, with live, is being deleted).
 local function pool_conf(live)
 	local c = redis.call('HMGET', KEYS[1], 'shared', 'max_shares',
 	    'lease_ttl', 'bind_ttl', 'eject_failures', 'eject_base',
-	    'eject_max', 'eject_max_percent', 'ban_time', 'deleted')
+	    'eject_max', 'eject_max_percent', 'ban_time', 'deleted',
+	    'lat_step', 'rdue')
+	lat_step = tonumber(c[11]) or 0
 	if not c[3] then
 		return nil, fail('NO_SUCH_POOL', 'no such pool')
 	end
@@ -44,8 +50,18 @@ local function pool_conf(live)
 		lease_ttl = tonumber(c[3]), bind_ttl = tonumber(c[4]),
 		ef = tonumber(c[5]), eb = tonumber(c[6]), emax = tonumber(c[7]),
 		pct = tonumber(c[8]), ban = tonumber(c[9]),
-		deleted = c[10] == '1'
+		deleted = c[10] == '1', rdue = tonumber(c[12])
 	}
+end
+
+-- A time was added to the leases, quarantine, bindexp or itemexp ZSET:
+-- keep the meta field rdue at or below the earliest of them (see
+-- reclaim).
+local function due_at(t, conf)
+	if conf.rdue and t < conf.rdue then
+		conf.rdue = t
+		redis.call('HSET', KEYS[1], 'rdue', t)
+	end
 end
 
 -- Item metadata is a short comma separated string, trailing zero fields
@@ -100,9 +116,6 @@ end
 -- health checks; 0 when unknown or when latency does not rank), so a
 -- faster item is leased before a slower one of the same priority.
 -- |class| < 2^19, so class * 2^32 + 2^32 stays exact in a double.
-local LAT_CLASSES = 16
-local lat_step
-
 local function lat_class(m)
 	if lat_step == nil then
 		lat_step = tonumber(redis.call('HGET', KEYS[1], 'lat_step')) or 0
@@ -161,6 +174,7 @@ local function st_enter(item, m, st, conf)
 		redis.call('HINCRBY', KEYS[1], 'nleased', 1)
 	elseif st == 'q' then
 		redis.call('ZADD', KEYS[7], m.untl, item)
+		due_at(m.untl, conf)
 	elseif st == 'd' then
 		redis.call('HINCRBY', KEYS[1], 'ndrain', 1)
 	end
@@ -199,7 +213,7 @@ local function item_names(item)
 end
 
 -- Bind name to item for ttl ms (0 = forever).
-local function bind_set(name, item, ttl, now)
+local function bind_set(name, item, ttl, now, conf)
 	local old = redis.call('HGET', KEYS[8], name)
 	if old ~= item then
 		if old then
@@ -214,6 +228,7 @@ local function bind_set(name, item, ttl, now)
 	end
 	if ttl > 0 then
 		redis.call('ZADD', KEYS[9], now + ttl, name)
+		due_at(now + ttl, conf)
 	else
 		redis.call('ZREM', KEYS[9], name)
 	end
@@ -304,6 +319,7 @@ local function quarantine(item, m, untl, conf)
 		if untl > m.untl then
 			m.untl = untl
 			redis.call('ZADD', KEYS[7], untl, item)
+			due_at(untl, conf)
 		end
 	else
 		st_leave(item, m)
@@ -411,35 +427,58 @@ local function item_expire(item, now, conf)
 	end
 end
 
+-- The ZSETs of times reclaim looks at, in its order: leases, bindings,
+-- items, quarantines.
+local DUE_KEYS = { KEYS[5], KEYS[9], KEYS[11], KEYS[7] }
+local DUE_NEVER = 9000000000000000	-- rdue when nothing is pending
+
 -- Reclaim up to n expired leases, bindings, items and ended quarantines.
+-- The meta field rdue, when set, is a time before which none of them is
+-- due: reclaim sets it to the earliest time left in the four ZSETs and
+-- every script adding a time lowers it (due_at), so until then this costs
+-- no call at all.  Past it, one ZRANGE per ZSET reads its head, and only
+-- a ZSET whose head is due is scanned (then looked at again next call).
 -- Returns the four counts.
 local function reclaim(now, n, conf)
 	local c = { 0, 0, 0, 0 }
-	local v = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now,
-	    'LIMIT', 0, n)
-	for i = 1, #v do
-		lease_end(v[i], 'NONE', -1, now, conf)
-		c[1] = c[1] + 1
+	local stored = conf.rdue
+	if stored and now < stored then
+		return c
 	end
-	v = redis.call('ZRANGEBYSCORE', KEYS[9], '-inf', now, 'LIMIT', 0, n)
-	for i = 1, #v do
-		unbind(v[i])
-		c[2] = c[2] + 1
-	end
-	v = redis.call('ZRANGEBYSCORE', KEYS[11], '-inf', now, 'LIMIT', 0, n)
-	for i = 1, #v do
-		item_expire(v[i], now, conf)
-		c[3] = c[3] + 1
-	end
-	v = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', now, 'LIMIT', 0, n)
-	for i = 1, #v do
-		local m = item_get(v[i])
-		if m then
-			unquarantine(v[i], m, now, conf)
-		else
-			redis.call('ZREM', KEYS[7], v[i])
+	conf.rdue = DUE_NEVER	-- due_at lowers it if we add a time
+	local nxt = DUE_NEVER
+	for k = 1, 4 do
+		local h = redis.call('ZRANGE', DUE_KEYS[k], 0, 0, 'WITHSCORES')
+		local t = tonumber(h[2])
+		if t and t > now then
+			nxt = math.min(nxt, t)
+		elseif t then
+			local v = redis.call('ZRANGEBYSCORE', DUE_KEYS[k], '-inf',
+			    now, 'LIMIT', 0, n)
+			for i = 1, #v do
+				if k == 1 then
+					lease_end(v[i], 'NONE', -1, now, conf)
+				elseif k == 2 then
+					unbind(v[i])
+				elseif k == 3 then
+					item_expire(v[i], now, conf)
+				else
+					local m = item_get(v[i])
+					if m then
+						unquarantine(v[i], m, now, conf)
+					else
+						redis.call('ZREM', KEYS[7], v[i])
+					end
+				end
+			end
+			c[k] = #v
+			nxt = now
 		end
-		c[4] = c[4] + 1
+	end
+	nxt = math.min(nxt, conf.rdue)
+	conf.rdue = nxt
+	if nxt ~= stored then
+		redis.call('HSET', KEYS[1], 'rdue', nxt)
 	end
 	return c
 end
