@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -61,6 +62,57 @@ req_maybe_free(struct req *r)
 	free(r);
 }
 
+/* Stop the timers of r and take it off the LOCK waiters: it is answered
+ * or abandoned. */
+static void
+req_stop(struct req *r)
+{
+	if (r->deadline != NULL)
+		evtimer_del(r->deadline);
+	if (r->retry != NULL)
+		evtimer_del(r->retry);
+	if (r->lockwait) {
+		TAILQ_REMOVE(&r->d->lockwaits, r, lentry);
+		r->lockwait = false;
+	}
+}
+
+/* The monotonic clock as a timeval. */
+static void
+req_now(struct timeval *tv)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	tv->tv_sec = ts.tv_sec;
+	tv->tv_usec = (suseconds_t)(ts.tv_nsec / 1000);
+}
+
+/* Seconds as a timeval. */
+static void
+req_tv(double seconds, struct timeval *tv)
+{
+	if (seconds < 0)
+		seconds = 0;
+	tv->tv_sec = (time_t)seconds;
+	tv->tv_usec = (suseconds_t)((seconds - (double)tv->tv_sec) * 1e6);
+	if (tv->tv_usec >= 1000000)
+		tv->tv_usec = 999999;
+}
+
+/* Seconds from now until the monotonic time *until (0 when passed). */
+static double
+req_left(const struct timeval *until)
+{
+	struct timeval now, left;
+
+	req_now(&now);
+	if (!timercmp(&now, until, <))
+		return 0;
+	timersub(until, &now, &left);
+	return (double)left.tv_sec + (double)left.tv_usec / 1e6;
+}
+
 static bool
 req_alive(const struct req *r)
 {
@@ -82,10 +134,7 @@ req_finish(struct req *r)
 	struct daemon *d = r->d;
 
 	r->answered = true;
-	if (r->deadline != NULL)
-		evtimer_del(r->deadline);
-	if (r->retry != NULL)
-		evtimer_del(r->retry);
+	req_stop(r);
 	if (c != NULL) {
 		r->c = NULL;
 		c->req = NULL;
@@ -176,8 +225,7 @@ req_arm(struct req *r, double seconds)
 
 	if (r->deadline == NULL)
 		r->deadline = evtimer_new(r->d->base, req_deadline_cb, r);
-	tv.tv_sec = (time_t)seconds;
-	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
+	req_tv(seconds, &tv);
 	evtimer_add(r->deadline, &tv);
 }
 
@@ -209,10 +257,7 @@ cmd_abandon(struct req *r)
 
 	r->c = NULL;
 	r->answered = true;
-	if (r->deadline != NULL)
-		evtimer_del(r->deadline);
-	if (r->retry != NULL)
-		evtimer_del(r->retry);
+	req_stop(r);
 	if (wq != NULL && wq->trying != r) {
 		TAILQ_REMOVE(&wq->reqs, r, wentry);
 		r->wq = NULL;
@@ -442,6 +487,7 @@ waitq_serve(struct daemon *d, struct waitq *wq)
 			return;
 		wq->trying = r;
 		r->inflight++;
+		req_now(&r->sent);
 		if (ra_async_lease(ra, wq->pool, &r->lease, cmd_lease_cb,
 		    r) != 0) {
 			r->inflight--;
@@ -538,7 +584,7 @@ cmd_lease_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 			waitq_serve(d, wq);
 		return;
 	}
-	if (res->err == RA_ERR_EMPTY && r->wait > 0) {
+	if (res->err == RA_ERR_EMPTY && r->wait > 0 && !r->wait_over) {
 		if (wq == NULL)
 			waitq_add(r);
 		return;		/* a release or the retry timer wakes it */
@@ -546,7 +592,11 @@ cmd_lease_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 	waitq_remove(r);
 	if (res->err == RA_ERR_EMPTY)
 		d->stats.empty++;
-	req_ra_error(r, res);
+	if (res->err == RA_ERR_EMPTY && r->wait > 0)
+		req_error(r, "EMPTY", "no proxy free in pool %s within %g s",
+		    r->args.argv[1], r->wait);
+	else
+		req_ra_error(r, res);
 	if (wq != NULL)
 		waitq_serve(d, wq);
 }
@@ -556,6 +606,7 @@ req_deadline_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct req *r = arg;
 	struct waitq *wq = r->wq;
+	struct timeval tv, until;
 
 	if (!req_alive(r))
 		return;
@@ -565,7 +616,18 @@ req_deadline_cb(evutil_socket_t fd, short ev, void *arg)
 		    r->args.argv[1], r->wait);
 		return;
 	}
-	if (r->wait > 0 && redis_connected(r->d->redis)) {
+	/* the WAIT is over but a lease call is out: that call keeps the
+	 * rest of its Redis timeout, its answer (or -TRYAGAIN) ends r */
+	if (r->wait > 0 && !r->wait_over && r->inflight > 0) {
+		r->wait_over = true;
+		if (wq != NULL && wq->trying != r)
+			waitq_remove(r);
+		req_tv(r->d->conf->redis_timeout, &tv);
+		timeradd(&r->sent, &tv, &until);
+		req_arm(r, req_left(&until));
+		return;
+	}
+	if (r->wait > 0 && !r->wait_over && redis_connected(r->d->redis)) {
 		if (wq != NULL && wq->trying != r)
 			waitq_remove(r);
 		r->d->stats.empty++;
@@ -621,7 +683,9 @@ cmd_lease(struct req *r)
 	r->wait = v[2].set ? v[2].num : 0;
 	if ((ra = req_ra(r)) == NULL)
 		return;
-	req_arm(r, r->wait > timeout ? r->wait : timeout);
+	/* the WAIT ends r; a lease call out then still gets its Redis
+	 * timeout (req_deadline_cb) */
+	req_arm(r, r->wait > 0 ? r->wait : timeout);
 	/* others are already waiting: queue behind them */
 	if (r->wait > 0 && (wq = waitq_find(r->d, r->args.argv[1])) != NULL &&
 	    !TAILQ_EMPTY(&wq->reqs)) {
@@ -630,6 +694,7 @@ cmd_lease(struct req *r)
 		return;
 	}
 	r->inflight++;
+	req_now(&r->sent);
 	if (ra_async_lease(ra, r->args.argv[1], &r->lease, cmd_lease_cb,
 	    r) != 0)
 		req_send_failed(r);
@@ -1608,7 +1673,8 @@ cmd_metrics(struct req *r)
 /* LOCK and UNLOCK                                                      */
 /* ------------------------------------------------------------------ */
 
-#define CMD_LOCK_POLL	0.05	/* s between LOCK ... WAIT attempts */
+#define CMD_LOCK_POLL	0.25	/* s between LOCK ... WAIT attempts at most
+				   (for unlocks through other daemons) */
 
 static void cmd_lock_send(struct req *r);
 
@@ -1621,30 +1687,54 @@ cmd_lock_retry_cb(evutil_socket_t fd, short ev, void *arg)
 		cmd_lock_send(r);
 }
 
+/* Retry r after seconds, as a LOCK waiter an UNLOCK of its name wakes. */
+static void
+cmd_lock_later(struct req *r, double seconds)
+{
+	struct timeval tv;
+
+	if (r->retry == NULL)
+		r->retry = evtimer_new(r->d->base, cmd_lock_retry_cb, r);
+	req_tv(seconds, &tv);
+	evtimer_add(r->retry, &tv);
+	if (!r->lockwait) {
+		TAILQ_INSERT_TAIL(&r->d->lockwaits, r, lentry);
+		r->lockwait = true;
+	}
+}
+
+/* The lock name was released through this daemon: its waiters try at
+ * once (from the loop, in arrival order). */
+static void
+cmd_lock_wake(struct daemon *d, const char *name)
+{
+	struct req *r;
+
+	TAILQ_FOREACH(r, &d->lockwaits, lentry) {
+		if (r->inflight == 0 && strcmp(r->args.argv[1], name) == 0)
+			cmd_lock_later(r, 0);
+	}
+}
+
 static void
 cmd_lock_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 {
 	struct req *r = arg;
-	struct timeval now, left, tv;
-	double wait;
+	double wait, left;
 
 	if (!req_back(r))
 		return;
-	if (res->err == RA_ERR_BUSY && r->wait > 0) {
-		evutil_gettimeofday(&now, NULL);
-		if (timercmp(&now, &r->wait_until, <)) {
-			timersub(&r->wait_until, &now, &left);
-			wait = (double)left.tv_sec + (double)left.tv_usec / 1e6;
-			if (wait > CMD_LOCK_POLL)
-				wait = CMD_LOCK_POLL;
-			tv.tv_sec = 0;
-			tv.tv_usec = (suseconds_t)(wait * 1e6);
-			if (r->retry == NULL)
-				r->retry = evtimer_new(r->d->base,
-				    cmd_lock_retry_cb, r);
-			evtimer_add(r->retry, &tv);
-			return;
-		}
+	if (res->err == RA_ERR_BUSY && r->wait > 0 &&
+	    (left = req_left(&r->wait_until)) > 0) {
+		/* try again when the holder's TTL runs out, or sooner */
+		wait = res->u.integer > 0 ? (double)res->u.integer / 1e3 :
+		    CMD_LOCK_POLL;
+		if (wait > CMD_LOCK_POLL)
+			wait = CMD_LOCK_POLL;
+		if (wait > left)
+			wait = left;
+		cmd_lock_later(r, wait);
+		return;
 	}
 	if (res->err != RA_OK) {
 		req_ra_error(r, res);
@@ -1697,12 +1787,21 @@ cmd_lock(struct req *r)
 		return;
 	}
 	r->wait = v[0].set ? v[0].num : 0;
-	evutil_gettimeofday(&now, NULL);
-	tv.tv_sec = (time_t)r->wait;
-	tv.tv_usec = (suseconds_t)((r->wait - (double)tv.tv_sec) * 1e6);
+	req_now(&now);
+	req_tv(r->wait, &tv);
 	timeradd(&now, &tv, &r->wait_until);
-	req_arm(r, r->wait > timeout ? r->wait + timeout : timeout);
+	req_arm(r, r->wait + timeout);
 	cmd_lock_send(r);
+}
+
+static void
+cmd_unlock_cb(struct ra_async *ra, struct ra_result *res, void *arg)
+{
+	struct req *r = arg;
+
+	if (res->err == RA_OK)
+		cmd_lock_wake(r->d, r->args.argv[1]);
+	cmd_ok_cb(ra, res, arg);
 }
 
 /* UNLOCK name owner */
@@ -1721,7 +1820,7 @@ cmd_unlock(struct req *r)
 	if ((ra = req_ra(r)) == NULL)
 		return;
 	CMD_CALL(r, ra_async_unlock(ra, r->args.argv[1], r->args.argv[2],
-	    cmd_ok_cb, r));
+	    cmd_unlock_cb, r));
 }
 
 static void

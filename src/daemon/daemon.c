@@ -342,6 +342,7 @@ daemon_start(struct daemon *d, struct conf *conf, const char *path,
 
 	TAILQ_INIT(&d->clients);
 	TAILQ_INIT(&d->waitqs);
+	TAILQ_INIT(&d->lockwaits);
 	d->listen_fd = -1;
 	d->conf = conf;
 	d->conf_path = xstrdup(path);

@@ -56,7 +56,11 @@ struct req {
 	char			 holder[64];	/* "pid N uid U" for LIST */
 	double			 wait;		/* WAIT seconds, 0 = none */
 	struct timeval		 wait_until;	/* WAIT deadline (monotonic) */
+	struct timeval		 sent;		/* when the last call left */
+	bool			 wait_over;	/* WAIT passed, a call is out */
 	struct event		*retry;		/* owned LOCK ... WAIT retry */
+	bool			 lockwait;	/* in d->lockwaits */
+	TAILQ_ENTRY(req)	 lentry;	/* in d->lockwaits */
 	struct waitq		*wq;		/* (ref) queued here, or NULL */
 	TAILQ_ENTRY(req)	 wentry;	/* in wq->reqs */
 
@@ -122,6 +126,7 @@ struct daemon {
 	unsigned long long	 next_id;	/* client ids */
 
 	struct waitq_list	 waitqs;	/* per pool waiters */
+	TAILQ_HEAD(, req)	 lockwaits;	/* LOCK ... WAIT requests */
 	struct event		*retry_ev;	/* owned waiter retry timer */
 	struct event		*sig_hup;	/* owned signal events */
 	struct event		*sig_term;

@@ -1,0 +1,103 @@
+"""daemon_wait.py: the waits of proxypoold: LEASE ... WAIT ends at WAIT
+seconds even when it is shorter than redis.timeout, and a LOCK ... WAIT
+waiter gets the lock as soon as it is unlocked through the same daemon."""
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from daemon_util import Env, ok, finish, pairs  # noqa: E402
+
+import redis  # noqa: E402
+
+env = Env()
+env.start_redis()
+env.write_conf('{ name = "one"; proxies = ( "http://127.0.0.1:9" ); }')
+with open(env.conf) as f:
+    text = f.read()
+with open(env.conf, "w") as f:
+    f.write(text.replace("timeout = 1.0;", "timeout = 2.0;"))
+env.start_daemon()
+c = env.client()
+
+# --- LEASE ... WAIT shorter than the Redis timeout --------------------
+held = pairs(c.execute_command("LEASE", "one", "TTL", "60"))
+for wait in ("0.3", "0.5"):
+    t0 = time.monotonic()
+    try:
+        c.execute_command("LEASE", "one", "WAIT", wait)
+        ok(False, "LEASE WAIT %s on an empty pool answers -EMPTY" % wait)
+    except redis.ResponseError as e:
+        took = time.monotonic() - t0
+        ok(str(e).startswith("EMPTY"),
+           "LEASE WAIT %s on an empty pool answers -EMPTY (%s)" % (wait, e))
+        ok(float(wait) - 0.05 < took < 1.5,
+           "LEASE WAIT %s ends after the wait, not the 2 s Redis timeout "
+           "(%.3f s)" % (wait, took))
+ok(pairs(c.execute_command("STATS", "one"))["leased"] == 1,
+   "no lease left behind by the waits")
+ok(c.execute_command("RELEASE", "one", held["token"]) == "OK",
+   "RELEASE the held proxy")
+
+# --- LOCK ... WAIT woken by an UNLOCK through this daemon -------------
+ok(isinstance(c.execute_command("LOCK", "L", "me", "30"), int),
+   "LOCK taken with a 30 s TTL")
+got = {}
+
+
+def waiter():
+    w = env.client()
+    try:
+        got["fence"] = w.execute_command("LOCK", "L", "other", "30",
+                                         "WAIT", "10")
+    except redis.ResponseError as e:
+        got["error"] = str(e)
+    got["at"] = time.monotonic()
+
+
+rc = redis.Redis(unix_socket_path=env.redis_sock)
+
+
+def evalsha_calls():
+    st = rc.info("commandstats").get("cmdstat_evalsha", {})
+    return st.get("calls", 0)
+
+
+before = evalsha_calls()
+th = threading.Thread(target=waiter)
+th.start()
+# a measured window: the waiter sleeps on the held lock meanwhile
+time.sleep(1.0)
+calls = evalsha_calls() - before
+ok(not got, "the waiter still waits while the lock is held")
+ok(1 <= calls <= 8, "the waiter polls Redis gently: %d calls in 1 s" % calls)
+unlocked_at = time.monotonic()
+ok(c.execute_command("UNLOCK", "L", "me") == "OK", "UNLOCK")
+th.join(15)
+ok(isinstance(got.get("fence"), int),
+   "the waiter gets the lock (%s)" % got)
+if "at" in got:
+    ms = (got["at"] - unlocked_at) * 1000
+    ok(ms < 100, "the waiter got the lock %.0f ms after the UNLOCK" % ms)
+ok(c.execute_command("UNLOCK", "L", "other") == "OK",
+   "the waiter holds the lock")
+
+# a waiter whose lock is not released gives up at WAIT with -BUSY
+c.execute_command("LOCK", "M", "me", "30")
+t0 = time.monotonic()
+try:
+    c.execute_command("LOCK", "M", "other", "30", "WAIT", "0.4")
+    ok(False, "LOCK WAIT on a held lock")
+except redis.ResponseError as e:
+    took = time.monotonic() - t0
+    ok(str(e).startswith("BUSY") and 0.35 < took < 1.5,
+       "LOCK WAIT 0.4 on a held lock: -BUSY after %.3f s" % took)
+# a short TTL: the waiter retries when the holder's TTL runs out
+c.execute_command("LOCK", "S", "me", "0.6")
+t0 = time.monotonic()
+fence = c.execute_command("LOCK", "S", "other", "30", "WAIT", "5")
+took = time.monotonic() - t0
+ok(isinstance(fence, int) and took < 1.5,
+   "LOCK WAIT gets a lock whose TTL runs out (%.3f s)" % took)
+finish()
