@@ -275,6 +275,7 @@ resp_read(struct resp_reader *r, struct evbuffer *in, struct resp_args *out,
 				return -1;
 			}
 			r->in_frame = true;
+			r->fed = 0;
 		}
 		/* feed a chunk at a time until a whole frame is there */
 		for (;;) {
@@ -285,22 +286,27 @@ resp_read(struct resp_reader *r, struct evbuffer *in, struct resp_args *out,
 				    : r->reader->errstr);
 				return -1;
 			}
-			if (obj != NULL)
-				break;
 			left = r->reader->len - r->reader->pos;
-			if (left > r->max_request) {
+			/* what was parsed belongs to this frame: a frame of
+			 * many small strings is bounded like one large one */
+			if ((obj == NULL && left > r->max_request) ||
+			    r->fed - left > r->max_request) {
+				if (obj != NULL)
+					resp_free_object(obj);
 				xasprintf(cause, "request larger than %zu "
 				    "bytes", r->max_request);
 				return -1;
 			}
+			if (obj != NULL)
+				break;
 			if ((n = evbuffer_remove(in, chunk, sizeof chunk)) <= 0)
 				return 0;
 			if (redisReaderFeed(r->reader, chunk, (size_t)n) != REDIS_OK) {
 				xasprintf(cause, "out of memory");
 				return -1;
 			}
+			r->fed += (size_t)n;
 		}
-		left = r->reader->len - r->reader->pos;
 		/* a whole frame: give bytes past it back to the input, they
 		 * may be an inline command */
 		r->in_frame = false;

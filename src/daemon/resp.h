@@ -26,6 +26,7 @@ void	resp_args_free(struct resp_args *a);
 struct resp_reader {
 	redisReader	*reader;	/* owned; holds a partial RESP frame */
 	bool		 in_frame;	/* a RESP frame is being read */
+	size_t		 fed;		/* bytes of it given to reader */
 	size_t		 max_request;	/* bytes in one request */
 };
 

@@ -232,6 +232,8 @@ cases = [
     ("bad bulk length", b"*1\r\n$abc\r\n"),
     ("oversized frame", b"*2\r\n$4\r\nPING\r\n$9000\r\n" + b"x" * 9000),
     ("oversized inline", b"PING " + b"y" * 9000),
+    ("oversized frame of small strings", b"*1000\r\n$4\r\nPING\r\n" +
+     (b"$100\r\n" + b"s" * 100 + b"\r\n") * 999),
 ]
 for name, data in [
         ("NUL in a proxy URL", b"*3\r\n$6\r\nREMOVE\r\n$7\r\ndefault\r\n"
