@@ -882,6 +882,28 @@ ctl_run(struct ctl *ctl, struct req *r, double extra,
 	return rc;
 }
 
+/* Start r with the command word and the first n positional arguments. */
+static void
+req_words(struct req *r, const char *word, const struct cmd_args *a, int n)
+{
+	int i;
+
+	req_add(r, word);
+	for (i = 0; i < n; i++)
+		req_add(r, a->argv[i]);
+}
+
+/* Run a request without options: the word and n positional arguments. */
+static int
+ctl_simple(struct ctl *ctl, const struct cmd_args *a, const char *word,
+    int n, int (*fn)(struct ctl *, redisReply *))
+{
+	struct req r = { .argc = 0 };
+
+	req_words(&r, word, a, n);
+	return ctl_run(ctl, &r, 0, fn);
+}
+
 /* ------------------------------------------------------------------ */
 /* Commands                                                             */
 /* ------------------------------------------------------------------ */
@@ -893,8 +915,7 @@ cmd_lease(struct ctl *ctl, struct cmd_args *a)
 	char ttl[32], wait[32];
 	double extra = 0;
 
-	req_add(&r, "LEASE");
-	req_add(&r, a->argv[0]);
+	req_words(&r, "LEASE", a, 1);
 	if (a->opt[LEASE_NAME] != NULL) {
 		if (*a->opt[LEASE_NAME] == '\0')
 			return usage_error(ctl, "--name: empty name");
@@ -950,9 +971,7 @@ cmd_renew(struct ctl *ctl, struct cmd_args *a)
 	struct req r = { .argc = 0 };
 	char ttl[32];
 
-	req_add(&r, "RENEW");
-	req_add(&r, a->argv[0]);
-	req_add(&r, a->argv[1]);
+	req_words(&r, "RENEW", a, 2);
 	if (a->opt[0] != NULL) {
 		if (parse_seconds(ctl, "--ttl", a->opt[0], 0, CTL_TTL_MAX,
 		    ttl, sizeof ttl) != 0)
@@ -984,9 +1003,7 @@ cmd_release(struct ctl *ctl, struct cmd_args *a)
 	struct req r = { .argc = 0 };
 	char outcome[16], latency[32];
 
-	req_add(&r, "RELEASE");
-	req_add(&r, a->argv[0]);
-	req_add(&r, a->argv[1]);
+	req_words(&r, "RELEASE", a, 2);
 	if (a->argc > 2) {
 		if (parse_outcome(ctl, a->argv[2], outcome, sizeof outcome) != 0)
 			return EXIT_USAGE;
@@ -1003,9 +1020,7 @@ cmd_report(struct ctl *ctl, struct cmd_args *a)
 	struct req r = { .argc = 0 };
 	char outcome[16], latency[32];
 
-	req_add(&r, "REPORT");
-	req_add(&r, a->argv[0]);
-	req_add(&r, a->argv[1]);
+	req_words(&r, "REPORT", a, 2);
 	if (parse_outcome(ctl, a->argv[2], outcome, sizeof outcome) != 0)
 		return EXIT_USAGE;
 	req_add(&r, outcome);
@@ -1020,10 +1035,7 @@ cmd_bind(struct ctl *ctl, struct cmd_args *a)
 	struct req r = { .argc = 0 };
 	char ttl[32];
 
-	req_add(&r, "BIND");
-	req_add(&r, a->argv[0]);
-	req_add(&r, a->argv[1]);
-	req_add(&r, a->argv[2]);
+	req_words(&r, "BIND", a, 3);
 	if (a->opt[0] != NULL) {
 		if (parse_seconds(ctl, "--ttl", a->opt[0], 1, CTL_TTL_MAX,
 		    ttl, sizeof ttl) != 0)
@@ -1044,12 +1056,7 @@ print_unbind(struct ctl *ctl, redisReply *reply)
 static int
 cmd_unbind(struct ctl *ctl, struct cmd_args *a)
 {
-	struct req r = { .argc = 0 };
-
-	req_add(&r, "UNBIND");
-	req_add(&r, a->argv[0]);
-	req_add(&r, a->argv[1]);
-	return ctl_run(ctl, &r, 0, print_unbind);
+	return ctl_simple(ctl, a, "UNBIND", 2, print_unbind);
 }
 
 /* BINDING's reply: a proxy or nil. */
@@ -1084,12 +1091,7 @@ print_binding(struct ctl *ctl, redisReply *reply)
 static int
 cmd_binding(struct ctl *ctl, struct cmd_args *a)
 {
-	struct req r = { .argc = 0 };
-
-	req_add(&r, "BINDING");
-	req_add(&r, a->argv[0]);
-	req_add(&r, a->argv[1]);
-	return ctl_run(ctl, &r, 0, print_binding);
+	return ctl_simple(ctl, a, "BINDING", 2, print_binding);
 }
 
 /* BINDINGS' reply: names. */
@@ -1102,12 +1104,7 @@ print_bindings(struct ctl *ctl, redisReply *reply)
 static int
 cmd_bindings(struct ctl *ctl, struct cmd_args *a)
 {
-	struct req r = { .argc = 0 };
-
-	req_add(&r, "BINDINGS");
-	req_add(&r, a->argv[0]);
-	req_add(&r, a->argv[1]);
-	return ctl_run(ctl, &r, 0, print_bindings);
+	return ctl_simple(ctl, a, "BINDINGS", 2, print_bindings);
 }
 
 /* POOLS' reply: names. */
@@ -1120,10 +1117,7 @@ print_pools(struct ctl *ctl, redisReply *reply)
 static int
 cmd_pools(struct ctl *ctl, struct cmd_args *a)
 {
-	struct req r = { .argc = 0 };
-
-	req_add(&r, "POOLS");
-	return ctl_run(ctl, &r, 0, print_pools);
+	return ctl_simple(ctl, a, "POOLS", 0, print_pools);
 }
 
 /* STATS' reply: one pairs array, or an array of them. */
@@ -1415,9 +1409,7 @@ cmd_add(struct ctl *ctl, struct cmd_args *a)
 	}
 	if (a->argc < 2)
 		return usage_error(ctl, "missing URL (or -f FILE)");
-	req_add(&r, "ADD");
-	req_add(&r, a->argv[0]);
-	req_add(&r, a->argv[1]);
+	req_words(&r, "ADD", a, 2);
 	if (p != NULL) {
 		req_add(&r, "PRIORITY");
 		req_add(&r, p);
@@ -1439,31 +1431,19 @@ print_remove(struct ctl *ctl, redisReply *reply)
 static int
 cmd_remove(struct ctl *ctl, struct cmd_args *a)
 {
-	struct req r = { .argc = 0 };
-
-	req_add(&r, "REMOVE");
-	req_add(&r, a->argv[0]);
-	req_add(&r, a->argv[1]);
-	return ctl_run(ctl, &r, 0, print_remove);
+	return ctl_simple(ctl, a, "REMOVE", 2, print_remove);
 }
 
 static int
 cmd_gc(struct ctl *ctl, struct cmd_args *a)
 {
-	struct req r = { .argc = 0 };
-
-	req_add(&r, "GC");
-	req_add(&r, a->argv[0]);
-	return ctl_run(ctl, &r, 0, print_pairs_reply);
+	return ctl_simple(ctl, a, "GC", 1, print_pairs_reply);
 }
 
 static int
 cmd_reload(struct ctl *ctl, struct cmd_args *a)
 {
-	struct req r = { .argc = 0 };
-
-	req_add(&r, "RELOAD");
-	return ctl_run(ctl, &r, 0, print_ok);
+	return ctl_simple(ctl, a, "RELOAD", 0, print_ok);
 }
 
 /* Write INFO text as {"section": {"key": "value", ...}, ...}. */
@@ -1546,22 +1526,19 @@ print_info(struct ctl *ctl, redisReply *reply)
 static int
 cmd_info(struct ctl *ctl, struct cmd_args *a)
 {
-	struct req r = { .argc = 0 };
-
-	req_add(&r, "INFO");
-	return ctl_run(ctl, &r, 0, print_info);
+	return ctl_simple(ctl, a, "INFO", 0, print_info);
 }
 
-/* METRICS' reply. */
+/* A string reply: as text, or {"key": string} in JSON. */
 static int
-print_metrics(struct ctl *ctl, redisReply *reply)
+print_str(struct ctl *ctl, redisReply *reply, const char *key)
 {
 	if (reply->type == REDIS_REPLY_ERROR)
 		return ctl_reply_error(ctl, reply);
 	if (!reply_is_str(reply))
 		return ctl_unexpected(ctl, reply);
 	if (ctl->json) {
-		fputs("{\"metrics\":", stdout);
+		printf("{\"%s\":", key);
 		json_string(stdout, reply->str, reply->len);
 		fputs("}\n", stdout);
 	} else
@@ -1569,13 +1546,17 @@ print_metrics(struct ctl *ctl, redisReply *reply)
 	return 0;
 }
 
+/* METRICS' reply. */
+static int
+print_metrics(struct ctl *ctl, redisReply *reply)
+{
+	return print_str(ctl, reply, "metrics");
+}
+
 static int
 cmd_metrics(struct ctl *ctl, struct cmd_args *a)
 {
-	struct req r = { .argc = 0 };
-
-	req_add(&r, "METRICS");
-	return ctl_run(ctl, &r, 0, print_metrics);
+	return ctl_simple(ctl, a, "METRICS", 0, print_metrics);
 }
 
 static int
@@ -1583,9 +1564,7 @@ cmd_check(struct ctl *ctl, struct cmd_args *a)
 {
 	struct req r = { .argc = 0 };
 
-	req_add(&r, "CHECK");
-	req_add(&r, a->argv[0]);
-	req_add(&r, a->argv[1]);
+	req_words(&r, "CHECK", a, 2);
 	/* a probe may take as long as its check's timeout */
 	return ctl_run(ctl, &r, 30, print_pairs_reply);
 }
@@ -1737,9 +1716,7 @@ cmd_lock(struct ctl *ctl, struct cmd_args *a)
 	char ttl[32], wait[32];
 	double extra = 0;
 
-	req_add(&r, "LOCK");
-	req_add(&r, a->argv[0]);
-	req_add(&r, a->argv[1]);
+	req_words(&r, "LOCK", a, 2);
 	if (parse_seconds(ctl, "TTL", a->argc > 2 ? a->argv[2] : CTL_LOCK_TTL,
 	    0, CTL_TTL_MAX, ttl, sizeof ttl) != 0)
 		return EXIT_USAGE;
@@ -1758,38 +1735,20 @@ cmd_lock(struct ctl *ctl, struct cmd_args *a)
 static int
 cmd_unlock(struct ctl *ctl, struct cmd_args *a)
 {
-	struct req r = { .argc = 0 };
-
-	req_add(&r, "UNLOCK");
-	req_add(&r, a->argv[0]);
-	req_add(&r, a->argv[1]);
-	return ctl_run(ctl, &r, 0, print_ok);
+	return ctl_simple(ctl, a, "UNLOCK", 2, print_ok);
 }
 
 /* PING's reply. */
 static int
 print_pong(struct ctl *ctl, redisReply *reply)
 {
-	if (reply->type == REDIS_REPLY_ERROR)
-		return ctl_reply_error(ctl, reply);
-	if (!reply_is_str(reply))
-		return ctl_unexpected(ctl, reply);
-	if (ctl->json) {
-		fputs("{\"reply\":", stdout);
-		json_string(stdout, reply->str, reply->len);
-		fputs("}\n", stdout);
-	} else
-		print_text(reply);
-	return 0;
+	return print_str(ctl, reply, "reply");
 }
 
 static int
 cmd_ping(struct ctl *ctl, struct cmd_args *a)
 {
-	struct req r = { .argc = 0 };
-
-	req_add(&r, "PING");
-	return ctl_run(ctl, &r, 0, print_pong);
+	return ctl_simple(ctl, a, "PING", 0, print_pong);
 }
 
 /* ------------------------------------------------------------------ */
