@@ -9,5 +9,6 @@
 -- @include alloc
 local conf, err = pool_conf(true)
 if not conf then return err end
+eject_conf(conf)
 return { conf.shared, conf.max, conf.lease_ttl, conf.bind_ttl, conf.ef,
     conf.eb, conf.emax, conf.pct, conf.ban }

@@ -31,27 +31,37 @@ local BIND_PER_ITEM = 256		-- names one item may carry
 local LAT_CLASSES = 16
 local lat_step		-- the pool's lat_step, read with its settings
 
--- Read the pool settings; nil and an error reply when the pool does not
--- exist (or, with live, is being deleted).
+-- Read the pool settings but the ejection ones (see eject_conf); nil and
+-- an error reply when the pool does not exist (or, with live, is being
+-- deleted).  Every field read costs, so the few calls that need the
+-- ejection settings read them apart.
 local function pool_conf(live)
 	local c = redis.call('HMGET', KEYS[1], 'shared', 'max_shares',
-	    'lease_ttl', 'bind_ttl', 'eject_failures', 'eject_base',
-	    'eject_max', 'eject_max_percent', 'ban_time', 'deleted',
-	    'lat_step', 'rdue')
-	lat_step = tonumber(c[11]) or 0
+	    'lease_ttl', 'bind_ttl', 'deleted', 'lat_step', 'rdue')
+	lat_step = tonumber(c[6]) or 0
 	if not c[3] then
 		return nil, fail('NO_SUCH_POOL', 'no such pool')
 	end
-	if live and c[10] == '1' then
+	if live and c[5] == '1' then
 		return nil, fail('NO_SUCH_POOL', 'pool is being deleted')
 	end
 	return {
 		shared = tonumber(c[1]), max = tonumber(c[2]),
 		lease_ttl = tonumber(c[3]), bind_ttl = tonumber(c[4]),
-		ef = tonumber(c[5]), eb = tonumber(c[6]), emax = tonumber(c[7]),
-		pct = tonumber(c[8]), ban = tonumber(c[9]),
-		deleted = c[10] == '1', rdue = tonumber(c[12])
+		deleted = c[5] == '1', rdue = tonumber(c[7])
 	}
+end
+
+-- Add the ejection settings to conf (once); returns conf.
+local function eject_conf(conf)
+	if conf.ef == nil then
+		local c = redis.call('HMGET', KEYS[1], 'eject_failures',
+		    'eject_base', 'eject_max', 'eject_max_percent', 'ban_time')
+		conf.ef, conf.eb, conf.emax = tonumber(c[1]), tonumber(c[2]),
+		    tonumber(c[3])
+		conf.pct, conf.ban = tonumber(c[4]), tonumber(c[5])
+	end
+	return conf
 end
 
 -- A time was added to the leases, quarantine, bindexp or itemexp ZSET:
@@ -358,6 +368,7 @@ local function health(m, outcome, lat, now, conf)
 		m.ej = 0
 	elseif outcome == 'FAILED' then
 		m.fail = m.fail + 1
+		eject_conf(conf)
 		if conf.ef > 0 and m.fail >= conf.ef and m.st ~= 'q' and
 		    m.st ~= 'd' then
 			local total = redis.call('HLEN', KEYS[2]) -
@@ -371,7 +382,7 @@ local function health(m, outcome, lat, now, conf)
 		end
 	elseif outcome == 'BANNED' then
 		m.fail = 0
-		return now + conf.ban
+		return now + eject_conf(conf).ban
 	end
 	return nil
 end
