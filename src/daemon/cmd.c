@@ -215,6 +215,20 @@ req_back(struct req *r)
 	return false;
 }
 
+/* A call of r came back with res: true when r is to be answered from
+ * it, false when r is gone or got res' error as its answer. */
+static bool
+req_result(struct req *r, const struct ra_result *res)
+{
+	if (!req_back(r))
+		return false;
+	if (res->err != RA_OK) {
+		req_ra_error(r, res);
+		return false;
+	}
+	return true;
+}
+
 static void req_deadline_cb(evutil_socket_t fd, short ev, void *arg);
 
 /* Arm the deadline of r: seconds from now. */
@@ -710,12 +724,8 @@ cmd_ok_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 {
 	struct req *r = arg;
 
-	if (!req_back(r))
+	if (!req_result(r, res))
 		return;
-	if (res->err != RA_OK) {
-		req_ra_error(r, res);
-		return;
-	}
 	resp_status(req_out(r), "OK");
 	req_finish(r);
 }
@@ -726,12 +736,8 @@ cmd_int_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 {
 	struct req *r = arg;
 
-	if (!req_back(r))
+	if (!req_result(r, res))
 		return;
-	if (res->err != RA_OK) {
-		req_ra_error(r, res);
-		return;
-	}
 	resp_int(req_out(r), res->u.integer);
 	req_finish(r);
 }
@@ -959,12 +965,8 @@ cmd_strs_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 	struct evbuffer *out;
 	size_t i;
 
-	if (!req_back(r))
+	if (!req_result(r, res))
 		return;
-	if (res->err != RA_OK) {
-		req_ra_error(r, res);
-		return;
-	}
 	out = req_out(r);
 	resp_array(out, (long long)res->u.strs.n);
 	for (i = 0; i < res->u.strs.n; i++)
@@ -1126,12 +1128,8 @@ cmd_stats_all_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 	size_t i;
 	int rc;
 
-	if (!req_back(r))
+	if (!req_result(r, res))
 		return;
-	if (res->err != RA_OK) {
-		req_ra_error(r, res);
-		return;
-	}
 	/* take the names: the result is freed after this callback */
 	r->names = res->u.strs;
 	memset(&res->u.strs, 0, sizeof res->u.strs);
@@ -1209,12 +1207,8 @@ cmd_list_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 	char cur[32], *red;
 	size_t i;
 
-	if (!req_back(r))
+	if (!req_result(r, res))
 		return;
-	if (res->err != RA_OK) {
-		req_ra_error(r, res);
-		return;
-	}
 	out = req_out(r);
 	resp_array(out, 2);
 	snprintf(cur, sizeof cur, "%llu", res->u.list.cursor);
@@ -1344,12 +1338,8 @@ cmd_gc_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 	struct req *r = arg;
 	struct evbuffer *out;
 
-	if (!req_back(r))
+	if (!req_result(r, res))
 		return;
-	if (res->err != RA_OK) {
-		req_ra_error(r, res);
-		return;
-	}
 	out = req_out(r);
 	resp_array(out, 8);
 	resp_field_int(out, "leases", res->u.gc.leases);
