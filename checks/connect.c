@@ -119,21 +119,12 @@ connect_judge(void *arg, const struct pp_proxy *px, CURL *h, CURLcode rc,
 {
 	struct connect_conf *c = arg;
 	char *errbuf = probe;
-	double ms;
 
-	if (rc != CURLE_OK) {
+	if (rc != CURLE_OK)
 		pp_curl_down(res, rc, errbuf);
-		goto done;
-	}
-	if ((ms = pp_curl_ms(h, CURLINFO_APPCONNECT_TIME_T)) >= 0)
-		res->latency_ms = ms;
-	if (c->max_latency_ms > 0 && res->latency_ms > c->max_latency_ms)
-		pp_verdict(res, PP_WARN, "slow: %.0f ms > %.0f ms",
-		    res->latency_ms, c->max_latency_ms);
 	else
-		pp_verdict(res, PP_UP, "%s", "");
-
-done:
+		pp_judge_latency(res, h, CURLINFO_APPCONNECT_TIME_T,
+		    c->max_latency_ms);
 	free(errbuf);
 }
 

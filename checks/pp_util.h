@@ -138,4 +138,21 @@ pp_curl_ms(CURL *h, CURLINFO what)
 	return (double)us / 1000.0;
 }
 
+/* A transfer that worked: latency from the curl timing what, then UP, or
+ * WARN when slower than max_ms (0 = no limit). */
+static inline void
+pp_judge_latency(struct pp_result *res, CURL *h, CURLINFO what,
+    double max_ms)
+{
+	double ms;
+
+	if ((ms = pp_curl_ms(h, what)) >= 0)
+		res->latency_ms = ms;
+	if (max_ms > 0 && res->latency_ms > max_ms)
+		pp_verdict(res, PP_WARN, "slow: %.0f ms > %.0f ms",
+		    res->latency_ms, max_ms);
+	else
+		pp_verdict(res, PP_UP, "%s", "");
+}
+
 #endif /* PP_UTIL_H */

@@ -84,21 +84,12 @@ tcp_judge(void *arg, const struct pp_proxy *px, CURL *h, CURLcode rc,
 {
 	struct tcp_conf *c = arg;
 	struct tcp_probe *p = probe;
-	double ms;
 
-	if (rc != CURLE_OK) {
+	if (rc != CURLE_OK)
 		pp_curl_down(res, rc, p->errbuf);
-		goto done;
-	}
-	if ((ms = pp_curl_ms(h, CURLINFO_CONNECT_TIME_T)) >= 0)
-		res->latency_ms = ms;
-	if (c->max_latency_ms > 0 && res->latency_ms > c->max_latency_ms)
-		pp_verdict(res, PP_WARN, "slow: %.0f ms > %.0f ms",
-		    res->latency_ms, c->max_latency_ms);
 	else
-		pp_verdict(res, PP_UP, "%s", "");
-
-done:
+		pp_judge_latency(res, h, CURLINFO_CONNECT_TIME_T,
+		    c->max_latency_ms);
 	free(p);
 }
 
