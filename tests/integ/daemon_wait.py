@@ -2,6 +2,7 @@
 seconds even when it is shorter than redis.timeout, and a LOCK ... WAIT
 waiter gets the lock as soon as it is unlocked through the same daemon."""
 import os
+import signal
 import sys
 import threading
 import time
@@ -100,4 +101,18 @@ fence = c.execute_command("LOCK", "S", "other", "30", "WAIT", "5")
 took = time.monotonic() - t0
 ok(isinstance(fence, int) and took < 1.5,
    "LOCK WAIT gets a lock whose TTL runs out (%.3f s)" % took)
+
+# Redis hangs: a LEASE ... WAIT shorter than the Redis timeout gets its
+# call's full timeout and -TRYAGAIN, not an -EMPTY it cannot know
+env.redis_proc.send_signal(signal.SIGSTOP)
+t0 = time.monotonic()
+try:
+    c.execute_command("LEASE", "one", "WAIT", "0.3")
+    ok(False, "LEASE WAIT while Redis hangs")
+except redis.ResponseError as e:
+    took = time.monotonic() - t0
+    ok(str(e).startswith("TRYAGAIN") and took > 1.0,
+       "LEASE WAIT 0.3 while Redis hangs: -TRYAGAIN after the Redis "
+       "timeout (%s, %.3f s)" % (e, took))
+env.redis_proc.send_signal(signal.SIGCONT)
 finish()
