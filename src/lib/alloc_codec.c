@@ -703,7 +703,8 @@ ra_decode_lease(const redisReply *r, struct ra_result *res)
 	size_t i;
 
 	memset(l, 0, sizeof *l);
-	if (!is_array(r, 6) || r->element[5]->type != REDIS_REPLY_STRING ||
+	if (!is_array(r, 6) || r->element[0]->type != REDIS_REPLY_STRING ||
+	    r->element[5]->type != REDIS_REPLY_STRING ||
 	    r->element[5]->len != RA_TOKEN_LEN) {
 		bad_reply(res, "lease");
 		return;
