@@ -800,6 +800,19 @@ conf_check(struct conf *c, char **cause)
 	return 0;
 }
 
+/* Make a cause one printable line: control bytes (a "\n" escape in a
+ * quoted value, say) become '?'. */
+static void
+conf_cause_clean(char *cause)
+{
+	unsigned char *p;
+
+	for (p = (unsigned char *)cause; p != NULL && *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	}
+}
+
 struct conf *
 conf_load(const char *path, char **cause)
 {
@@ -885,6 +898,7 @@ conf_load(const char *path, char **cause)
 	return c;
 
 fail:
+	conf_cause_clean(*cause);
 	conf_destroy(c);
 	return NULL;
 }
