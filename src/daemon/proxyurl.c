@@ -149,26 +149,28 @@ proxyurl_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 char *
 proxyurl_redact_text(const char *text)
 {
-	const char *p = text, *sep, *ui, *q, *colon;
+	const char *p = text, *sep, *ui, *q, *colon, *at;
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
 
 	proxyurl_append(&buf, &len, &cap, "", 0);
 	while ((sep = strstr(p, "://")) != NULL) {
 		ui = sep + 3;
-		/* the userinfo ends at '@'; a '/', space or quote first
-		 * means there is none */
-		colon = NULL;
-		for (q = ui; *q != '\0' && *q != '@' && *q != '/' &&
-		    !isspace((unsigned char)*q) && *q != '"' && *q != '\''; q++) {
-			if (*q == ':' && colon == NULL)
+		/* the userinfo ends at the last '@' before a '/', a blank
+		 * or the end (a password may hold '@' and quotes) */
+		colon = at = NULL;
+		for (q = ui; *q != '\0' && *q != '/' &&
+		    !isspace((unsigned char)*q); q++) {
+			if (*q == '@')
+				at = q;
+			else if (*q == ':' && colon == NULL)
 				colon = q;
 		}
-		if (*q == '@' && colon != NULL) {
+		if (at != NULL && colon != NULL && colon < at) {
 			proxyurl_append(&buf, &len, &cap, p,
 			    (size_t)(colon + 1 - p));
 			proxyurl_append(&buf, &len, &cap, "***@", 4);
-			p = q + 1;
+			p = at + 1;
 		} else {
 			proxyurl_append(&buf, &len, &cap, p, (size_t)(ui - p));
 			p = ui;
