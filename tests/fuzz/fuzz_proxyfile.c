@@ -1,0 +1,208 @@
+/*
+ * fuzz_proxyfile.c: proxypoolctl's proxies-file reader on arbitrary file
+ * contents, and its output escapers (json_string, out_sanitize,
+ * out_redact) on arbitrary bytes.  A file either loads (every entry a
+ * good URL) or each bad line is reported as "file:line: problem"; JSON
+ * output is always one valid JSON string; sanitised text is valid UTF-8
+ * without control bytes.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdbool.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "fuzz.h"
+
+static char fuzz_dir[64];	/* the private directory */
+static char fuzz_path[128];	/* the list file in it */
+
+static void
+fuzz_proxyfile_cleanup(void)
+{
+	unlink(fuzz_path);
+	rmdir(fuzz_dir);
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if none:
+ * no overlong forms, surrogates or code points past U+10FFFF. */
+static size_t
+fuzz_utf8(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+	unsigned long cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+/* Is s[0..n) one JSON string literal? */
+static bool
+fuzz_json_ok(const unsigned char *s, size_t n)
+{
+	size_t i, k;
+
+	if (n < 2 || s[0] != '"' || s[n - 1] != '"')
+		return false;
+	for (i = 1; i < n - 1; ) {
+		if (s[i] == '"' || s[i] < 0x20)
+			return false;
+		if (s[i] == '\\') {
+			if (i + 1 >= n - 1)
+				return false;
+			if (strchr("\"\\/bfnrt", s[i + 1]) != NULL &&
+			    s[i + 1] != '\0') {
+				i += 2;
+				continue;
+			}
+			if (s[i + 1] != 'u' || i + 6 > n - 1)
+				return false;
+			for (k = 2; k < 6; k++)
+				if (!isxdigit(s[i + k]))
+					return false;
+			i += 6;
+			continue;
+		}
+		if ((k = fuzz_utf8(s + i, n - 1 - i)) == 0)
+			return false;
+		i += k;
+	}
+	return true;
+}
+
+/* The escapers on the raw input. */
+static void
+fuzz_proxyfile_output(const uint8_t *data, size_t size)
+{
+	char *buf = NULL, *s;
+	size_t len = 0, i, k;
+	FILE *f;
+
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		abort();
+	json_string(f, (const char *)data, size);
+	if (fclose(f) != 0)
+		abort();
+	if (!fuzz_json_ok((unsigned char *)buf, len)) {
+		fprintf(stderr, "bad JSON: %.*s\n", (int)len, buf);
+		abort();
+	}
+	free(buf);
+
+	s = out_sanitize((const char *)data, size);
+	FUZZ_CHECK(s != NULL);
+	len = strlen(s);
+	for (i = 0; i < len; i += k) {
+		FUZZ_CHECK((unsigned char)s[i] >= 0x20 &&
+		    (unsigned char)s[i] != 0x7f);
+		k = fuzz_utf8((unsigned char *)s + i, len - i);
+		FUZZ_CHECK(k != 0);
+	}
+	free(s);
+
+	s = malloc(size + 1);
+	FUZZ_CHECK(s != NULL);
+	memcpy(s, data, size);
+	s[size] = '\0';
+	buf = out_redact(s);
+	FUZZ_CHECK(buf != NULL);
+	free(buf);
+	free(s);
+}
+
+/* Every line of errors is "path:N: problem". */
+static void
+fuzz_proxyfile_errors(const char *errs, size_t len)
+{
+	const char *p = errs, *end = errs + len, *nl, *q;
+	size_t plen = strlen(fuzz_path);
+
+	while (p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		FUZZ_CHECK(nl != NULL);
+		if (strncmp(p, fuzz_path, plen) != 0 || p[plen] != ':' ||
+		    !isdigit((unsigned char)p[plen + 1])) {
+			fprintf(stderr, "bad error line: %.*s\n",
+			    (int)(nl - p), p);
+			abort();
+		}
+		for (q = p + plen + 1; isdigit((unsigned char)*q); q++)
+			;
+		FUZZ_CHECK(q[0] == ':' && q[1] == ' ' && q + 2 < nl);
+		p = nl + 1;
+	}
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct proxyfile pf;
+	char *errs = NULL;
+	size_t errlen = 0, i;
+	FILE *f, *errf;
+	int rc;
+
+	if (fuzz_dir[0] == '\0') {
+		const char *tmp = getenv("TMPDIR");
+
+		snprintf(fuzz_dir, sizeof fuzz_dir, "%s/fuzzpf.XXXXXX",
+		    tmp != NULL && strlen(tmp) < 32 ? tmp : "/tmp");
+		if (mkdtemp(fuzz_dir) == NULL)
+			abort();
+		snprintf(fuzz_path, sizeof fuzz_path, "%s/proxies.txt",
+		    fuzz_dir);
+		atexit(fuzz_proxyfile_cleanup);
+	}
+	fuzz_proxyfile_output(data, size);
+
+	if ((f = fopen(fuzz_path, "wb")) == NULL)
+		abort();
+	if (size > 0 && fwrite(data, 1, size, f) != size)
+		abort();
+	if (fclose(f) != 0)
+		abort();
+	if ((errf = open_memstream(&errs, &errlen)) == NULL)
+		abort();
+	memset(&pf, 0, sizeof pf);
+	rc = proxyfile_load(&pf, fuzz_path, errf);
+	if (fclose(errf) != 0)
+		abort();
+	FUZZ_CHECK(rc >= 0);
+	if (rc == 0) {
+		FUZZ_CHECK(errlen == 0);
+		for (i = 0; i < pf.n; i++) {
+			FUZZ_CHECK(pf.v[i].url != NULL && pf.v[i].line >= 1);
+			FUZZ_CHECK(proxyfile_check_url(pf.v[i].url) == NULL);
+		}
+	} else {
+		FUZZ_CHECK(errlen > 0);
+		fuzz_proxyfile_errors(errs, errlen);
+	}
+	proxyfile_clear(&pf);
+	free(errs);
+	return 0;
+}

@@ -1,0 +1,160 @@
+/*
+ * fuzz_resp.c: the daemon's request reader (resp_read: RESP arrays
+ * through redisReader with the daemon's object functions and limits,
+ * inline lines through the splitter) on arbitrary bytes.  The input is
+ * read twice, once in one piece and once in pieces whose sizes come from
+ * the input's first bytes; both readings must produce the same requests
+ * until either reports an error, every request must be well formed, and
+ * an error must come with a cause.
+ */
+#include "config.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "fuzz.h"
+#include "resp.h"
+#include "xmalloc.h"
+
+/* The requests one reading produced, each serialised. */
+struct fuzz_reqs {
+	char		**v;		/* owned serialised requests */
+	size_t		 *len;		/* their lengths */
+	size_t		  n;		/* requests read */
+	bool		  failed;	/* resp_read reported an error */
+};
+
+/* Check a request and append its serialisation to q. */
+static void
+fuzz_resp_keep(struct fuzz_reqs *q, struct resp_args *a)
+{
+	size_t total = 0, off = 0;
+	char *s;
+	int i;
+
+	FUZZ_CHECK(a->argc > 0 && a->argc <= RESP_MAX_ARGS);
+	FUZZ_CHECK(a->argv != NULL && a->len != NULL);
+	FUZZ_CHECK(a->argv[a->argc] == NULL);
+	for (i = 0; i < a->argc; i++) {
+		FUZZ_CHECK(a->argv[i] != NULL);
+		FUZZ_CHECK(a->argv[i][a->len[i]] == '\0');
+		total += sizeof a->len[i] + a->len[i];
+	}
+	s = xmalloc(total + 1);
+	for (i = 0; i < a->argc; i++) {
+		memcpy(s + off, &a->len[i], sizeof a->len[i]);
+		off += sizeof a->len[i];
+		memcpy(s + off, a->argv[i], a->len[i]);
+		off += a->len[i];
+	}
+	q->v = xreallocarray(q->v, q->n + 1, sizeof *q->v);
+	q->len = xreallocarray(q->len, q->n + 1, sizeof *q->len);
+	q->v[q->n] = s;
+	q->len[q->n] = total;
+	q->n++;
+}
+
+/* Take every complete request out of in; false once an error came. */
+static bool
+fuzz_resp_drain(struct resp_reader *r, struct evbuffer *in,
+    struct fuzz_reqs *q)
+{
+	struct resp_args a;
+	char *cause;
+	int rc;
+
+	for (;;) {
+		memset(&a, 0, sizeof a);
+		rc = resp_read(r, in, &a, &cause);
+		if (rc == 1) {
+			FUZZ_CHECK(cause == NULL);
+			fuzz_resp_keep(q, &a);
+			resp_args_free(&a);
+			continue;
+		}
+		if (rc == 0) {
+			FUZZ_CHECK(cause == NULL);
+			return true;
+		}
+		FUZZ_CHECK(rc == -1);
+		FUZZ_CHECK(cause != NULL && *cause != '\0');
+		free(cause);
+		q->failed = true;
+		return false;
+	}
+}
+
+/* Read data in pieces of the sizes the seed gives (0: one piece). */
+static void
+fuzz_resp_read(const uint8_t *data, size_t size, size_t max_request,
+    uint32_t seed, struct fuzz_reqs *q)
+{
+	struct resp_reader r;
+	struct evbuffer *in;
+	size_t off = 0, n;
+
+	resp_reader_init(&r, max_request);
+	if ((in = evbuffer_new()) == NULL)
+		abort();
+	while (off < size) {
+		if (seed == 0)
+			n = size - off;
+		else {
+			seed = seed * 1103515245 + 12345;
+			n = 1 + (seed >> 16) % 64;
+			if (n > size - off)
+				n = size - off;
+		}
+		evbuffer_add(in, data + off, n);
+		off += n;
+		if (!fuzz_resp_drain(&r, in, q))
+			break;
+	}
+	resp_reader_deinit(&r);
+	evbuffer_free(in);
+}
+
+static void
+fuzz_resp_free(struct fuzz_reqs *q)
+{
+	size_t i;
+
+	for (i = 0; i < q->n; i++)
+		free(q->v[i]);
+	free(q->v);
+	free(q->len);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fuzz_reqs whole, pieces;
+	size_t i, max_request;
+	uint32_t seed;
+
+	if (size < 2)
+		return 0;
+	/* first byte: the limit (the smallest allowed or the default) and
+	 * the chunking seed */
+	max_request = (data[0] & 1) ? 256 : 65536;
+	seed = (uint32_t)data[0] | ((uint32_t)data[1] << 8) | 1;
+	data += 2;
+	size -= 2;
+
+	memset(&whole, 0, sizeof whole);
+	memset(&pieces, 0, sizeof pieces);
+	fuzz_resp_read(data, size, max_request, 0, &whole);
+	fuzz_resp_read(data, size, max_request, seed, &pieces);
+	/* the same requests whatever the chunking, up to an error */
+	for (i = 0; i < whole.n && i < pieces.n; i++) {
+		FUZZ_CHECK(whole.len[i] == pieces.len[i]);
+		FUZZ_CHECK(memcmp(whole.v[i], pieces.v[i], whole.len[i]) == 0);
+	}
+	if (!whole.failed && !pieces.failed)
+		FUZZ_CHECK(whole.n == pieces.n);
+	fuzz_resp_free(&whole);
+	fuzz_resp_free(&pieces);
+	return 0;
+}

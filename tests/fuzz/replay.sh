@@ -1,0 +1,21 @@
+#!/bin/sh
+# replay.sh: run every fuzz harness once on each file of its committed
+# corpus (tests/fuzz/corpus/<harness>/); any crash, sanitizer report or
+# failed check fails the test.
+. "$top_srcdir/tests/lib.sh"
+
+for h in fuzz_resp fuzz_proxyurl fuzz_conf fuzz_codec fuzz_proxyfile; do
+	dir="$top_srcdir/tests/fuzz/corpus/$h"
+	n=$(ls "$dir" | wc -l)
+	check "$h corpus has seeds" test "$n" -ge 10
+	# file arguments work both for driver.c and for libFuzzer (which
+	# runs each once)
+	if TMPDIR="$T" "$top_builddir/tests/fuzz/$h" "$dir"/* \
+	    >"$T/$h.out" 2>&1; then
+		ok "$h replays $n inputs"
+	else
+		sed 's/^/# /' "$T/$h.out" | tail -20
+		not_ok "$h replays $n inputs"
+	fi
+done
+finish
