@@ -179,7 +179,10 @@ resp_split(const char *p, const char *end, struct resp_args *a, char **cause)
 		    sizeof *a->argv);
 		a->len = xreallocarray(a->len, (size_t)a->argc + 2,
 		    sizeof *a->len);
-		a->argv[a->argc] = xstrndup(buf, n);
+		/* not xstrndup: a "\x00" escape puts a NUL inside */
+		a->argv[a->argc] = xmalloc(n + 1);
+		memcpy(a->argv[a->argc], buf, n);
+		a->argv[a->argc][n] = '\0';
 		a->len[a->argc] = n;
 		a->argc++;
 		a->argv[a->argc] = NULL;

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <malloc.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -39,6 +40,8 @@ fuzz_resp_keep(struct fuzz_reqs *q, struct resp_args *a)
 	FUZZ_CHECK(a->argv[a->argc] == NULL);
 	for (i = 0; i < a->argc; i++) {
 		FUZZ_CHECK(a->argv[i] != NULL);
+		/* the argument holds its length (caught without ASan too) */
+		FUZZ_CHECK(malloc_usable_size(a->argv[i]) > a->len[i]);
 		FUZZ_CHECK(a->argv[i][a->len[i]] == '\0');
 		total += sizeof a->len[i] + a->len[i];
 	}
