@@ -54,6 +54,23 @@ fuzz_codec_decode(const redisReply *r)
 	}
 }
 
+#define FUZZ_MAX_ELEMENTS 4096	/* elements in one array reply */
+
+#ifndef HAVE_REDISCONNECTWITHOPTIONS
+/* hiredis 0.14 has no limit on an array's size and allocates what the
+ * reply announces (*7777777770 is 62 GB): cap it as hiredis 1.x does. */
+static redisReplyObjectFunctions fuzz_fn;	/* defaults, capped array */
+static void *(*fuzz_create_array)(const redisReadTask *, int);
+
+static void *
+fuzz_codec_array(const redisReadTask *task, int n)
+{
+	if (n > FUZZ_MAX_ELEMENTS)
+		return NULL;
+	return fuzz_create_array(task, n);
+}
+#endif
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -63,6 +80,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if ((rd = redisReaderCreate()) == NULL)
 		abort();
+#ifdef HAVE_REDISCONNECTWITHOPTIONS
+	rd->maxelements = FUZZ_MAX_ELEMENTS;
+#else
+	if (fuzz_create_array == NULL) {
+		fuzz_fn = *rd->fn;
+		fuzz_create_array = fuzz_fn.createArray;
+		fuzz_fn.createArray = fuzz_codec_array;
+	}
+	rd->fn = &fuzz_fn;
+#endif
 	if (redisReaderFeed(rd, (const char *)data, size) != REDIS_OK)
 		abort();
 	/* every complete reply of the input, a few at most */

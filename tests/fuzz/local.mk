@@ -7,7 +7,7 @@ FUZZ_HARNESSES = tests/fuzz/fuzz_resp tests/fuzz/fuzz_proxyurl \
 	tests/fuzz/fuzz_conf tests/fuzz/fuzz_codec tests/fuzz/fuzz_proxyfile
 check_PROGRAMS += $(FUZZ_HARNESSES)
 TESTS += tests/fuzz/replay.sh
-EXTRA_DIST += tests/fuzz/replay.sh tests/fuzz/corpus
+EXTRA_DIST += tests/fuzz/replay.sh tests/fuzz/corpus tests/fuzz/lsan.supp
 
 if ENABLE_FUZZ
 FUZZ_MAIN =

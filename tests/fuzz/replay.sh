@@ -4,6 +4,10 @@
 # failed check fails the test.
 . "$top_srcdir/tests/lib.sh"
 
+# leaks in system libraries (ASan builds, --enable-fuzz)
+LSAN_OPTIONS="suppressions=$top_srcdir/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export LSAN_OPTIONS
+
 for h in fuzz_resp fuzz_proxyurl fuzz_conf fuzz_codec fuzz_proxyfile; do
 	dir="$top_srcdir/tests/fuzz/corpus/$h"
 	n=$(ls "$dir" | wc -l)
