@@ -13,7 +13,7 @@
 
 #include "ra_alloc.h"
 
-/* Key suffixes of a pool, in the order of KEYS in lua/lib/common.lua. */
+/* Key suffixes of a pool, in the order of KEYS in lua/lib/alloc.lua. */
 static const char *const pool_suffix[] = {
 	":meta", ":items", ":free", ":shared", ":leases", ":lease",
 	":quarantine", ":bind", ":bindexp", ":bindrev", ":itemexp", ":fence"
