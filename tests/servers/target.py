@@ -6,7 +6,9 @@
 Every path answers 200 "ok\\n" except:
   /slow?ms=N   waits N ms first
   /status/N    answers status N
-  /_stats      JSON: {"total": n, "by_proxy": {X-Proxy-Id: n}} (not counted)
+  /_stats      JSON: {"total": n, "by_proxy": {X-Proxy-Id: n},
+               "elapsed": seconds since the start or the last /_reset}
+               (not counted)
   /_reset      zeroes the counters (not counted)
 Listens on 127.0.0.1 only; writes each port to its file once listening.
 """
@@ -16,11 +18,14 @@ import json
 import os
 import ssl
 import sys
+import time
 
 counts = {"total": 0, "by_proxy": {}}
+since = time.monotonic()
 
 
 async def handle(reader, writer):
+    global since
     try:
         head = await reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
@@ -32,10 +37,12 @@ async def handle(reader, writer):
                 hdr[k.strip().lower()] = v.strip()
         status, body = 200, b"ok\n"
         if path == "/_stats":
-            body = json.dumps(counts).encode()
+            body = json.dumps(dict(counts,
+                                   elapsed=time.monotonic() - since)).encode()
         elif path == "/_reset":
             counts["total"] = 0
             counts["by_proxy"] = {}
+            since = time.monotonic()
         else:
             counts["total"] += 1
             pid = hdr.get("x-proxy-id", "-")
