@@ -286,9 +286,16 @@ def rss_kb(pid):
     return 0
 
 
+def asan(pid):
+    """True when the process runs with AddressSanitizer."""
+    with open("/proc/%d/maps" % pid) as f:
+        return "libasan" in f.read()
+
+
 arg = b"z" * 1000
 n = 20000
 req = b"*2\r\n$4\r\nPING\r\n$1000\r\n" + arg + b"\r\n"
+rss0 = rss_kb(env.daemon.pid)
 slow = socket.socket(socket.AF_UNIX)
 slow.connect(env.sock)
 slow.setblocking(False)
@@ -302,8 +309,15 @@ while sent < len(data) and time.monotonic() < t_end:
         time.sleep(0.01)
 ok(sent < len(data), "a client that does not read is pushed back "
    "(%d of %d bytes taken)" % (sent, len(data)))
-ok(rss_kb(env.daemon.pid) < 40000, "daemon memory stays bounded (%d kB)"
-   % rss_kb(env.daemon.pid))
+# growth, not an absolute size: the 20 MB of requests and 20 MB of
+# answers must not pile up in the daemon.  Under ASan freed memory stays
+# in its quarantine, so RSS says nothing about what the daemon holds.
+rss1 = rss_kb(env.daemon.pid)
+if asan(env.daemon.pid):
+    ok(True, "daemon memory: not measured under ASan (%d kB)" % rss1)
+else:
+    ok(rss1 - rss0 < 24000, "daemon memory stays bounded (%d kB, was %d kB)"
+       % (rss1, rss0))
 ok(good.ping(), "other clients are served meanwhile")
 slow.setblocking(True)
 slow.settimeout(20)
@@ -342,7 +356,7 @@ env.write_conf('{ name = "default"; proxies = ( "http://127.0.0.1:20000" ); }',
 with open(env.conf) as f:
     text = f.read().replace("listen_extra = 1;", "").replace(
         "max_request = 4096;", "max_request = 4096; max_clients = 3; "
-        "idle_timeout = 0.5;")
+        "idle_timeout = 2;")
 with open(env.conf, "w") as f:
     f.write(text)
 admin = env.client()
@@ -352,20 +366,45 @@ admin.close()
 ok(wait_for(lambda: env.client().execute_command("INFO")
             ["connected_clients"] == 1, 10),
    "idle_timeout applies to connected clients after RELOAD")
+
+
+def pinged():
+    """A new connection that got +PONG, or None (refused while a client
+    closed above is still counted: the caller tries again)."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    try:
+        s.connect(env.sock)
+        s.sendall(b"PING\r\n")
+        if s.recv(100) == b"+PONG\r\n":
+            return s
+    except OSError:
+        pass
+    s.close()
+    return None
+
+
 socks = []
 for i in range(3):
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(env.sock)
-    s.sendall(b"PING\r\n")
-    s.settimeout(2)
-    socks.append((s, s.recv(100)))
-ok(all(r == b"+PONG\r\n" for _, r in socks), "3 clients under max_clients 3")
+    end = time.monotonic() + 10
+    s = pinged()
+    while s is None and time.monotonic() < end:
+        time.sleep(0.05)
+        s = pinged()
+    if s is not None:
+        socks.append((s, time.monotonic()))
+ok(len(socks) == 3, "3 clients under max_clients 3")
+# (idle_timeout 2 s: the 3 stay connected while the 4th tries)
 ok(raw(b"PING\r\n").startswith(b"-ERR max number of clients"),
    "a 4th client is refused")
-t0 = time.monotonic()
-closed = wait_for(lambda: socks[0][0].recv(100) == b"", 5)
-ok(closed and time.monotonic() - t0 < 3, "idle client closed after "
-   "idle_timeout")
+socks[0][0].settimeout(10)
+try:
+    closed = socks[0][0].recv(100) == b""
+except OSError:
+    closed = False
+idle = time.monotonic() - socks[0][1]
+ok(closed and 1.0 <= idle < 10, "idle client closed after idle_timeout "
+   "(%.1f s after its answer)" % idle)
 for s, _ in socks:
     s.close()
 ok(wait_for(lambda: env.client().ping(), 5), "new clients accepted again")
