@@ -413,73 +413,66 @@ chain_start(struct ra_async *ra, struct chain *c)
 	return 0;
 }
 
-int
-ra_async_add(struct ra_async *ra, const char *pool,
-    const struct ra_item *items, size_t n, ra_async_fn *fn, void *priv)
+/*
+ * Check the arguments of a chained call, copy them and send its first step.
+ * A bad argument is delivered through fn at once.  Returns 0, or -1 when
+ * out of memory or the first call cannot be sent (fn is not called).
+ */
+static int
+chain_launch(struct ra_async *ra, enum chain_kind kind, const char *pool,
+    const struct ra_item *items, const char *const *keys, size_t n,
+    ra_async_fn *fn, void *priv)
 {
 	struct chain *c;
 	int err = 0;
 	char errstr[RA_ERRSTR_LEN] = "";
 
 	if (ra_check_key("pool name", pool, &err, errstr) != 0 ||
-	    ra_check_items(items, n, &err, errstr) != 0)
+	    ((kind == CHAIN_ADD || kind == CHAIN_ASSIGN) &&
+	    ra_check_items(items, n, &err, errstr) != 0) ||
+	    (kind == CHAIN_REMOVE && ra_check_keys(keys, n, &err,
+	    errstr) != 0))
 		return early_error(ra, err, errstr, fn, priv);
-	if ((c = chain_create(CHAIN_ADD, pool, items, NULL, n, fn,
-	    priv)) == NULL)
+	if ((c = chain_create(kind, pool, items, keys, n, fn, priv)) == NULL)
 		return -1;
-	c->step = STEP_CHUNKS;
+	switch (kind) {
+	case CHAIN_ASSIGN:
+		c->step = STEP_BEGIN;
+		break;
+	case CHAIN_DELETE:
+		c->step = STEP_SWEEP;
+		break;
+	default:
+		c->step = STEP_CHUNKS;
+		break;
+	}
 	return chain_start(ra, c);
+}
+
+int
+ra_async_add(struct ra_async *ra, const char *pool,
+    const struct ra_item *items, size_t n, ra_async_fn *fn, void *priv)
+{
+	return chain_launch(ra, CHAIN_ADD, pool, items, NULL, n, fn, priv);
 }
 
 int
 ra_async_remove(struct ra_async *ra, const char *pool,
     const char *const *keys, size_t n, ra_async_fn *fn, void *priv)
 {
-	struct chain *c;
-	int err = 0;
-	char errstr[RA_ERRSTR_LEN] = "";
-
-	if (ra_check_key("pool name", pool, &err, errstr) != 0 ||
-	    ra_check_keys(keys, n, &err, errstr) != 0)
-		return early_error(ra, err, errstr, fn, priv);
-	if ((c = chain_create(CHAIN_REMOVE, pool, NULL, keys, n, fn,
-	    priv)) == NULL)
-		return -1;
-	c->step = STEP_CHUNKS;
-	return chain_start(ra, c);
+	return chain_launch(ra, CHAIN_REMOVE, pool, NULL, keys, n, fn, priv);
 }
 
 int
 ra_async_assign(struct ra_async *ra, const char *pool,
     const struct ra_item *items, size_t n, ra_async_fn *fn, void *priv)
 {
-	struct chain *c;
-	int err = 0;
-	char errstr[RA_ERRSTR_LEN] = "";
-
-	if (ra_check_key("pool name", pool, &err, errstr) != 0 ||
-	    ra_check_items(items, n, &err, errstr) != 0)
-		return early_error(ra, err, errstr, fn, priv);
-	if ((c = chain_create(CHAIN_ASSIGN, pool, items, NULL, n, fn,
-	    priv)) == NULL)
-		return -1;
-	c->step = STEP_BEGIN;
-	return chain_start(ra, c);
+	return chain_launch(ra, CHAIN_ASSIGN, pool, items, NULL, n, fn, priv);
 }
 
 int
 ra_async_pool_delete(struct ra_async *ra, const char *pool, ra_async_fn *fn,
     void *priv)
 {
-	struct chain *c;
-	int err = 0;
-	char errstr[RA_ERRSTR_LEN] = "";
-
-	if (ra_check_key("pool name", pool, &err, errstr) != 0)
-		return early_error(ra, err, errstr, fn, priv);
-	if ((c = chain_create(CHAIN_DELETE, pool, NULL, NULL, 0, fn,
-	    priv)) == NULL)
-		return -1;
-	c->step = STEP_SWEEP;
-	return chain_start(ra, c);
+	return chain_launch(ra, CHAIN_DELETE, pool, NULL, NULL, 0, fn, priv);
 }
