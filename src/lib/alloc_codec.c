@@ -135,15 +135,8 @@ static int
 pool_start(struct ra_args *a, int script, const char *prefix,
     const char *pool, int *err, char *errstr)
 {
-	size_t i;
-
-	memset(a, 0, sizeof *a);
-	if (ra_check_key("pool name", pool, err, errstr) != 0)
-		return -1;
-	ra_args_init(a, script);
-	for (i = 0; i < sizeof pool_suffix / sizeof pool_suffix[0]; i++)
-		ra_args_key(a, prefix, pool, pool_suffix[i]);
-	return 0;
+	return ra_args_pool(a, script, prefix, pool, pool_suffix,
+	    sizeof pool_suffix / sizeof pool_suffix[0], err, errstr);
 }
 
 /* The registry of pool names. */

@@ -138,6 +138,27 @@ ra_args_key(struct ra_args *a, const char *prefix, const char *pool,
 	free(buf);
 }
 
+/*
+ * Start a call of script on pool: check the pool name, then push KEYS
+ * "{prefix:pool}suffix" for each of the n suffixes, in order.  Returns 0,
+ * or -1 with err set and a zeroed (safe to deinit).
+ */
+int
+ra_args_pool(struct ra_args *a, int script, const char *prefix,
+    const char *pool, const char *const *suffix, size_t n, int *err,
+    char *errstr)
+{
+	size_t i;
+
+	memset(a, 0, sizeof *a);
+	if (ra_check_key("pool name", pool, err, errstr) != 0)
+		return -1;
+	ra_args_init(a, script);
+	for (i = 0; i < n; i++)
+		ra_args_key(a, prefix, pool, suffix[i]);
+	return 0;
+}
+
 void
 ra_args_bin(struct ra_args *a, const char *s, size_t len)
 {

@@ -64,15 +64,8 @@ static int
 health_start(struct ra_args *a, int script, const char *prefix,
     const char *pool, int *err, char *errstr)
 {
-	size_t i;
-
-	memset(a, 0, sizeof *a);
-	if (ra_check_key("pool name", pool, err, errstr) != 0)
-		return -1;
-	ra_args_init(a, script);
-	for (i = 0; i < sizeof health_suffix / sizeof health_suffix[0]; i++)
-		ra_args_key(a, prefix, pool, health_suffix[i]);
-	return 0;
+	return ra_args_pool(a, script, prefix, pool, health_suffix,
+	    sizeof health_suffix / sizeof health_suffix[0], err, errstr);
 }
 
 static int

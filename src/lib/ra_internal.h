@@ -45,6 +45,10 @@ void	ra_args_deinit(struct ra_args *a);
 /* KEYS: "{prefix:pool}suffix", e.g. suffix ":free". */
 void	ra_args_key(struct ra_args *a, const char *prefix, const char *pool,
 	    const char *suffix);
+/* Check pool and start a call of script with its n suffixed KEYS. */
+int	ra_args_pool(struct ra_args *a, int script, const char *prefix,
+	    const char *pool, const char *const *suffix, size_t n, int *err,
+	    char *errstr);
 /* KEYS: a key given whole. */
 void	ra_args_rawkey(struct ra_args *a, const char *key, size_t len);
 /* ARGV values. */
