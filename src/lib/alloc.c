@@ -12,41 +12,9 @@
 
 #include "ra_alloc.h"
 
-/* Record a builder's or decoder's error in ctx; returns -1. */
-static int
-sync_fail(struct ra_context *ctx, int err, const char *errstr)
-{
-	ctx->err = err;
-	if (errstr != ctx->errstr)
-		memcpy(ctx->errstr, errstr, RA_ERRSTR_LEN);
-	return -1;
-}
-
-/*
- * Send a built call and decode its reply into res.  Consumes a.  Returns
- * 0, or -1 with ctx->err set (nothing left to free in res).
- */
-static int
-sync_run(struct ra_context *ctx, struct ra_args *a, ra_decode_fn *dec,
-    struct ra_result *res)
-{
-	redisReply *r;
-
-	memset(res, 0, sizeof *res);
-	r = ra_call(ctx, a);
-	ra_args_deinit(a);
-	if (r == NULL)
-		return -1;
-	dec(r, res);
-	freeReplyObject(r);
-	if (res->err != RA_OK)
-		return sync_fail(ctx, res->err, res->errstr);
-	return 0;
-}
-
 /* Build-and-run shorthand: b is the builder's return value. */
 #define SYNC(ctx, b, a, dec, res) \
-	((b) != 0 ? -1 : sync_run((ctx), (a), (dec), (res)))
+	((b) != 0 ? -1 : ra_call_decode((ctx), (a), (dec), (res)))
 
 int
 ra_pool_create(struct ra_context *ctx, const char *pool,
@@ -101,7 +69,7 @@ ra_pools(struct ra_context *ctx, struct ra_strlist *out)
 
 	memset(out, 0, sizeof *out);
 	ra_build_pools(&a, ra_prefix(ctx));
-	if (sync_run(ctx, &a, ra_decode_strlist, &res) != 0)
+	if (ra_call_decode(ctx, &a, ra_decode_strlist, &res) != 0)
 		return -1;
 	*out = res.u.strs;
 	return 0;

@@ -408,3 +408,24 @@ ra_call(struct ra_context *ctx, struct ra_args *a)
 	}
 	return r;
 }
+
+int
+ra_call_decode(struct ra_context *ctx, struct ra_args *a, ra_decode_fn *dec,
+    struct ra_result *res)
+{
+	redisReply *r;
+
+	memset(res, 0, sizeof *res);
+	r = ra_call(ctx, a);
+	ra_args_deinit(a);
+	if (r == NULL)
+		return -1;
+	dec(r, res);
+	freeReplyObject(r);
+	if (res->err != RA_OK) {
+		ctx->err = res->err;
+		memcpy(ctx->errstr, res->errstr, sizeof ctx->errstr);
+		return -1;
+	}
+	return 0;
+}

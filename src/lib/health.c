@@ -352,28 +352,6 @@ free_counts(struct ra_result *res)
 	ra_health_counts_deinit(&res->u.hcounts);
 }
 
-/* Run a built sync call and decode it; consumes a.  0 or -1 with err. */
-static int
-health_run(struct ra_context *ctx, struct ra_args *a, ra_decode_fn *dec,
-    struct ra_result *res)
-{
-	redisReply *r;
-
-	memset(res, 0, sizeof *res);
-	r = ra_call(ctx, a);
-	ra_args_deinit(a);
-	if (r == NULL)
-		return -1;
-	dec(r, res);
-	freeReplyObject(r);
-	if (res->err != RA_OK) {
-		ctx->err = res->err;
-		memcpy(ctx->errstr, res->errstr, RA_ERRSTR_LEN);
-		return -1;
-	}
-	return 0;
-}
-
 int
 ra_health_claim(struct ra_context *ctx, const char *pool, unsigned count,
     double lease, struct ra_strlist *out)
@@ -383,7 +361,7 @@ ra_health_claim(struct ra_context *ctx, const char *pool, unsigned count,
 
 	memset(out, 0, sizeof *out);
 	if (build_claim(&a, ra_prefix(ctx), pool, count, lease, &ctx->err,
-	    ctx->errstr) != 0 || health_run(ctx, &a, decode_claim, &res) != 0)
+	    ctx->errstr) != 0 || ra_call_decode(ctx, &a, decode_claim, &res) != 0)
 		return -1;
 	*out = res.u.strs;
 	return 0;
@@ -408,7 +386,7 @@ ra_health_report_batch(struct ra_context *ctx, const char *pool,
 	struct ra_args a;
 
 	if (build_report(&a, ra_prefix(ctx), pool, probes, n, hc, &ctx->err,
-	    ctx->errstr) != 0 || health_run(ctx, &a, decode_batch, &res) != 0)
+	    ctx->errstr) != 0 || ra_call_decode(ctx, &a, decode_batch, &res) != 0)
 		return -1;
 	if (res.u.hbatch.n != n) {
 		free_batch(&res);
@@ -432,7 +410,7 @@ ra_health_sync(struct ra_context *ctx, const char *pool,
 
 	if (build_sync(&a, ra_prefix(ctx), pool, cursor, count, spread,
 	    &ctx->err, ctx->errstr) != 0 ||
-	    health_run(ctx, &a, decode_integer, &res) != 0)
+	    ra_call_decode(ctx, &a, decode_integer, &res) != 0)
 		return -1;
 	*next = (unsigned long long)res.u.integer;
 	return 0;
@@ -447,7 +425,7 @@ ra_health_counts(struct ra_context *ctx, const char *pool,
 
 	memset(out, 0, sizeof *out);
 	if (build_counts(&a, ra_prefix(ctx), pool, &ctx->err,
-	    ctx->errstr) != 0 || health_run(ctx, &a, decode_counts, &res) != 0)
+	    ctx->errstr) != 0 || ra_call_decode(ctx, &a, decode_counts, &res) != 0)
 		return -1;
 	*out = res.u.hcounts;
 	return 0;

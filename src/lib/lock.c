@@ -234,30 +234,6 @@ decode_integer(const redisReply *r, struct ra_result *res)
 		    "expected an integer reply");
 }
 
-/* Run a built script call on a sync context and decode the reply into
- * res like the async path does.  Returns 0, or -1 with ctx->err set (res
- * still holds what the decoder left, e.g. the pttl of a BUSY lock). */
-static int
-lock_run(struct ra_context *ctx, struct ra_args *a, ra_decode_fn *dec,
-    struct ra_result *res)
-{
-	redisReply *r;
-
-	memset(res, 0, sizeof *res);
-	r = ra_call(ctx, a);
-	ra_args_deinit(a);
-	if (r == NULL)
-		return -1;
-	dec(r, res);
-	freeReplyObject(r);
-	if (res->err != RA_OK) {
-		ctx->err = res->err;
-		memcpy(ctx->errstr, res->errstr, sizeof ctx->errstr);
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * Run a plain command (BLPOP, SSCAN, EXISTS...) on a sync context,
  * reconnecting first if needed.  Returns the reply (caller frees) or NULL
@@ -306,7 +282,7 @@ lock_try(struct ra_context *ctx, const char *name, const char *owner,
 	struct ra_args a;
 
 	args_acquire(&a, ra_prefix(ctx), name, owner, ttl, flags);
-	if (lock_run(ctx, &a, decode_acquire, &res) != 0) {
+	if (ra_call_decode(ctx, &a, decode_acquire, &res) != 0) {
 		if (pttl != NULL)
 			*pttl = res.u.integer;
 		return -1;
@@ -442,7 +418,7 @@ ra_unlock(struct ra_context *ctx, const char *name, const char *owner)
 	if (lock_check_ctx(ctx, name, owner, true, 0) != 0)
 		return -1;
 	args_release(&a, ra_prefix(ctx), name, owner, 0);
-	return lock_run(ctx, &a, decode_integer, &res);
+	return ra_call_decode(ctx, &a, decode_integer, &res);
 }
 
 int
@@ -454,7 +430,7 @@ ra_force_unlock(struct ra_context *ctx, const char *name)
 	if (lock_check_ctx(ctx, name, NULL, false, 0) != 0)
 		return -1;
 	args_release(&a, ra_prefix(ctx), name, NULL, 1);
-	if (lock_run(ctx, &a, decode_integer, &res) != 0)
+	if (ra_call_decode(ctx, &a, decode_integer, &res) != 0)
 		return -1;
 	return res.u.integer != 0;
 }
@@ -474,7 +450,7 @@ ra_lock_extend(struct ra_context *ctx, const char *name, const char *owner,
 		return -1;
 	}
 	args_extend(&a, ra_prefix(ctx), name, owner, ttl, replace);
-	if (lock_run(ctx, &a, decode_integer, &res) != 0)
+	if (ra_call_decode(ctx, &a, decode_integer, &res) != 0)
 		return -1;
 	if (pttl_ms != NULL)
 		*pttl_ms = res.u.integer;
@@ -494,7 +470,7 @@ ra_lock_update(struct ra_context *ctx, const char *name, const char *owner,
 	lock_args_key(&a, ra_prefix(ctx), "lock", name, "");
 	ra_args_str(&a, owner);
 	ra_args_ll(&a, lock_ttl_ms(ttl));
-	return lock_run(ctx, &a, decode_integer, &res);
+	return ra_call_decode(ctx, &a, decode_integer, &res);
 }
 
 /* Read a lock: owner value (malloc'd or NULL when free; value may be NULL
@@ -623,7 +599,7 @@ lock_cond(struct ra_context *ctx, const char *name, enum ra_lock_cmp op,
 	ra_args_str(&a, set_value != NULL ? set_value : num);
 	ra_args_ll(&a, lock_ttl_ms(ttl));
 	ra_args_str(&a, eps);
-	if (lock_run(ctx, &a, decode_integer, &res) != 0)
+	if (ra_call_decode(ctx, &a, decode_integer, &res) != 0)
 		return -1;
 	return res.u.integer != 0;
 }
@@ -761,7 +737,7 @@ pool_chunks(struct ra_context *ctx, const char *pool, const char *op,
 			ra_args_ll(&a, LOCK_STAGING_MS);
 		for (j = i; j < n && j < i + batch; j++)
 			ra_args_str(&a, names[j]);
-		if (lock_run(ctx, &a, decode_integer, &res) != 0)
+		if (ra_call_decode(ctx, &a, decode_integer, &res) != 0)
 			return -1;
 		if (total != NULL)
 			*total += res.u.integer;

@@ -94,6 +94,14 @@ redisReply *ra_call(struct ra_context *ctx, struct ra_args *a);
  * sync wrappers share these. */
 typedef void ra_decode_fn(const redisReply *r, struct ra_result *res);
 
+/*
+ * Sync: run a finished call with ra_call(), consume a and decode the reply
+ * into res as the async path does.  Returns 0, or -1 with ctx->err set
+ * (on a decoder's error res keeps what it left, e.g. a BUSY lock's pttl).
+ */
+int	ra_call_decode(struct ra_context *ctx, struct ra_args *a,
+	    ra_decode_fn *dec, struct ra_result *res);
+
 /* Free what a decoder allocated in res (by the decoder that made it). */
 typedef void ra_result_free_fn(struct ra_result *res);
 
