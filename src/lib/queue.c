@@ -324,6 +324,21 @@ queue_args(struct ra_args *a, int script, const char *prefix,
 	}
 }
 
+/* Run a built call whose reply carries nothing; consumes a.  Returns 0, or
+ * -1 with ctx->err set. */
+static int
+queue_send(struct ra_context *ctx, struct ra_args *a)
+{
+	redisReply *r;
+
+	r = ra_call(ctx, a);
+	ra_args_deinit(a);
+	if (r == NULL)
+		return -1;
+	freeReplyObject(r);
+	return 0;
+}
+
 int
 queue_check_name(const char *name, int *err, char *errstr)
 {
@@ -390,7 +405,6 @@ ra_queue_submit(struct ra_queue *q, struct ra_context *ctx, const char *name,
     const char *id, const void *payload, size_t len, double timeout)
 {
 	struct ra_args a;
-	redisReply *r;
 
 	if (check_name_id(ctx, name, id, true) != 0 ||
 	    ra_check_ttl("timeout", timeout, false, &ctx->err,
@@ -408,12 +422,7 @@ ra_queue_submit(struct ra_queue *q, struct ra_context *ctx, const char *name,
 	ra_args_ll(&a, q->conf.max_attempts);
 	ra_args_ms(&a, q->conf.result_ttl);
 	ra_args_ll(&a, QUEUE_WAKE_CAP);
-	r = ra_call(ctx, &a);
-	ra_args_deinit(&a);
-	if (r == NULL)
-		return -1;
-	freeReplyObject(r);
-	return 0;
+	return queue_send(ctx, &a);
 }
 
 void
@@ -946,19 +955,13 @@ ra_queue_requeue(struct ra_queue *q, struct ra_context *ctx, const char *name,
     const char *id)
 {
 	struct ra_args a;
-	redisReply *r;
 
 	if (check_name_id(ctx, name, id, true) != 0)
 		return -1;
 	queue_args(&a, RA_SCRIPT_QUEUE_REQUEUE, ra_prefix(ctx), name, id);
 	ra_args_str(&a, id);
 	ra_args_ll(&a, QUEUE_WAKE_CAP);
-	r = ra_call(ctx, &a);
-	ra_args_deinit(&a);
-	if (r == NULL)
-		return -1;
-	freeReplyObject(r);
-	return 0;
+	return queue_send(ctx, &a);
 }
 
 /* ---- worker side ---- */
@@ -1224,18 +1227,12 @@ queue_heartbeat_id(struct ra_queue *q, struct ra_context *ctx,
     const char *name, const char *id, const char *token)
 {
 	struct ra_args a;
-	redisReply *r;
 
 	queue_args(&a, RA_SCRIPT_QUEUE_HEARTBEAT, ra_prefix(ctx), name, NULL);
 	ra_args_str(&a, id);
 	ra_args_str(&a, token);
 	ra_args_ms(&a, q->conf.lease);
-	r = ra_call(ctx, &a);
-	ra_args_deinit(&a);
-	if (r == NULL)
-		return -1;
-	freeReplyObject(r);
-	return 0;
+	return queue_send(ctx, &a);
 }
 
 /* A task taken by ra_queue_take: name, id and token are set. */
@@ -1265,7 +1262,6 @@ ra_queue_complete(struct ra_queue *q, struct ra_context *ctx,
     struct ra_task *t)
 {
 	struct ra_args a;
-	redisReply *r;
 
 	if (check_task(ctx, t) != 0)
 		return -1;
@@ -1273,12 +1269,7 @@ ra_queue_complete(struct ra_queue *q, struct ra_context *ctx,
 	ra_args_str(&a, t->id);
 	ra_args_str(&a, t->token);
 	ra_args_bin(&a, t->result != NULL ? t->result : "", t->result_len);
-	r = ra_call(ctx, &a);
-	ra_args_deinit(&a);
-	if (r == NULL)
-		return -1;
-	freeReplyObject(r);
-	return 0;
+	return queue_send(ctx, &a);
 }
 
 /* Retry delay before run attempt + 1: base * 2^(attempt - 1), capped,
@@ -1309,7 +1300,6 @@ int
 ra_queue_fail(struct ra_queue *q, struct ra_context *ctx, struct ra_task *t)
 {
 	struct ra_args a;
-	redisReply *r;
 
 	if (check_task(ctx, t) != 0)
 		return -1;
@@ -1318,10 +1308,5 @@ ra_queue_fail(struct ra_queue *q, struct ra_context *ctx, struct ra_task *t)
 	ra_args_str(&a, t->token);
 	ra_args_str(&a, t->error[0] ? t->error : "failed");
 	ra_args_ll(&a, backoff_ms(q, t->attempt));
-	r = ra_call(ctx, &a);
-	ra_args_deinit(&a);
-	if (r == NULL)
-		return -1;
-	freeReplyObject(r);
-	return 0;
+	return queue_send(ctx, &a);
 }
