@@ -806,15 +806,17 @@ bad:
 	bad_reply(res, "list");
 }
 
+/* Decode an array of strings into res->u.strs; a reply of another shape
+ * is reported as an unexpected reply to what. */
 void
-ra_decode_strlist(const redisReply *r, struct ra_result *res)
+ra_decode_names(const redisReply *r, struct ra_result *res, const char *what)
 {
 	struct ra_strlist *s = &res->u.strs;
 	size_t i;
 
 	memset(s, 0, sizeof *s);
 	if (!is_array(r, 0)) {
-		bad_reply(res, "a call answering names");
+		bad_reply(res, what);
 		return;
 	}
 	if (r->elements > 0 &&
@@ -826,11 +828,17 @@ ra_decode_strlist(const redisReply *r, struct ra_result *res)
 	for (i = 0; i < r->elements; i++) {
 		if ((s->v[i] = ra_reply_strdup(r->element[i])) == NULL) {
 			ra_strlist_deinit(s);
-			bad_reply(res, "a call answering names");
+			bad_reply(res, what);
 			return;
 		}
 		s->n = i + 1;
 	}
+}
+
+void
+ra_decode_strlist(const redisReply *r, struct ra_result *res)
+{
+	ra_decode_names(r, res, "a call answering names");
 }
 
 void

@@ -196,28 +196,7 @@ health_bad_reply(struct ra_result *res, const char *what)
 static void
 decode_claim(const redisReply *r, struct ra_result *res)
 {
-	struct ra_strlist *s = &res->u.strs;
-	size_t i;
-
-	memset(s, 0, sizeof *s);
-	if (r->type != REDIS_REPLY_ARRAY) {
-		health_bad_reply(res, "health_claim");
-		return;
-	}
-	if (r->elements > 0 &&
-	    (s->v = calloc(r->elements, sizeof *s->v)) == NULL) {
-		ra_set_error(&res->err, res->errstr, RA_ERR_OOM,
-		    "out of memory");
-		return;
-	}
-	for (i = 0; i < r->elements; i++) {
-		if ((s->v[i] = ra_reply_strdup(r->element[i])) == NULL) {
-			ra_strlist_deinit(s);
-			health_bad_reply(res, "health_claim");
-			return;
-		}
-		s->n = i + 1;
-	}
+	ra_decode_names(r, res, "health_claim");
 }
 
 static void

@@ -93,6 +93,10 @@ redisReply *ra_call(struct ra_context *ctx, struct ra_args *a);
 /* Decode a reply into res (err set on failure); the async path and the
  * sync wrappers share these. */
 typedef void ra_decode_fn(const redisReply *r, struct ra_result *res);
+/* Decode an array of strings into res->u.strs (what names the call in the
+ * error of a reply of another shape). */
+void	ra_decode_names(const redisReply *r, struct ra_result *res,
+	    const char *what);
 
 /*
  * Sync: run a finished call with ra_call(), consume a and decode the reply
