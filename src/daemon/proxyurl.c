@@ -116,6 +116,17 @@ proxyurl_normalise(const char *url, char **cause)
 		free(out);
 		out = NULL;
 		xasprintf(cause, "proxy URL longer than %d bytes", PROXYURL_MAX);
+		goto out;
+	}
+	/* curl decodes a %-escaped host: http://a%7f:1 gives a DEL */
+	for (p = out; *p != '\0'; p++) {
+		if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p)) {
+			free(out);
+			out = NULL;
+			xasprintf(cause, "proxy URL host contains a space or a "
+			    "control character");
+			break;
+		}
 	}
 
 out:
