@@ -1706,6 +1706,15 @@ cmd_lock_wake(struct daemon *d, const char *name)
 	}
 }
 
+void
+lockwait_fail_all(struct daemon *d, const char *code, const char *msg)
+{
+	struct req *r, *next;
+
+	TAILQ_FOREACH_SAFE(r, &d->lockwaits, lentry, next)
+		req_error(r, code, "%s", msg);
+}
+
 static void
 cmd_lock_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 {

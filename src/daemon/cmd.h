@@ -48,6 +48,9 @@ void	waitq_serve_all(struct daemon *d);
 void	waitq_fail(struct daemon *d, const char *pool, const char *code,
 	    const char *msg);
 void	waitq_free_all(struct daemon *d);
+/* Answer every LOCK ... WAIT waiter (at stop). */
+void	lockwait_fail_all(struct daemon *d, const char *code,
+	    const char *msg);
 /* Requests queued or in flight, for INFO. */
 unsigned waitq_count(struct daemon *d);
 

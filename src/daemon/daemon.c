@@ -267,6 +267,7 @@ daemon_stop(struct daemon *d)
 	sd_notify(0, "STOPPING=1");
 	server_close_listener(d);
 	waitq_fail(d, NULL, "TRYAGAIN", "proxypoold is shutting down");
+	lockwait_fail_all(d, "TRYAGAIN", "proxypoold is shutting down");
 	/* idle clients go now; the others once their answer is sent */
 	TAILQ_FOREACH_SAFE(c, &d->clients, entry, next) {
 		if (c->req == NULL && evbuffer_get_length(

@@ -138,4 +138,40 @@ except redis.ResponseError as e:
        "LEASE WAIT 0.3 while Redis hangs: -TRYAGAIN after the Redis "
        "timeout (%s, %.3f s)" % (e, took))
 env.redis_proc.send_signal(signal.SIGCONT)
+
+
+def lock_z():
+    return isinstance(c.execute_command("LOCK", "Z", "me", "30"), int)
+
+
+ok(wait_for(lock_z, 15), "Redis back: LOCK taken")
+
+# a stop answers LOCK waiters at once, as it does LEASE waiters
+got = {}
+
+
+def lock_waiter():
+    w = env.client()
+    try:
+        got["fence"] = w.execute_command("LOCK", "Z", "other", "30",
+                                         "WAIT", "30")
+    except (redis.ResponseError, redis.ConnectionError) as e:
+        got["error"] = str(e)
+    got["at"] = time.monotonic()
+
+
+th = threading.Thread(target=lock_waiter)
+th.start()
+time.sleep(0.3)
+t0 = time.monotonic()
+env.daemon.send_signal(signal.SIGTERM)
+th.join(15)
+ok(got.get("error", "").startswith("TRYAGAIN") and
+   got["at"] - t0 < 1.5,
+   "SIGTERM answers a LOCK waiter -TRYAGAIN at once (%s, %.3f s)" %
+   (got, got.get("at", t0) - t0))
+try:
+    ok(env.daemon.wait(15) == 0, "proxypoold exits 0")
+except Exception as e:
+    ok(False, "proxypoold exits 0 (%s)" % e)
 finish()
