@@ -160,6 +160,9 @@ out_sanitize(const char *str, size_t len)
 		n = utf8_seq(s + i, len - i);
 		if (n == 1 && (s[i] < 0x20 || s[i] == 0x7f || s[i] == '\\'))
 			n = 0;
+		/* C1 controls U+0080..U+009F (CSI...) steer terminals too */
+		if (n == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0)
+			n = 0;
 		if (n == 0) {
 			if (s[i] == '\\') {
 				*p++ = '\\';

@@ -69,6 +69,10 @@ START_TEST(test_sanitize_and_redact)
 	s = out_sanitize("a\x1b[2Jb\\\xc3\xa9\xff", 10);
 	ck_assert_str_eq(s, "a\\x1b[2Jb\\\\\xc3\xa9\\xff");
 	free(s);
+	/* a C1 CSI (U+009B) is escaped, U+00A0 and above pass */
+	s = out_sanitize("x\xc2\x9b" "2Jy\xc2\xa0", 8);
+	ck_assert_str_eq(s, "x\\xc2\\x9b2Jy\xc2\xa0");
+	free(s);
 	s = out_redact("http://user:secret@10.0.0.1:3128");
 	ck_assert_str_eq(s, "http://user:***@10.0.0.1:3128");
 	free(s);
