@@ -101,8 +101,10 @@ run_clients(int shared, unsigned max, size_t nitems)
 	for (i = 0; i < NPROC; i++) {
 		pids[i] = fork();
 		ck_assert_int_ge(pids[i], 0);
-		if (pids[i] == 0)
+		if (pids[i] == 0) {
+			ra_free(ctx);	/* the parent's; each client has its own */
 			_exit(client(i, shared, max));
+		}
 	}
 	for (i = 0; i < NPROC; i++) {
 		ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
