@@ -26,6 +26,7 @@
 
 #define EMBEDDED_BACKOFF_MIN	1	/* s */
 #define EMBEDDED_BACKOFF_MAX	30
+#define EMBEDDED_START_WAIT	5	/* s to wait for its socket at start */
 
 struct embedded {
 	struct event_base	*base;		/* (ref) */
@@ -182,6 +183,37 @@ embedded_sigchld_cb(evutil_socket_t sig, short ev, void *arg)
 	}
 }
 
+/*
+ * Before the event loop runs: wait until the new redis-server has bound
+ * its socket, so the first connect finds it.  Returns -1 with cause when
+ * it exits at once (bad binary, unusable state dir); a slow start only
+ * gets a warning, since the connection retries anyway.
+ */
+static int
+embedded_wait(struct embedded *e, char **cause)
+{
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	struct stat sb;
+	int i, status;
+
+	for (i = 0; i < EMBEDDED_START_WAIT * 100; i++) {
+		if (stat(e->sock, &sb) == 0 && S_ISSOCK(sb.st_mode))
+			return 0;
+		if (waitpid(e->pid, &status, WNOHANG) == e->pid) {
+			e->pid = 0;
+			xasprintf(cause, "embedded redis-server %s exited at "
+			    "start (status %d); see %s/redis.log", e->server,
+			    WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+			    e->dir);
+			return -1;
+		}
+		nanosleep(&tick, NULL);
+	}
+	log_warn("embedded redis-server has not opened %s after %d s; "
+	    "connecting as soon as it does", e->sock, EMBEDDED_START_WAIT);
+	return 0;
+}
+
 struct embedded *
 embedded_start(struct event_base *base, const char *server,
     const char *state_dir, char **cause)
@@ -210,7 +242,10 @@ embedded_start(struct event_base *base, const char *server,
 	e->sigchld = evsignal_new(base, SIGCHLD, embedded_sigchld_cb, e);
 	evsignal_add(e->sigchld, NULL);
 	e->restart_ev = evtimer_new(base, embedded_restart_cb, e);
+	unlink(e->sock);		/* a stale socket would look ready */
 	if (embedded_spawn(e, cause) != 0)
+		goto fail;
+	if (embedded_wait(e, cause) != 0)
 		goto fail;
 	return e;
 

@@ -36,4 +36,10 @@ wait_for 10 sh -c "! kill -0 $pp_pid 2>/dev/null"
 check "proxypoold exited" sh -c "! kill -0 $pp_pid 2>/dev/null"
 check "embedded redis-server stopped" sh -c "! kill -0 $npid 2>/dev/null"
 check "AOF written in the state dir" sh -c "ls '$T/state' | grep -q appendonly"
+
+# a redis-server that exits at once: proxypoold says so and does not start
+sed "s|server = \"[^\"]*\";|server = \"/bin/false\";|" "$T/pp.conf" >"$T/bad.conf"
+timeout 20 "$PROXYPOOLD" -c "$T/bad.conf" >"$T/bad.log" 2>&1
+expect_eq "a dead-on-arrival redis-server stops proxypoold (exit 1)" 1 "$?"
+check "and the log says why ($(tail -1 "$T/bad.log"))" grep -q "exited at start" "$T/bad.log"
 finish
