@@ -78,7 +78,7 @@ pp_conf_number(const config_setting_t *g, const char *name, double min,
 		return -1;
 	}
 	if (!(v >= min && v <= max)) {
-		pp_conf_error(cause, s, name, "must be between %g and %g",
+		pp_conf_error(cause, s, name, "must be from %g to %g",
 		    min, max);
 		return -1;
 	}

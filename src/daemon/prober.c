@@ -29,6 +29,7 @@
 #include "log.h"
 #include "plugin.h"
 #include "prober.h"
+#include "pp_util.h"
 #include "proxyurl.h"
 #include "xmalloc.h"
 
@@ -236,39 +237,6 @@ prober_conf_error(char **cause, const config_setting_t *s, const char *name,
 	free(msg);
 }
 
-/* An optional number setting in seconds (or a count) within bounds. */
-static int
-prober_conf_num(const config_setting_t *g, const char *name, double min,
-    double max, double *out, char **cause)
-{
-	config_setting_t *s;
-	double v;
-
-	if ((s = config_setting_get_member(g, name)) == NULL)
-		return 0;
-	switch (config_setting_type(s)) {
-	case CONFIG_TYPE_INT:
-		v = config_setting_get_int(s);
-		break;
-	case CONFIG_TYPE_INT64:
-		v = (double)config_setting_get_int64(s);
-		break;
-	case CONFIG_TYPE_FLOAT:
-		v = config_setting_get_float(s);
-		break;
-	default:
-		prober_conf_error(cause, s, name, "expected a number");
-		return -1;
-	}
-	if (!(v >= min && v <= max)) {
-		prober_conf_error(cause, s, name, "must be from %g to %g",
-		    min, max);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
 /* Is name a setting of the check group (common or the plugin's)? */
 static bool
 prober_known_setting(const struct pp_check_type *t, const char *name)
@@ -329,21 +297,21 @@ prober_check_parse(const config_setting_t *g, double evict_after,
 	c->type = t;
 	ra_health_conf_init(&c->hc);
 	c->hc.evict_after = evict_after;
-	if (prober_conf_num(g, "inter", 0.01, 86400, &c->hc.inter, cause) != 0)
+	if (pp_conf_number(g, "inter", 0.01, 86400, &c->hc.inter, cause) != 0)
 		goto fail;
 	c->hc.fastinter = c->hc.downinter = c->hc.inter;
 	c->timeout = c->hc.inter < 10 ? c->hc.inter : 10;
-	if (prober_conf_num(g, "fastinter", 0.01, 86400, &c->hc.fastinter,
+	if (pp_conf_number(g, "fastinter", 0.01, 86400, &c->hc.fastinter,
 	    cause) != 0 ||
-	    prober_conf_num(g, "downinter", 0.01, 86400, &c->hc.downinter,
+	    pp_conf_number(g, "downinter", 0.01, 86400, &c->hc.downinter,
 	    cause) != 0 ||
-	    prober_conf_num(g, "rise", 1, 1000, &rise, cause) != 0 ||
-	    prober_conf_num(g, "fall", 1, 1000, &fall, cause) != 0 ||
-	    prober_conf_num(g, "timeout", 0.01, 3600, &c->timeout, cause) != 0 ||
-	    prober_conf_num(g, "jitter", 0, 0.5, &c->hc.jitter, cause) != 0)
+	    pp_conf_number(g, "rise", 1, 1000, &rise, cause) != 0 ||
+	    pp_conf_number(g, "fall", 1, 1000, &fall, cause) != 0 ||
+	    pp_conf_number(g, "timeout", 0.01, 3600, &c->timeout, cause) != 0 ||
+	    pp_conf_number(g, "jitter", 0, 0.5, &c->hc.jitter, cause) != 0)
 		goto fail;
 	v = c->hc.latency_step / 1000.0;
-	if (prober_conf_num(g, "latency_step", 0, 60, &v, cause) != 0)
+	if (pp_conf_number(g, "latency_step", 0, 60, &v, cause) != 0)
 		goto fail;
 	c->hc.latency_step = v * 1000.0;
 	c->hc.rise = (unsigned)rise;
@@ -413,7 +381,7 @@ prober_parse(const struct conf *c, struct prober_check ***out,
 			    "expected a directory path");
 			return -1;
 		}
-		if (prober_conf_num(c->checks, "max_inflight", 1,
+		if (pp_conf_number(c->checks, "max_inflight", 1,
 		    PROBER_INFLIGHT_MAX, &v, cause) != 0)
 			return -1;
 	}
