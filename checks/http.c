@@ -314,12 +314,7 @@ http_judge(void *arg, const struct pp_proxy *px, CURL *h, CURLcode rc,
 		pp_verdict(res, PP_DOWN, "body does not match body_regex");
 		goto done;
 	}
-	if (c->max_latency_ms > 0 && res->latency_ms > c->max_latency_ms) {
-		pp_verdict(res, PP_WARN, "slow: %.0f ms > %.0f ms",
-		    res->latency_ms, c->max_latency_ms);
-		goto done;
-	}
-	pp_verdict(res, PP_UP, "%s", "");
+	pp_judge_latency(res, h, CURLINFO_TOTAL_TIME_T, c->max_latency_ms);
 
 done:
 	free(p->body);

@@ -555,7 +555,6 @@ prober_curl_done(struct prober *pr)
 {
 	struct pp_result res;
 	struct probe *p;
-	curl_off_t us;
 	CURLMsg *m;
 	int left;
 
@@ -568,11 +567,7 @@ prober_curl_done(struct prober *pr)
 			continue;
 		memset(&res, 0, sizeof res);
 		res.verdict = PP_UNKNOWN;
-		res.latency_ms = -1;
-		us = 0;
-		if (curl_easy_getinfo(p->h, CURLINFO_TOTAL_TIME_T, &us) ==
-		    CURLE_OK && us > 0)
-			res.latency_ms = (double)us / 1000.0;
+		res.latency_ms = pp_curl_ms(p->h, CURLINFO_TOTAL_TIME_T);
 		p->check->type->judge(p->check->conf, &p->px, p->h,
 		    m->data.result, p->state, &res);
 		p->state = NULL;
