@@ -14,20 +14,6 @@
 #include "conf.h"
 #include "fuzz.h"
 
-static char fuzz_dir[64];	/* the private directory */
-static char fuzz_path[128];	/* the configuration file in it */
-
-/* Remove the directory at exit (files the input made included). */
-static void
-fuzz_conf_cleanup(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", fuzz_dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", fuzz_dir);
-}
-
 /* Is cause "file:line: setting: problem" on one line? */
 static bool
 fuzz_conf_cause_ok(const char *cause)
@@ -57,28 +43,11 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct conf *c;
+	const char *path;
 	char *cause;
-	FILE *f;
 
-	if (fuzz_dir[0] == '\0') {
-		const char *tmp = getenv("TMPDIR");
-
-		snprintf(fuzz_dir, sizeof fuzz_dir, "%s/fuzzconf.XXXXXX",
-		    tmp != NULL && strlen(tmp) < 32 ? tmp : "/tmp");
-		if (mkdtemp(fuzz_dir) == NULL)
-			abort();
-		snprintf(fuzz_path, sizeof fuzz_path, "%s/proxypoold.conf",
-		    fuzz_dir);
-		atexit(fuzz_conf_cleanup);
-	}
-	if ((f = fopen(fuzz_path, "wb")) == NULL)
-		abort();
-	if (size > 0 && fwrite(data, 1, size, f) != size)
-		abort();
-	if (fclose(f) != 0)
-		abort();
-
-	c = conf_load(fuzz_path, &cause);
+	path = fuzz_input_file("proxypoold.conf", data, size);
+	c = conf_load(path, &cause);
 	if (c == NULL) {
 		FUZZ_CHECK(cause != NULL);
 		if (!fuzz_conf_cause_ok(cause)) {

@@ -16,16 +16,6 @@
 #include "ctl.h"
 #include "fuzz.h"
 
-static char fuzz_dir[64];	/* the private directory */
-static char fuzz_path[128];	/* the list file in it */
-
-static void
-fuzz_proxyfile_cleanup(void)
-{
-	unlink(fuzz_path);
-	rmdir(fuzz_dir);
-}
-
 /* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if none:
  * no overlong forms, surrogates or code points past U+10FFFF. */
 static size_t
@@ -136,15 +126,15 @@ fuzz_proxyfile_output(const uint8_t *data, size_t size)
 
 /* Every line of errors is "path:N: problem". */
 static void
-fuzz_proxyfile_errors(const char *errs, size_t len)
+fuzz_proxyfile_errors(const char *path, const char *errs, size_t len)
 {
 	const char *p = errs, *end = errs + len, *nl, *q;
-	size_t plen = strlen(fuzz_path);
+	size_t plen = strlen(path);
 
 	while (p < end) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		FUZZ_CHECK(nl != NULL);
-		if (strncmp(p, fuzz_path, plen) != 0 || p[plen] != ':' ||
+		if (strncmp(p, path, plen) != 0 || p[plen] != ':' ||
 		    !isdigit((unsigned char)p[plen + 1])) {
 			fprintf(stderr, "bad error line: %.*s\n",
 			    (int)(nl - p), p);
@@ -163,32 +153,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct proxyfile pf;
 	char *errs = NULL;
 	size_t errlen = 0, i;
-	FILE *f, *errf;
+	const char *path;
+	FILE *errf;
 	int rc;
 
-	if (fuzz_dir[0] == '\0') {
-		const char *tmp = getenv("TMPDIR");
-
-		snprintf(fuzz_dir, sizeof fuzz_dir, "%s/fuzzpf.XXXXXX",
-		    tmp != NULL && strlen(tmp) < 32 ? tmp : "/tmp");
-		if (mkdtemp(fuzz_dir) == NULL)
-			abort();
-		snprintf(fuzz_path, sizeof fuzz_path, "%s/proxies.txt",
-		    fuzz_dir);
-		atexit(fuzz_proxyfile_cleanup);
-	}
 	fuzz_proxyfile_output(data, size);
 
-	if ((f = fopen(fuzz_path, "wb")) == NULL)
-		abort();
-	if (size > 0 && fwrite(data, 1, size, f) != size)
-		abort();
-	if (fclose(f) != 0)
-		abort();
+	path = fuzz_input_file("proxies.txt", data, size);
 	if ((errf = open_memstream(&errs, &errlen)) == NULL)
 		abort();
 	memset(&pf, 0, sizeof pf);
-	rc = proxyfile_load(&pf, fuzz_path, errf);
+	rc = proxyfile_load(&pf, path, errf);
 	if (fclose(errf) != 0)
 		abort();
 	FUZZ_CHECK(rc >= 0);
@@ -200,7 +175,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	} else {
 		FUZZ_CHECK(errlen > 0);
-		fuzz_proxyfile_errors(errs, errlen);
+		fuzz_proxyfile_errors(path, errs, errlen);
 	}
 	proxyfile_clear(&pf);
 	free(errs);
