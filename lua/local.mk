@@ -4,7 +4,7 @@
 # LUA_COMMON goes before every script, then the libraries of LUA_LIBS the
 # script names with "-- @include NAME" lines.
 LUA_COMMON = lua/lib/common.lua
-LUA_LIBS = lua/lib/alloc.lua lua/lib/health.lua
+LUA_LIBS = lua/lib/alloc.lua lua/lib/health.lua lua/lib/queue.lua
 LUA_SRC =
 EXTRA_DIST += lua/embed.sh $(LUA_COMMON) $(LUA_LIBS) $(LUA_SRC)
 

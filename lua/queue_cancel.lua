@@ -15,6 +15,7 @@
 -- ARGV: 1 id
 -- Returns: the state the task was in ("pending" means it was cancelled).
 -- Errors: NOT_FOUND when there is no such task.
+-- @include queue
 local id = ARGV[1]
 local st = redis.call('HGET', KEYS[9], id)
 if not st then
@@ -24,8 +25,7 @@ if st ~= 'pending' then
 	return st
 end
 local now = now_ms()
-local conf = redis.call('HGET', KEYS[13], id) or ''
-local ttl = tonumber(string.match(conf, '^%d+:(%d+):') or '3600000')
+local ttl = task_conf(id).ttl
 redis.call('LREM', KEYS[1], 1, id)
 redis.call('ZREM', KEYS[4], id)
 redis.call('HSET', KEYS[9], id, 'failed')

@@ -16,13 +16,12 @@
 -- Returns: the time the result will be forgotten, ms.
 -- Errors: NOT_OWNED when the token is stale (another worker owns the task
 --         now, or it finished): nothing changes.
+-- @include queue
 local id = ARGV[1]
-if redis.call('HGET', KEYS[15], id) ~= ARGV[2] then
-	return fail('NOT_OWNED', 'task ' .. id .. ' is not leased with this token')
-end
+local e = not_owner(id, ARGV[2])
+if e then return e end
 local now = now_ms()
-local conf = redis.call('HGET', KEYS[13], id) or ''
-local ttl = tonumber(string.match(conf, '^%d+:(%d+):') or '3600000')
+local ttl = task_conf(id).ttl
 redis.call('ZREM', KEYS[3], id)
 redis.call('LREM', KEYS[2], 1, id)
 redis.call('HDEL', KEYS[15], id)

@@ -16,18 +16,16 @@
 -- ARGV: 1 id, 2 lease token, 3 error message, 4 retry delay ms
 -- Returns: {0, due ms} when it will be retried, {1, 0} when dead-lettered.
 -- Errors: NOT_OWNED when the token is stale: nothing changes.
+-- @include queue
 local id, delay = ARGV[1], argint(ARGV[4])
 if delay == nil or delay < 0 then
 	return fail('BAD_ARGUMENT', 'bad delay')
 end
-if redis.call('HGET', KEYS[15], id) ~= ARGV[2] then
-	return fail('NOT_OWNED', 'task ' .. id .. ' is not leased with this token')
-end
+local e = not_owner(id, ARGV[2])
+if e then return e end
 local now = now_ms()
-local conf = redis.call('HGET', KEYS[13], id) or ''
-local maxa, ttl, _, deadline = string.match(conf, '^(%d+):(%d+):(%d+):(%d+)$')
-maxa, ttl, deadline = tonumber(maxa or 1), tonumber(ttl or 3600000),
-    tonumber(deadline or 0)
+local c = task_conf(id)
+local maxa, ttl, deadline = c.maxa, c.ttl, c.deadline
 local n = tonumber(redis.call('HGET', KEYS[14], id) or '0')
 redis.call('ZREM', KEYS[3], id)
 redis.call('LREM', KEYS[2], 1, id)

@@ -15,13 +15,13 @@
 -- Returns: the new lease end in ms.
 -- Errors: NOT_OWNED when the token is stale (the lease expired and the
 --         task went back to the queue, or it finished).
+-- @include queue
 local id, lease = ARGV[1], argint(ARGV[3])
 if lease == nil or lease < 1 then
 	return fail('BAD_ARGUMENT', 'bad lease')
 end
-if redis.call('HGET', KEYS[15], id) ~= ARGV[2] then
-	return fail('NOT_OWNED', 'task ' .. id .. ' is not leased with this token')
-end
+local e = not_owner(id, ARGV[2])
+if e then return e end
 local until_ms = now_ms() + lease
 redis.call('ZADD', KEYS[3], 'XX', until_ms, id)
 return until_ms

@@ -16,17 +16,16 @@
 -- Returns: the new lease end in ms.
 -- Errors: NOT_OWNED for a stale token; TIMEOUT once the task's deadline
 --         has passed (nothing is recorded then).
+-- @include queue
 local id = ARGV[1]
 local cur, total, lease = argint(ARGV[3]), argint(ARGV[4]), argint(ARGV[5])
 if cur == nil or total == nil or lease == nil or lease < 1 then
 	return fail('BAD_ARGUMENT', 'bad progress or lease')
 end
-if redis.call('HGET', KEYS[15], id) ~= ARGV[2] then
-	return fail('NOT_OWNED', 'task ' .. id .. ' is not leased with this token')
-end
+local e = not_owner(id, ARGV[2])
+if e then return e end
 local now = now_ms()
-local conf = redis.call('HGET', KEYS[13], id) or ''
-local deadline = tonumber(string.match(conf, ':(%d+)$') or '0')
+local deadline = task_conf(id).deadline
 if deadline > 0 and now >= deadline then
 	return fail('TIMEOUT', 'task ' .. id .. ' passed its deadline')
 end

@@ -20,6 +20,7 @@
 --       4 wake list cap
 -- Returns: {promoted, requeued, dead-lettered, forgotten,
 --           ms until the next retry is due (-1 = none), live workers}
+-- @include queue
 local batch, wid, wttl, cap = argint(ARGV[1]), ARGV[2], argint(ARGV[3]),
     argint(ARGV[4])
 if batch == nil or batch < 1 or wttl == nil or wttl < 0 or cap == nil or
@@ -46,11 +47,8 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now,
 	redis.call('LREM', KEYS[2], 1, id)
 	redis.call('HDEL', KEYS[15], id)
 	if redis.call('HGET', KEYS[9], id) == 'running' then
-		local conf = redis.call('HGET', KEYS[13], id) or ''
-		local maxa, ttl, _, deadline = string.match(conf,
-		    '^(%d+):(%d+):(%d+):(%d+)$')
-		maxa, ttl, deadline = tonumber(maxa or 1),
-		    tonumber(ttl or 3600000), tonumber(deadline or 0)
+		local c = task_conf(id)
+		local maxa, ttl, deadline = c.maxa, c.ttl, c.deadline
 		local n = tonumber(redis.call('HGET', KEYS[14], id) or '0')
 		redis.call('HSET', KEYS[12], id, 'lease expired: worker lost (run ' ..
 		    n .. ' of ' .. maxa .. ')')

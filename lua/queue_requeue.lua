@@ -15,6 +15,7 @@
 -- ARGV: 1 id, 2 wake list cap
 -- Returns: the new deadline in ms (0 = none).
 -- Errors: NOT_FOUND when the id is not on the dead-letter list.
+-- @include queue
 local id, cap = ARGV[1], argint(ARGV[2])
 if cap == nil or cap < 1 then
 	return fail('BAD_ARGUMENT', 'bad cap')
@@ -24,18 +25,14 @@ if redis.call('HGET', KEYS[9], id) ~= 'failed' or
 	return fail('NOT_FOUND', 'task ' .. id .. ' is not dead-lettered')
 end
 local now = now_ms()
-local conf = redis.call('HGET', KEYS[13], id) or ''
-local maxa, ttl, timeout = string.match(conf, '^(%d+):(%d+):(%d+):')
-maxa, ttl, timeout = tonumber(maxa or 1), tonumber(ttl or 3600000),
-    tonumber(timeout or 0)
-local deadline = 0
+local c = task_conf(id)
+c.deadline = 0
 redis.call('ZREM', KEYS[8], id)
-if timeout > 0 then
-	deadline = now + timeout
-	redis.call('ZADD', KEYS[8], deadline + ttl, id)
+if c.timeout > 0 then
+	c.deadline = now + c.timeout
+	redis.call('ZADD', KEYS[8], c.deadline + c.ttl, id)
 end
-redis.call('HSET', KEYS[13], id,
-    maxa .. ':' .. ttl .. ':' .. timeout .. ':' .. deadline)
+task_conf_set(id, c)
 redis.call('HSET', KEYS[9], id, 'pending')
 redis.call('HSET', KEYS[14], id, 0)
 redis.call('HDEL', KEYS[12], id)
@@ -44,4 +41,4 @@ redis.call('DEL', KEYS[17])
 redis.call('RPUSH', KEYS[1], id)
 redis.call('LPUSH', KEYS[6], 1)
 redis.call('LTRIM', KEYS[6], 0, cap - 1)
-return deadline
+return c.deadline

@@ -17,6 +17,7 @@
 --           deadline ms}
 -- Errors: NOT_FOUND when there is no such task (never submitted, expired
 --         or deleted).
+-- @include queue
 local id, del = ARGV[1], ARGV[2] == '1'
 local now = now_ms()
 local st = redis.call('HGET', KEYS[9], id)
@@ -24,14 +25,13 @@ local exp = redis.call('ZSCORE', KEYS[8], id)
 if not st or (exp and tonumber(exp) <= now) then
 	return fail('NOT_FOUND', 'no task ' .. id)
 end
-local conf = redis.call('HGET', KEYS[13], id) or ''
 local prog = redis.call('HGET', KEYS[16], id) or '0:0'
 local cur, total = string.match(prog, '^(%-?%d+):(%-?%d+)$')
 local r = {st, redis.call('HGET', KEYS[11], id) or false,
     redis.call('HGET', KEYS[12], id) or false,
     tonumber(redis.call('HGET', KEYS[14], id) or '0'),
     tonumber(cur or 0), tonumber(total or 0),
-    tonumber(string.match(conf, ':(%d+)$') or '0')}
+    task_conf(id).deadline}
 if del and (st == 'done' or st == 'failed') then
 	-- the same fields the reaper forgets for an expired task
 	if st == 'failed' then

@@ -17,6 +17,7 @@
 -- Errors: BUSY when a task with this id is pending or running;
 --         BAD_ARGUMENT on a bad number.  A finished task with the same id
 --         (done, failed, dead-lettered) is replaced.
+-- @include queue
 local id = ARGV[1]
 local timeout, maxa, ttl, cap =
     argint(ARGV[3]), argint(ARGV[4]), argint(ARGV[5]), argint(ARGV[6])
@@ -47,8 +48,8 @@ else
 end
 redis.call('HSET', KEYS[9], id, 'pending')
 redis.call('HSET', KEYS[10], id, ARGV[2])
-redis.call('HSET', KEYS[13], id,
-    maxa .. ':' .. ttl .. ':' .. timeout .. ':' .. deadline)
+task_conf_set(id, {maxa = maxa, ttl = ttl, timeout = timeout,
+    deadline = deadline})
 redis.call('HSET', KEYS[14], id, 0)
 if st then	-- fields a previous task with this id may have left
 	redis.call('HDEL', KEYS[11], id)

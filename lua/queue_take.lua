@@ -18,6 +18,7 @@
 --          {1, id, payload, attempt, deadline ms, lease end ms, max attempts}
 -- Entries whose task is gone or not pending are dropped; a task whose
 -- deadline passed before it started is marked failed (TIMEOUT) instead.
+-- @include queue
 local token, lease, skips = ARGV[1], argint(ARGV[2]), argint(ARGV[3])
 if lease == nil or lease < 1 or skips == nil or skips < 1 then
 	return fail('BAD_ARGUMENT', 'bad lease or batch')
@@ -29,14 +30,11 @@ for _ = 1, skips do
 		return {0}
 	end
 	local st = redis.call('HGET', KEYS[9], id)
-	local conf = redis.call('HGET', KEYS[13], id)
-	if st ~= 'pending' or not conf then
+	local c, stored = task_conf(id)
+	if st ~= 'pending' or not stored then
 		redis.call('LREM', KEYS[2], -1, id)
 	else
-		local maxa, ttl, _, deadline = string.match(conf,
-		    '^(%d+):(%d+):(%d+):(%d+)$')
-		maxa, ttl, deadline = tonumber(maxa), tonumber(ttl),
-		    tonumber(deadline)
+		local maxa, ttl, deadline = c.maxa, c.ttl, c.deadline
 		if deadline > 0 and now >= deadline then
 			redis.call('LREM', KEYS[2], -1, id)
 			redis.call('HSET', KEYS[9], id, 'failed')
