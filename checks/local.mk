@@ -52,6 +52,8 @@ EXTRA_DIST += tests/integ/health_lib.sh tests/integ/health_checks.sh \
 TESTS += tests/integ/health_checks.sh tests/integ/health_multi.sh \
 	tests/integ/health_conf.sh \
 	tests/integ/health_eject.sh
+EXTRA_DIST += tests/integ/health_settings.sh
+TESTS += tests/integ/health_settings.sh
 
 # probe benchmark (tests/bench/probe.py; not in make check)
 noinst_PROGRAMS += tests/bench/probe_stub

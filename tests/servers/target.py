@@ -7,8 +7,10 @@ Every path answers 200 "ok\\n" except:
   /slow?ms=N   waits N ms first
   /status/N    answers status N
   /_stats      JSON: {"total": n, "by_proxy": {X-Proxy-Id: n},
+               "seen": {path: {"method": m, "headers": {name: value}}},
                "elapsed": seconds since the start or the last /_reset}
-               (not counted)
+               (not counted); "seen" holds the last request of each path,
+               header names in lower case
   /_reset      zeroes the counters (not counted)
 Listens on 127.0.0.1 only; writes each port to its file once listening.
 """
@@ -20,7 +22,7 @@ import ssl
 import sys
 import time
 
-counts = {"total": 0, "by_proxy": {}}
+counts = {"total": 0, "by_proxy": {}, "seen": {}}
 since = time.monotonic()
 
 
@@ -42,11 +44,13 @@ async def handle(reader, writer):
         elif path == "/_reset":
             counts["total"] = 0
             counts["by_proxy"] = {}
+            counts["seen"] = {}
             since = time.monotonic()
         else:
             counts["total"] += 1
             pid = hdr.get("x-proxy-id", "-")
             counts["by_proxy"][pid] = counts["by_proxy"].get(pid, 0) + 1
+            counts["seen"][path] = {"method": method, "headers": hdr}
             if path.startswith("/slow"):
                 ms = int(path.partition("ms=")[2] or "500")
                 await asyncio.sleep(ms / 1000.0)
