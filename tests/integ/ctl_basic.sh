@@ -7,7 +7,7 @@
 
 DAEMON=$top_builddir/src/daemon/proxypoold
 CTL=$top_builddir/src/ctl/proxypoolctl
-[ -x "$DAEMON" ] || { echo "skip: proxypoold is not built"; exit 77; }
+[ -x "$DAEMON" ] || { echo "proxypoold is not built"; exit 1; }
 [ -x "$CTL" ] || { echo "proxypoolctl is not built"; exit 1; }
 
 start_redis redis
@@ -297,7 +297,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
 	    "$? $(jq 'd["pool"]')"
 	chmod 700 "$T"
 else
-	ok "# skip DENIED: not root"
+	skip "admin commands from another user are DENIED" "not root"
 fi
 
 # ---- usage errors: exit 2, nothing sent ----

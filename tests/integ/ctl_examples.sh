@@ -10,8 +10,7 @@ CTL=$top_builddir/src/ctl/proxypoolctl
 EX=$top_srcdir/contrib/examples
 HIREDIS_EX=$top_builddir/contrib/examples/lease_hiredis
 : "${TINYPROXY:=tinyproxy}"
-[ -x "$DAEMON" ] || { echo "skip: proxypoold is not built"; exit 77; }
-skip_unless "$TINYPROXY"
+[ -x "$DAEMON" ] || { echo "proxypoold is not built"; exit 1; }
 [ -x "$HIREDIS_EX" ] || { echo "lease_hiredis is not built"; exit 1; }
 
 # a free TCP port on 127.0.0.1
@@ -37,9 +36,12 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 ' "$web_port" &
 track $!
 
-# the proxy
+# the proxy, for the fetches through it; without tinyproxy only they skip
 proxy_port=$(free_port)
-cat >"$T/tinyproxy.conf" <<EOF
+have_tinyproxy=""
+if command -v "$TINYPROXY" >/dev/null 2>&1; then
+	have_tinyproxy=yes
+	cat >"$T/tinyproxy.conf" <<EOF
 Port $proxy_port
 Listen 127.0.0.1
 Timeout 30
@@ -48,8 +50,9 @@ MaxClients 20
 LogLevel Error
 LogFile "$T/tinyproxy.log"
 EOF
-"$TINYPROXY" -d -c "$T/tinyproxy.conf" >/dev/null 2>&1 &
-track $!
+	"$TINYPROXY" -d -c "$T/tinyproxy.conf" >/dev/null 2>&1 &
+	track $!
+fi
 
 start_redis redis
 SOCK=$T/pp.sock
@@ -67,8 +70,10 @@ EOF
 track $!
 wait_for 20 "$CTL" -s "$SOCK" -t 1 ping || {
 	echo "proxypoold did not start"; cat "$T/pp.log"; exit 1; }
-wait_for 10 "$PYTHON3" -c "import socket; socket.create_connection(('127.0.0.1', $proxy_port))" || {
-	echo "tinyproxy did not start"; cat "$T/tinyproxy.log"; exit 1; }
+if [ -n "$have_tinyproxy" ]; then
+	wait_for 10 "$PYTHON3" -c "import socket; socket.create_connection(('127.0.0.1', $proxy_port))" || {
+		echo "tinyproxy did not start"; cat "$T/tinyproxy.log"; exit 1; }
+fi
 wait_for 10 "$PYTHON3" -c "import socket; socket.create_connection(('127.0.0.1', $web_port))" || {
 	echo "web server did not start"; exit 1; }
 
@@ -93,23 +98,28 @@ check "lease.py leased, renewed, released" \
     grep -q '^released OK' "$T/out"
 expect_eq "lease.py left no lease behind" "0" "$(leases plain)"
 
-"$PYTHON3" "$EX/lease.py" -s "$SOCK" web "http://127.0.0.1:$web_port/ok" \
-    >"$T/out" 2>&1
-rc=$?
-expect_eq "lease.py through tinyproxy" "0" "$rc"
-check "the fetch went through the proxy" \
-    grep -q "^http://127.0.0.1:$web_port/ok: OK in" "$T/out"
-check "released OK with its latency" grep -q '^released OK' "$T/out"
-expect_eq "an OK release leaves failures at 0" "0" \
-    "$(item_field web "http://127.0.0.1:$proxy_port" failures)"
+if [ -n "$have_tinyproxy" ]; then
+	"$PYTHON3" "$EX/lease.py" -s "$SOCK" web \
+	    "http://127.0.0.1:$web_port/ok" >"$T/out" 2>&1
+	rc=$?
+	expect_eq "lease.py through tinyproxy" "0" "$rc"
+	check "the fetch went through the proxy" \
+	    grep -q "^http://127.0.0.1:$web_port/ok: OK in" "$T/out"
+	check "released OK with its latency" grep -q '^released OK' "$T/out"
+	expect_eq "an OK release leaves failures at 0" "0" \
+	    "$(item_field web "http://127.0.0.1:$proxy_port" failures)"
 
-"$PYTHON3" "$EX/lease.py" -s "$SOCK" web "http://127.0.0.1:$web_port/ban" \
-    >"$T/out" 2>&1
-rc=$?
-expect_eq "lease.py on a banning site" "0" "$rc"
-check "a 403 is released BANNED" grep -q '^released BANNED' "$T/out"
-expect_eq "the daemon quarantined the banned proxy" "quarantined" \
-    "$(item_field web "http://127.0.0.1:$proxy_port" state)"
+	"$PYTHON3" "$EX/lease.py" -s "$SOCK" web \
+	    "http://127.0.0.1:$web_port/ban" >"$T/out" 2>&1
+	rc=$?
+	expect_eq "lease.py on a banning site" "0" "$rc"
+	check "a 403 is released BANNED" grep -q '^released BANNED' "$T/out"
+	expect_eq "the daemon quarantined the banned proxy" "quarantined" \
+	    "$(item_field web "http://127.0.0.1:$proxy_port" state)"
+else
+	skip "lease.py fetches through a proxy, releases OK and BANNED" \
+	    "tinyproxy not found"
+fi
 
 LEASE_WAIT=0.2 "$PYTHON3" "$EX/lease.py" -s "$SOCK" empty >"$T/out" 2>&1
 expect_eq "lease.py on an empty pool: exit 1" "1" "$?"
