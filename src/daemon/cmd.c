@@ -1431,6 +1431,8 @@ cmd_info(struct req *r)
 	struct daemon *d = r->d;
 	const struct daemon_stats *s = &d->stats;
 	struct evbuffer *b = evbuffer_new();
+	struct req *lr;
+	unsigned nlock = 0;
 	size_t len;
 	char *text;
 
@@ -1439,10 +1441,12 @@ cmd_info(struct req *r)
 	    PACKAGE_VERSION, (long)getpid(),
 	    (long long)(time(NULL) - d->started), d->conf_path,
 	    d->conf->socket);
+	TAILQ_FOREACH(lr, &d->lockwaits, lentry)
+		nlock++;
 	evbuffer_add_printf(b, "# Clients\r\nconnected_clients:%u\r\n"
-	    "max_clients:%d\r\nwaiting_clients:%u\r\nadmin:%d\r\n\r\n",
-	    d->nclients, d->conf->max_clients, waitq_count(d),
-	    r->c != NULL && r->c->admin);
+	    "max_clients:%d\r\nwaiting_clients:%u\r\nlock_waiters:%u\r\n"
+	    "admin:%d\r\n\r\n", d->nclients, d->conf->max_clients,
+	    waitq_count(d), nlock, r->c != NULL && r->c->admin);
 	evbuffer_add_printf(b, "# Redis\r\nredis_url:%s\r\n"
 	    "redis_connected:%d\r\nredis_reconnects:%llu\r\nembedded:%d\r\n"
 	    "embedded_pid:%ld\r\nembedded_restarts:%u\r\nprefix:%s\r\n\r\n",

@@ -138,6 +138,18 @@ daemon_resync_cb(evutil_socket_t fd, short ev, void *arg)
 	}
 }
 
+/* (Re)start the waiter retry timer at the configured listen.wait_retry. */
+static void
+daemon_arm_retry(struct daemon *d)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)d->conf->wait_retry;
+	tv.tv_usec = (suseconds_t)((d->conf->wait_retry - (double)tv.tv_sec) *
+	    1e6);
+	evtimer_add(d->retry_ev, &tv);
+}
+
 /* Redis (re)connected: make sure it has our pools. */
 static void
 daemon_connected(void *arg)
@@ -215,6 +227,8 @@ daemon_reload(struct daemon *d, struct req *r, char **cause)
 	old = d->conf;
 	d->conf = next;
 	server_apply_conf(d);
+	if (next->wait_retry != old->wait_retry)
+		daemon_arm_retry(d);
 	d->stats.reloads++;
 	log_info("configuration reloaded from %s (%zu pools)", d->conf_path,
 	    next->npools);
@@ -381,11 +395,8 @@ daemon_start(struct daemon *d, struct conf *conf, const char *path,
 	d->resync_ev = evtimer_new(d->base, daemon_resync_cb, d);
 	redis_start(d->redis);
 
-	tv.tv_sec = (time_t)conf->wait_retry;
-	tv.tv_usec = (suseconds_t)((conf->wait_retry - (double)tv.tv_sec) *
-	    1e6);
 	d->retry_ev = event_new(d->base, -1, EV_PERSIST, daemon_retry_cb, d);
-	evtimer_add(d->retry_ev, &tv);
+	daemon_arm_retry(d);
 	tv.tv_sec = DAEMON_GC_INTERVAL;
 	tv.tv_usec = 0;
 	d->gc_ev = event_new(d->base, -1, EV_PERSIST, daemon_gc_cb, d);

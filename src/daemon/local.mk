@@ -25,11 +25,13 @@ src_daemon_proxypoold_LDADD = libredisallocator.la $(HIREDIS_LIBS) \
 # integration tests
 TESTS += tests/integ/daemon_cli.sh tests/integ/daemon_py.py \
 	tests/integ/daemon_failover.sh tests/integ/daemon_embedded.sh \
-	tests/integ/daemon_wait.py tests/integ/daemon_man_conf.sh
+	tests/integ/daemon_wait.py tests/integ/daemon_man_conf.sh \
+	tests/integ/daemon_pins.py tests/integ/daemon_procs.py
 EXTRA_DIST += tests/integ/daemon_lib.sh tests/integ/daemon_cli.sh \
 	tests/integ/daemon_util.py tests/integ/daemon_py.py \
 	tests/integ/daemon_wait.py tests/integ/daemon_man_conf.sh \
-	tests/integ/daemon_failover.sh tests/integ/daemon_embedded.sh
+	tests/integ/daemon_failover.sh tests/integ/daemon_embedded.sh \
+	tests/integ/daemon_pins.py tests/integ/daemon_procs.py
 
 # example configuration (etc/) and the quickstart template
 EXTRA_DIST += etc/proxypoold.conf etc/proxies.txt etc/quickstart.conf.in

@@ -71,8 +71,10 @@ ra_options_parse_url(struct ra_options *opt, const char *url, char *buf,
 		return -1;
 	}
 	p = url + 8;
-	slash = strchr(p, '/');
-	at = memchr(p, '@', slash ? (size_t)(slash - p) : strlen(p));
+	/* the credentials end at the last '@': a password may hold '@'
+	 * and '/' (the host and the db number hold neither) */
+	at = strrchr(p, '@');
+	slash = strchr(at != NULL ? at : p, '/');
 	if (at != NULL) {
 		colon = memchr(p, ':', (size_t)(at - p));
 		if (colon != NULL) {

@@ -116,7 +116,8 @@ nclients = c.execute_command("INFO")["connected_clients"]
 s = socket.socket(socket.AF_UNIX)
 s.connect(env.sock)
 s.sendall(b"LOCK Q gone 30 WAIT 10\r\n")
-time.sleep(0.2)     # its first attempt is answered BUSY meanwhile
+ok(wait_for(lambda: c.execute_command("INFO")["lock_waiters"] == 1, 5),
+   "the LOCK waiter that will leave is waiting (INFO lock_waiters)")
 s.close()
 ok(wait_for(lambda: c.execute_command("INFO")["connected_clients"] ==
             nclients,
@@ -162,7 +163,8 @@ def lock_waiter():
 
 th = threading.Thread(target=lock_waiter)
 th.start()
-time.sleep(0.3)
+ok(wait_for(lambda: c.execute_command("INFO")["lock_waiters"] == 1, 5),
+   "a LOCK waiter is waiting (INFO lock_waiters)")
 t0 = time.monotonic()
 env.daemon.send_signal(signal.SIGTERM)
 th.join(15)

@@ -110,6 +110,14 @@ START_TEST(test_url_parse)
 	ck_assert_ptr_null(o.username);
 	ck_assert_str_eq(o.password, "secret");
 
+	ck_assert_int_eq(ra_options_parse_url(&o, "redis://u:p@s/s@h:7/2",
+	    buf, sizeof buf, err, sizeof err), 0);
+	ck_assert_str_eq(o.username, "u");
+	ck_assert_str_eq(o.password, "p@s/s");
+	ck_assert_str_eq(o.host, "h");
+	ck_assert_int_eq(o.port, 7);
+	ck_assert_int_eq(o.db, 2);
+
 	ck_assert_int_eq(ra_options_parse_url(&o, "unix:///run/r.sock?db=2",
 	    buf, sizeof buf, err, sizeof err), 0);
 	ck_assert_str_eq(o.path, "/run/r.sock");
