@@ -1431,18 +1431,25 @@ cmd_info(struct req *r)
 	struct daemon *d = r->d;
 	const struct daemon_stats *s = &d->stats;
 	struct evbuffer *b = evbuffer_new();
+	struct client *c;
+	unsigned pending = 0;
 	size_t len;
 	char *text;
 
+	/* requests not answered yet (on Redis or waiting), this one aside */
+	TAILQ_FOREACH(c, &d->clients, entry) {
+		if (c->req != NULL && c->req != r)
+			pending++;
+	}
 	evbuffer_add_printf(b, "# Server\r\nversion:%s\r\npid:%ld\r\n"
 	    "uptime_in_seconds:%lld\r\nconfig_file:%s\r\nsocket:%s\r\n\r\n",
 	    PACKAGE_VERSION, (long)getpid(),
 	    (long long)(time(NULL) - d->started), d->conf_path,
 	    d->conf->socket);
 	evbuffer_add_printf(b, "# Clients\r\nconnected_clients:%u\r\n"
-	    "max_clients:%d\r\nwaiting_clients:%u\r\nadmin:%d\r\n\r\n",
-	    d->nclients, d->conf->max_clients, waitq_count(d),
-	    r->c != NULL && r->c->admin);
+	    "max_clients:%d\r\nwaiting_clients:%u\r\npending_requests:%u\r\n"
+	    "admin:%d\r\n\r\n", d->nclients, d->conf->max_clients,
+	    waitq_count(d), pending, r->c != NULL && r->c->admin);
 	evbuffer_add_printf(b, "# Redis\r\nredis_url:%s\r\n"
 	    "redis_connected:%d\r\nredis_reconnects:%llu\r\nembedded:%d\r\n"
 	    "embedded_pid:%ld\r\nembedded_restarts:%u\r\nprefix:%s\r\n\r\n",
