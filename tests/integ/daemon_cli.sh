@@ -228,7 +228,7 @@ wait_for 10 sh -c "! kill -0 $pp_pid 2>/dev/null"
 expect_eq "-d exits 0" "0" "$?"
 dpid=$(cat "$T/pp.pid" 2>/dev/null)
 [ -n "$dpid" ] && track "$dpid"
-check "-d writes a pidfile of a live daemon" kill -0 "${dpid:-0}"
+check "-d writes a pidfile of a live daemon ($dpid)" kill -0 "${dpid:-none}"
 expect_eq "-d daemon answers at once" "PONG" "$(pp ping)"
 kill -TERM "$dpid"
 wait_for 10 sh -c "! kill -0 $dpid 2>/dev/null"

@@ -188,7 +188,8 @@ expect_eq "exec: a hung program is killed at the timeout" \
 	"DOWN timeout: program killed" \
 	"$(field verdict <"$T/c") $(field reason <"$T/c")"
 check "exec: killed promptly" [ $(( $(date +%s) - start )) -le 3 ]
-gone() { ! kill -0 "$(cat "$1")" 2>/dev/null; }
+# gone PIDFILE: the program wrote its pid and is no longer running
+gone() { test -s "$1" && ! kill -0 "$(cat "$1")" 2>/dev/null; }
 wait_for 3 gone "$T/probe.pid"
 check "exec: the hung program was killed" [ $? -eq 0 ]
 wait_for 3 gone "$T/sleep.pid"
