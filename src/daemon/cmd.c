@@ -1433,9 +1433,16 @@ cmd_info(struct req *r)
 	struct evbuffer *b = evbuffer_new();
 	struct req *lr;
 	unsigned nlock = 0;
+	struct client *c;
+	unsigned pending = 0;
 	size_t len;
 	char *text;
 
+	/* requests not answered yet (on Redis or waiting), this one aside */
+	TAILQ_FOREACH(c, &d->clients, entry) {
+		if (c->req != NULL && c->req != r)
+			pending++;
+	}
 	evbuffer_add_printf(b, "# Server\r\nversion:%s\r\npid:%ld\r\n"
 	    "uptime_in_seconds:%lld\r\nconfig_file:%s\r\nsocket:%s\r\n\r\n",
 	    PACKAGE_VERSION, (long)getpid(),
@@ -1445,8 +1452,9 @@ cmd_info(struct req *r)
 		nlock++;
 	evbuffer_add_printf(b, "# Clients\r\nconnected_clients:%u\r\n"
 	    "max_clients:%d\r\nwaiting_clients:%u\r\nlock_waiters:%u\r\n"
-	    "admin:%d\r\n\r\n", d->nclients, d->conf->max_clients,
-	    waitq_count(d), nlock, r->c != NULL && r->c->admin);
+	    "pending_requests:%u\r\nadmin:%d\r\n\r\n", d->nclients,
+	    d->conf->max_clients, waitq_count(d), nlock, pending,
+	    r->c != NULL && r->c->admin);
 	evbuffer_add_printf(b, "# Redis\r\nredis_url:%s\r\n"
 	    "redis_connected:%d\r\nredis_reconnects:%llu\r\nembedded:%d\r\n"
 	    "embedded_pid:%ld\r\nembedded_restarts:%u\r\nprefix:%s\r\n\r\n",

@@ -7,11 +7,18 @@
 . "$top_srcdir/tests/integ/daemon_lib.sh"
 
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+# info FIELD: one INFO field
+info() { pp info | tr -d '\r' | sed -n "s/^$1://p"; }
+# connects: "connected" lines in the log, one per (re)connection
+connects() { grep -c "redis unix://$T/redis.sock: connected$" "$T/pp.log"; }
+# stops: graceful stops begun
+stops() { grep -c "stopping: no new clients" "$T/pp.log"; }
 
 start_redis redis
 write_conf "$T/pp.conf" "unix://$T/redis.sock"
 start_daemon "$T/pp.conf"
 check "lease before the outage" sh -c "'$REDIS_CLI' -s '$SOCK' lease default | grep -q token"
+expect_eq "no reconnect yet (INFO redis_reconnects)" 0 "$(info redis_reconnects)"
 
 # Redis dies
 kill -9 "$redis_pid"
@@ -29,7 +36,8 @@ check "daemon survives" kill -0 "$pp_pid"
 start_redis redis
 wait_for 15 sh -c "'$REDIS_CLI' -s '$SOCK' lease default | grep -q token"
 check "service resumes after Redis restarts" sh -c "'$REDIS_CLI' -s '$SOCK' lease default | grep -q token"
-check "reconnect is logged" grep -q "connected" "$T/pp.log"
+expect_eq "INFO counts the reconnect" 1 "$(info redis_reconnects)"
+expect_eq "the reconnect is logged: two connects" 2 "$(connects)"
 
 # Redis hangs: the per-request deadline answers
 kill -STOP "$redis_pid"
@@ -58,16 +66,35 @@ wait_for 5 sh -c "! kill -0 $pp_pid"
 check "daemon exited after SIGTERM" sh -c "! kill -0 $pp_pid 2>/dev/null"
 check "socket removed" test ! -e "$SOCK"
 
-# a second SIGTERM exits at once even with a request in flight
+# the first SIGTERM answers a request in flight before it exits
 sed -i 's/timeout = 1.0;/timeout = 20;/' "$T/pp.conf"
 start_daemon "$T/pp.conf"
 kill -STOP "$redis_pid"
 ( pp stats default >"$T/inflight.out" 2>&1 ) &
 ipid=$!
-sleep 0.3
+wait_for 10 sh -c "'$REDIS_CLI' -s '$SOCK' info | grep -q 'pending_requests:1'"
+check "the STATS is in flight on the hung Redis (INFO pending_requests)" \
+	[ "$(info pending_requests)" = 1 ]
+n=$(stops)
 kill -TERM "$pp_pid"
-sleep 0.5
-check "first SIGTERM waits for the request in flight" kill -0 "$pp_pid"
+wait_for 10 sh -c "[ \$(grep -c 'stopping: no new clients' '$T/pp.log') -gt $n ]"
+kill -CONT "$redis_pid"
+wait "$ipid"
+check "first SIGTERM answers the request in flight ($(tr '\n' ' ' <"$T/inflight.out"))" \
+	grep -qx total "$T/inflight.out"
+wait_for 10 sh -c "! kill -0 $pp_pid 2>/dev/null"
+check "and then exits" sh -c "! kill -0 $pp_pid 2>/dev/null"
+
+# a second SIGTERM exits at once even with a request in flight
+start_daemon "$T/pp.conf"
+kill -STOP "$redis_pid"
+( pp stats default >"$T/inflight.out" 2>&1 ) &
+ipid=$!
+wait_for 10 sh -c "'$REDIS_CLI' -s '$SOCK' info | grep -q 'pending_requests:1'"
+n=$(stops)
+kill -TERM "$pp_pid"
+wait_for 10 sh -c "[ \$(grep -c 'stopping: no new clients' '$T/pp.log') -gt $n ]"
+check "first SIGTERM: still running for the request in flight" kill -0 "$pp_pid"
 s=$(date +%s%N)
 kill -TERM "$pp_pid"
 wait_for 3 sh -c "! kill -0 $pp_pid"
@@ -105,5 +132,5 @@ write_conf "$T/pp.conf" "unix://$T/auth.sock"
 sed -i 's/timeout = 1.0;/timeout = 1.0; password = "s3cret";/' "$T/pp.conf"
 start_daemon "$T/pp.conf"
 check "LEASE through a Redis that needs AUTH" sh -c "'$REDIS_CLI' -s '$SOCK' lease default | grep -q token"
-check "the Redis password is not logged" sh -c "! grep -q s3cret '$T/pp.log'"
+check "the Redis password is not logged (its connect is)" sh -c "grep -q 'auth.sock: connected' '$T/pp.log' && ! grep -q s3cret '$T/pp.log'"
 finish

@@ -3,9 +3,13 @@
 
 PROXYPOOLD=${PROXYPOOLD:-$top_builddir/src/daemon/proxypoold}
 SOCK=$T/pp.sock
+# the tests' own uid may run the admin commands (root always may; anyone
+# else needs listen.admin_uids)
+ADMIN="admin_uids = [ $(id -u) ];"
 
 # write_conf FILE REDIS_URL [EXTRA_POOLS_TEXT]: a config with pool
-# "default" of three loopback proxies unless pools are given
+# "default" of three loopback proxies unless pools are given, $ADMIN in
+# listen
 write_conf() {
 	_f=$1 _url=$2
 	_pools=${3:-'pools = ( { name = "default"; lease_ttl = 30;
@@ -13,7 +17,7 @@ write_conf() {
 	    "socks5://user:secret@127.0.0.1:1080" ); } );'}
 	cat >"$_f" <<CONF
 redis = { url = "$_url"; timeout = 1.0; state_dir = "$T/state"; };
-listen = { socket = "$SOCK"; mode = "0666"; idle_timeout = 30; };
+listen = { socket = "$SOCK"; mode = "0666"; idle_timeout = 30; $ADMIN };
 log = { level = "debug"; };
 $_pools
 CONF

@@ -80,12 +80,14 @@ class Env:
         return self.redis_proc
 
     def write_conf(self, pools, extra=""):
+        # the test's own uid may run the admin commands (root always may)
         with open(self.conf, "w") as f:
             f.write('redis = { url = "unix://%s"; timeout = 1.0; };\n'
                     'listen = { socket = "%s"; mode = "0666"; '
-                    'max_request = 4096; };\n'
+                    'max_request = 4096; admin_uids = [ %d ]; };\n'
                     'log = { level = "info"; };\n%s\npools = ( %s );\n'
-                    % (self.redis_sock, self.sock, extra, pools))
+                    % (self.redis_sock, self.sock, os.getuid(), extra,
+                       pools))
 
     def start_daemon(self):
         try:

@@ -12,7 +12,7 @@ conf() {
 	[ "$1" = - ] && _c=""
 	cat >"$T/pp.conf" <<CONF
 redis = { url = "unix://$T/redis.sock"; timeout = 1.0; };
-listen = { socket = "$SOCK"; mode = "0666"; };
+listen = { socket = "$SOCK"; mode = "0666"; $ADMIN };
 checks = { dir = "$CHECKS_DIR"; };
 pools = ( { name = "a"; proxies = ( "http://127.0.0.1:9" );
   $_c } );

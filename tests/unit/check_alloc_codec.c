@@ -152,8 +152,11 @@ START_TEST(test_validation)
 	char errstr[RA_ERRSTR_LEN];
 	const char *keys[2] = { "a", "" };
 
+/* err, errstr and a.argc are reset first, so each call must set them */
 #define BAD(call) do {							\
 	err = 0;							\
+	errstr[0] = '\0';						\
+	a.argc = -1;							\
 	ck_assert_int_eq((call), -1);					\
 	ck_assert_int_eq(err, RA_ERR_BAD_ARGUMENT);			\
 	ck_assert_int_eq(a.argc, 0);					\
