@@ -139,6 +139,24 @@ conf_check(const char *what, double v, bool zero_ok, char *errstr)
 	return 0;
 }
 
+/* A nonzero xorshift seed from all RA_TOKEN_LEN hex digits of tok, so
+ * every handle retries on its own schedule (16 digits at a time: more
+ * would overflow strtoull to the same ULLONG_MAX on every handle). */
+static uint64_t
+seed_rng(const char *tok)
+{
+	char part[17];
+	uint64_t x = 0;
+	size_t i;
+
+	for (i = 0; i < RA_TOKEN_LEN; i += 16) {
+		memcpy(part, tok + i, 16);
+		part[16] = '\0';
+		x = x * 0x9e3779b97f4a7c15ULL ^ strtoull(part, NULL, 16);
+	}
+	return x != 0 ? x : 1;
+}
+
 struct ra_queue *
 ra_queue_create(const struct ra_queue_conf *conf, char *errstr)
 {
@@ -193,7 +211,7 @@ ra_queue_create(const struct ra_queue_conf *conf, char *errstr)
 	}
 	snprintf(q->worker_id, sizeof q->worker_id, "%s:%ld:%.8s", host,
 	    (long)getpid(), tok);
-	q->rng = strtoull(tok + 8, NULL, 16) | 1;
+	q->rng = seed_rng(tok);
 	return q;
 
 fail_oom:

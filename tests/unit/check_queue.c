@@ -1,7 +1,8 @@
 /*
  * check_queue.c: the task queue against a real Redis: the five policies,
  * redelivery after a worker is killed, retries and the dead-letter list,
- * progress and deadlines, result TTL and delete-on-read, FIFO order, a
+ * per-handle retry jitter, progress and deadlines, result TTL and
+ * delete-on-read, FIFO order, a
  * Redis restart and CLIENT UNBLOCK under blocked workers.
  */
 #include "config.h"
@@ -85,6 +86,41 @@ redis_int(const char *fmt, const char *arg)
 	ck_assert_ptr_nonnull(r);
 	ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
 	v = r->integer;
+	freeReplyObject(r);
+	redisFree(rc);
+	return v;
+}
+
+/* The test Redis' clock in ms (TIME): deadlines and TTLs run on it. */
+static long long
+redis_ms(void)
+{
+	redisContext *rc = tu_redis();
+	redisReply *r = redisCommand(rc, "TIME");
+	long long ms;
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
+	ms = atoll(r->element[0]->str) * 1000 +
+	    atoll(r->element[1]->str) / 1000;
+	freeReplyObject(r);
+	redisFree(rc);
+	return ms;
+}
+
+/* ZSCORE key member as an integer; -1 when the member is absent. */
+static long long
+redis_score(const char *key, const char *member)
+{
+	redisContext *rc = tu_redis();
+	redisReply *r = redisCommand(rc, "ZSCORE %s %s", key, member);
+	long long v = -1;
+
+	ck_assert_ptr_nonnull(r);
+	if (r->type == REDIS_REPLY_STRING)
+		v = atoll(r->str);
+	else
+		ck_assert_int_eq(r->type, REDIS_REPLY_NIL);
 	freeReplyObject(r);
 	redisFree(rc);
 	return v;
@@ -515,6 +551,55 @@ START_TEST(test_retry_dead_letter_requeue)
 	ra_task_result_deinit(&res);
 	ra_queue_destroy(q);
 	ra_queue_destroy(wq);
+	ra_free(ctx);
+}
+END_TEST
+
+START_TEST(test_retry_jitter_per_handle)
+{
+	struct ra_context *ctx = tu_connect();
+	const char *names[1] = { "jit" };
+	struct ra_queue_conf c;
+	struct ra_queue *qs[8];
+	struct ra_task t;
+	long long t0, t1, due, lo = -1, hi = -1;
+	char id[16];
+	int i;
+
+	/* retry delays of 50 to 100 s: each handle draws its own */
+	ra_queue_conf_init(&c);
+	c.backoff_base = 100;
+	c.backoff_max = 100;
+	for (i = 0; i < 8; i++) {
+		qs[i] = ra_queue_create(&c, NULL);
+		ck_assert_ptr_nonnull(qs[i]);
+		snprintf(id, sizeof id, "j%d", i);
+		ck_assert_int_eq(ra_queue_submit(qs[i], ctx, "jit", id, "", 0,
+		    0), 0);
+	}
+	t0 = redis_ms();
+	for (i = 0; i < 8; i++) {
+		ck_assert_int_eq(ra_queue_take(qs[i], ctx, names, 1, 1, &t),
+		    0);
+		ck_assert_int_eq(ra_queue_fail(qs[i], ctx, &t), 0);
+		ra_task_deinit(&t);
+	}
+	t1 = redis_ms();
+	for (i = 0; i < 8; i++) {
+		snprintf(id, sizeof id, "j%d", i);
+		due = redis_score("{ra:q:jit}:delayed", id);
+		ck_assert_int_ge(due, t0 + 50000);
+		ck_assert_int_le(due, t1 + 100000);
+		if (lo < 0 || due < lo)
+			lo = due;
+		if (due > hi)
+			hi = due;
+		ra_queue_destroy(qs[i]);
+	}
+	/* one shared schedule would spread them only by the time the
+	 * fails took */
+	ck_assert_msg(hi - lo > t1 - t0 + 1000, "8 handles' first retries "
+	    "within %lld ms (fails took %lld ms)", hi - lo, t1 - t0);
 	ra_free(ctx);
 }
 END_TEST
@@ -1133,6 +1218,7 @@ main(void)
 	tcase_add_test(tc, test_policy_auto);
 	tcase_add_test(tc, test_sigkill_redelivered_once);
 	tcase_add_test(tc, test_retry_dead_letter_requeue);
+	tcase_add_test(tc, test_retry_jitter_per_handle);
 	tcase_add_test(tc, test_progress_visible);
 	tcase_add_test(tc, test_progress_after_deadline);
 	tcase_add_test(tc, test_result_ttl_and_delete);
