@@ -1,6 +1,9 @@
 -- queue_fail.lua: a run of a task failed: retry it after a delay (the
 -- caller computes the exponential backoff with jitter) or, after its last
--- attempt, mark it failed and append it to the dead-letter list.
+-- attempt, mark it failed and append it to the dead-letter list; a task
+-- whose retry would be due at or after its deadline is failed at once
+-- (no run could start: take fails it), not dead-lettered.  A failed task
+-- is forgotten result TTL after now, its dead-letter entry with it.
 --
 -- KEYS (every queue script takes the same sixteen keys, all sharing the
 -- hash tag {<prefix>:q:<name>} of one queue name, and some a seventeenth):
@@ -14,7 +17,8 @@
 --   8 expire ZSET id -> forget at ms  16 progress  HASH id -> "current:total"
 --   17 (some scripts) notify LIST of one task, pushed when it finishes
 -- ARGV: 1 id, 2 lease token, 3 error message, 4 retry delay ms
--- Returns: {0, due ms} when it will be retried, {1, 0} when dead-lettered.
+-- Returns: {0, due ms} when it will be retried, {1, 0} when dead-lettered,
+--          {2, 0} when failed on its deadline.
 -- Errors: NOT_OWNED when the token is stale: nothing changes.
 -- @include queue
 local id, delay = ARGV[1], argint(ARGV[4])
@@ -31,17 +35,23 @@ redis.call('ZREM', KEYS[3], id)
 redis.call('LREM', KEYS[2], 1, id)
 redis.call('HDEL', KEYS[15], id)
 redis.call('HSET', KEYS[12], id, ARGV[3])
-if n < maxa then
+local late = deadline > 0 and now + delay >= deadline
+if n < maxa and not late then
 	redis.call('HSET', KEYS[9], id, 'pending')
 	redis.call('ZADD', KEYS[4], now + delay, id)
 	if deadline > 0 then
-		redis.call('ZADD', KEYS[8], math.max(deadline, now + delay) + ttl, id)
+		redis.call('ZADD', KEYS[8], deadline + ttl, id)
 	end
 	return {0, now + delay}
 end
 redis.call('HSET', KEYS[9], id, 'failed')
-redis.call('RPUSH', KEYS[5], id)
+redis.call('ZADD', KEYS[8], now + ttl, id)
 redis.call('DEL', KEYS[17])
 redis.call('RPUSH', KEYS[17], 1)
 redis.call('PEXPIRE', KEYS[17], ttl)
+if n < maxa then
+	redis.call('HSET', KEYS[12], id, deadline_error(n, ARGV[3]))
+	return {2, 0}
+end
+redis.call('RPUSH', KEYS[5], id)
 return {1, 0}

@@ -1,8 +1,9 @@
 -- queue_reap.lua: the bounded housekeeping any worker or submitter runs:
 -- move due retries to the queue, return tasks whose lease expired (their
 -- worker died or stalled) to the head of the queue or, after their last
--- attempt, to the dead-letter list, forget expired results, and keep the
--- registry of live workers.
+-- attempt, to the dead-letter list, forget expired results (a failed
+-- task's dead-letter entry with it), and keep the registry of live
+-- workers.
 --
 -- KEYS (every queue script takes the same sixteen keys, all sharing the
 -- hash tag {<prefix>:q:<name>} of one queue name, and some a seventeenth):
@@ -55,6 +56,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now,
 		if n >= maxa then
 			redis.call('HSET', KEYS[9], id, 'failed')
 			redis.call('RPUSH', KEYS[5], id)
+			redis.call('ZADD', KEYS[8], now + ttl, id)
 			dead = dead + 1
 		else
 			redis.call('HSET', KEYS[9], id, 'pending')
@@ -82,6 +84,8 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[8], '-inf', now,
 		if st == 'pending' then
 			redis.call('LREM', KEYS[1], 1, id)
 			redis.call('ZREM', KEYS[4], id)
+		elseif st == 'failed' then
+			redis.call('LREM', KEYS[5], 1, id)
 		end
 		-- the same fields queue_status forgets on delete
 		for k = 9, 16 do

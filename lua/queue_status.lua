@@ -1,5 +1,7 @@
 -- queue_status.lua: read a task's state, result, last error, attempts and
--- progress; optionally forget a finished task once read.
+-- progress; optionally forget a finished task once read.  A pending task
+-- whose deadline has passed is failed here and now (as take would fail
+-- it), so no read shows it pending after its deadline.
 --
 -- KEYS (every queue script takes the same sixteen keys, all sharing the
 -- hash tag {<prefix>:q:<name>} of one queue name, and some a seventeenth):
@@ -25,13 +27,27 @@ local exp = redis.call('ZSCORE', KEYS[8], id)
 if not st or (exp and tonumber(exp) <= now) then
 	return fail('NOT_FOUND', 'no task ' .. id)
 end
+local c = task_conf(id)
+if st == 'pending' and c.deadline > 0 and now >= c.deadline then
+	st = 'failed'
+	redis.call('LREM', KEYS[1], 1, id)
+	redis.call('ZREM', KEYS[4], id)
+	redis.call('HSET', KEYS[9], id, st)
+	redis.call('HSET', KEYS[12], id, deadline_error(
+	    tonumber(redis.call('HGET', KEYS[14], id) or '0'),
+	    redis.call('HGET', KEYS[12], id)))
+	redis.call('ZADD', KEYS[8], now + c.ttl, id)
+	redis.call('DEL', KEYS[17])
+	redis.call('RPUSH', KEYS[17], 1)
+	redis.call('PEXPIRE', KEYS[17], c.ttl)
+end
 local prog = redis.call('HGET', KEYS[16], id) or '0:0'
 local cur, total = string.match(prog, '^(%-?%d+):(%-?%d+)$')
 local r = {st, redis.call('HGET', KEYS[11], id) or false,
     redis.call('HGET', KEYS[12], id) or false,
     tonumber(redis.call('HGET', KEYS[14], id) or '0'),
     tonumber(cur or 0), tonumber(total or 0),
-    task_conf(id).deadline}
+    c.deadline}
 if del and (st == 'done' or st == 'failed') then
 	-- the same fields the reaper forgets for an expired task
 	if st == 'failed' then

@@ -38,8 +38,9 @@ for _ = 1, skips do
 		if deadline > 0 and now >= deadline then
 			redis.call('LREM', KEYS[2], -1, id)
 			redis.call('HSET', KEYS[9], id, 'failed')
-			redis.call('HSET', KEYS[12], id,
-			    'TIMEOUT deadline passed before the task started')
+			redis.call('HSET', KEYS[12], id, deadline_error(
+			    tonumber(redis.call('HGET', KEYS[14], id) or '0'),
+			    redis.call('HGET', KEYS[12], id)))
 			redis.call('ZADD', KEYS[8], now + ttl, id)
 		else
 			local n = redis.call('HINCRBY', KEYS[14], id, 1)

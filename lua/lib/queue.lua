@@ -26,6 +26,16 @@ local function task_conf_set(id, c)
 	    c.timeout .. ':' .. c.deadline)
 end
 
+-- The last error of a task whose deadline passed before its next run:
+-- n runs started so far, last the error of the last one (or nil).
+local function deadline_error(n, last)
+	if n == 0 or not last then
+		return 'TIMEOUT deadline passed before the task started'
+	end
+	return 'TIMEOUT deadline passed before run ' .. (n + 1) ..
+	    '; last error: ' .. last
+end
+
 -- An error reply unless token holds the lease on task id, else nil.
 local function not_owner(id, token)
 	if redis.call('HGET', KEYS[15], id) ~= token then

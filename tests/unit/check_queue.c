@@ -264,12 +264,19 @@ START_TEST(test_policy_remote)
 	ck_assert_str_eq(res.data, "remote:hi");
 	ra_task_result_deinit(&res);
 	ra_queue_workers_stop(w);
-	/* no worker: the remote run times out, the task stays pending */
-	ck_assert_int_eq(ra_queue_run(q, ctx, "echo", "t2", "hi", 2, 0.3,
-	    RA_POLICY_REMOTE, 0, &res), -1);
-	ck_assert_int_eq(ctx->err, RA_ERR_TIMEOUT);
+	/* no worker: the remote run ends at the task's deadline (the wait
+	 * sees the task failed, or its own timeout just before) and the
+	 * task is failed, never left pending to run late */
+	if (ra_queue_run(q, ctx, "echo", "t2", "hi", 2, 0.3,
+	    RA_POLICY_REMOTE, 0, &res) == 0)
+		ck_assert_int_eq(res.state, RA_TASK_FAILED);
+	else
+		ck_assert_int_eq(ctx->err, RA_ERR_TIMEOUT);
+	ra_task_result_deinit(&res);
 	ck_assert_int_eq(ra_queue_status(q, ctx, "echo", "t2", 0, &res), 0);
-	ck_assert_int_eq(res.state, RA_TASK_PENDING);
+	ck_assert_int_eq(res.state, RA_TASK_FAILED);
+	ck_assert_str_eq(res.error,
+	    "TIMEOUT deadline passed before the task started");
 	ra_task_result_deinit(&res);
 	ra_queue_destroy(q);
 	ra_queue_destroy(wq);
@@ -330,7 +337,8 @@ START_TEST(test_policy_remote_first)
 	ck_assert_str_eq(res.data, "remote:a");
 	ra_task_result_deinit(&res);
 	ra_queue_workers_stop(w);
-	/* no worker: times out, runs locally, the queued copy is cancelled */
+	/* no worker: times out, runs locally, the queued copy is cancelled
+	 * (or, past its deadline, failed already) */
 	t0 = now_s();
 	ck_assert_int_eq(ra_queue_run(q, ctx, "echo", "t2", "b", 1, 0.4,
 	    RA_POLICY_REMOTE_FIRST, 0, &res), 0);
@@ -341,7 +349,9 @@ START_TEST(test_policy_remote_first)
 	ra_task_result_deinit(&res);
 	ck_assert_int_eq(ra_queue_status(q, ctx, "echo", "t2", 0, &res), 0);
 	ck_assert_int_eq(res.state, RA_TASK_FAILED);
-	ck_assert_str_eq(res.error, "cancelled");
+	ck_assert_msg(strcmp(res.error, "cancelled") == 0 || strcmp(res.error,
+	    "TIMEOUT deadline passed before the task started") == 0,
+	    "error %s", res.error);
 	ra_task_result_deinit(&res);
 	/* the remote run fails (worker function fails): local */
 	ra_queue_register(wq, "echo", fn_fail, s_remote);
@@ -701,6 +711,186 @@ START_TEST(test_progress_after_deadline)
 	ra_task_result_deinit(&res);
 	ra_queue_destroy(q);
 	ra_queue_destroy(wq);
+	ra_free(ctx);
+}
+END_TEST
+
+/* ra_queue_status until it answers err (bounded); fails otherwise. */
+static void
+wait_status_err(struct ra_queue *q, struct ra_context *ctx, const char *name,
+    const char *id, int err)
+{
+	struct ra_task_result res;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		if (ra_queue_status(q, ctx, name, id, 0, &res) != 0) {
+			ck_assert_int_eq(ctx->err, err);
+			return;
+		}
+		ra_task_result_deinit(&res);
+		msleep(20);
+	}
+	ck_abort_msg("%s still readable", id);
+}
+
+START_TEST(test_deadline_fails_at_once)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_queue *q = test_queue(5, 3);
+	const char *names[1] = { "dl" };
+	struct ra_queue_conf c;
+	struct ra_task_result res;
+	struct ra_task t;
+	struct ra_strlist ids;
+	unsigned long long total;
+	long long before;
+	int i;
+
+	/* the function saw the deadline pass and failed: no retry can
+	 * start, so the task is failed now, not pending until a retry */
+	ck_assert_int_eq(ra_queue_submit(q, ctx, "dl", "p1", "", 0, 0.3), 0);
+	ck_assert_int_eq(ra_queue_take(q, ctx, names, 1, 1, &t), 0);
+	for (i = 0; i < 500 && ra_task_progress(&t, 1, 2) == 0; i++)
+		msleep(10);
+	ck_assert_int_eq(t.err, RA_ERR_TIMEOUT);
+	ra_task_set_error(&t, "too slow");
+	ck_assert_int_eq(ra_queue_fail(q, ctx, &t), 0);
+	ra_task_deinit(&t);
+	ck_assert_int_eq(ra_queue_status(q, ctx, "dl", "p1", 0, &res), 0);
+	ck_assert_str_eq(ra_task_state_name(res.state), "failed");
+	ck_assert_str_eq(res.error,
+	    "TIMEOUT deadline passed before run 2; last error: too slow");
+	ra_task_result_deinit(&res);
+	/* not out of attempts: not dead-lettered */
+	ck_assert_int_eq(ra_queue_dead(q, ctx, "dl", 0, 10, &ids, &total), 0);
+	ck_assert_int_eq(total, 0);
+	ra_strlist_deinit(&ids);
+	ra_queue_destroy(q);
+
+	/* a retry that would be due after the deadline: failed at once */
+	ra_queue_conf_init(&c);
+	c.backoff_base = 40;	/* 20 to 40 s, past the 10 s deadline */
+	c.backoff_max = 40;
+	q = ra_queue_create(&c, NULL);
+	ck_assert_int_eq(ra_queue_submit(q, ctx, "dl", "p2", "", 0, 10), 0);
+	ck_assert_int_eq(ra_queue_take(q, ctx, names, 1, 1, &t), 0);
+	ra_task_set_error(&t, "flaky");
+	ck_assert_int_eq(ra_queue_fail(q, ctx, &t), 0);
+	ra_task_deinit(&t);
+	ck_assert_int_eq(ra_queue_status(q, ctx, "dl", "p2", 0, &res), 0);
+	ck_assert_str_eq(ra_task_state_name(res.state), "failed");
+	ck_assert_str_eq(res.error,
+	    "TIMEOUT deadline passed before run 2; last error: flaky");
+	ra_task_result_deinit(&res);
+
+	/* no worker took it: pending up to its deadline, failed from it */
+	ck_assert_int_eq(ra_queue_submit(q, ctx, "dl", "p3", "", 0, 0.3), 0);
+	for (i = 0; i < 500; i++) {
+		before = redis_ms();
+		ck_assert_int_eq(ra_queue_status(q, ctx, "dl", "p3", 0, &res),
+		    0);
+		ck_assert_int_gt(res.deadline_ms, 0);
+		if (before >= res.deadline_ms)
+			break;
+		ck_assert_str_eq(ra_task_state_name(res.state), "pending");
+		ra_task_result_deinit(&res);
+		msleep(10);
+	}
+	ck_assert_int_lt(i, 500);
+	ck_assert_str_eq(ra_task_state_name(res.state), "failed");
+	ck_assert_str_eq(res.error,
+	    "TIMEOUT deadline passed before the task started");
+	ra_task_result_deinit(&res);
+	/* and a waiter gets that result, not its own timeout */
+	ck_assert_int_eq(ra_queue_submit(q, ctx, "dl", "p4", "", 0, 0.3), 0);
+	ck_assert_int_eq(ra_queue_wait(q, ctx, "dl", "p4", 10, 0, &res), 0);
+	ck_assert_str_eq(ra_task_state_name(res.state), "failed");
+	ra_task_result_deinit(&res);
+	/* nothing left to take */
+	ck_assert_int_eq(ra_queue_take(q, ctx, names, 1, 0, &t), -1);
+	ck_assert_int_eq(ctx->err, RA_ERR_EMPTY);
+	ra_queue_destroy(q);
+	ra_free(ctx);
+}
+END_TEST
+
+START_TEST(test_dead_letter_expires)
+{
+	struct ra_context *ctx = tu_connect();
+	const char *names[1] = { "dl" };
+	struct ra_queue_conf c;
+	struct ra_queue *q;
+	struct ra_queue_reap_stats st;
+	struct ra_task_result res;
+	struct ra_task t;
+	struct ra_strlist ids;
+	unsigned long long total;
+	long long t0, t1, exp1, exp2;
+	int i, forgotten;
+
+	ra_queue_conf_init(&c);
+	c.result_ttl = 0.5;
+	c.max_attempts = 1;
+	c.lease = 0.2;
+	c.poll = 0.1;
+	q = ra_queue_create(&c, NULL);
+	/* the last run failed: forgotten result_ttl after it died */
+	ck_assert_int_eq(ra_queue_submit(q, ctx, "dl", "d1", "", 0, 0), 0);
+	ck_assert_int_eq(ra_queue_take(q, ctx, names, 1, 1, &t), 0);
+	t0 = redis_ms();
+	ck_assert_int_eq(ra_queue_fail(q, ctx, &t), 0);
+	t1 = redis_ms();
+	ra_task_deinit(&t);
+	exp1 = redis_score("{ra:q:dl}:expire", "d1");
+	ck_assert_int_ge(exp1, t0 + 500);
+	ck_assert_int_le(exp1, t1 + 500);
+	/* its worker was lost on the last run: the same, from the reaper */
+	ck_assert_int_eq(ra_queue_submit(q, ctx, "dl", "d2", "", 0, 0), 0);
+	ck_assert_int_eq(ra_queue_take(q, ctx, names, 1, 1, &t), 0);
+	ra_task_deinit(&t);
+	for (i = 0; i < 500; i++) {
+		t0 = redis_ms();
+		ck_assert_int_eq(ra_queue_reap(q, ctx, "dl", &st), 0);
+		if (st.dead == 1)
+			break;
+		msleep(10);
+	}
+	ck_assert_int_eq(st.dead, 1);
+	t1 = redis_ms();
+	exp2 = redis_score("{ra:q:dl}:expire", "d2");
+	ck_assert_int_ge(exp2, t0 + 500);
+	ck_assert_int_le(exp2, t1 + 500);
+	/* a requeued one lives on */
+	ck_assert_int_eq(ra_queue_submit(q, ctx, "dl", "d3", "", 0, 0), 0);
+	ck_assert_int_eq(ra_queue_take(q, ctx, names, 1, 1, &t), 0);
+	ck_assert_int_eq(ra_queue_fail(q, ctx, &t), 0);
+	ra_task_deinit(&t);
+	ck_assert_int_eq(ra_queue_dead(q, ctx, "dl", 0, 10, &ids, &total), 0);
+	ck_assert_int_eq(total, 3);
+	ra_strlist_deinit(&ids);
+	ck_assert_int_eq(ra_queue_requeue(q, ctx, "dl", "d3"), 0);
+	ck_assert_int_eq(redis_score("{ra:q:dl}:expire", "d3"), -1);
+	/* past the TTL: not found, and the reaper empties the dead-letter
+	 * list and the task fields */
+	wait_status_err(q, ctx, "dl", "d1", RA_ERR_NOT_FOUND);
+	wait_status_err(q, ctx, "dl", "d2", RA_ERR_NOT_FOUND);
+	for (i = 0, forgotten = 0; i < 500 && forgotten < 2; i++) {
+		ck_assert_int_eq(ra_queue_reap(q, ctx, "dl", &st), 0);
+		forgotten += (int)st.forgotten;
+		if (forgotten < 2)
+			msleep(10);
+	}
+	ck_assert_int_eq(forgotten, 2);
+	ck_assert_int_eq(ra_queue_dead(q, ctx, "dl", 0, 10, &ids, &total), 0);
+	ck_assert_int_eq(total, 0);
+	ra_strlist_deinit(&ids);
+	ck_assert_int_eq(redis_int("HLEN %s", "{ra:q:dl}:state"), 1);
+	ck_assert_int_eq(redis_int("HLEN %s", "{ra:q:dl}:error"), 0);
+	ck_assert_int_eq(ra_queue_status(q, ctx, "dl", "d3", 0, &res), 0);
+	ck_assert_str_eq(ra_task_state_name(res.state), "pending");
+	ra_task_result_deinit(&res);
+	ra_queue_destroy(q);
 	ra_free(ctx);
 }
 END_TEST
@@ -1221,6 +1411,8 @@ main(void)
 	tcase_add_test(tc, test_retry_jitter_per_handle);
 	tcase_add_test(tc, test_progress_visible);
 	tcase_add_test(tc, test_progress_after_deadline);
+	tcase_add_test(tc, test_deadline_fails_at_once);
+	tcase_add_test(tc, test_dead_letter_expires);
 	tcase_add_test(tc, test_result_ttl_and_delete);
 	tcase_add_test(tc, test_fifo_per_name);
 	tcase_add_test(tc, test_no_result_is_done);
