@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,31 @@ queue_conn_error(const struct ra_context *ctx)
 {
 	return ctx->err == RA_ERR_BACKEND_DOWN || ctx->err == RA_ERR_IO ||
 	    (ctx->err == RA_ERR_TIMEOUT && ctx->rc == NULL);
+}
+
+int
+queue_fresh(struct ra_context *ctx)
+{
+	struct pollfd pfd;
+
+	if (ctx->rc != NULL && ctx->rc->err == 0) {
+		pfd.fd = ctx->rc->fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 0) == 0)
+			return 0;
+	}
+	return ra_reconnect(ctx);
+}
+
+/* ra_call on a connection queue_fresh() checked: the first call after a
+ * Redis restart reconnects instead of failing. */
+static redisReply *
+queue_call(struct ra_context *ctx, struct ra_args *a)
+{
+	if (queue_fresh(ctx) != 0)
+		return NULL;
+	return ra_call(ctx, a);
 }
 
 void
@@ -349,7 +375,7 @@ queue_send(struct ra_context *ctx, struct ra_args *a)
 {
 	redisReply *r;
 
-	r = ra_call(ctx, a);
+	r = queue_call(ctx, a);
 	ra_args_deinit(a);
 	if (r == NULL)
 		return -1;
@@ -418,6 +444,46 @@ set_protocol(struct ra_context *ctx, const char *script)
 	    "%s: unexpected reply", script);
 }
 
+/*
+ * Check that len bytes (what: "payload", "result") fit in one argument:
+ * Redis drops the connection on a bulk longer than its proto-max-bulk-len,
+ * which would read as an outage.  The server is asked (CONFIG GET) only
+ * above QUEUE_BULK_MIN, the lowest limit it allows, so small ones cost
+ * nothing; where CONFIG is refused the default limit is assumed.  0, or
+ * -1 with RA_ERR_BAD_ARGUMENT (or a connection error) in ctx.
+ */
+static int
+check_bulk(struct ra_context *ctx, const char *what, size_t len)
+{
+	unsigned long long max = QUEUE_BULK_DEFAULT;
+	redisReply *r;
+
+	if (len <= QUEUE_BULK_MIN)
+		return 0;
+	if (queue_fresh(ctx) != 0)
+		return -1;
+	r = redisCommand(ctx->rc, "CONFIG GET proto-max-bulk-len");
+	if (r == NULL) {
+		ra_set_error(&ctx->err, ctx->errstr, RA_ERR_BACKEND_DOWN,
+		    "CONFIG GET: %s", ctx->rc->errstr[0] ? ctx->rc->errstr :
+		    "connection lost");
+		redisFree(ctx->rc);
+		ctx->rc = NULL;
+		return -1;
+	}
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+	    r->element[1]->type == REDIS_REPLY_STRING)
+		max = strtoull(r->element[1]->str, NULL, 10);
+	freeReplyObject(r);
+	if (len > max) {
+		ra_set_error(&ctx->err, ctx->errstr, RA_ERR_BAD_ARGUMENT,
+		    "%s of %zu bytes over the server's limit of %llu "
+		    "(proto-max-bulk-len)", what, len, max);
+		return -1;
+	}
+	return 0;
+}
+
 int
 ra_queue_submit(struct ra_queue *q, struct ra_context *ctx, const char *name,
     const char *id, const void *payload, size_t len, double timeout)
@@ -433,6 +499,8 @@ ra_queue_submit(struct ra_queue *q, struct ra_context *ctx, const char *name,
 		    "payload is NULL with length %zu", len);
 		return -1;
 	}
+	if (check_bulk(ctx, "payload", len) != 0)
+		return -1;
 	queue_args(&a, RA_SCRIPT_QUEUE_SUBMIT, ra_prefix(ctx), name, id);
 	ra_args_str(&a, id);
 	ra_args_bin(&a, payload != NULL ? payload : "", len);
@@ -509,7 +577,7 @@ ra_queue_status(struct ra_queue *q, struct ra_context *ctx, const char *name,
 	queue_args(&a, RA_SCRIPT_QUEUE_STATUS, ra_prefix(ctx), name, id);
 	ra_args_str(&a, id);
 	ra_args_ll(&a, (flags & RA_QUEUE_DELETE) ? 1 : 0);
-	r = ra_call(ctx, &a);
+	r = queue_call(ctx, &a);
 	ra_args_deinit(&a);
 	if (r == NULL)
 		return -1;
@@ -532,7 +600,7 @@ queue_reap_name(struct ra_queue *q, struct ra_context *ctx, const char *name,
 	ra_args_str(&a, ttl_ms >= 0 ? q->worker_id : "");
 	ra_args_ll(&a, ttl_ms >= 0 ? ttl_ms : 0);
 	ra_args_ll(&a, QUEUE_WAKE_CAP);
-	r = ra_call(ctx, &a);
+	r = queue_call(ctx, &a);
 	ra_args_deinit(&a);
 	if (r == NULL)
 		return -1;
@@ -610,7 +678,7 @@ queue_block(struct ra_context *ctx, char **keys, size_t n, long long ms)
 	long long cap;
 	bool stretched = false;
 
-	if (ctx->rc == NULL && ra_reconnect(ctx) != 0)
+	if (queue_fresh(ctx) != 0)
 		return -1;
 	if (ms < 1)
 		ms = 1;
@@ -899,7 +967,7 @@ ra_queue_cancel(struct ra_queue *q, struct ra_context *ctx, const char *name,
 		return -1;
 	queue_args(&a, RA_SCRIPT_QUEUE_CANCEL, ra_prefix(ctx), name, id);
 	ra_args_str(&a, id);
-	r = ra_call(ctx, &a);
+	r = queue_call(ctx, &a);
 	ra_args_deinit(&a);
 	if (r == NULL)
 		return -1;
@@ -937,7 +1005,7 @@ ra_queue_dead(struct ra_queue *q, struct ra_context *ctx, const char *name,
 	queue_args(&a, RA_SCRIPT_QUEUE_DEAD, ra_prefix(ctx), name, NULL);
 	ra_args_ll(&a, (long long)start);
 	ra_args_ll(&a, count);
-	r = ra_call(ctx, &a);
+	r = queue_call(ctx, &a);
 	ra_args_deinit(&a);
 	if (r == NULL)
 		return -1;
@@ -1055,7 +1123,7 @@ ra_task_progress(struct ra_task *t, long long current, long long total)
 	ra_args_ll(&a, current);
 	ra_args_ll(&a, total);
 	ra_args_ms(&a, t->q->conf.lease);
-	r = ra_call(ctx, &a);
+	r = queue_call(ctx, &a);
 	ra_args_deinit(&a);
 	if (r == NULL) {
 		t->err = ctx->err;
@@ -1089,7 +1157,7 @@ take_one(struct ra_queue *q, struct ra_context *ctx, const char *name,
 	ra_args_str(&a, token);
 	ra_args_ms(&a, q->conf.lease);
 	ra_args_ll(&a, q->conf.batch);
-	r = ra_call(ctx, &a);
+	r = queue_call(ctx, &a);
 	ra_args_deinit(&a);
 	if (r == NULL)
 		return -1;
@@ -1281,7 +1349,8 @@ ra_queue_complete(struct ra_queue *q, struct ra_context *ctx,
 {
 	struct ra_args a;
 
-	if (check_task(ctx, t) != 0)
+	if (check_task(ctx, t) != 0 ||
+	    check_bulk(ctx, "result", t->result_len) != 0)
 		return -1;
 	queue_args(&a, RA_SCRIPT_QUEUE_COMPLETE, ra_prefix(ctx), t->name, t->id);
 	ra_args_str(&a, t->id);

@@ -13,6 +13,10 @@
 #define QUEUE_WAKE_CAP		1024	/* wake-up tokens kept per name */
 #define QUEUE_BACKOFF_MIN_NS	50000000LL	/* first reconnect delay */
 #define QUEUE_BACKOFF_MAX_NS	1000000000LL	/* longest reconnect delay */
+/* Redis' proto-max-bulk-len: the longest payload or result it accepts is
+ * the server's setting, 512 MB by default and never under 1 MB. */
+#define QUEUE_BULK_DEFAULT	(512ULL * 1024 * 1024)
+#define QUEUE_BULK_MIN		(1024 * 1024)
 
 /* A function registered for a queue name. */
 struct queue_fn {
@@ -42,6 +46,12 @@ const struct queue_fn *queue_lookup(const struct ra_queue *q,
 int		queue_check_name(const char *name, int *err, char *errstr);
 /* True when ctx->err says the connection is gone (reconnect and retry). */
 bool		queue_conn_error(const struct ra_context *ctx);
+/* Make ctx's connection usable for the next command: connect when it has
+ * none, reconnect when the server closed it since the last command (a
+ * Redis restart): a synchronous connection has nothing to read between
+ * commands, so a readable socket is a closed one.  Nothing is ever sent
+ * twice.  0, or -1 with ctx->err. */
+int		queue_fresh(struct ra_context *ctx);
 /* Extend a lease (or NOT_OWNED) without a struct ra_task. */
 int		queue_heartbeat_id(struct ra_queue *q, struct ra_context *ctx,
 		    const char *name, const char *id, const char *token);

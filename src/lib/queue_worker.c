@@ -147,6 +147,12 @@ worker_run(struct worker_slot *s, struct ra_context *ctx, struct ra_task *t)
 			count(w, &w->stats.lost);
 			break;
 		}
+		if (rc == 0 && ctx->err == RA_ERR_BAD_ARGUMENT) {
+			/* a result Redis cannot take: the run failed */
+			ra_task_set_error(t, "%s", ctx->errstr);
+			rc = -1;
+			continue;
+		}
 		if (!queue_conn_error(ctx) ||
 		    queue_now_ns() - start > lease_ns)
 			break;
@@ -251,7 +257,7 @@ hb_main(void *arg)
 			workers_wait(w, &w->joined, QUEUE_BACKOFF_MAX_NS);
 			continue;
 		}
-		if (ctx->rc == NULL && ra_reconnect(ctx) != 0) {
+		if (queue_fresh(ctx) != 0) {
 			workers_wait(w, &w->joined,
 			    interval < QUEUE_BACKOFF_MAX_NS ? interval :
 			    QUEUE_BACKOFF_MAX_NS);

@@ -861,7 +861,8 @@ void	ra_task_result_deinit(struct ra_task_result *r);
 
 /* Queue a task for the workers of name, due within timeout s (0 = no
  * deadline).  RA_ERR_BUSY when the id is pending or running; a finished
- * task with that id is replaced. */
+ * task with that id is replaced.  RA_ERR_BAD_ARGUMENT, nothing sent, for
+ * a payload over the server's proto-max-bulk-len (512 MB by default). */
 int	ra_queue_submit(struct ra_queue *q, struct ra_context *ctx,
 	    const char *name, const char *id, const void *payload, size_t len,
 	    double timeout);
@@ -916,6 +917,8 @@ int	ra_queue_reap(struct ra_queue *q, struct ra_context *ctx,
  * Then heartbeat at least every lease / 3 while running, and finish with
  * complete (task->result) or fail (task->error; retry or dead-letter).
  * RA_ERR_NOT_OWNED from these: the lease was lost, drop the task.
+ * Complete gives RA_ERR_BAD_ARGUMENT, nothing sent, for a result over the
+ * server's proto-max-bulk-len: fail the task instead.
  */
 int	ra_queue_take(struct ra_queue *q, struct ra_context *ctx,
 	    const char *const *names, size_t n, double wait,

@@ -744,7 +744,7 @@ START_TEST(test_deadline_fails_at_once)
 	struct ra_task t;
 	struct ra_strlist ids;
 	unsigned long long total;
-	long long before;
+	long long before, after;
 	int i;
 
 	/* the function saw the deadline pass and failed: no retry can
@@ -790,10 +790,13 @@ START_TEST(test_deadline_fails_at_once)
 		before = redis_ms();
 		ck_assert_int_eq(ra_queue_status(q, ctx, "dl", "p3", 0, &res),
 		    0);
+		after = redis_ms();
 		ck_assert_int_gt(res.deadline_ms, 0);
 		if (before >= res.deadline_ms)
 			break;
-		ck_assert_str_eq(ra_task_state_name(res.state), "pending");
+		if (after < res.deadline_ms)
+			ck_assert_str_eq(ra_task_state_name(res.state),
+			    "pending");
 		ra_task_result_deinit(&res);
 		msleep(10);
 	}
@@ -1391,6 +1394,197 @@ START_TEST(test_client_unblock)
 }
 END_TEST
 
+/* Connect a raw hiredis context to the Redis at sock. */
+static redisContext *
+sock_redis(const char *sock)
+{
+	redisContext *rc = redisConnectUnix(sock);
+
+	ck_assert_ptr_nonnull(rc);
+	ck_assert_msg(rc->err == 0, "connect %s: %s", sock, rc->errstr);
+	return rc;
+}
+
+/* Run one command that answers +OK on the Redis at sock. */
+static void
+sock_ok(const char *sock, const char *cmd)
+{
+	redisContext *rc = sock_redis(sock);
+	redisReply *r = redisCommand(rc, cmd);
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_msg(r->type == REDIS_REPLY_STATUS, "%s: %s", cmd,
+	    r->type == REDIS_REPLY_ERROR ? r->str : "not OK");
+	freeReplyObject(r);
+	redisFree(rc);
+}
+
+/* SIGKILL the Redis at sock (pid *pid) and start it again (with aof,
+ * everything written is back). */
+static void
+redis_restart(const char *sock, pid_t *pid, bool aof)
+{
+	int status;
+
+	kill(*pid, SIGKILL);
+	ck_assert_int_eq(waitpid(*pid, &status, 0), *pid);
+	*pid = redis_start(sock, aof);
+}
+
+START_TEST(test_first_call_after_restart)
+{
+	char sock[512];
+	const char *names[1] = { "fresh" };
+	struct ra_options opt = { 0 };
+	struct ra_context *ctx;
+	struct ra_queue *q = test_queue(5, 3);
+	struct ra_queue_reap_stats st;
+	struct ra_task_result res;
+	struct ra_strlist ids;
+	struct ra_task t;
+	enum ra_task_state was;
+	unsigned long long total;
+	pid_t pid;
+	int status;
+
+	snprintf(sock, sizeof sock, "%s/queue-fresh.sock",
+	    getenv("RA_TEST_DIR"));
+	pid = redis_start(sock, true);
+	sock_ok(sock, "FLUSHALL");	/* the aof dir is shared */
+	opt.path = sock;
+	ctx = ra_connect(&opt);
+	ck_assert_int_eq(ctx->err, 0);
+	ck_assert_int_eq(ra_queue_submit(q, ctx, "fresh", "a", "1", 1, 0), 0);
+	/* each call below is the first on ctx since Redis restarted */
+	redis_restart(sock, &pid, true);
+	ck_assert_msg(ra_queue_submit(q, ctx, "fresh", "b", "2", 1, 0) == 0,
+	    "submit: %s", ctx->errstr);
+	redis_restart(sock, &pid, true);
+	ck_assert_msg(ra_queue_status(q, ctx, "fresh", "a", 0, &res) == 0,
+	    "status: %s", ctx->errstr);
+	ck_assert_int_eq(res.state, RA_TASK_PENDING);
+	ra_task_result_deinit(&res);
+	redis_restart(sock, &pid, true);
+	ck_assert_msg(ra_queue_cancel(q, ctx, "fresh", "b", &was) == 0,
+	    "cancel: %s", ctx->errstr);
+	ck_assert_int_eq(was, RA_TASK_PENDING);
+	redis_restart(sock, &pid, true);
+	ck_assert_msg(ra_queue_dead(q, ctx, "fresh", 0, 10, &ids, &total) == 0,
+	    "dead: %s", ctx->errstr);
+	ck_assert_int_eq(total, 0);
+	ra_strlist_deinit(&ids);
+	redis_restart(sock, &pid, true);
+	ck_assert_msg(ra_queue_reap(q, ctx, "fresh", &st) == 0, "reap: %s",
+	    ctx->errstr);
+	ck_assert_int_eq(ra_queue_take(q, ctx, names, 1, 1, &t), 0);
+	ck_assert_str_eq(t.id, "a");
+	redis_restart(sock, &pid, true);
+	ck_assert_msg(ra_queue_heartbeat(q, ctx, &t) == 0, "heartbeat: %s",
+	    ctx->errstr);
+	redis_restart(sock, &pid, true);
+	ck_assert_msg(ra_task_progress(&t, 1, 2) == 0, "progress: %s",
+	    t.errstr);
+	redis_restart(sock, &pid, true);
+	ck_assert_msg(ra_queue_complete(q, ctx, &t) == 0, "complete: %s",
+	    ctx->errstr);
+	ra_task_deinit(&t);
+	ck_assert_int_eq(ra_queue_status(q, ctx, "fresh", "a", 0, &res), 0);
+	ck_assert_int_eq(res.state, RA_TASK_DONE);
+	ra_task_result_deinit(&res);
+	kill(pid, SIGTERM);
+	waitpid(pid, &status, 0);
+	ra_queue_destroy(q);
+	ra_free(ctx);
+}
+END_TEST
+
+#define BULK_LIMIT	(2 * 1024 * 1024)	/* the test's proto-max-bulk-len */
+
+/* Returns a result one byte over BULK_LIMIT. */
+static int
+fn_big(struct ra_task *t, void *arg)
+{
+	return ra_task_set_result(t, arg, BULK_LIMIT + 1);
+}
+
+START_TEST(test_payload_over_bulk_limit)
+{
+	char sock[512];
+	const char *names[1] = { "bulk" };
+	struct ra_options opt = { 0 };
+	struct ra_context *ctx;
+	struct ra_queue *q = test_queue(5, 1), *wq = test_queue(5, 1);
+	struct ra_queue_workers *w;
+	struct ra_task_result res;
+	struct ra_task t;
+	redisContext *rc;
+	redisReply *r;
+	char *big;
+	long long id;
+	pid_t pid;
+	int status;
+
+	ck_assert_ptr_nonnull(big = malloc(BULK_LIMIT + 1));
+	memset(big, 'b', BULK_LIMIT + 1);
+	snprintf(sock, sizeof sock, "%s/queue-bulk.sock",
+	    getenv("RA_TEST_DIR"));
+	pid = redis_start(sock, false);
+	sock_ok(sock, "CONFIG SET proto-max-bulk-len 2097152");
+	opt.path = sock;
+	ctx = ra_connect(&opt);
+	ck_assert_int_eq(ctx->err, 0);
+	id = client_id(ctx);
+	/* one byte over: refused before sending, the connection stays */
+	ck_assert_int_eq(ra_queue_submit(q, ctx, "bulk", "b1", big,
+	    BULK_LIMIT + 1, 0), -1);
+	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
+	ck_assert_msg(strstr(ctx->errstr, "payload of 2097153 bytes over the "
+	    "server's limit of 2097152") != NULL, "%s", ctx->errstr);
+	ck_assert_int_eq(client_id(ctx), id);
+	rc = sock_redis(sock);
+	r = redisCommand(rc, "DBSIZE");
+	ck_assert_int_eq(r->integer, 0);
+	freeReplyObject(r);
+	redisFree(rc);
+	/* at the limit: queued and delivered whole */
+	ck_assert_msg(ra_queue_submit(q, ctx, "bulk", "b1", big, BULK_LIMIT,
+	    0) == 0, "submit: %s", ctx->errstr);
+	ck_assert_int_eq(ra_queue_take(q, ctx, names, 1, 1, &t), 0);
+	ck_assert_int_eq(t.payload_len, BULK_LIMIT);
+	/* a result over it: refused, the task still runs */
+	ck_assert_int_eq(ra_task_set_result(&t, big, BULK_LIMIT + 1), 0);
+	ck_assert_int_eq(ra_queue_complete(q, ctx, &t), -1);
+	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
+	ck_assert_msg(strstr(ctx->errstr, "result of 2097153 bytes") != NULL,
+	    "%s", ctx->errstr);
+	ck_assert_int_eq(client_id(ctx), id);
+	ck_assert_int_eq(ra_queue_status(q, ctx, "bulk", "b1", 0, &res), 0);
+	ck_assert_int_eq(res.state, RA_TASK_RUNNING);
+	ra_task_result_deinit(&res);
+	ck_assert_int_eq(ra_task_set_result(&t, "ok", 2), 0);
+	ck_assert_int_eq(ra_queue_complete(q, ctx, &t), 0);
+	ra_task_deinit(&t);
+	/* a worker whose function returns too much fails the run with
+	 * the reason */
+	ra_queue_register(wq, "bulk", fn_big, big);
+	w = start_workers(wq, sock, "bulk", 1);
+	ck_assert_int_eq(ra_queue_submit(q, ctx, "bulk", "b2", "", 0, 0), 0);
+	ck_assert_msg(ra_queue_wait(q, ctx, "bulk", "b2", 10, 0, &res) == 0,
+	    "wait: %s", ctx->errstr);
+	ck_assert_int_eq(res.state, RA_TASK_FAILED);
+	ck_assert_msg(strstr(res.error, "result of 2097153 bytes over the "
+	    "server's limit of 2097152") != NULL, "%s", res.error);
+	ra_task_result_deinit(&res);
+	ra_queue_workers_stop(w);
+	kill(pid, SIGTERM);
+	waitpid(pid, &status, 0);
+	free(big);
+	ra_queue_destroy(q);
+	ra_queue_destroy(wq);
+	ra_free(ctx);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1422,6 +1616,8 @@ main(void)
 	tcase_add_test(tc, test_redis_restart);
 	tcase_add_test(tc, test_wait_across_restart);
 	tcase_add_test(tc, test_client_unblock);
+	tcase_add_test(tc, test_first_call_after_restart);
+	tcase_add_test(tc, test_payload_over_bulk_limit);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
