@@ -430,8 +430,17 @@ ra_queue_workers_stats(struct ra_queue_workers *w,
 void
 ra_queue_workers_stop(struct ra_queue_workers *w)
 {
+	ra_queue_workers_stop_stats(w, NULL);
+}
+
+void
+ra_queue_workers_stop_stats(struct ra_queue_workers *w,
+    struct ra_queue_worker_stats *out)
+{
 	unsigned i;
 
+	if (out != NULL)
+		memset(out, 0, sizeof *out);
 	if (w == NULL)
 		return;
 	pthread_mutex_lock(&w->lock);
@@ -448,5 +457,9 @@ ra_queue_workers_stop(struct ra_queue_workers *w)
 	pthread_mutex_unlock(&w->lock);
 	if (w->hb_started)
 		pthread_join(w->hb, NULL);
+	/* every thread has ended: the counts are final, the tasks that
+	 * finished during the stop included */
+	if (out != NULL)
+		*out = w->stats;
 	workers_free(w);
 }

@@ -952,6 +952,11 @@ void	ra_queue_workers_stats(struct ra_queue_workers *w,
 	    struct ra_queue_worker_stats *out);
 /* Stop taking tasks, let running ones finish, unregister, free. */
 void	ra_queue_workers_stop(struct ra_queue_workers *w);
+/* The same, and the pool's final counters in *out (may be NULL), the
+ * tasks that finished during the stop included: stats cannot be read
+ * once the pool is freed. */
+void	ra_queue_workers_stop_stats(struct ra_queue_workers *w,
+	    struct ra_queue_worker_stats *out);
 
 #ifdef __cplusplus
 }

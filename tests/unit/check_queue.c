@@ -1,9 +1,10 @@
 /*
  * check_queue.c: the task queue against a real Redis: the five policies,
  * redelivery after a worker is killed, retries and the dead-letter list,
- * per-handle retry jitter, progress and deadlines, result TTL and
- * delete-on-read, FIFO order, a
- * Redis restart and CLIENT UNBLOCK under blocked workers.
+ * per-handle retry jitter, progress and deadlines, result TTL (dead
+ * letters too) and delete-on-read, FIFO order, pool counters at stop,
+ * Redis restarts and CLIENT UNBLOCK under blocked workers, the first call
+ * after a restart, and payloads over the server's bulk limit.
  */
 #include "config.h"
 
@@ -413,6 +414,92 @@ START_TEST(test_policy_auto)
 	ck_assert_int_eq(res.local, 1);
 	ck_assert_str_eq(res.data, "local:c");
 	ra_task_result_deinit(&res);
+	ra_queue_destroy(q);
+	ra_queue_destroy(wq);
+	ra_free(ctx);
+}
+END_TEST
+
+static atomic_int release_slow;	/* fn_slow returns when set */
+static atomic_int stop_called;		/* the test is stopping the pool */
+
+static int
+fn_slow(struct ra_task *t, void *arg)
+{
+	int i;
+
+	for (i = 0; i < 1000 && !atomic_load(&release_slow); i++)
+		msleep(10);
+	return ra_task_set_result(t, "slow", 4);
+}
+
+/* Release fn_slow once the test thread is inside the stop. */
+static void *
+release_main(void *arg)
+{
+	int i;
+
+	for (i = 0; i < 1000 && !atomic_load(&stop_called); i++)
+		msleep(5);
+	msleep(100);	/* well into the stop: the order is not asserted */
+	atomic_store(&release_slow, 1);
+	return NULL;
+}
+
+START_TEST(test_stats_after_stop)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_queue *q = test_queue(1, 3), *wq = test_queue(1, 3);
+	struct ra_queue_workers *w;
+	struct ra_queue_worker_stats ws;
+	struct ra_task_result res;
+	pthread_t th;
+	int i;
+
+	atomic_store(&release_slow, 0);
+	atomic_store(&stop_called, 0);
+	ra_queue_register(wq, "slow", fn_slow, NULL);
+	ra_queue_register(wq, "fail", fn_fail, s_w);
+	w = start_workers(wq, NULL, "slow", 1);
+	ck_assert_int_eq(ra_queue_submit(q, ctx, "slow", "s1", "", 0, 30), 0);
+	for (i = 0; i < 500; i++) {
+		ck_assert_int_eq(ra_queue_status(q, ctx, "slow", "s1", 0,
+		    &res), 0);
+		if (res.state == RA_TASK_RUNNING)
+			break;
+		ra_task_result_deinit(&res);
+		msleep(10);
+	}
+	ck_assert_int_eq(res.state, RA_TASK_RUNNING);
+	ra_task_result_deinit(&res);
+	ra_queue_workers_stats(w, &ws);
+	ck_assert_int_eq(ws.done, 0);
+	/* the task finishes while the pool stops: it is counted */
+	ck_assert_int_eq(pthread_create(&th, NULL, release_main, NULL), 0);
+	atomic_store(&stop_called, 1);
+	memset(&ws, 0xff, sizeof ws);
+	ra_queue_workers_stop_stats(w, &ws);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_eq(ws.done, 1);
+	ck_assert_int_eq(ws.failed, 0);
+	ck_assert_int_eq(ws.lost, 0);
+	ck_assert_int_eq(ra_queue_status(q, ctx, "slow", "s1", 0, &res), 0);
+	ck_assert_int_eq(res.state, RA_TASK_DONE);
+	ck_assert_str_eq(res.data, "slow");
+	ra_task_result_deinit(&res);
+	/* failed runs too; NULL pools and NULL out are allowed */
+	w = start_workers(wq, NULL, "fail", 1);
+	ck_assert_int_eq(ra_queue_submit(q, ctx, "fail", "f1", "", 0, 30), 0);
+	ck_assert_int_eq(ra_queue_wait(q, ctx, "fail", "f1", 10, 0, &res), 0);
+	ck_assert_int_eq(res.state, RA_TASK_FAILED);
+	ck_assert_int_eq(res.attempts, 3);
+	ra_task_result_deinit(&res);
+	ra_queue_workers_stop_stats(w, &ws);
+	ck_assert_int_eq(ws.done, 0);
+	ck_assert_int_eq(ws.failed, 3);	/* runs, as the header says */
+	ra_queue_workers_stop_stats(NULL, &ws);
+	ck_assert_int_eq(ws.failed, 0);
+	ra_queue_workers_stop_stats(start_workers(wq, NULL, "fail", 1), NULL);
 	ra_queue_destroy(q);
 	ra_queue_destroy(wq);
 	ra_free(ctx);
@@ -1600,6 +1687,7 @@ main(void)
 	tcase_add_test(tc, test_policy_local_first);
 	tcase_add_test(tc, test_policy_remote_first);
 	tcase_add_test(tc, test_policy_auto);
+	tcase_add_test(tc, test_stats_after_stop);
 	tcase_add_test(tc, test_sigkill_redelivered_once);
 	tcase_add_test(tc, test_retry_dead_letter_requeue);
 	tcase_add_test(tc, test_retry_jitter_per_handle);
