@@ -30,8 +30,13 @@ driver_file(const char *path)
 			fclose(f);
 		return -1;
 	}
-	/* one spare byte so an empty file still gets a valid pointer */
-	if ((buf = malloc((size_t)sb.st_size + 1)) == NULL) {
+	/*
+	 * Exactly the input's size, so ASan sees a read one byte past it;
+	 * an empty file still gets a valid pointer (malloc(1) if malloc(0)
+	 * gives NULL).
+	 */
+	if ((buf = malloc((size_t)sb.st_size)) == NULL &&
+	    (sb.st_size != 0 || (buf = malloc(1)) == NULL)) {
 		fclose(f);
 		return -1;
 	}
@@ -43,6 +48,8 @@ driver_file(const char *path)
 		return -1;
 	}
 	fclose(f);
+	/* as libFuzzer says it, so a sanitizer report has its input */
+	fprintf(stderr, "Running: %s\n", path);
 	LLVMFuzzerTestOneInput(buf, n);
 	free(buf);
 	return 0;

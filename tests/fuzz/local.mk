@@ -2,7 +2,10 @@
 # input.  With --enable-fuzz they are libFuzzer programs (clang
 # -fsanitize=fuzzer,address,undefined); otherwise tests/fuzz/driver.c
 # gives them a main() replaying files, and make check replays the
-# committed corpus (tests/fuzz/corpus/<harness>/) through them.
+# committed corpus (tests/fuzz/corpus/<harness>/) through them, under
+# ASan and UBSan when the compiler has them (FUZZ_CFLAGS, configure.ac).
+# The sources under test are compiled into each harness (not taken from
+# the library), so they are instrumented too.
 FUZZ_HARNESSES = tests/fuzz/fuzz_resp tests/fuzz/fuzz_proxyurl \
 	tests/fuzz/fuzz_conf tests/fuzz/fuzz_codec tests/fuzz/fuzz_proxyfile
 check_PROGRAMS += $(FUZZ_HARNESSES)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # replay.sh: run every fuzz harness once on each file of its committed
 # corpus (tests/fuzz/corpus/<harness>/); any crash, sanitizer report or
-# failed check fails the test.
+# failed check fails the test.  The harnesses run under ASan and UBSan
+# when configure found them (or with --enable-fuzz).
 . "$top_srcdir/tests/lib.sh"
 
 # leaks in system libraries (ASan builds, --enable-fuzz)
@@ -18,7 +19,11 @@ for h in fuzz_resp fuzz_proxyurl fuzz_conf fuzz_codec fuzz_proxyfile; do
 	    >"$T/$h.out" 2>&1; then
 		ok "$h replays $n inputs"
 	else
-		sed 's/^/# /' "$T/$h.out" | tail -20
+		# the input that failed and the start of the report (the
+		# sanitizer's error and stacks, or the failed check)
+		grep '^Running: ' "$T/$h.out" | tail -1 | sed 's/^/# /'
+		grep -v -e '^Running: ' -e '^Executed ' "$T/$h.out" |
+			head -30 | sed 's/^/# /'
 		not_ok "$h replays $n inputs"
 	fi
 done
