@@ -11,6 +11,20 @@ libredisallocator_la_SOURCES = \
 	src/lib/async.c \
 	src/lib/conn.c
 nodist_libredisallocator_la_SOURCES = src/lib/ra_scripts.c src/lib/ra_scripts.h
+# ra_internal.h includes the generated ra_scripts.h, which BUILT_SOURCES
+# makes first only for make all, check and install: the objects of every
+# program whose sources include ra_internal.h depend on it, so a target
+# asked for alone builds in a fresh tree (make libredisallocator.la
+# tests/fuzz/fuzz_codec).  Once compiled, their .deps say the same.
+RA_SCRIPTS_USERS = $(libredisallocator_la_OBJECTS) \
+	$(tests_unit_check_args_OBJECTS) $(tests_unit_check_conn_OBJECTS) \
+	$(tests_unit_check_alloc_OBJECTS) \
+	$(tests_unit_check_alloc_async_OBJECTS) \
+	$(tests_unit_check_alloc_codec_OBJECTS) \
+	$(tests_unit_check_alloc_stress_OBJECTS) \
+	$(tests_unit_check_lock_OBJECTS) $(tests_fuzz_fuzz_codec_OBJECTS) \
+	$(tests_bench_alloc_bench_OBJECTS)
+$(RA_SCRIPTS_USERS): src/lib/ra_scripts.h
 libredisallocator_la_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS)
 libredisallocator_la_LIBADD = $(HIREDIS_LIBS) -lm
 libredisallocator_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 \
