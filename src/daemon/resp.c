@@ -117,16 +117,27 @@ static int
 resp_split(const char *p, const char *end, struct resp_args *a, char **cause)
 {
 	char *buf;
-	size_t n;
+	size_t n, max;
 	int q;
 
+	/*
+	 * Room for every word at once: a word takes a byte and a blank
+	 * (or "" and a blank), so a line of n bytes has at most (n + 1) / 2
+	 * of them.  Growing by one word was quadratic in a 1,000-word line.
+	 */
+	max = ((size_t)(end - p) + 1) / 2;
+	if (max > RESP_MAX_ARGS)
+		max = RESP_MAX_ARGS;
+	a->argv = xcalloc(max + 1, sizeof *a->argv);
+	a->len = xcalloc(max + 1, sizeof *a->len);
 	buf = xmalloc((size_t)(end - p) + 1);
 	for (;;) {
 		while (p < end && isspace((unsigned char)*p))
 			p++;
 		if (p == end)
 			break;
-		if (a->argc >= RESP_MAX_ARGS) {
+		/* max words, RESP_MAX_ARGS (a shorter line cannot get here) */
+		if ((size_t)a->argc >= max) {
 			xasprintf(cause, "too many arguments");
 			goto fail;
 		}
@@ -175,10 +186,6 @@ resp_split(const char *p, const char *end, struct resp_args *a, char **cause)
 			xasprintf(cause, "unbalanced quotes in request");
 			goto fail;
 		}
-		a->argv = xreallocarray(a->argv, (size_t)a->argc + 2,
-		    sizeof *a->argv);
-		a->len = xreallocarray(a->len, (size_t)a->argc + 2,
-		    sizeof *a->len);
 		/* not xstrndup: a "\x00" escape puts a NUL inside */
 		a->argv[a->argc] = xmalloc(n + 1);
 		memcpy(a->argv[a->argc], buf, n);
