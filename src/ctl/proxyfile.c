@@ -26,6 +26,30 @@ static const char *proxyfile_schemes[] = {
 	"http", "https", "socks4", "socks4a", "socks5", "socks5h", NULL
 };
 
+/*
+ * Whether the host as written (after "scheme://", any more slashes, which
+ * curl skips, and the userinfo, up to the path) holds a '%': the daemon
+ * refuses those, as a decoded host can read as another one
+ * (http://0%36:3 is 06, then 0.0.0.6).  As proxyurl_host_escaped in
+ * src/daemon/proxyurl.c.
+ */
+static int
+proxyfile_host_escaped(const char *url)
+{
+	const char *host, *end, *p;
+
+	if ((host = strstr(url, "://")) == NULL)
+		return 0;
+	host += 3;
+	host += strspn(host, "/");
+	end = host + strcspn(host, "/?#");
+	for (p = host; p < end; p++) {
+		if (*p == '@')
+			host = p + 1;
+	}
+	return memchr(host, '%', (size_t)(end - host)) != NULL;
+}
+
 const char *
 proxyfile_check_url(const char *url)
 {
@@ -48,6 +72,8 @@ proxyfile_check_url(const char *url)
 	}
 	if (strstr(url, "://") == NULL)
 		return "not a URL (expected scheme://host:port)";
+	if (proxyfile_host_escaped(url))
+		return "%-escaped host (or IPv6 zone)";
 	if ((u = curl_url()) == NULL)
 		return "out of memory";
 	rc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);

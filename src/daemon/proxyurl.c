@@ -30,8 +30,35 @@ proxyurl_part(CURLU *u, CURLUPart part)
 	return s;
 }
 
-char *
-proxyurl_normalise(const char *url, char **cause)
+/*
+ * Whether the host as written (after "scheme://", any more slashes, which
+ * curl skips, and the userinfo, up to the path) holds a '%'.  curl
+ * decodes a %-escaped host, and the decoded text can mean another host
+ * when parsed again: http://0%36:3 gave http://06:3, which is
+ * http://0.0.0.6:3.  The normal form is the proxy's identity, so it must
+ * normalise to itself: such hosts are refused (no proxy host needs
+ * escapes, and an IPv6 zone "%25eth0" was dropped).
+ */
+static int
+proxyurl_host_escaped(const char *url)
+{
+	const char *host, *end, *p;
+
+	if ((host = strstr(url, "://")) == NULL)
+		return 0;
+	host += 3;
+	host += strspn(host, "/");
+	end = host + strcspn(host, "/?#");
+	for (p = host; p < end; p++) {
+		if (*p == '@')
+			host = p + 1;
+	}
+	return memchr(host, '%', (size_t)(end - host)) != NULL;
+}
+
+/* One pass of proxyurl_normalise. */
+static char *
+proxyurl_normalise1(const char *url, char **cause)
 {
 	CURLU *u;
 	char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL;
@@ -56,6 +83,11 @@ proxyurl_normalise(const char *url, char **cause)
 	if (strstr(url, "://") == NULL) {
 		xasprintf(cause, "proxy URL needs a scheme "
 		    "(http, https, socks4, socks4a, socks5, socks5h)");
+		return NULL;
+	}
+	if (proxyurl_host_escaped(url)) {
+		xasprintf(cause, "proxy URL host must not be %%-escaped "
+		    "(nor have an IPv6 zone)");
 		return NULL;
 	}
 	if ((u = curl_url()) == NULL) {
@@ -118,7 +150,8 @@ proxyurl_normalise(const char *url, char **cause)
 		xasprintf(cause, "proxy URL longer than %d bytes", PROXYURL_MAX);
 		goto out;
 	}
-	/* curl decodes a %-escaped host: http://a%7f:1 gives a DEL */
+	/* a byte curl decoded into the host (a guard: %-escaped hosts are
+	 * refused above) */
 	for (p = out; *p != '\0'; p++) {
 		if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p)) {
 			free(out);
@@ -139,6 +172,27 @@ out:
 	curl_free(query);
 	curl_free(frag);
 	curl_url_cleanup(u);
+	return out;
+}
+
+char *
+proxyurl_normalise(const char *url, char **cause)
+{
+	char *out, *again, *why;
+
+	if ((out = proxyurl_normalise1(url, cause)) == NULL)
+		return NULL;
+	/* a guard for what the checks above miss: the identity is a normal
+	 * form that normalises to itself */
+	again = proxyurl_normalise1(out, &why);
+	if (again == NULL || strcmp(again, out) != 0) {
+		xasprintf(cause, "proxy URL has no stable normal form (%s "
+		    "reads as %s)", out, again != NULL ? again : why);
+		free(out);
+		out = NULL;
+	}
+	free(again);
+	free(why);
 	return out;
 }
 

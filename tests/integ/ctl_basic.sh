@@ -191,12 +191,14 @@ run --json list web --state leased
 expect_eq "list --state" "0 0" "$rc $(jq 'len(d)')"
 
 # a bad line: reported as file:line, nothing added
-printf 'http://127.0.8.1:3128\nhttp://127.0.8.2:3128\nnot-a-url\nhttp://127.0.8.3\n' \
+printf 'http://127.0.8.1:3128\nhttp://127.0.8.2:3128\nnot-a-url\nhttp://127.0.8.3\nhttp://0%%36:3\n' \
     >"$T/bad.txt"
 run add web -f "$T/bad.txt"
 expect_eq "add -f with bad lines: usage error" "2" "$rc"
 check "bad line 3 reported as file:line" grep -q "^$T/bad.txt:3: " "$T/err"
 check "bad line 4 reported as file:line" grep -q "^$T/bad.txt:4: .*no port" "$T/err"
+check "bad line 5: a %-escaped host, as the daemon refuses it" \
+    grep -q "^$T/bad.txt:5: .*%-escaped host" "$T/err"
 check "add -f says nothing was added" grep -q 'nothing added' "$T/err"
 run --json stats web
 expect_eq "add -f with a bad line changed nothing" "1203" "$(jq 'd["total"]')"

@@ -166,6 +166,10 @@ printf 'pools = ( { name = "p";\n proxies = ( "http://127.0.0.1:1",\n "HTTP://12
 out=$("$PROXYPOOLD" -t -c "$T/bad7.conf" 2>&1)
 expect_eq "-t duplicate proxy after normalisation" \
 	"$T/bad7.conf:3: pools[p].proxies: duplicate proxy http://127.0.0.1:1 (first at $T/bad7.conf:2)" "$out"
+printf 'pools = ( { name = "p";\n proxies = ( "http://0%%36:3" ); } );\n' >"$T/bad8.conf"
+out=$("$PROXYPOOLD" -t -c "$T/bad8.conf" 2>&1)
+expect_eq "-t refuses a %-escaped host (06, then 0.0.0.6: no one identity)" \
+	"$T/bad8.conf:2: pools[p].proxies: proxy URL host must not be %-escaped (nor have an IPv6 zone)" "$out"
 printf 'redis = { urll = "x"; };\n' >"$T/bad4.conf"
 out=$("$PROXYPOOLD" -t -c "$T/bad4.conf" 2>&1)
 expect_eq "-t unknown setting" "$T/bad4.conf:1: redis.urll: unknown setting" "$out"
