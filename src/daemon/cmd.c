@@ -138,6 +138,7 @@ req_finish(struct req *r)
 	if (c != NULL) {
 		r->c = NULL;
 		c->req = NULL;
+		event_base_gettimeofday_cached(d->base, &c->answered);
 		if (d->stopping)
 			client_close_after_write(c);
 		else

@@ -84,6 +84,8 @@ struct client {
 	bool			 admin;		/* may run admin commands */
 	struct resp_reader	 reader;	/* request parser state */
 	struct req		*req;		/* (ref) request being answered */
+	struct timeval		 answered;	/* when the last one was, for
+						 * the idle timeout */
 	bool			 processing;	/* inside client_process */
 	bool			 closing;	/* close once output is written */
 	TAILQ_ENTRY(client)	 entry;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 
 #include <event2/buffer.h>
@@ -159,14 +160,28 @@ client_write_cb(struct bufferevent *bev, void *arg)
 		client_process(c);	/* resume after an output pause */
 }
 
+/* Was c answered less than its idle timeout ago?  (A long request, a
+ * LEASE WAIT say, may end just as the read timeout that started with it
+ * fires.) */
+static bool
+client_answered_lately(struct client *c)
+{
+	struct timeval now, d;
+
+	event_base_gettimeofday_cached(c->d->base, &now);
+	timersub(&now, &c->answered, &d);
+	return d.tv_sec + d.tv_usec / 1e6 < c->d->conf->idle_timeout;
+}
+
 static void
 client_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct client *c = arg;
 
 	if (what & BEV_EVENT_TIMEOUT) {
-		/* a client waiting for an answer is not idle */
-		if (c->req != NULL) {
+		/* a client waiting for an answer, or just answered, is not
+		 * idle: the timeout starts again */
+		if (c->req != NULL || client_answered_lately(c)) {
 			bufferevent_enable(bev, EV_READ);
 			return;
 		}
