@@ -1,4 +1,6 @@
--- lease.lua: lease an item.  First reclaims a bounded batch of expired
+-- lease.lua: leasing an item, renewing and releasing a lease.
+
+-- lease: lease an item.  First reclaims a bounded batch of expired
 -- leases, bindings, items and ended quarantines, so nothing depends on a
 -- gc call.  Exclusive: the free item of the best class, least recently
 -- used first.  Shared: best class, then fewest holders, then least
@@ -13,136 +15,201 @@
 --       7 reclaim batch
 -- Returns: { item, lease expiry ms, fence, shared 0/1, bound 0/1, token }
 -- Errors: NO_SUCH_POOL, EMPTY (nothing to lease), BAD_ARGUMENT
--- @include alloc
-local conf, err = pool_conf(true)
-if not conf then return err end
-local token = ARGV[1]
-if not string.match(token, '^%x+$') or #token < 16 or #token > 64 then
-	return bad('token must be 16 to 64 hex digits')
-end
-local ttl, bttl, e
-ttl, e = arg_ms(ARGV[2], 'lease ttl', true)
-if not ttl then return bad(e) end
-if ttl == -1 then ttl = conf.lease_ttl end
-if ttl == 0 then return bad('lease ttl must be positive') end
-local shared
-shared, e = arg_range(ARGV[3], 'shared', -1, 1)
-if not shared then return bad(e) end
-if shared == -1 then shared = conf.shared end
-local name = ARGV[4]
-if name ~= '' then
-	e = bad_key(name, 'binding name')
-	if e then return bad(e) end
-end
-bttl, e = arg_ms(ARGV[5], 'binding ttl', true)
-if not bttl then return bad(e) end
-if bttl == -1 then bttl = conf.bind_ttl end
-if #ARGV[6] > KEY_MAX or string.find(ARGV[6], SEP, 1, true) then
-	return bad('holder over ' .. KEY_MAX .. ' bytes or with a NUL byte')
-end
-local batch
-batch, e = arg_range(ARGV[7], 'reclaim batch', 0, 100000)
-if not batch then return bad(e) end
-if redis.call('HEXISTS', KEYS[6], token) == 1 then
-	return bad('token already in use')
-end
-
-local now = now_ms()
-if batch > 0 then
-	reclaim(now, batch, conf)
-end
-
--- Can m take one more holder in this mode?
-local function available(m)
-	if expired(m, now) then
-		return false
+register('lease', WRITE, function()
+	local conf, err = pool_conf(true)
+	if not conf then return err end
+	local token = ARGV[1]
+	if not string.match(token, '^%x+$') or #token < 16 or #token > 64 then
+		return bad('token must be 16 to 64 hex digits')
 	end
-	if m.st == 'f' then
-		return true
+	local ttl, bttl, e
+	ttl, e = arg_ms(ARGV[2], 'lease ttl', true)
+	if not ttl then return bad(e) end
+	if ttl == -1 then ttl = conf.lease_ttl end
+	if ttl == 0 then return bad('lease ttl must be positive') end
+	local shared
+	shared, e = arg_range(ARGV[3], 'shared', -1, 1)
+	if not shared then return bad(e) end
+	if shared == -1 then shared = conf.shared end
+	local name = ARGV[4]
+	if name ~= '' then
+		e = bad_key(name, 'binding name')
+		if e then return bad(e) end
 	end
-	return shared == 1 and m.st == 's' and
-	    (conf.max == 0 or m.h < conf.max)
-end
+	bttl, e = arg_ms(ARGV[5], 'binding ttl', true)
+	if not bttl then return bad(e) end
+	if bttl == -1 then bttl = conf.bind_ttl end
+	if #ARGV[6] > KEY_MAX or string.find(ARGV[6], SEP, 1, true) then
+		return bad('holder over ' .. KEY_MAX .. ' bytes or with a NUL byte')
+	end
+	local batch
+	batch, e = arg_range(ARGV[7], 'reclaim batch', 0, 100000)
+	if not batch then return bad(e) end
+	if redis.call('HEXISTS', KEYS[6], token) == 1 then
+		return bad('token already in use')
+	end
 
-local item, m
-local bound = 0
-if name ~= '' then
-	local b = redis.call('HGET', KEYS[8], name)
-	if b then
-		local bexp = redis.call('ZSCORE', KEYS[9], name)
-		if bexp and tonumber(bexp) <= now then
-			unbind(name)
-		else
-			local bm = item_get(b)
-			if bm and available(bm) then
-				item, m, bound = b, bm, 1
+	local now = now_ms()
+	if batch > 0 then
+		reclaim(now, batch, conf)
+	end
+
+	-- Can m take one more holder in this mode?
+	local function available(m)
+		if expired(m, now) then
+			return false
+		end
+		if m.st == 'f' then
+			return true
+		end
+		return shared == 1 and m.st == 's' and
+		    (conf.max == 0 or m.h < conf.max)
+	end
+
+	local item, m
+	local bound = 0
+	if name ~= '' then
+		local b = redis.call('HGET', KEYS[8], name)
+		if b then
+			local bexp = redis.call('ZSCORE', KEYS[9], name)
+			if bexp and tonumber(bexp) <= now then
+				unbind(name)
+			else
+				local bm = item_get(b)
+				if bm and available(bm) then
+					item, m, bound = b, bm, 1
+				end
 			end
 		end
 	end
-end
 
--- The best candidate of a ZSET, skipping (and fixing) expired items and
--- full shared ones; at most a few tries.  With pop (an exclusive lease:
--- the free ZSET is the only source) the candidate is taken out of the
--- ZSET at once, and its state is left as '-' so st_leave skips it.
-local function best(key, pop)
-	for _ = 1, 8 do
-		local c
-		if pop then
-			c = redis.call('ZPOPMIN', key)
-		else
-			c = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-		end
-		if #c == 0 then
-			return nil
-		end
-		local cm = item_get(c[1])
-		if not cm then
-			if not pop then
-				redis.call('ZREM', key, c[1])
-			end
-		elseif expired(cm, now) then
-			item_expire(c[1], now, conf)
-			if not pop then
-				redis.call('ZREM', key, c[1])
-			end
-		elseif key == KEYS[4] and conf.max > 0 and cm.h >= conf.max then
-			redis.call('ZREM', key, c[1])
-		else
+	-- The best candidate of a ZSET, skipping (and fixing) expired items and
+	-- full shared ones; at most a few tries.  With pop (an exclusive lease:
+	-- the free ZSET is the only source) the candidate is taken out of the
+	-- ZSET at once, and its state is left as '-' so st_leave skips it.
+	local function best(key, pop)
+		for _ = 1, 8 do
+			local c
 			if pop then
-				cm.st = '-'
+				c = redis.call('ZPOPMIN', key)
+			else
+				c = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
 			end
-			return c[1], cm
+			if #c == 0 then
+				return nil
+			end
+			local cm = item_get(c[1])
+			if not cm then
+				if not pop then
+					redis.call('ZREM', key, c[1])
+				end
+			elseif expired(cm, now) then
+				item_expire(c[1], now, conf)
+				if not pop then
+					redis.call('ZREM', key, c[1])
+				end
+			elseif key == KEYS[4] and conf.max > 0 and cm.h >= conf.max then
+				redis.call('ZREM', key, c[1])
+			else
+				if pop then
+					cm.st = '-'
+				end
+				return c[1], cm
+			end
+		end
+		return nil
+	end
+
+	if not item then
+		item, m = best(KEYS[3], shared ~= 1)
+		if shared == 1 then
+			local si, sm = best(KEYS[4])
+			if si and (not item or item_class(sm) < item_class(m)) then
+				item, m = si, sm
+			end
 		end
 	end
-	return nil
-end
-
-if not item then
-	item, m = best(KEYS[3], shared ~= 1)
-	if shared == 1 then
-		local si, sm = best(KEYS[4])
-		if si and (not item or item_class(sm) < item_class(m)) then
-			item, m = si, sm
-		end
+	if not item then
+		return fail('EMPTY', 'no item available')
 	end
-end
-if not item then
-	return fail('EMPTY', 'no item available')
-end
 
-st_leave(item, m)
-m.h = m.h + 1
-m.sh = shared
-st_enter(item, m, shared == 1 and 's' or 'l', conf)
-item_save(item, m)
-local fence = redis.call('INCR', KEYS[12])
-local exp = now + ttl
-redis.call('ZADD', KEYS[5], exp, token)
-due_at(exp, conf)
-redis.call('HSET', KEYS[6], token,
-    item .. SEP .. ARGV[6] .. SEP .. fence .. SEP .. shared)
-if name ~= '' then
-	bind_set(name, item, bttl, now, conf)
-end
-return { item, exp, fence, shared, bound, token }
+	st_leave(item, m)
+	m.h = m.h + 1
+	m.sh = shared
+	st_enter(item, m, shared == 1 and 's' or 'l', conf)
+	item_save(item, m)
+	local fence = redis.call('INCR', KEYS[12])
+	local exp = now + ttl
+	redis.call('ZADD', KEYS[5], exp, token)
+	due_at(exp, conf)
+	redis.call('HSET', KEYS[6], token,
+	    item .. SEP .. ARGV[6] .. SEP .. fence .. SEP .. shared)
+	if name ~= '' then
+		bind_set(name, item, bttl, now, conf)
+	end
+	return { item, exp, fence, shared, bound, token }
+end)
+
+-- renew: extend a lease to now + ttl.
+--
+-- KEYS: the 12 pool keys (see lib/alloc.lua)
+-- ARGV: 1 token, 2 ttl ms (-1 = the pool's lease ttl)
+-- Returns: the new lease expiry (ms).
+-- Errors: NOT_OWNED (no such lease, or it expired: nothing changes but
+--   the expired lease being reclaimed), NO_SUCH_POOL, BAD_ARGUMENT
+register('renew', WRITE, function()
+	local conf, err = pool_conf(false)
+	if not conf then return err end
+	local ttl, e = arg_ms(ARGV[2], 'lease ttl', true)
+	if not ttl then return bad(e) end
+	if ttl == -1 then ttl = conf.lease_ttl end
+	if ttl == 0 then return bad('lease ttl must be positive') end
+	local token = ARGV[1]
+	local now = now_ms()
+	local cur = redis.call('ZSCORE', KEYS[5], token)
+	if not cur or redis.call('HEXISTS', KEYS[6], token) == 0 then
+		return fail('NOT_OWNED', 'no such lease (stale token)')
+	end
+	if tonumber(cur) <= now then
+		lease_end(token, 'NONE', -1, now, conf)
+		return fail('NOT_OWNED', 'the lease expired')
+	end
+	local exp = now + ttl
+	redis.call('ZADD', KEYS[5], exp, token)
+	due_at(exp, conf)
+	return exp
+end)
+
+-- release: end a lease with the item's outcome.  OK resets the
+-- failure count; FAILED counts one, past eject_failures the item is
+-- quarantined for eject_base * n (n ejections in a row, capped at
+-- eject_max) unless eject_max_percent of the pool is quarantined already;
+-- BANNED quarantines it for ban_time.  A quarantined item stays so; a
+-- removed (draining) or expired item leaves with its last holder.
+--
+-- KEYS: the 12 pool keys (see lib/alloc.lua)
+-- ARGV: 1 token, 2 outcome (NONE, OK, FAILED, BANNED), 3 latency ms
+--       (< 0 = unknown)
+-- Returns: 1
+-- Errors: NOT_OWNED (no such lease, or it expired), NO_SUCH_POOL,
+--   BAD_ARGUMENT
+register('release', WRITE, function()
+	local conf, err = pool_conf(false)
+	if not conf then return err end
+	local outcome, lat, e = arg_outcome(ARGV[2], ARGV[3])
+	if not outcome then return bad(e) end
+	local token = ARGV[1]
+	local now = now_ms()
+	local cur = redis.call('ZSCORE', KEYS[5], token)
+	if not cur then
+		return fail('NOT_OWNED', 'no such lease (stale token)')
+	end
+	if tonumber(cur) <= now then
+		lease_end(token, 'NONE', -1, now, conf)
+		return fail('NOT_OWNED', 'the lease expired')
+	end
+	if not lease_end(token, outcome, lat, now, conf) then
+		return fail('NOT_OWNED', 'no such lease (stale token)')
+	end
+	return 1
+end)

@@ -34,7 +34,8 @@ tests_unit_check_conn_CFLAGS = $(TEST_CK_CFLAGS)
 tests_unit_check_conn_CFLAGS += $(LIBEVENT_CFLAGS)
 tests_unit_check_conn_LDADD = $(TEST_CK_LDADD) $(LIBEVENT_LIBS)
 
-TESTS += tests/unit/check_args tests/unit/check_conn
+TESTS += tests/unit/check_args tests/unit/check_conn tests/unit/lua_lint.sh
+EXTRA_DIST += tests/unit/lua_lint.sh
 
 # Allocator tests
 check_LTLIBRARIES += liballoctestutil.la

@@ -278,7 +278,7 @@ ra_build_pool_create(struct ra_args *a, const char *prefix, const char *pool,
 		    "lease_ttl must be at least 1 ms");
 		return -1;
 	}
-	if (pool_start(a, RA_SCRIPT_POOL_CREATE, prefix, pool, err,
+	if (pool_start(a, RA_FN_POOL_CREATE, prefix, pool, err,
 	    errstr) != 0)
 		return -1;
 	registry_key(a, prefix);
@@ -299,7 +299,7 @@ int
 ra_build_pool_get(struct ra_args *a, const char *prefix, const char *pool,
     int *err, char *errstr)
 {
-	return pool_start(a, RA_SCRIPT_POOL_GET, prefix, pool, err, errstr);
+	return pool_start(a, RA_FN_POOL_GET, prefix, pool, err, errstr);
 }
 
 int
@@ -309,7 +309,7 @@ ra_build_pool_delete(struct ra_args *a, const char *prefix, const char *pool,
 {
 	char buf[32];
 
-	if (pool_start(a, RA_SCRIPT_POOL_DELETE, prefix, pool, err,
+	if (pool_start(a, RA_FN_POOL_DELETE, prefix, pool, err,
 	    errstr) != 0)
 		return -1;
 	registry_key(a, prefix);
@@ -324,7 +324,7 @@ ra_build_pool_delete(struct ra_args *a, const char *prefix, const char *pool,
 int
 ra_build_pools(struct ra_args *a, const char *prefix)
 {
-	ra_args_init(a, RA_SCRIPT_POOLS);
+	ra_args_init(a, RA_FN_POOLS);
 	registry_key(a, prefix);
 	return 0;
 }
@@ -336,7 +336,7 @@ ra_build_items_add(struct ra_args *a, const char *prefix, const char *pool,
 {
 	size_t i;
 
-	if (pool_start(a, RA_SCRIPT_ITEMS_ADD, prefix, pool, err, errstr) != 0)
+	if (pool_start(a, RA_FN_ITEMS_ADD, prefix, pool, err, errstr) != 0)
 		return -1;
 	if (ra_check_items(items, n, err, errstr) != 0)
 		return abandon(a);
@@ -356,7 +356,7 @@ ra_build_items_remove(struct ra_args *a, const char *prefix,
 {
 	size_t i;
 
-	if (pool_start(a, RA_SCRIPT_ITEMS_REMOVE, prefix, pool, err,
+	if (pool_start(a, RA_FN_ITEMS_REMOVE, prefix, pool, err,
 	    errstr) != 0)
 		return -1;
 	if (ra_check_keys(keys, n, err, errstr) != 0)
@@ -370,7 +370,7 @@ int
 ra_build_assign_begin(struct ra_args *a, const char *prefix,
     const char *pool, int *err, char *errstr)
 {
-	return pool_start(a, RA_SCRIPT_ASSIGN_BEGIN, prefix, pool, err,
+	return pool_start(a, RA_FN_ASSIGN_BEGIN, prefix, pool, err,
 	    errstr);
 }
 
@@ -381,7 +381,7 @@ ra_build_assign_sweep(struct ra_args *a, const char *prefix,
 {
 	char buf[32];
 
-	if (pool_start(a, RA_SCRIPT_ASSIGN_SWEEP, prefix, pool, err,
+	if (pool_start(a, RA_FN_ASSIGN_SWEEP, prefix, pool, err,
 	    errstr) != 0)
 		return -1;
 	ra_args_ll(a, gen);
@@ -429,7 +429,7 @@ ra_build_lease(struct ra_args *a, const char *prefix, const char *pool,
 		    "cannot read random bytes for a token");
 		return -1;
 	}
-	if (pool_start(a, RA_SCRIPT_LEASE, prefix, pool, err, errstr) != 0)
+	if (pool_start(a, RA_FN_LEASE, prefix, pool, err, errstr) != 0)
 		return -1;
 	ra_args_str(a, token);
 	ra_args_ms(a, req->ttl);
@@ -454,7 +454,7 @@ ra_build_renew(struct ra_args *a, const char *prefix, const char *pool,
 		    "lease ttl must be at least 1 ms");
 		return -1;
 	}
-	if (pool_start(a, RA_SCRIPT_RENEW, prefix, pool, err, errstr) != 0)
+	if (pool_start(a, RA_FN_RENEW, prefix, pool, err, errstr) != 0)
 		return -1;
 	ra_args_str(a, token);
 	ra_args_ms(a, ttl);
@@ -481,7 +481,7 @@ ra_build_release(struct ra_args *a, const char *prefix, const char *pool,
 	if (check_token(token, err, errstr) != 0 ||
 	    check_outcome(outcome, latency_ms, err, errstr) != 0)
 		return -1;
-	if (pool_start(a, RA_SCRIPT_RELEASE, prefix, pool, err, errstr) != 0)
+	if (pool_start(a, RA_FN_RELEASE, prefix, pool, err, errstr) != 0)
 		return -1;
 	ra_args_str(a, token);
 	args_outcome(a, outcome, latency_ms);
@@ -497,7 +497,7 @@ ra_build_report(struct ra_args *a, const char *prefix, const char *pool,
 	if (ra_check_key("item", item, err, errstr) != 0 ||
 	    check_outcome(outcome, latency_ms, err, errstr) != 0)
 		return -1;
-	if (pool_start(a, RA_SCRIPT_REPORT, prefix, pool, err, errstr) != 0)
+	if (pool_start(a, RA_FN_REPORT, prefix, pool, err, errstr) != 0)
 		return -1;
 	ra_args_str(a, item);
 	args_outcome(a, outcome, latency_ms);
@@ -512,7 +512,7 @@ ra_build_quarantine(struct ra_args *a, const char *prefix, const char *pool,
 	if (ra_check_key("item", item, err, errstr) != 0 ||
 	    ra_check_ttl("quarantine time", seconds, false, err, errstr) != 0)
 		return -1;
-	if (pool_start(a, RA_SCRIPT_QUARANTINE, prefix, pool, err,
+	if (pool_start(a, RA_FN_QUARANTINE, prefix, pool, err,
 	    errstr) != 0)
 		return -1;
 	ra_args_str(a, item);
@@ -529,7 +529,7 @@ ra_build_bind(struct ra_args *a, const char *prefix, const char *pool,
 	    ra_check_key("item", item, err, errstr) != 0 ||
 	    ra_check_ttl("binding ttl", ttl, true, err, errstr) != 0)
 		return -1;
-	if (pool_start(a, RA_SCRIPT_BIND, prefix, pool, err, errstr) != 0)
+	if (pool_start(a, RA_FN_BIND, prefix, pool, err, errstr) != 0)
 		return -1;
 	ra_args_str(a, name);
 	ra_args_str(a, item);
@@ -544,7 +544,7 @@ ra_build_unbind(struct ra_args *a, const char *prefix, const char *pool,
 	memset(a, 0, sizeof *a);
 	if (ra_check_key("binding name", name, err, errstr) != 0)
 		return -1;
-	if (pool_start(a, RA_SCRIPT_UNBIND, prefix, pool, err, errstr) != 0)
+	if (pool_start(a, RA_FN_UNBIND, prefix, pool, err, errstr) != 0)
 		return -1;
 	ra_args_str(a, name);
 	return 0;
@@ -557,7 +557,7 @@ ra_build_binding(struct ra_args *a, const char *prefix, const char *pool,
 	memset(a, 0, sizeof *a);
 	if (ra_check_key("binding name", name, err, errstr) != 0)
 		return -1;
-	if (pool_start(a, RA_SCRIPT_BINDING, prefix, pool, err, errstr) != 0)
+	if (pool_start(a, RA_FN_BINDING, prefix, pool, err, errstr) != 0)
 		return -1;
 	ra_args_str(a, name);
 	return 0;
@@ -570,7 +570,7 @@ ra_build_bindings(struct ra_args *a, const char *prefix, const char *pool,
 	memset(a, 0, sizeof *a);
 	if (ra_check_key("item", item, err, errstr) != 0)
 		return -1;
-	if (pool_start(a, RA_SCRIPT_BINDINGS, prefix, pool, err, errstr) != 0)
+	if (pool_start(a, RA_FN_BINDINGS, prefix, pool, err, errstr) != 0)
 		return -1;
 	ra_args_str(a, item);
 	return 0;
@@ -580,7 +580,7 @@ int
 ra_build_counts(struct ra_args *a, const char *prefix, const char *pool,
     int *err, char *errstr)
 {
-	if (pool_start(a, RA_SCRIPT_COUNTS, prefix, pool, err, errstr) != 0)
+	if (pool_start(a, RA_FN_COUNTS, prefix, pool, err, errstr) != 0)
 		return -1;
 	ra_args_ll(a, RA_RECLAIM_BATCH);
 	return 0;
@@ -599,7 +599,7 @@ ra_build_list(struct ra_args *a, const char *prefix, const char *pool,
 		    "unknown state filter %d", (int)filter);
 		return -1;
 	}
-	if (pool_start(a, RA_SCRIPT_LIST, prefix, pool, err, errstr) != 0)
+	if (pool_start(a, RA_FN_LIST, prefix, pool, err, errstr) != 0)
 		return -1;
 	snprintf(buf, sizeof buf, "%llu", cursor);
 	ra_args_str(a, buf);
@@ -612,7 +612,7 @@ int
 ra_build_gc(struct ra_args *a, const char *prefix, const char *pool,
     unsigned count, int *err, char *errstr)
 {
-	if (pool_start(a, RA_SCRIPT_GC, prefix, pool, err, errstr) != 0)
+	if (pool_start(a, RA_FN_GC, prefix, pool, err, errstr) != 0)
 		return -1;
 	ra_args_ll(a, count ? count : RA_BATCH_DEFAULT);
 	return 0;
@@ -625,7 +625,7 @@ ra_build_check(struct ra_args *a, const char *prefix, const char *pool,
 {
 	char buf[32];
 
-	if (pool_start(a, RA_SCRIPT_CHECK, prefix, pool, err, errstr) != 0)
+	if (pool_start(a, RA_FN_CHECK, prefix, pool, err, errstr) != 0)
 		return -1;
 	ra_args_ll(a, phase);
 	snprintf(buf, sizeof buf, "%llu", cursor);

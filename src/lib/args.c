@@ -1,5 +1,5 @@
 /*
- * args.c: building EVALSHA commands, decoding replies, mapping errors and
+ * args.c: building FCALL commands, decoding replies, mapping errors and
  * validating arguments; shared by the sync and async paths.
  */
 #include "config.h"
@@ -53,12 +53,12 @@ ra_set_error(int *err, char *errstr, int code, const char *fmt, ...)
 }
 
 void
-ra_args_init(struct ra_args *a, int script)
+ra_args_init(struct ra_args *a, int fn)
 {
 	memset(a, 0, sizeof *a);
-	a->script = script;
-	ra_args_str(a, "EVALSHA");
-	ra_args_str(a, ra_scripts[script].sha);
+	a->fn = fn;
+	ra_args_str(a, ra_functions[fn].ro ? "FCALL_RO" : "FCALL");
+	ra_args_str(a, ra_functions[fn].name);
 	ra_args_str(a, "0");		/* numkeys, filled by finish */
 }
 
@@ -139,12 +139,12 @@ ra_args_key(struct ra_args *a, const char *prefix, const char *pool,
 }
 
 /*
- * Start a call of script on pool: check the pool name, then push KEYS
+ * Start a call of fn on pool: check the pool name, then push KEYS
  * "{prefix:pool}suffix" for each of the n suffixes, in order.  Returns 0,
  * or -1 with err set and a zeroed (safe to deinit).
  */
 int
-ra_args_pool(struct ra_args *a, int script, const char *prefix,
+ra_args_pool(struct ra_args *a, int fn, const char *prefix,
     const char *pool, const char *const *suffix, size_t n, int *err,
     char *errstr)
 {
@@ -153,7 +153,7 @@ ra_args_pool(struct ra_args *a, int script, const char *prefix,
 	memset(a, 0, sizeof *a);
 	if (ra_check_key("pool name", pool, err, errstr) != 0)
 		return -1;
-	ra_args_init(a, script);
+	ra_args_init(a, fn);
 	for (i = 0; i < n; i++)
 		ra_args_key(a, prefix, pool, suffix[i]);
 	return 0;
@@ -216,7 +216,7 @@ ra_args_finish(struct ra_args *a)
 	return 0;
 }
 
-/* Error code words scripts (and Redis) put first in an error reply. */
+/* Error code words functions (and Redis) put first in an error reply. */
 static const struct {
 	const char	*word;
 	int		 code;
@@ -249,7 +249,7 @@ ra_reply_error(const redisReply *r, int *err, char *errstr)
 	if (r->type != REDIS_REPLY_ERROR)
 		return 0;
 	msg = r->str;
-	/* Script errors may arrive wrapped: "ERR user_script:1: CODE ..." */
+	/* Lua errors may arrive wrapped: "ERR user_script:1: CODE ..." */
 	if (strncmp(msg, "ERR ", 4) == 0 && strstr(msg, "script") != NULL) {
 		for (i = 0; i < sizeof ra_error_words / sizeof ra_error_words[0];
 		    i++) {
@@ -272,6 +272,13 @@ ra_reply_error(const redisReply *r, int *err, char *errstr)
 	}
 	ra_set_error(err, errstr, RA_ERR_SCRIPT, "%s", r->str);
 	return -1;
+}
+
+bool
+ra_reply_no_function(const redisReply *r)
+{
+	return r != NULL && r->type == REDIS_REPLY_ERROR &&
+	    strncmp(r->str, "ERR Function not found", 22) == 0;
 }
 
 int

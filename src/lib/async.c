@@ -1,7 +1,8 @@
 /*
- * async.c: script calls on a hiredis async context.  Each call keeps its
- * own copy of the arguments so it can be re-sent after SCRIPT LOAD when
- * Redis answers NOSCRIPT (after a restart or SCRIPT FLUSH).
+ * async.c: function calls on a hiredis async context.  Each call keeps
+ * its own copy of the arguments so it can be re-sent after FUNCTION LOAD
+ * when Redis lacks the function (after a restart without persistence,
+ * FUNCTION FLUSH, or a failover to a server that never had it).
  */
 #include "config.h"
 
@@ -19,12 +20,12 @@ struct ra_async {
 /* One call in flight. */
 struct ra_pending {
 	struct ra_async		*ra;		/* (ref) */
-	struct ra_args		 args;		/* owned EVALSHA arguments */
+	struct ra_args		 args;		/* owned FCALL arguments */
 	ra_decode_fn		*dec;		/* reply -> result */
 	ra_result_free_fn	*rfree;		/* frees what dec allocated */
 	ra_async_fn		*fn;		/* the caller's callback */
 	void			*priv;		/* (ref) its argument */
-	bool			 retried;	/* NOSCRIPT handled once */
+	bool			 retried;	/* missing function handled once */
 };
 
 struct ra_async *
@@ -112,17 +113,19 @@ pending_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		    "connection to Redis lost");
 		return;
 	}
-	if (!p->retried && r->type == REDIS_REPLY_ERROR &&
-	    strncmp(r->str, "NOSCRIPT", 8) == 0) {
+	if (!p->retried && ra_reply_no_function(r)) {
+		/* the load's reply is not waited for: its error is "already
+		 * exists" when another call loaded it first, and the call sent
+		 * after it on the same connection runs after it */
 		p->retried = true;
-		argv[0] = "SCRIPT";
+		argv[0] = "FUNCTION";
 		argv[1] = "LOAD";
-		argv[2] = ra_scripts[p->args.script].src;
+		argv[2] = ra_library_src;
 		if (redisAsyncCommandArgv(ac, NULL, NULL, 3, argv, NULL) ==
 		    REDIS_OK && pending_send(ac, p) == 0)
 			return;
 		pending_finish(p, NULL, RA_ERR_BACKEND_DOWN,
-		    "cannot reload script");
+		    "cannot reload the functions library");
 		return;
 	}
 	pending_finish(p, r, RA_OK, NULL);

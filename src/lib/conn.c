@@ -1,6 +1,7 @@
 /*
- * conn.c: the synchronous connection: connect, AUTH, SELECT, the script
- * registry (SCRIPT LOAD on connect, EVALSHA, reload once on NOSCRIPT).
+ * conn.c: the synchronous connection: connect, AUTH, SELECT, the
+ * functions library (loaded on connect when Redis lacks it, and again
+ * once when a call finds its function missing).
  */
 #include "config.h"
 
@@ -287,7 +288,7 @@ ra_reconnect(struct ra_context *ctx)
 		if (conn_simple(ctx, 2, argv) != 0)
 			return -1;
 	}
-	return ra_load_scripts(ctx);
+	return ra_load_functions(ctx);
 }
 
 struct ra_context *
@@ -333,23 +334,29 @@ ra_batch(const struct ra_context *ctx)
 	return ctx->priv->opt.batch;
 }
 
-/* SCRIPT LOAD one script; checks Redis agrees on its SHA1. */
-static int
-load_script(struct ra_context *ctx, int id)
+/* Is r the error of a FUNCTION LOAD that lost a race to another loader? */
+static bool
+library_exists(const redisReply *r)
 {
-	const char *argv[3] = { "SCRIPT", "LOAD", ra_scripts[id].src };
+	return r->type == REDIS_REPLY_ERROR &&
+	    strstr(r->str, "already exists") != NULL;
+}
+
+/* FUNCTION LOAD this version's library (a concurrent loader's win is
+ * fine: its library is the same one). */
+static int
+load_library(struct ra_context *ctx)
+{
+	const char *argv[3] = { "FUNCTION", "LOAD", ra_library_src };
 	redisReply *r;
 
-	r = redisCommandArgv(ctx->rc, 3, argv, NULL);
-	if (r == NULL) {
-		conn_error(ctx, "SCRIPT LOAD");
+	if ((r = redisCommandArgv(ctx->rc, 3, argv, NULL)) == NULL) {
+		conn_error(ctx, "FUNCTION LOAD");
 		return -1;
 	}
-	if (r->type != REDIS_REPLY_STRING ||
-	    strcmp(r->str, ra_scripts[id].sha) != 0) {
+	if (r->type == REDIS_REPLY_ERROR && !library_exists(r)) {
 		ra_set_error(&ctx->err, ctx->errstr, RA_ERR_SCRIPT,
-		    "SCRIPT LOAD %s: %s", ra_scripts[id].name,
-		    r->type == REDIS_REPLY_ERROR ? r->str : "SHA1 mismatch");
+		    "FUNCTION LOAD " RA_LIBRARY_NAME ": %s", r->str);
 		freeReplyObject(r);
 		return -1;
 	}
@@ -358,19 +365,37 @@ load_script(struct ra_context *ctx, int id)
 }
 
 int
-ra_load_scripts(struct ra_context *ctx)
+ra_load_functions(struct ra_context *ctx)
 {
-	int i;
+	const char *argv[4] = { "FUNCTION", "LIST", "LIBRARYNAME",
+	    RA_LIBRARY_NAME };
+	redisReply *r;
+	bool have;
 
 	if (ctx->rc == NULL) {
 		ra_set_error(&ctx->err, ctx->errstr, RA_ERR_BACKEND_DOWN,
 		    "not connected");
 		return -1;
 	}
-	for (i = 0; i < RA_SCRIPT_COUNT; i++)
-		if (load_script(ctx, i) != 0)
-			return -1;
-	return 0;
+	if ((r = redisCommandArgv(ctx->rc, 4, argv, NULL)) == NULL) {
+		conn_error(ctx, "FUNCTION LIST");
+		return -1;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		ra_set_error(&ctx->err, ctx->errstr, RA_ERR_SCRIPT,
+		    "FUNCTION LIST: %s (Redis 7.0 or later is needed)", r->str);
+		freeReplyObject(r);
+		return -1;
+	}
+	have = r->type == REDIS_REPLY_ARRAY && r->elements > 0;
+	freeReplyObject(r);
+	return have ? 0 : load_library(ctx);
+}
+
+int
+ra_load_scripts(struct ra_context *ctx)
+{
+	return ra_load_functions(ctx);
 }
 
 redisReply *
@@ -392,13 +417,12 @@ ra_call(struct ra_context *ctx, struct ra_args *a)
 		r = redisCommandArgv(ctx->rc, a->argc, (const char **)a->argv,
 		    a->argvlen);
 		if (r == NULL) {
-			conn_error(ctx, ra_scripts[a->script].name);
+			conn_error(ctx, ra_functions[a->fn].name);
 			return NULL;
 		}
-		if (attempt == 0 && r->type == REDIS_REPLY_ERROR &&
-		    strncmp(r->str, "NOSCRIPT", 8) == 0) {
+		if (attempt == 0 && ra_reply_no_function(r)) {
 			freeReplyObject(r);
-			if (load_script(ctx, a->script) != 0)
+			if (load_library(ctx) != 0)
 				return NULL;
 			continue;
 		}

@@ -78,7 +78,7 @@ build_claim(struct ra_args *a, const char *prefix, const char *pool,
 		return -1;
 	}
 	if (ra_check_ttl("claim lease", lease, false, err, errstr) != 0 ||
-	    health_start(a, RA_SCRIPT_HEALTH_CLAIM, prefix, pool, err,
+	    health_start(a, RA_FN_HEALTH_CLAIM, prefix, pool, err,
 	    errstr) != 0)
 		return -1;
 	ra_args_ll(a, count);
@@ -132,7 +132,7 @@ build_report(struct ra_args *a, const char *prefix, const char *pool,
 		if (ra_check_key("item", probes[i].item, err, errstr) != 0)
 			return -1;
 	}
-	if (health_start(a, RA_SCRIPT_HEALTH_REPORT, prefix, pool, err,
+	if (health_start(a, RA_FN_HEALTH_REPORT, prefix, pool, err,
 	    errstr) != 0)
 		return -1;
 	ra_args_ll(a, hc->rise);
@@ -167,7 +167,7 @@ build_sync(struct ra_args *a, const char *prefix, const char *pool,
 		return -1;
 	}
 	if (ra_check_ttl("spread", spread, false, err, errstr) != 0 ||
-	    health_start(a, RA_SCRIPT_HEALTH_SYNC, prefix, pool, err,
+	    health_start(a, RA_FN_HEALTH_SYNC, prefix, pool, err,
 	    errstr) != 0)
 		return -1;
 	ra_args_ll(a, (long long)cursor);
@@ -181,7 +181,7 @@ static int
 build_counts(struct ra_args *a, const char *prefix, const char *pool,
     int *err, char *errstr)
 {
-	return health_start(a, RA_SCRIPT_HEALTH_COUNTS, prefix, pool, err,
+	return health_start(a, RA_FN_HEALTH_COUNTS, prefix, pool, err,
 	    errstr);
 }
 

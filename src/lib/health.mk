@@ -1,8 +1,6 @@
 # src/lib/health.mk: the health state part of libredisallocator (active
 # check claims and results, lua/health_*.lua).
 libredisallocator_la_SOURCES += src/lib/health.c
-LUA_SRC += lua/health_claim.lua lua/health_report.lua lua/health_sync.lua \
-	lua/health_counts.lua
 
 check_PROGRAMS += tests/unit/check_health
 tests_unit_check_health_SOURCES = tests/unit/check_health.c

@@ -10,13 +10,14 @@ libredisallocator_la_SOURCES = \
 	src/lib/args.c \
 	src/lib/async.c \
 	src/lib/conn.c
-nodist_libredisallocator_la_SOURCES = src/lib/ra_scripts.c src/lib/ra_scripts.h
-# ra_internal.h includes the generated ra_scripts.h, which BUILT_SOURCES
+nodist_libredisallocator_la_SOURCES = src/lib/ra_functions.c \
+	src/lib/ra_functions.h
+# ra_internal.h includes the generated ra_functions.h, which BUILT_SOURCES
 # makes first only for make all, check and install: the objects of every
 # program whose sources include ra_internal.h depend on it, so a target
 # asked for alone builds in a fresh tree (make libredisallocator.la
 # tests/fuzz/fuzz_codec).  Once compiled, their .deps say the same.
-RA_SCRIPTS_USERS = $(libredisallocator_la_OBJECTS) \
+RA_FUNCTIONS_USERS = $(libredisallocator_la_OBJECTS) \
 	$(tests_unit_check_args_OBJECTS) $(tests_unit_check_conn_OBJECTS) \
 	$(tests_unit_check_alloc_OBJECTS) \
 	$(tests_unit_check_alloc_async_OBJECTS) \
@@ -24,7 +25,7 @@ RA_SCRIPTS_USERS = $(libredisallocator_la_OBJECTS) \
 	$(tests_unit_check_alloc_stress_OBJECTS) \
 	$(tests_unit_check_lock_OBJECTS) $(tests_fuzz_fuzz_codec_OBJECTS) \
 	$(tests_bench_alloc_bench_OBJECTS)
-$(RA_SCRIPTS_USERS): src/lib/ra_scripts.h
+$(RA_FUNCTIONS_USERS): src/lib/ra_functions.h
 libredisallocator_la_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS)
 libredisallocator_la_LIBADD = $(HIREDIS_LIBS) -lm
 libredisallocator_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 \
@@ -33,14 +34,6 @@ libredisallocator_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 \
 pkgconfigdir = $(libdir)/pkgconfig
 pkgconfig_DATA = src/lib/redisallocator.pc
 EXTRA_DIST += src/lib/redisallocator.pc.in
-
-LUA_SRC += lua/ping.lua
-LUA_SRC += lua/pool_create.lua lua/pool_get.lua lua/pool_delete.lua \
-	lua/pools.lua lua/items_add.lua lua/items_remove.lua \
-	lua/assign_begin.lua lua/assign_sweep.lua lua/lease.lua lua/renew.lua \
-	lua/release.lua lua/report.lua lua/quarantine.lua lua/bind.lua \
-	lua/unbind.lua lua/binding.lua lua/bindings.lua lua/counts.lua \
-	lua/list.lua lua/gc.lua lua/check.lua
 
 # Benchmark: built with make check, run by hand (tests/bench/alloc).
 check_PROGRAMS += tests/bench/alloc_bench

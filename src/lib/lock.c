@@ -173,7 +173,7 @@ static void
 args_acquire(struct ra_args *a, const char *prefix, const char *name,
     const char *owner, double ttl, int flags)
 {
-	ra_args_init(a, RA_SCRIPT_LOCK_ACQUIRE);
+	ra_args_init(a, RA_FN_LOCK_ACQUIRE);
 	lock_args_key(a, prefix, "lock", name, "");
 	lock_args_key(a, prefix, "lock", name, ":fence");
 	ra_args_str(a, owner);
@@ -186,7 +186,7 @@ static void
 args_release(struct ra_args *a, const char *prefix, const char *name,
     const char *owner, int force)
 {
-	ra_args_init(a, RA_SCRIPT_LOCK_RELEASE);
+	ra_args_init(a, RA_FN_LOCK_RELEASE);
 	lock_args_key(a, prefix, "lock", name, "");
 	lock_args_key(a, prefix, "lock", name, ":signal");
 	ra_args_str(a, owner != NULL ? owner : "");
@@ -199,7 +199,7 @@ static void
 args_extend(struct ra_args *a, const char *prefix, const char *name,
     const char *owner, double ttl, int replace)
 {
-	ra_args_init(a, RA_SCRIPT_LOCK_EXTEND);
+	ra_args_init(a, RA_FN_LOCK_EXTEND);
 	lock_args_key(a, prefix, "lock", name, "");
 	ra_args_str(a, owner);
 	ra_args_ll(a, lock_ttl_ms(ttl));
@@ -466,7 +466,7 @@ ra_lock_update(struct ra_context *ctx, const char *name, const char *owner,
 
 	if (lock_check_ctx(ctx, name, owner, true, ttl) != 0)
 		return -1;
-	ra_args_init(&a, RA_SCRIPT_LOCK_UPDATE);
+	ra_args_init(&a, RA_FN_LOCK_UPDATE);
 	lock_args_key(&a, ra_prefix(ctx), "lock", name, "");
 	ra_args_str(&a, owner);
 	ra_args_ll(&a, lock_ttl_ms(ttl));
@@ -486,7 +486,7 @@ lock_get(struct ra_context *ctx, const char *name, char **value,
 		*value = NULL;
 	if (lock_check_ctx(ctx, name, NULL, false, 0) != 0)
 		return -1;
-	ra_args_init(&a, RA_SCRIPT_LOCK_GET);
+	ra_args_init(&a, RA_FN_LOCK_GET);
 	lock_args_key(&a, ra_prefix(ctx), "lock", name, "");
 	r = ra_call(ctx, &a);
 	ra_args_deinit(&a);
@@ -591,7 +591,7 @@ lock_cond(struct ra_context *ctx, const char *name, enum ra_lock_cmp op,
 	}
 	lock_print_double(num, sizeof num, value);
 	snprintf(eps, sizeof eps, "%.17g", RA_LOCK_EPSILON);
-	ra_args_init(&a, RA_SCRIPT_LOCK_COND);
+	ra_args_init(&a, RA_FN_LOCK_COND);
 	lock_args_key(&a, ra_prefix(ctx), "lock", name, "");
 	ra_args_str(&a, lock_cmp_words[op]);
 	ra_args_str(&a, num);
@@ -727,7 +727,7 @@ pool_chunks(struct ra_context *ctx, const char *pool, const char *op,
 	size_t i, j, batch = ra_batch(ctx);
 
 	for (i = 0; i < n || (i == 0 && n == 0); i += batch) {
-		ra_args_init(&a, RA_SCRIPT_LOCK_POOL);
+		ra_args_init(&a, RA_FN_LOCK_POOL);
 		lock_args_key(&a, ra_prefix(ctx), "lockpool", pool, "");
 		if (staging != NULL)
 			lock_args_key(&a, ra_prefix(ctx), "lockpool", pool,

@@ -2,8 +2,6 @@
 # Check tests and benchmark.
 libredisallocator_la_SOURCES += src/lib/lock.c
 
-LUA_SRC += lua/lock_acquire.lua lua/lock_release.lua lua/lock_extend.lua \
-	lua/lock_update.lua lua/lock_get.lua lua/lock_cond.lua lua/lock_pool.lua
 
 check_PROGRAMS += tests/unit/check_lock
 tests_unit_check_lock_SOURCES = tests/unit/check_lock.c

@@ -501,7 +501,7 @@ ra_queue_submit(struct ra_queue *q, struct ra_context *ctx, const char *name,
 	}
 	if (check_bulk(ctx, "payload", len) != 0)
 		return -1;
-	queue_args(&a, RA_SCRIPT_QUEUE_SUBMIT, ra_prefix(ctx), name, id);
+	queue_args(&a, RA_FN_QUEUE_SUBMIT, ra_prefix(ctx), name, id);
 	ra_args_str(&a, id);
 	ra_args_bin(&a, payload != NULL ? payload : "", len);
 	ra_args_ms(&a, timeout);
@@ -574,7 +574,7 @@ ra_queue_status(struct ra_queue *q, struct ra_context *ctx, const char *name,
 	memset(out, 0, sizeof *out);
 	if (check_name_id(ctx, name, id, true) != 0)
 		return -1;
-	queue_args(&a, RA_SCRIPT_QUEUE_STATUS, ra_prefix(ctx), name, id);
+	queue_args(&a, RA_FN_QUEUE_STATUS, ra_prefix(ctx), name, id);
 	ra_args_str(&a, id);
 	ra_args_ll(&a, (flags & RA_QUEUE_DELETE) ? 1 : 0);
 	r = queue_call(ctx, &a);
@@ -595,7 +595,7 @@ queue_reap_name(struct ra_queue *q, struct ra_context *ctx, const char *name,
 	long long v[6];
 	int i;
 
-	queue_args(&a, RA_SCRIPT_QUEUE_REAP, ra_prefix(ctx), name, NULL);
+	queue_args(&a, RA_FN_QUEUE_REAP, ra_prefix(ctx), name, NULL);
 	ra_args_ll(&a, q->conf.batch);
 	ra_args_str(&a, ttl_ms >= 0 ? q->worker_id : "");
 	ra_args_ll(&a, ttl_ms >= 0 ? ttl_ms : 0);
@@ -965,7 +965,7 @@ ra_queue_cancel(struct ra_queue *q, struct ra_context *ctx, const char *name,
 
 	if (check_name_id(ctx, name, id, true) != 0)
 		return -1;
-	queue_args(&a, RA_SCRIPT_QUEUE_CANCEL, ra_prefix(ctx), name, id);
+	queue_args(&a, RA_FN_QUEUE_CANCEL, ra_prefix(ctx), name, id);
 	ra_args_str(&a, id);
 	r = queue_call(ctx, &a);
 	ra_args_deinit(&a);
@@ -1002,7 +1002,7 @@ ra_queue_dead(struct ra_queue *q, struct ra_context *ctx, const char *name,
 		    "count %u out of range (1 to %u)", count, q->conf.batch);
 		return -1;
 	}
-	queue_args(&a, RA_SCRIPT_QUEUE_DEAD, ra_prefix(ctx), name, NULL);
+	queue_args(&a, RA_FN_QUEUE_DEAD, ra_prefix(ctx), name, NULL);
 	ra_args_ll(&a, (long long)start);
 	ra_args_ll(&a, count);
 	r = queue_call(ctx, &a);
@@ -1044,7 +1044,7 @@ ra_queue_requeue(struct ra_queue *q, struct ra_context *ctx, const char *name,
 
 	if (check_name_id(ctx, name, id, true) != 0)
 		return -1;
-	queue_args(&a, RA_SCRIPT_QUEUE_REQUEUE, ra_prefix(ctx), name, id);
+	queue_args(&a, RA_FN_QUEUE_REQUEUE, ra_prefix(ctx), name, id);
 	ra_args_str(&a, id);
 	ra_args_ll(&a, QUEUE_WAKE_CAP);
 	return queue_send(ctx, &a);
@@ -1117,7 +1117,7 @@ ra_task_progress(struct ra_task *t, long long current, long long total)
 		    "task is not running");
 		return -1;
 	}
-	queue_args(&a, RA_SCRIPT_QUEUE_PROGRESS, ra_prefix(ctx), t->name, NULL);
+	queue_args(&a, RA_FN_QUEUE_PROGRESS, ra_prefix(ctx), t->name, NULL);
 	ra_args_str(&a, t->id);
 	ra_args_str(&a, t->token);
 	ra_args_ll(&a, current);
@@ -1153,7 +1153,7 @@ take_one(struct ra_queue *q, struct ra_context *ctx, const char *name,
 		    "no random source");
 		return -1;
 	}
-	queue_args(&a, RA_SCRIPT_QUEUE_TAKE, ra_prefix(ctx), name, NULL);
+	queue_args(&a, RA_FN_QUEUE_TAKE, ra_prefix(ctx), name, NULL);
 	ra_args_str(&a, token);
 	ra_args_ms(&a, q->conf.lease);
 	ra_args_ll(&a, q->conf.batch);
@@ -1314,7 +1314,7 @@ queue_heartbeat_id(struct ra_queue *q, struct ra_context *ctx,
 {
 	struct ra_args a;
 
-	queue_args(&a, RA_SCRIPT_QUEUE_HEARTBEAT, ra_prefix(ctx), name, NULL);
+	queue_args(&a, RA_FN_QUEUE_HEARTBEAT, ra_prefix(ctx), name, NULL);
 	ra_args_str(&a, id);
 	ra_args_str(&a, token);
 	ra_args_ms(&a, q->conf.lease);
@@ -1352,7 +1352,7 @@ ra_queue_complete(struct ra_queue *q, struct ra_context *ctx,
 	if (check_task(ctx, t) != 0 ||
 	    check_bulk(ctx, "result", t->result_len) != 0)
 		return -1;
-	queue_args(&a, RA_SCRIPT_QUEUE_COMPLETE, ra_prefix(ctx), t->name, t->id);
+	queue_args(&a, RA_FN_QUEUE_COMPLETE, ra_prefix(ctx), t->name, t->id);
 	ra_args_str(&a, t->id);
 	ra_args_str(&a, t->token);
 	ra_args_bin(&a, t->result != NULL ? t->result : "", t->result_len);
@@ -1390,7 +1390,7 @@ ra_queue_fail(struct ra_queue *q, struct ra_context *ctx, struct ra_task *t)
 
 	if (check_task(ctx, t) != 0)
 		return -1;
-	queue_args(&a, RA_SCRIPT_QUEUE_FAIL, ra_prefix(ctx), t->name, t->id);
+	queue_args(&a, RA_FN_QUEUE_FAIL, ra_prefix(ctx), t->name, t->id);
 	ra_args_str(&a, t->id);
 	ra_args_str(&a, t->token);
 	ra_args_str(&a, t->error[0] ? t->error : "failed");

@@ -5,18 +5,6 @@ libredisallocator_la_SOURCES += \
 	src/lib/queue_internal.h \
 	src/lib/queue_worker.c
 
-LUA_SRC += \
-	lua/queue_cancel.lua \
-	lua/queue_complete.lua \
-	lua/queue_dead.lua \
-	lua/queue_fail.lua \
-	lua/queue_heartbeat.lua \
-	lua/queue_progress.lua \
-	lua/queue_reap.lua \
-	lua/queue_requeue.lua \
-	lua/queue_status.lua \
-	lua/queue_submit.lua \
-	lua/queue_take.lua
 
 check_PROGRAMS += tests/unit/check_queue
 tests_unit_check_queue_SOURCES = tests/unit/check_queue.c

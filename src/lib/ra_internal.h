@@ -1,7 +1,7 @@
 /*
  * ra_internal.h: what the library's modules share and callers never see:
- * the EVALSHA argument builder, reply helpers, the sync and async script
- * call paths with their NOSCRIPT retry.
+ * the FCALL argument builder, reply helpers, the sync and async function
+ * call paths with their reload-once retry.
  */
 #ifndef RA_INTERNAL_H
 #define RA_INTERNAL_H
@@ -10,7 +10,7 @@
 #include <stdbool.h>
 
 #include "redis_allocator.h"
-#include "ra_scripts.h"
+#include "ra_functions.h"
 
 /* Options copied out of the caller's struct ra_options. */
 struct ra_private {
@@ -23,12 +23,13 @@ struct ra_private {
 };
 
 /*
- * An EVALSHA command being built: "EVALSHA sha numkeys keys... args...".
- * Every argument is an owned copy, so an async call can be re-sent after
- * NOSCRIPT long after the caller's strings are gone.
+ * A function call being built: "FCALL[_RO] raN_name numkeys keys...
+ * args...".  Every argument is an owned copy, so an async call can be
+ * re-sent after the library is loaded again, long after the caller's
+ * strings are gone.
  */
 struct ra_args {
-	int		 script;	/* enum ra_script_id */
+	int		 fn;		/* enum ra_fn_id */
 	int		 argc;		/* arguments so far */
 	int		 cap;		/* slots allocated */
 	int		 nkeys;		/* keys, counted until first arg */
@@ -39,14 +40,14 @@ struct ra_args {
 	char		 numkeys[16];	/* text of nkeys, set by finish */
 };
 
-/* Start a call of script. */
-void	ra_args_init(struct ra_args *a, int script);
+/* Start a call of function fn (enum ra_fn_id). */
+void	ra_args_init(struct ra_args *a, int fn);
 void	ra_args_deinit(struct ra_args *a);
 /* KEYS: "{prefix:pool}suffix", e.g. suffix ":free". */
 void	ra_args_key(struct ra_args *a, const char *prefix, const char *pool,
 	    const char *suffix);
-/* Check pool and start a call of script with its n suffixed KEYS. */
-int	ra_args_pool(struct ra_args *a, int script, const char *prefix,
+/* Check pool and start a call of fn with its n suffixed KEYS. */
+int	ra_args_pool(struct ra_args *a, int fn, const char *prefix,
 	    const char *pool, const char *const *suffix, size_t n, int *err,
 	    char *errstr);
 /* KEYS: a key given whole. */
@@ -84,7 +85,14 @@ int	ra_check_ttl(const char *what, double ttl, bool allow_default,
 int	ra_random_token(char *buf);
 
 /*
- * Sync: run a finished EVALSHA, reloading the script once on NOSCRIPT.
+ * Is r Redis' answer to a call of a function it does not have (a server
+ * that lost its functions, or a new one after a failover)?
+ */
+bool	ra_reply_no_function(const redisReply *r);
+
+/*
+ * Sync: run a finished call, loading the library and retrying once when
+ * Redis does not have the function.
  * Returns the reply (caller frees) or NULL with ctx->err set; an error
  * reply is turned into ctx->err and NULL as well.
  */

@@ -91,7 +91,8 @@ struct ra_context {
 };
 
 /*
- * Connect, authenticate, select the database and load the scripts.
+ * Connect, authenticate, select the database and make sure Redis has the
+ * functions library of this version (redisallocator_N, Redis >= 7.0).
  * Returns NULL only when out of memory; otherwise check ctx->err (like
  * hiredis) and call ra_reconnect() later or ra_free().
  */
@@ -102,7 +103,10 @@ void	ra_free(struct ra_context *ctx);
 /* The key prefix in use ("ra" by default). */
 const char *ra_prefix(const struct ra_context *ctx);
 
-/* SCRIPT LOAD every script (also done on connect). */
+/* Load the functions library unless Redis has it (done on connect, and
+ * once more by any call that finds its function missing). */
+int	ra_load_functions(struct ra_context *ctx);
+/* The same, under its name of the EVALSHA versions. */
 int	ra_load_scripts(struct ra_context *ctx);
 
 /* A list of strings owned by the caller, freed with ra_strlist_deinit. */

@@ -22,7 +22,7 @@
 #include <hiredis/adapters/libevent.h>
 
 #include "redis_allocator.h"
-#include "ra_scripts.h"
+#include "ra_functions.h"
 
 static double
 now_s(void)
@@ -310,7 +310,7 @@ main(int argc, char **argv)
 	} else if (strcmp(mode, "slowlog") == 0) {
 		long long limit = atoll(argv[3]) * 1000, max = 0, over = 0;
 		char maxsha[48] = "";
-		long long per[RA_SCRIPT_COUNT] = { 0 };
+		long long per[RA_FN_COUNT] = { 0 };
 		const char *sha;
 		int id;
 		redisContext *rc = redisConnectUnix(sock);
@@ -326,34 +326,34 @@ main(int argc, char **argv)
 				continue;
 			if (e->element[3]->type != REDIS_REPLY_ARRAY ||
 			    e->element[3]->elements == 0 ||
-			    strcasecmp(e->element[3]->element[0]->str,
-			    "EVALSHA") != 0)
+			    strncasecmp(e->element[3]->element[0]->str,
+			    "FCALL", 5) != 0)
 				continue;	/* FLUSHALL and friends */
 			us = e->element[2]->integer;
 			sha = e->element[3]->elements > 1 ?
 			    e->element[3]->element[1]->str : "?";
-			for (id = 0; id < RA_SCRIPT_COUNT; id++)
-				if (strcmp(ra_scripts[id].sha, sha) == 0)
+			for (id = 0; id < RA_FN_COUNT; id++)
+				if (strcmp(ra_functions[id].name, sha) == 0)
 					break;
 			if (us > max) {
 				max = us;
 				snprintf(maxsha, sizeof maxsha, "%s",
-				    id < RA_SCRIPT_COUNT ?
-				    ra_scripts[id].name : sha);
+				    id < RA_FN_COUNT ?
+				    ra_functions[id].name : sha);
 			}
 			if (us > limit) {
 				over++;
-				if (id < RA_SCRIPT_COUNT)
+				if (id < RA_FN_COUNT)
 					per[id]++;
 			}
 		}
 		printf("max_script_usec %lld\n", max);
 		printf("max_script %s\n", maxsha);
 		printf("scripts_over_%sms %lld\n", argv[3], over);
-		for (id = 0; id < RA_SCRIPT_COUNT; id++)
+		for (id = 0; id < RA_FN_COUNT; id++)
 			if (per[id] > 0)
 				printf("scripts_over_%sms_%s %lld\n", argv[3],
-				    ra_scripts[id].name, per[id]);
+				    ra_functions[id].name, per[id]);
 		freeReplyObject(r);
 		redisFree(rc);
 	} else {

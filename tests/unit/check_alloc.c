@@ -1,8 +1,9 @@
 /*
  * check_alloc.c: the resource allocator against a real redis-server:
  * lease order, tokens and fences, expiry without gc, shared leases,
- * soft binding, health and ejection, bulk changes, bad input, NOSCRIPT,
- * and the invariant check after every test and a randomized run.
+ * soft binding, health and ejection, bulk changes, bad input, a lost
+ * functions library, and the invariant check after every test and a
+ * randomized run.
  */
 #include "config.h"
 
@@ -360,28 +361,28 @@ START_TEST(test_bad_input)
 	ck_assert_int_eq(ctx->err, RA_ERR_NO_SUCH_POOL);
 	/* the scripts check too, for callers other than this library */
 	rc = tu_redis();
-	r = redisCommand(rc, "EVALSHA %s 12 {ra:p}:meta {ra:p}:items "
+	r = redisCommand(rc, "FCALL %s 12 {ra:p}:meta {ra:p}:items "
 	    "{ra:p}:free {ra:p}:shared {ra:p}:leases {ra:p}:lease "
 	    "{ra:p}:quarantine {ra:p}:bind {ra:p}:bindexp {ra:p}:bindrev "
 	    "{ra:p}:itemexp {ra:p}:fence 0 good 0 0 %b 0 0",
-	    ra_scripts[RA_SCRIPT_ITEMS_ADD].sha, "a\0b", (size_t)3);
+	    ra_functions[RA_FN_ITEMS_ADD].name, "a\0b", (size_t)3);
 	ck_assert_int_eq(r->type, REDIS_REPLY_ERROR);
 	ck_assert_ptr_nonnull(strstr(r->str, "BAD_ARGUMENT"));
 	ck_assert_ptr_nonnull(strstr(r->str, "NUL"));
 	freeReplyObject(r);
-	r = redisCommand(rc, "EVALSHA %s 12 {ra:p}:meta {ra:p}:items "
+	r = redisCommand(rc, "FCALL %s 12 {ra:p}:meta {ra:p}:items "
 	    "{ra:p}:free {ra:p}:shared {ra:p}:leases {ra:p}:lease "
 	    "{ra:p}:quarantine {ra:p}:bind {ra:p}:bindexp {ra:p}:bindrev "
 	    "{ra:p}:itemexp {ra:p}:fence %s -7",
-	    ra_scripts[RA_SCRIPT_RENEW].sha, l.token);
+	    ra_functions[RA_FN_RENEW].name, l.token);
 	ck_assert_int_eq(r->type, REDIS_REPLY_ERROR);
 	ck_assert_ptr_nonnull(strstr(r->str, "BAD_ARGUMENT"));
 	freeReplyObject(r);
-	r = redisCommand(rc, "EVALSHA %s 12 {ra:p}:meta {ra:p}:items "
+	r = redisCommand(rc, "FCALL %s 12 {ra:p}:meta {ra:p}:items "
 	    "{ra:p}:free {ra:p}:shared {ra:p}:leases {ra:p}:lease "
 	    "{ra:p}:quarantine {ra:p}:bind {ra:p}:bindexp {ra:p}:bindrev "
 	    "{ra:p}:itemexp {ra:p}:fence 00112233445566778899aabbccddeeff nan "
-	    "-1 '' -1 '' 5", ra_scripts[RA_SCRIPT_LEASE].sha);
+	    "-1 '' -1 '' 5", ra_functions[RA_FN_LEASE].name);
 	ck_assert_int_eq(r->type, REDIS_REPLY_ERROR);
 	ck_assert_ptr_nonnull(strstr(r->str, "BAD_ARGUMENT"));
 	freeReplyObject(r);
@@ -396,7 +397,7 @@ START_TEST(test_bad_input)
 }
 END_TEST
 
-START_TEST(test_noscript)
+START_TEST(test_lost_library)
 {
 	struct ra_context *ctx = tu_connect();
 	redisContext *rc = tu_redis();
@@ -404,11 +405,11 @@ START_TEST(test_noscript)
 	struct ra_lease l;
 
 	at_pool(ctx, "p", 0, 0, 1);
-	r = redisCommand(rc, "SCRIPT FLUSH");
+	r = redisCommand(rc, "FUNCTION FLUSH");
 	freeReplyObject(r);
 	lease_ok(ctx, "p", -1, &l);
 	ck_assert_str_eq(l.item, "item-000");
-	r = redisCommand(rc, "SCRIPT FLUSH");
+	r = redisCommand(rc, "FUNCTION FLUSH");
 	freeReplyObject(r);
 	ck_assert_int_eq(ra_release(ctx, "p", l.token, RA_OUTCOME_OK, -1), 0);
 	ck_assert_int_eq(at_counts(ctx, "p").free, 1);
@@ -1234,7 +1235,7 @@ main(void)
 	tcase_add_test(tc, test_tokens);
 	tcase_add_test(tc, test_expiry_without_gc);
 	tcase_add_test(tc, test_pool_settings);
-	tcase_add_test(tc, test_noscript);
+	tcase_add_test(tc, test_lost_library);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("shared");

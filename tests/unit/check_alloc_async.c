@@ -1,8 +1,8 @@
 /*
  * check_alloc_async.c: the asynchronous allocator API on libevent against
  * a real redis-server: chained add/assign/remove, lease, renew, release,
- * the other calls, bad arguments through the callback, NOSCRIPT, and many
- * calls in flight.
+ * the other calls, bad arguments through the callback, a lost functions
+ * library, and many calls in flight.
  */
 #include "config.h"
 
@@ -304,7 +304,7 @@ START_TEST(test_async_other_calls)
 	at_pool(ctx, "p", 0, 0, 3);
 	env_open(&e, 0);
 	rc = tu_redis();
-	freeReplyObject(redisCommand(rc, "SCRIPT FLUSH"));
+	freeReplyObject(redisCommand(rc, "FUNCTION FLUSH"));
 	redisFree(rc);
 	ck_assert_int_eq(ra_async_bind(e.ra, "p", "n", "item-001", 0, done,
 	    &e), 0);

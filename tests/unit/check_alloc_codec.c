@@ -1,6 +1,6 @@
 /*
  * check_alloc_codec.c: the allocator's argument builders and reply
- * decoders without Redis: the EVALSHA each call sends, input validation,
+ * decoders without Redis: the FCALL each call sends, input validation,
  * decoding of well-formed and malformed replies.
  */
 #include "config.h"
@@ -109,8 +109,8 @@ START_TEST(test_lease_args)
 	ck_assert_int_eq(ra_build_lease(&a, "ra", "pool", &req, &err,
 	    errstr), 0);
 	ck_assert_int_eq(ra_args_finish(&a), 0);
-	ck_assert_str_eq(arg(&a, 0), "EVALSHA");
-	ck_assert_str_eq(arg(&a, 1), ra_scripts[RA_SCRIPT_LEASE].sha);
+	ck_assert_str_eq(arg(&a, 0), "FCALL");
+	ck_assert_str_eq(arg(&a, 1), ra_functions[RA_FN_LEASE].name);
 	ck_assert_str_eq(arg(&a, 2), "12");
 	ck_assert_str_eq(arg(&a, 3), "{ra:pool}:meta");
 	ck_assert_str_eq(arg(&a, 14), "{ra:pool}:fence");
@@ -227,7 +227,7 @@ START_TEST(test_items_args)
 
 	ck_assert_int_eq(ra_build_items_add(&a, "pfx", "p", 7, it, 2, &err,
 	    errstr), 0);
-	ck_assert_str_eq(arg(&a, 1), ra_scripts[RA_SCRIPT_ITEMS_ADD].sha);
+	ck_assert_str_eq(arg(&a, 1), ra_functions[RA_FN_ITEMS_ADD].name);
 	ck_assert_str_eq(arg(&a, 3), "{pfx:p}:meta");
 	b = argv0(&a);
 	ck_assert_str_eq(arg(&a, b), "7");

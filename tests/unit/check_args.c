@@ -13,7 +13,7 @@ START_TEST(test_args_layout)
 {
 	struct ra_args a;
 
-	ra_args_init(&a, RA_SCRIPT_PING);
+	ra_args_init(&a, RA_FN_PING);
 	ra_args_key(&a, "ra", "web", ":free");
 	ra_args_rawkey(&a, "k2", 2);
 	ra_args_str(&a, "x");
@@ -22,8 +22,8 @@ START_TEST(test_args_layout)
 	ra_args_bin(&a, "a\0b", 3);
 	ck_assert_int_eq(ra_args_finish(&a), 0);
 	ck_assert_int_eq(a.argc, 9);
-	ck_assert_str_eq(a.argv[0], "EVALSHA");
-	ck_assert_str_eq(a.argv[1], ra_scripts[RA_SCRIPT_PING].sha);
+	ck_assert_str_eq(a.argv[0], "FCALL");
+	ck_assert_str_eq(a.argv[1], "ra" "1" "_ping");
 	ck_assert_str_eq(a.argv[2], "2");
 	ck_assert_str_eq(a.argv[3], "{ra:web}:free");
 	ck_assert_str_eq(a.argv[4], "k2");
@@ -36,11 +36,26 @@ START_TEST(test_args_layout)
 }
 END_TEST
 
+/* read-only functions go through FCALL_RO, the others FCALL */
+START_TEST(test_args_read_only)
+{
+	struct ra_args a;
+
+	ra_args_init(&a, RA_FN_COUNTS);
+	ck_assert_str_eq(a.argv[0], "FCALL");
+	ra_args_deinit(&a);
+	ra_args_init(&a, RA_FN_LIST);
+	ck_assert_str_eq(a.argv[0], "FCALL_RO");
+	ck_assert_str_eq(a.argv[1], "ra1_list");
+	ra_args_deinit(&a);
+}
+END_TEST
+
 START_TEST(test_key_after_arg_refused)
 {
 	struct ra_args a;
 
-	ra_args_init(&a, RA_SCRIPT_PING);
+	ra_args_init(&a, RA_FN_PING);
 	ra_args_str(&a, "arg");
 	ra_args_rawkey(&a, "late", 4);
 	ck_assert_int_eq(ra_args_finish(&a), -1);
@@ -184,6 +199,7 @@ main(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, test_args_layout);
+	tcase_add_test(tc, test_args_read_only);
 	tcase_add_test(tc, test_key_after_arg_refused);
 	tcase_add_test(tc, test_error_words);
 	tcase_add_test(tc, test_url_parse);

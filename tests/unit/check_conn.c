@@ -1,6 +1,7 @@
 /*
  * check_conn.c: the connection and script registry against a real Redis:
- * connect, EVALSHA, NOSCRIPT recovery (sync and async), errors.
+ * connect, FCALL, the functions library loaded again when Redis lost it
+ * (sync and async), errors.
  */
 #include "config.h"
 
@@ -33,7 +34,7 @@ ping(struct ra_context *ctx)
 	redisReply *r;
 	long long v;
 
-	ra_args_init(&a, RA_SCRIPT_PING);
+	ra_args_init(&a, RA_FN_PING);
 	r = ra_call(ctx, &a);
 	ra_args_deinit(&a);
 	ck_assert_msg(r != NULL, "ping: %s", ctx->errstr);
@@ -53,22 +54,64 @@ START_TEST(test_ping_uses_redis_clock)
 }
 END_TEST
 
-START_TEST(test_noscript_recovered)
+/* Is this version's library loaded? */
+static bool
+library_loaded(redisContext *rc)
+{
+	redisReply *r = redisCommand(rc, "FUNCTION LIST LIBRARYNAME %s",
+	    RA_LIBRARY_NAME);
+	bool have;
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
+	have = r->elements == 1;
+	freeReplyObject(r);
+	return have;
+}
+
+START_TEST(test_library_loaded_on_connect)
+{
+	redisContext *rc = tu_redis();
+	redisReply *r = redisCommand(rc, "FUNCTION FLUSH");
+	struct ra_context *ctx;
+
+	freeReplyObject(r);
+	ck_assert(!library_loaded(rc));
+	ctx = tu_connect();
+	ck_assert(library_loaded(rc));
+	/* a second client finds it there and leaves it alone */
+	ra_free(tu_connect());
+	ck_assert(library_loaded(rc));
+	/* every function is registered, with no-writes where FCALL_RO */
+	for (int i = 0; i < RA_FN_COUNT; i++) {
+		r = redisCommand(rc, "%s %s 0", ra_functions[i].ro ?
+		    "FCALL_RO" : "FCALL", ra_functions[i].name);
+		ck_assert_ptr_nonnull(r);
+		ck_assert_msg(r->type != REDIS_REPLY_ERROR ||
+		    strstr(r->str, "not found") == NULL, "%s: %s",
+		    ra_functions[i].name, r->str);
+		ck_assert_msg(r->type != REDIS_REPLY_ERROR ||
+		    strstr(r->str, "no-writes") == NULL, "%s: %s",
+		    ra_functions[i].name, r->str);
+		freeReplyObject(r);
+	}
+	redisFree(rc);
+	ra_free(ctx);
+}
+END_TEST
+
+START_TEST(test_lost_library_recovered)
 {
 	struct ra_context *ctx = tu_connect();
 	redisContext *rc = tu_redis();
 	redisReply *r;
 
 	ping(ctx);
-	r = redisCommand(rc, "SCRIPT FLUSH");
+	r = redisCommand(rc, "FUNCTION FLUSH");
 	freeReplyObject(r);
-	r = redisCommand(rc, "SCRIPT EXISTS %s", ra_scripts[RA_SCRIPT_PING].sha);
-	ck_assert_int_eq(r->element[0]->integer, 0);
-	freeReplyObject(r);
+	ck_assert(!library_loaded(rc));
 	ck_assert_int_gt(ping(ctx), 0);
-	r = redisCommand(rc, "SCRIPT EXISTS %s", ra_scripts[RA_SCRIPT_PING].sha);
-	ck_assert_int_eq(r->element[0]->integer, 1);
-	freeReplyObject(r);
+	ck_assert(library_loaded(rc));
 	redisFree(rc);
 	ra_free(ctx);
 }
@@ -85,7 +128,7 @@ START_TEST(test_connect_refused)
 	ck_assert_ptr_nonnull(ctx);
 	ck_assert_int_eq(ctx->err, RA_ERR_BACKEND_DOWN);
 	ck_assert_ptr_nonnull(strstr(ctx->errstr, "connect"));
-	ra_args_init(&a, RA_SCRIPT_PING);
+	ra_args_init(&a, RA_FN_PING);
 	ck_assert_ptr_null(ra_call(ctx, &a));
 	ra_args_deinit(&a);
 	ck_assert_int_eq(ctx->err, RA_ERR_BACKEND_DOWN);
@@ -129,14 +172,14 @@ ping_done(struct ra_async *ra, struct ra_result *res, void *priv)
 		event_base_loopbreak(st->base);
 }
 
-START_TEST(test_async_noscript)
+START_TEST(test_async_lost_library)
 {
 	struct async_state st = { 0 };
 	redisAsyncContext *ac;
 	struct ra_async *ra;
 	struct ra_args a;
 	redisContext *rc = tu_redis();
-	redisReply *r = redisCommand(rc, "SCRIPT FLUSH");
+	redisReply *r = redisCommand(rc, "FUNCTION FLUSH");
 
 	freeReplyObject(r);
 	redisFree(rc);
@@ -146,11 +189,11 @@ START_TEST(test_async_noscript)
 	redisLibeventAttach(ac, st.base);
 	ra = ra_async_create(ac, NULL, 0);
 	ck_assert_str_eq(ra_async_prefix(ra), "ra");
-	/* two calls in flight, both hit NOSCRIPT, both recover */
-	ra_args_init(&a, RA_SCRIPT_PING);
+	/* two calls in flight, both find no function, both recover */
+	ra_args_init(&a, RA_FN_PING);
 	ck_assert_int_eq(ra_async_call(ra, &a, decode_ping, NULL, ping_done,
 	    &st), 0);
-	ra_args_init(&a, RA_SCRIPT_PING);
+	ra_args_init(&a, RA_FN_PING);
 	ck_assert_int_eq(ra_async_call(ra, &a, decode_ping, NULL, ping_done,
 	    &st), 0);
 	event_base_dispatch(st.base);
@@ -172,10 +215,11 @@ main(void)
 	TCase *tc = tcase_create("redis");
 
 	tcase_add_test(tc, test_ping_uses_redis_clock);
-	tcase_add_test(tc, test_noscript_recovered);
+	tcase_add_test(tc, test_library_loaded_on_connect);
+	tcase_add_test(tc, test_lost_library_recovered);
 	tcase_add_test(tc, test_connect_refused);
 	tcase_add_test(tc, test_prefix_default);
-	tcase_add_test(tc, test_async_noscript);
+	tcase_add_test(tc, test_async_lost_library);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

@@ -1,0 +1,177 @@
+-- common.lua: what every function of the library shares: the call
+-- context, registration, errors, argument checks, and the pool meta hash
+-- every pool function reads.  lua/local.mk joins the files of lua/ in
+-- the order of LUA_SRC into one Redis Functions library (see
+-- lua/build.sh); a file may use what the files before it define.
+--
+-- Errors are error replies whose first word is a code the C library maps
+-- to enum ra_error: EMPTY, NOT_OWNED, NO_SUCH_POOL, BAD_ARGUMENT, BUSY,
+-- NOT_FOUND.
+
+-- The schema version: in the library name (redisallocator_N), in every
+-- function name (raN_lease) and in each pool's meta, so code and data of
+-- two versions on one Redis never meet.
+local SCHEMA = 1
+
+-- What one call works on: its keys and arguments, and CALL, values it
+-- read once (lat_step, any_bindings).  register() sets all three when a
+-- call starts, so nothing outlives a call.
+local KEYS, ARGV, CALL
+
+local READ, WRITE = true, false
+
+-- Register fn as raN_name; READ functions carry no-writes (FCALL_RO).
+-- The lines "register('name', READ|WRITE, ..." are also read by
+-- lua/build.sh to make the C table of functions.
+local function register(name, mode, fn)
+	redis.register_function{
+		function_name = 'ra' .. SCHEMA .. '_' .. name,
+		callback = function(keys, args)
+			KEYS, ARGV, CALL = keys, args, {}
+			return fn()
+		end,
+		flags = mode == READ and { 'no-writes' } or {}
+	}
+end
+
+-- Redis server time in milliseconds (scripts never trust client clocks).
+local function now_ms()
+	local t = redis.call('TIME')
+	return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function fail(code, msg)
+	return redis.error_reply(code .. ' ' .. msg)
+end
+
+-- A non-negative integer ARGV, or nil.
+local function argint(v)
+	local n = tonumber(v)
+	if n == nil or n ~= math.floor(n) then
+		return nil
+	end
+	return n
+end
+
+-- Limits of names and durations, and the separator of packed values.
+local KEY_MAX = 1024
+local MS_MAX = 315360000000		-- 10 years
+local SEP = '\0'
+
+-- nil if v is a valid item, pool or binding name, else the problem.
+local function bad_key(v, what)
+	if v == nil or #v == 0 then
+		return what .. ' is empty'
+	end
+	if #v > KEY_MAX then
+		return what .. ' is ' .. #v .. ' bytes, over ' .. KEY_MAX
+	end
+	if string.find(v, SEP, 1, true) then
+		return what .. ' contains a NUL byte'
+	end
+	return nil
+end
+
+-- A duration in ms: integer 0..MS_MAX, or -1 when allow_default.
+-- Returns the number, or nil and the problem.
+local function arg_ms(v, what, allow_default)
+	local n = tonumber(v)
+	if n == nil or n ~= n or n ~= math.floor(n) then
+		return nil, what .. ' is not an integer number of ms'
+	end
+	if allow_default and n == -1 then
+		return n
+	end
+	if n < 0 or n > MS_MAX then
+		return nil, what .. ' ' .. v .. ' out of range (0 to ' ..
+		    MS_MAX .. ' ms)'
+	end
+	return n
+end
+
+-- An integer within lo..hi, or nil and the problem.
+local function arg_range(v, what, lo, hi)
+	local n = tonumber(v)
+	if n == nil or n ~= n or n ~= math.floor(n) or n < lo or n > hi then
+		return nil, what .. ' must be an integer from ' .. lo ..
+		    ' to ' .. hi
+	end
+	return n
+end
+
+local function bad(msg)
+	return fail('BAD_ARGUMENT', msg)
+end
+
+
+local PRIO_MIN, PRIO_MAX = -32768, 32767
+local BIND_PER_ITEM = 256		-- names one item may carry
+
+local LAT_CLASSES = 16
+
+-- Read the pool settings but the ejection ones (see eject_conf); nil and
+-- an error reply when the pool does not exist (or, with live, is being
+-- deleted).  Every field read costs, so the few calls that need the
+-- ejection settings read them apart.
+local function pool_conf(live)
+	local c = redis.call('HMGET', KEYS[1], 'shared', 'max_shares',
+	    'lease_ttl', 'bind_ttl', 'deleted', 'lat_step', 'rdue')
+	CALL.lat_step = tonumber(c[6]) or 0
+	if not c[3] then
+		return nil, fail('NO_SUCH_POOL', 'no such pool')
+	end
+	if live and c[5] == '1' then
+		return nil, fail('NO_SUCH_POOL', 'pool is being deleted')
+	end
+	return {
+		shared = tonumber(c[1]), max = tonumber(c[2]),
+		lease_ttl = tonumber(c[3]), bind_ttl = tonumber(c[4]),
+		deleted = c[5] == '1', rdue = tonumber(c[7])
+	}
+end
+
+-- Add the ejection settings to conf (once); returns conf.
+local function eject_conf(conf)
+	if conf.ef == nil then
+		local c = redis.call('HMGET', KEYS[1], 'eject_failures',
+		    'eject_base', 'eject_max', 'eject_max_percent', 'ban_time')
+		conf.ef, conf.eb, conf.emax = tonumber(c[1]), tonumber(c[2]),
+		    tonumber(c[3])
+		conf.pct, conf.ban = tonumber(c[4]), tonumber(c[5])
+	end
+	return conf
+end
+
+-- A time was added to the leases, quarantine, bindexp or itemexp ZSET:
+-- keep the meta field rdue at or below the earliest of them (see
+-- reclaim).
+local function due_at(t, conf)
+	if conf.rdue and t < conf.rdue then
+		conf.rdue = t
+		redis.call('HSET', KEYS[1], 'rdue', t)
+	end
+end
+
+
+local function next_seq()
+	return redis.call('HINCRBY', KEYS[1], 'seq', 1)
+end
+
+
+-- Delete every key of a pool that finished draining after deletion.
+local function pool_drop()
+	for i = 1, 12 do
+		redis.call('UNLINK', KEYS[i])
+	end
+end
+
+
+-- ping: the smallest script; proves the registry works and serves as
+-- the reference call in benchmarks.
+--
+-- KEYS: none
+-- ARGV: none
+-- Returns: the Redis clock in milliseconds (integer).
+register('ping', WRITE, function()
+	return now_ms()
+end)

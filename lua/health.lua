@@ -1,0 +1,416 @@
+-- health.lua: active health checks: due checks claimed across daemons,
+-- results recorded in batches, the per-item health state and its counts.
+--
+-- Those scripts take the 12 pool keys (lua/lib/alloc.lua) and three more:
+--   KEYS[13] due     ZSET  item -> next active check (ms)
+--   KEYS[14] health  HASH  item -> st,ok,ko,since,ej,ejt,err
+--                          (st: n unknown, u up, d down; ok/ko:
+--                          consecutive successes/failures; since: ms
+--                          of the last state change; ej/ejt: ejection
+--                          count last seen and when, for its decay;
+--                          err: last error reason, may hold commas)
+--   KEYS[15] hstats  HASH  up, down (items per state), probes (results
+--                          recorded), e:<reason> -> count
+
+local HEALTH_REASONS = 16	-- distinct error reasons counted per pool
+
+local function hstate_get(item)
+	local s = redis.call('HGET', KEYS[14], item)
+	local h = { st = 'n', ok = 0, ko = 0, since = 0, ej = 0, ejt = 0,
+	    err = '' }
+	if not s then
+		return h
+	end
+	local f = {}
+	local pos = 1
+	for i = 1, 6 do
+		local c = string.find(s, ',', pos, true)
+		if not c then
+			f[i] = string.sub(s, pos)
+			pos = #s + 2
+			break
+		end
+		f[i] = string.sub(s, pos, c - 1)
+		pos = c + 1
+	end
+	h.st = f[1] or 'n'
+	h.ok = tonumber(f[2]) or 0
+	h.ko = tonumber(f[3]) or 0
+	h.since = tonumber(f[4]) or 0
+	h.ej = tonumber(f[5]) or 0
+	h.ejt = tonumber(f[6]) or 0
+	h.err = string.sub(s, pos)
+	return h
+end
+
+local function hstate_num(st)
+	if st == 'u' then
+		return 1
+	elseif st == 'd' then
+		return 2
+	end
+	return 0
+end
+
+-- Keep the per-state counts of KEYS[15] in step with one item's change.
+local function hstate_count(from, to)
+	if from == to then
+		return
+	end
+	if from == 'u' then
+		redis.call('HINCRBY', KEYS[15], 'up', -1)
+	elseif from == 'd' then
+		redis.call('HINCRBY', KEYS[15], 'down', -1)
+	end
+	if to == 'u' then
+		redis.call('HINCRBY', KEYS[15], 'up', 1)
+	elseif to == 'd' then
+		redis.call('HINCRBY', KEYS[15], 'down', 1)
+	end
+end
+
+local function hstate_save(item, h, prev)
+	redis.call('HSET', KEYS[14], item, table.concat({ h.st, h.ok, h.ko,
+	    h.since, h.ej, h.ejt, h.err }, ','))
+	hstate_count(prev, h.st)
+end
+
+-- Forget an item's health state (it left the pool).
+local function hstate_drop(item)
+	local s = redis.call('HGET', KEYS[14], item)
+	if s then
+		hstate_count(string.sub(s, 1, 1), 'n')
+		redis.call('HDEL', KEYS[14], item)
+	end
+	redis.call('ZREM', KEYS[13], item)
+end
+
+-- Count an error reason (digits folded so ports and times group).
+local function hstate_count_error(reason)
+	local f = 'e:' .. string.sub(string.gsub(reason, '%d+', '#'), 1, 80)
+	if redis.call('HEXISTS', KEYS[15], f) == 1 or
+	    (tonumber(redis.call('HGET', KEYS[15], 'nerr')) or 0) <
+	    HEALTH_REASONS then
+		if redis.call('HINCRBY', KEYS[15], f, 1) == 1 then
+			redis.call('HINCRBY', KEYS[15], 'nerr', 1)
+		end
+	end
+end
+
+-- Put a free or shareable item back in its ZSET with its current class,
+-- keeping its place (sequence) within the class.
+local function rescore(item, m)
+	local key, unit
+	if m.st == 'f' then
+		key, unit = KEYS[3], 4294967296
+	elseif m.st == 's' then
+		key, unit = KEYS[4], 4294967296
+	else
+		return
+	end
+	local sc = redis.call('ZSCORE', key, item)
+	if not sc then
+		return
+	end
+	local low = tonumber(sc) % unit
+	redis.call('ZADD', key, item_class(m) * unit + low, item)
+end
+
+
+-- health_claim: claim the pool's due health checks.  Due entries are
+-- popped and rescheduled lease ms ahead in the same step, so concurrent
+-- claimers (several proxypoold on one Redis) never get the same check;
+-- if a claimer dies, its checks are due again when the lease passes.
+-- The report script sets the real next due time.  Entries whose item left
+-- the pool are dropped with their health state.
+--
+-- KEYS: the 12 pool keys (see lib/alloc.lua), 13 due ZSET (item -> next
+--       probe ms), 14 health HASH (item -> state), 15 health stats HASH
+-- ARGV: 1 max checks to claim (1..10000), 2 lease ms
+-- Returns: the claimed items (array, possibly empty)
+-- Errors: BAD_ARGUMENT
+register('health_claim', WRITE, function()
+	local count, e = arg_range(ARGV[1], 'count', 1, 10000)
+	if not count then return bad(e) end
+	local lease
+	lease, e = arg_ms(ARGV[2], 'lease')
+	if not lease then return bad(e) end
+	if redis.call('EXISTS', KEYS[1]) == 0 then
+		-- the pool is gone: so is its health state
+		redis.call('UNLINK', KEYS[13], KEYS[14], KEYS[15])
+		return {}
+	end
+	local now = now_ms()
+	local due = redis.call('ZRANGEBYSCORE', KEYS[13], '-inf', now,
+	    'LIMIT', 0, count)
+	local out = {}
+	local args = {}
+	for i = 1, #due do
+		local item = due[i]
+		if redis.call('HEXISTS', KEYS[2], item) == 1 then
+			out[#out + 1] = item
+			args[#args + 1] = now + lease
+			args[#args + 1] = item
+		else
+			hstate_drop(item)
+		end
+	end
+	if #args > 0 then
+		redis.call('ZADD', KEYS[13], unpack(args))
+	end
+	return out
+end)
+
+-- health_report: record active health check results, atomically:
+-- rise/fall state (HAProxy model), latency average and its priority
+-- sub-class, quarantine while DOWN, the early end of an ejection after a
+-- success (if asked), the slow decay of the ejection count while healthy,
+-- eviction after evict_after DOWN, and the next due time (inter while
+-- stable, fastinter while changing, downinter while DOWN, with jitter).
+-- Several results of one pool go in one call (the prober batches them).
+--
+-- KEYS: the 12 pool keys (see lib/alloc.lua), 13 due ZSET, 14 health HASH,
+--       15 health stats HASH
+-- ARGV: 1 rise, 2 fall, 3 inter ms, 4 fastinter ms, 5 downinter ms,
+--       6 jitter per mille (0..500), 7 latency step ms (0 = latency does
+--       not rank), 8 evict_after ms (0 = never), 9 end quarantine on
+--       success (0/1), then per result (1..HEALTH_BATCH of them) 6 values:
+--       item, verdict (UP, WARN, DOWN, UNKNOWN), latency ms (< 0 =
+--       unknown), reason (may be empty), random per mille (0..999), ms
+--       since the probe started (the interval runs from its start)
+-- Returns: per result { state, prev, successes, failures, latency ms * 10,
+--   latency class, next due ms, evicted, unquarantined, gone } with states
+--   0 unknown, 1 up, 2 down
+-- Errors: NO_SUCH_POOL, BAD_ARGUMENT (nothing changed)
+register('health_report', WRITE, function()
+	local HEALTH_BATCH = 100
+	local conf, err = pool_conf(false)
+	if not conf then return err end
+	local p = {}
+	local spec = {
+		{ 'rise', 1, 1000 }, { 'fall', 1, 1000 }, { 'inter', 1, MS_MAX },
+		{ 'fastinter', 1, MS_MAX }, { 'downinter', 1, MS_MAX },
+		{ 'jitter', 0, 500 }, { 'latency step', 0, 3600000 },
+		{ 'evict_after', 0, MS_MAX }, { 'end quarantine', 0, 1 }
+	}
+	local e
+	for i = 1, #spec do
+		local n
+		n, e = arg_range(ARGV[i], spec[i][1], spec[i][2], spec[i][3])
+		if not n then return bad(e) end
+		p[i] = n
+	end
+	local rise, fall, inter, fastinter, downinter = p[1], p[2], p[3], p[4], p[5]
+	local jitter, step, evict, endq = p[6], p[7], p[8], p[9]
+	local nres = (#ARGV - #spec) / 6
+	if nres < 1 or nres > HEALTH_BATCH or nres ~= math.floor(nres) then
+		return bad('expected 1 to ' .. HEALTH_BATCH .. ' results of 6 values')
+	end
+	-- validate every result before changing anything
+	for i = 0, nres - 1 do
+		local b = #spec + i * 6
+		e = bad_key(ARGV[b + 1], 'item')
+		if e then return bad(e) end
+		local v = ARGV[b + 2]
+		if v ~= 'UP' and v ~= 'WARN' and v ~= 'DOWN' and v ~= 'UNKNOWN' then
+			return bad('verdict must be UP, WARN, DOWN or UNKNOWN')
+		end
+		local lat = tonumber(ARGV[b + 3])
+		if lat == nil or lat ~= lat or lat > 86400000 then
+			return bad('latency must be a number of ms (< 0: unknown)')
+		end
+		local r
+		r, e = arg_range(ARGV[b + 5], 'random', 0, 999)
+		if not r then return bad(e) end
+		r, e = arg_range(ARGV[b + 6], 'elapsed', 0, MS_MAX)
+		if not r then return bad(e) end
+	end
+
+	local now = now_ms()
+	redis.call('HINCRBY', KEYS[15], 'probes', nres)
+	if step ~= CALL.lat_step then	-- read by pool_conf
+		redis.call('HSET', KEYS[1], 'lat_step', step)
+		CALL.lat_step = step
+	end
+
+	-- next due times, set in one ZADD at the end
+	local due = {}
+
+	-- Record one result; returns its answer.
+	local function record(item, verdict, lat, reason, rnd, elapsed)
+		local m = item_get(item)
+		if not m then
+			-- removed meanwhile: forget it
+			redis.call('ZREM', KEYS[13], item)
+			hstate_drop(item)
+			return { 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 }
+		end
+		local h = hstate_get(item)
+		local prev = h.st
+
+		local ok = verdict == 'UP' or verdict == 'WARN'
+		local class_before = lat_class(m)
+		if ok then
+			h.ok = h.ok + 1
+			h.ko = 0
+			if lat >= 0 then
+				if m.lat == 0 then
+					m.lat = lat
+				else
+					m.lat = m.lat * 0.7 + lat * 0.3
+				end
+				m.lat = math.max(0.1, math.floor(m.lat * 10 + 0.5) / 10)
+			end
+			if h.st ~= 'u' and h.ok >= rise then
+				h.st = 'u'
+				h.since = now
+			end
+		elseif verdict == 'DOWN' then
+			h.ko = h.ko + 1
+			h.ok = 0
+			if h.st ~= 'd' and h.ko >= fall then
+				h.st = 'd'
+				h.since = now
+			end
+		end
+		if verdict ~= 'UP' and reason ~= '' then
+			h.err = reason
+			hstate_count_error(reason)
+		end
+
+		-- effects on the allocator's state
+		local unq = 0
+		if h.st == 'd' and m.st ~= 'd' then
+			if evict > 0 and now - h.since >= evict then
+				item_remove(item, conf)
+				redis.call('ZREM', KEYS[13], item)
+				hstate_drop(item)
+				return { 2, hstate_num(prev), h.ok, h.ko, 0, 0, 0, 1, 0, 0 }
+			end
+			if m.st ~= 'q' or m.untl < now + MS_MAX / 2 then
+				-- DOWN: out of service until it is UP again
+				quarantine(item, m, now + MS_MAX, conf)
+			end
+		elseif prev == 'd' and h.st ~= 'd' and m.st == 'q' and
+		    m.untl >= now + MS_MAX / 2 - 86400000 then
+			-- no longer DOWN: back in service (a passive ejection ends too)
+			unquarantine(item, m, now, conf)
+			m = item_get(item)
+		elseif ok and h.st == 'u' and m.st == 'q' and endq == 1 then
+			unquarantine(item, m, now, conf)
+			m = item_get(item)
+			unq = 1
+		end
+		if m then
+			-- a healthy interval (eject base time without a new ejection) lowers
+			-- the ejection count again
+			if ok and h.st == 'u' and m.st ~= 'q' and m.ej > 0 then
+				if h.ej ~= m.ej then
+					h.ej = m.ej
+					h.ejt = now
+				elseif now - h.ejt >= math.max(eject_conf(conf).eb, 1) then
+					m.ej = m.ej - 1
+					h.ej = m.ej
+					h.ejt = now
+				end
+			end
+			item_save(item, m)
+			if lat_class(m) ~= class_before then
+				rescore(item, m)
+			end
+		end
+
+		local base = inter
+		if h.st == 'd' and h.ok == 0 then
+			base = downinter
+		elseif h.st == 'n' or (h.st == 'u' and h.ko > 0) or
+		    (h.st == 'd' and h.ok > 0) then
+			base = fastinter
+		end
+		-- from the start of this probe, but never sooner than half an
+		-- interval from now (a probe that took longer than the interval)
+		local wait = math.max(1, math.floor(base *
+		    (1 + jitter * (2 * rnd - 999) / 999000)))
+		local nxt = now + math.max(wait - elapsed, math.floor(wait / 2))
+		due[#due + 1] = nxt
+		due[#due + 1] = item
+		hstate_save(item, h, prev)
+		return { hstate_num(h.st), hstate_num(prev), h.ok, h.ko,
+		    math.floor((m and m.lat or 0) * 10), m and lat_class(m) or 0, nxt,
+		    0, unq, 0 }
+	end
+
+	local out = {}
+	for i = 0, nres - 1 do
+		local b = #spec + i * 6
+		out[#out + 1] = record(ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3]),
+		    string.sub(ARGV[b + 4] or '', 1, 200), tonumber(ARGV[b + 5]),
+		    tonumber(ARGV[b + 6]))
+	end
+	if #due > 0 then
+		redis.call('ZADD', KEYS[13], unpack(due))
+	end
+	return out
+end)
+
+-- health_sync: give every item of the pool a due time for its first
+-- health check (items added by any client, on any instance), one HSCAN
+-- page per call.  Items already scheduled keep their time (ZADD NX);
+-- new ones are spread over spread ms so checks do not come in bursts.
+--
+-- KEYS: the 12 pool keys (see lib/alloc.lua), 13 due ZSET, 14 health HASH,
+--       15 health stats HASH
+-- ARGV: 1 HSCAN cursor, 2 page size (1..10000), 3 spread ms,
+--       4 random offset 0..999
+-- Returns: the next cursor (integer, 0 = pass complete)
+-- Errors: NO_SUCH_POOL, BAD_ARGUMENT
+register('health_sync', WRITE, function()
+	local conf, err = pool_conf(false)
+	if not conf then return err end
+	local count, e = arg_range(ARGV[2], 'count', 1, 10000)
+	if not count then return bad(e) end
+	local spread
+	spread, e = arg_ms(ARGV[3], 'spread')
+	if not spread then return bad(e) end
+	local off
+	off, e = arg_range(ARGV[4], 'offset', 0, 999)
+	if not off then return bad(e) end
+	if not tonumber(ARGV[1]) then return bad('cursor is not a number') end
+	local r = redis.call('HSCAN', KEYS[2], ARGV[1], 'COUNT', count)
+	local now = now_ms()
+	local args = { 'NX' }
+	local kv = r[2]
+	for i = 1, #kv, 2 do
+		local pos = (off + (i - 1) * 309) % 1000
+		args[#args + 1] = now + math.floor(spread * pos / 1000)
+		args[#args + 1] = kv[i]
+	end
+	if #args > 1 then
+		redis.call('ZADD', KEYS[13], unpack(args))
+	end
+	return tonumber(r[1])
+end)
+
+-- health_counts: health totals of a pool, O(1) in its size.
+--
+-- KEYS: the 12 pool keys (see lib/alloc.lua), 13 due ZSET, 14 health HASH,
+--       15 health stats HASH
+-- ARGV: none
+-- Returns: { up, down, probes, { reason, count, ... } } (errors by
+--   reason, digits folded to '#', at most HEALTH_REASONS of them)
+-- Errors: NO_SUCH_POOL
+register('health_counts', READ, function()
+	local conf, err = pool_conf(false)
+	if not conf then return err end
+	local c = redis.call('HMGET', KEYS[15], 'up', 'down', 'probes')
+	local all = redis.call('HGETALL', KEYS[15])
+	local errs = {}
+	for i = 1, #all, 2 do
+		if string.sub(all[i], 1, 2) == 'e:' then
+			errs[#errs + 1] = string.sub(all[i], 3)
+			errs[#errs + 1] = tonumber(all[i + 1])
+		end
+	end
+	return { tonumber(c[1]) or 0, tonumber(c[2]) or 0, tonumber(c[3]) or 0,
+	    errs }
+end)

@@ -1,0 +1,469 @@
+-- item.lua: items and their states: metadata, priority classes, the free
+-- and shared ZSETs, removal and draining; adding, removing and listing
+-- items.
+--
+-- Every pool script takes the same KEYS, all under the hash tag
+-- {prefix:pool}:
+--   KEYS[1]  meta      HASH  pool settings and counters
+--   KEYS[2]  items     HASH  item -> metadata (see item_get)
+--   KEYS[3]  free      ZSET  free items, score class*2^32 + sequence
+--   KEYS[4]  shared    ZSET  shareable held items, score class*2^36 +
+--                            holders*2^26 + sequence (mod 2^26)
+--   KEYS[5]  leases    ZSET  token -> lease expiry (ms)
+--   KEYS[6]  lease     HASH  token -> item NUL holder NUL fence NUL shared
+--   KEYS[7]  quarantine ZSET item -> end of quarantine (ms)
+--   KEYS[8]  bind      HASH  name -> item
+--   KEYS[9]  bindexp   ZSET  name -> binding expiry (ms); absent = forever
+--   KEYS[10] bindrev   ZSET  item NUL name, score 0 (names per item, lex)
+--   KEYS[11] itemexp   ZSET  item -> item expiry (ms)
+--   KEYS[12] fence     STRING fencing counter, INCR on every grant
+-- meta fields: shared max_shares lease_ttl bind_ttl eject_failures
+-- eject_base eject_max eject_max_percent ban_time (times in ms), deleted,
+-- seq (LRU sequence), gen (assign generation), nleased nshared ndrain
+-- (items per state; free, quarantined come from ZCARD), lat_step (see
+-- lat_class), rdue (see reclaim).
+--
+-- Item states: f free, l leased (exclusive), s shared, q quarantined,
+-- d draining (removed, leaves when its last holder releases).
+
+
+-- Defined in bind.lua (item_delete drops an item's bindings).
+local unbind, item_names
+
+-- Item metadata is a short comma separated string, trailing zero fields
+-- dropped: prio,exp,state,holders,shared,failures,ejections,latency,
+-- until,gen.
+local function item_decode(s)
+	local f = {}
+	for v in string.gmatch(s .. ',', '([^,]*),') do
+		f[#f + 1] = v
+	end
+	return {
+		prio = tonumber(f[1]) or 0, exp = tonumber(f[2]) or 0,
+		st = f[3] or 'f', h = tonumber(f[4]) or 0,
+		sh = tonumber(f[5]) or 0, fail = tonumber(f[6]) or 0,
+		ej = tonumber(f[7]) or 0, lat = tonumber(f[8]) or 0,
+		untl = tonumber(f[9]) or 0, gen = tonumber(f[10]) or 0
+	}
+end
+
+local function item_get(item)
+	local s = redis.call('HGET', KEYS[2], item)
+	if not s then
+		return nil
+	end
+	return item_decode(s)
+end
+
+local function item_encode(m)
+	local f = { m.prio, m.exp, m.st, m.h, m.sh, m.fail, m.ej, m.lat,
+	    m.untl, m.gen }
+	local n = 10
+	while n > 3 and f[n] == 0 do
+		n = n - 1
+	end
+	return table.concat(f, ',', 1, n)
+end
+
+local function item_save(item, m)
+	redis.call('HSET', KEYS[2], item, item_encode(m))
+end
+
+local function expired(m, now)
+	return m.exp > 0 and m.exp <= now
+end
+
+
+-- Priority class: the static priority first, then a latency sub-class
+-- 0..LAT_CLASSES-1 (latency average / the pool's lat_step ms, set by the
+-- health checks; 0 when unknown or when latency does not rank), so a
+-- faster item is leased before a slower one of the same priority.
+-- |class| < 2^19, so class * 2^32 + 2^32 stays exact in a double.
+local function lat_class(m)
+	local step = CALL.lat_step
+	if step == nil then
+		step = tonumber(redis.call('HGET', KEYS[1], 'lat_step')) or 0
+		CALL.lat_step = step
+	end
+	if step <= 0 or m.lat <= 0 then
+		return 0
+	end
+	return math.min(LAT_CLASSES - 1, math.floor(m.lat / step))
+end
+
+local function item_class(m)
+	return m.prio * LAT_CLASSES + lat_class(m)
+end
+
+local function free_score(m, seq)
+	return item_class(m) * 4294967296 + seq % 4294967296
+end
+
+-- shared: class, then fewest holders, then least recently used
+local function shared_score(m, seq)
+	return item_class(m) * 4294967296 + math.min(m.h, 1023) * 4194304 +
+	    seq % 4194304
+end
+
+-- Take an item out of the structures of its current state.
+local function st_leave(item, m)
+	local st = m.st
+	if st == 'f' then
+		redis.call('ZREM', KEYS[3], item)
+	elseif st == 's' then
+		redis.call('ZREM', KEYS[4], item)
+		redis.call('HINCRBY', KEYS[1], 'nshared', -1)
+	elseif st == 'l' then
+		redis.call('HINCRBY', KEYS[1], 'nleased', -1)
+	elseif st == 'q' then
+		redis.call('ZREM', KEYS[7], item)
+	elseif st == 'd' then
+		redis.call('HINCRBY', KEYS[1], 'ndrain', -1)
+	end
+end
+
+-- Put an item into the structures of state st (the caller saves m).
+local function st_enter(item, m, st, conf)
+	m.st = st
+	if st == 'f' then
+		m.h = 0
+		m.sh = 0
+		redis.call('ZADD', KEYS[3], free_score(m, next_seq()), item)
+	elseif st == 's' then
+		redis.call('HINCRBY', KEYS[1], 'nshared', 1)
+		if conf.max == 0 or m.h < conf.max then
+			redis.call('ZADD', KEYS[4],
+			    shared_score(m, next_seq()), item)
+		end
+	elseif st == 'l' then
+		redis.call('HINCRBY', KEYS[1], 'nleased', 1)
+	elseif st == 'q' then
+		redis.call('ZADD', KEYS[7], m.untl, item)
+		due_at(m.untl, conf)
+	elseif st == 'd' then
+		redis.call('HINCRBY', KEYS[1], 'ndrain', 1)
+	end
+end
+
+-- The state an item in service should be in, from its holders.
+local function rest_state(m)
+	if m.h == 0 then
+		return 'f'
+	elseif m.sh == 1 then
+		return 's'
+	end
+	return 'l'
+end
+
+-- Remove an item for good (it has no holders).
+local function item_delete(item, m, conf)
+	st_leave(item, m)
+	redis.call('HDEL', KEYS[2], item)
+	if m.exp > 0 then
+		redis.call('ZREM', KEYS[11], item)
+	end
+	-- does the pool have any binding?  (asked once per call)
+	if CALL.any_bindings == nil then
+		CALL.any_bindings = redis.call('EXISTS', KEYS[10]) == 1
+	end
+	if CALL.any_bindings then
+		local names = item_names(item)
+		for i = 1, #names do
+			unbind(names[i])
+		end
+	end
+	if conf.deleted and redis.call('HLEN', KEYS[2]) == 0 then
+		pool_drop()
+	end
+end
+
+-- Remove an item: at once when nobody holds it, else drain it.  m is
+-- its metadata when the caller has it already.  Returns 1 if it was in
+-- the pool.
+local function item_remove(item, conf, m)
+	m = m or item_get(item)
+	if not m or m.st == 'd' then
+		return 0
+	end
+	if m.h == 0 then
+		item_delete(item, m, conf)
+	else
+		st_leave(item, m)
+		m.untl = 0
+		st_enter(item, m, 'd', conf)
+		if m.exp > 0 then
+			redis.call('ZREM', KEYS[11], item)
+		end
+		item_save(item, m)
+	end
+	return 1
+end
+
+-- After holders changed: move the item to where it belongs.
+local function settle(item, m, now, conf)
+	if m.st == 'd' then
+		if m.h == 0 then
+			item_delete(item, m, conf)
+		else
+			item_save(item, m)
+		end
+		return
+	end
+	if m.st == 'q' then
+		item_save(item, m)
+		return
+	end
+	if m.h == 0 and expired(m, now) then
+		item_delete(item, m, conf)
+		return
+	end
+	st_leave(item, m)
+	st_enter(item, m, rest_state(m), conf)
+	item_save(item, m)
+end
+
+-- An item's own expiry passed: it leaves now or when released.
+local function item_expire(item, now, conf)
+	redis.call('ZREM', KEYS[11], item)
+	local m = item_get(item)
+	if m and m.st ~= 'd' then
+		item_remove(item, conf)
+	end
+end
+
+
+-- items_add: add or update items (one chunk; the library splits
+-- bigger requests).  A new item is free; an existing one gets the new
+-- priority and expiry and keeps its state; a draining one comes back.
+--
+-- KEYS: the 12 pool keys (see lib/alloc.lua)
+-- ARGV: 1 generation (0 = the pool's current one; see assign_begin.lua),
+--       then per item: key, priority (-32768..32767),
+--       expires ms from now (0 = never)
+-- Returns: the number of items that were new.
+-- Errors: NO_SUCH_POOL, BAD_ARGUMENT (the whole chunk is rejected and
+--   nothing changes).
+register('items_add', WRITE, function()
+	local conf, err = pool_conf(true)
+	if not conf then return err end
+	local gen = tonumber(ARGV[1])
+	if gen == nil or gen < 0 or gen ~= math.floor(gen) then
+		return bad('generation must be a non-negative integer')
+	end
+	if (#ARGV - 1) % 3 ~= 0 then
+		return bad('items come as key, priority, expiry triples')
+	end
+	local prio, exp = {}, {}
+	for i = 2, #ARGV, 3 do
+		local e = bad_key(ARGV[i], 'item')
+		if e then return bad(e) end
+		prio[i], e = arg_range(ARGV[i + 1], 'priority', PRIO_MIN, PRIO_MAX)
+		if not prio[i] then return bad(e) end
+		exp[i], e = arg_ms(ARGV[i + 2], 'item expiry', false)
+		if not exp[i] then return bad(e) end
+	end
+	if gen == 0 then
+		gen = tonumber(redis.call('HGET', KEYS[1], 'gen')) or 0
+	end
+	-- cmd key with args, in slices unpack can take
+	local function bulk(cmd, key, args)
+		for i = 1, #args, 2000 do
+			redis.call(cmd, key, unpack(args, i, math.min(i + 1999, #args)))
+		end
+	end
+
+	local now = now_ms()
+	local keys = {}
+	for i = 2, #ARGV, 3 do
+		keys[#keys + 1] = ARGV[i]
+	end
+	local cur = {}
+	for i = 1, #keys, 2000 do
+		local v = redis.call('HMGET', KEYS[2],
+		    unpack(keys, i, math.min(i + 1999, #keys)))
+		for j = 1, #v do
+			cur[i + j - 1] = v[j]
+		end
+	end
+
+	-- New items are written in bulk (one sequence range, one ZADD, one HSET);
+	-- existing ones are updated in place, each key once even if given twice
+	-- (its last triple wins).
+	local fresh, order, seen = {}, {}, {}
+	local hset, eadd, erem = {}, {}, {}
+	local added = 0
+	for k = 1, #keys do
+		local i = 2 + (k - 1) * 3
+		local item = keys[k]
+		local abs = exp[i] > 0 and now + exp[i] or 0
+		if fresh[item] or (not cur[k] and not seen[item]) then
+			if not fresh[item] then
+				added = added + 1
+				order[added] = item
+			end
+			fresh[item] = { prio[i], abs }
+		else
+			local m = seen[item]
+			if not m then
+				m = item_decode(cur[k])
+				m.oldexp = m.exp
+				seen[item] = m
+			end
+			local moved = m.prio ~= prio[i] or m.st == 'd'
+			if moved then
+				st_leave(item, m)
+			end
+			m.prio = prio[i]
+			m.exp = abs
+			m.gen = gen
+			if moved then
+				if m.st == 'q' then
+					st_enter(item, m, 'q', conf)
+				else
+					st_enter(item, m, rest_state(m), conf)
+				end
+			end
+		end
+	end
+	for item, m in pairs(seen) do
+		hset[#hset + 1] = item
+		hset[#hset + 1] = item_encode(m)
+		if m.exp > 0 then
+			eadd[#eadd + 1] = m.exp
+			eadd[#eadd + 1] = item
+		elseif m.oldexp > 0 then
+			erem[#erem + 1] = item
+		end
+	end
+	if added > 0 then
+		local seq = redis.call('HINCRBY', KEYS[1], 'seq', added) - added
+		local zadd = {}
+		local m = item_decode('')
+		m.gen = gen
+		for k = 1, added do
+			local item = order[k]
+			m.prio = fresh[item][1]
+			m.exp = fresh[item][2]
+			zadd[#zadd + 1] = free_score(m, seq + k)
+			zadd[#zadd + 1] = item
+			hset[#hset + 1] = item
+			hset[#hset + 1] = item_encode(m)
+			if m.exp > 0 then
+				eadd[#eadd + 1] = m.exp
+				eadd[#eadd + 1] = item
+			end
+		end
+		bulk('ZADD', KEYS[3], zadd)
+	end
+	bulk('HSET', KEYS[2], hset)
+	bulk('ZADD', KEYS[11], eadd)
+	local emin = eadd[1]
+	for i = 3, #eadd, 2 do
+		emin = math.min(emin, eadd[i])
+	end
+	if emin then
+		due_at(emin, conf)
+	end
+	for i = 1, #erem, 4000 do
+		redis.call('ZREM', KEYS[11], unpack(erem, i, math.min(i + 3999,
+		    #erem)))
+	end
+	return added
+end)
+
+-- items_remove: remove items (one chunk): free and quarantined ones
+-- at once, held ones drain (leave when their last lease ends).
+--
+-- KEYS: the 12 pool keys (see lib/alloc.lua)
+-- ARGV: the items
+-- Returns: the number of items that were in the pool.
+-- Errors: NO_SUCH_POOL, BAD_ARGUMENT (nothing changes).
+register('items_remove', WRITE, function()
+	local conf, err = pool_conf(false)
+	if not conf then return err end
+	for i = 1, #ARGV do
+		local e = bad_key(ARGV[i], 'item')
+		if e then return bad(e) end
+	end
+	local n = 0
+	for i = 1, #ARGV do
+		n = n + item_remove(ARGV[i], conf)
+	end
+	return n
+end)
+
+-- assign_begin: start an assign (or clear): a new generation.  The
+-- items of the assign are then added with it (items_add.lua) and
+-- assign_sweep.lua removes every item of an older generation.
+--
+-- KEYS: the 12 pool keys (see lib/alloc.lua)
+-- ARGV: none
+-- Returns: the new generation.
+-- Errors: NO_SUCH_POOL
+register('assign_begin', WRITE, function()
+	local conf, err = pool_conf(true)
+	if not conf then return err end
+	return redis.call('HINCRBY', KEYS[1], 'gen', 1)
+end)
+
+-- assign_sweep: one bounded step of the sweep after an assign:
+-- items of a generation older than ARGV[1] are removed (held ones drain).
+--
+-- KEYS: the 12 pool keys (see lib/alloc.lua)
+-- ARGV: 1 generation, 2 scan cursor ("0" first), 3 count
+-- Returns: { next cursor ("0" = done), items removed in this step }
+-- Errors: NO_SUCH_POOL, BAD_ARGUMENT
+register('assign_sweep', WRITE, function()
+	local conf, err = pool_conf(true)
+	if not conf then return err end
+	local gen = tonumber(ARGV[1])
+	if gen == nil or gen < 1 or gen ~= math.floor(gen) then
+		return bad('generation must be a positive integer')
+	end
+	local count
+	count, err = arg_range(ARGV[3], 'count', 1, 100000)
+	if not count then return bad(err) end
+	local r = redis.call('HSCAN', KEYS[2], ARGV[2], 'COUNT', count)
+	local v = r[2]
+	local n = 0
+	for i = 1, #v, 2 do
+		local m = item_decode(v[i + 1])
+		if m.gen < gen and m.st ~= 'd' then
+			n = n + item_remove(v[i], conf, m)
+		end
+	end
+	return { r[1], n }
+end)
+
+-- list: one page of a pool's items (HSCAN cursor).
+--
+-- KEYS: the 12 pool keys (see lib/alloc.lua)
+-- ARGV: 1 cursor ("0" starts), 2 count, 3 state filter ("" = every state,
+--       else one of f l s q d)
+-- Returns: { next cursor ("0" = done), { key, state, priority, holders,
+--   expires ms, quarantine end ms, failures, ejections, latency }... }
+-- Errors: NO_SUCH_POOL, BAD_ARGUMENT
+register('list', READ, function()
+	local conf, err = pool_conf(false)
+	if not conf then return err end
+	local count, e = arg_range(ARGV[2], 'count', 1, 100000)
+	if not count then return bad(e) end
+	local filter = ARGV[3]
+	if filter ~= '' and not string.match(filter, '^[flsqd]$') then
+		return bad('state filter must be one of f l s q d')
+	end
+	if not string.match(ARGV[1], '^%d+$') then
+		return bad('cursor must be a decimal number')
+	end
+	local r = redis.call('HSCAN', KEYS[2], ARGV[1], 'COUNT', count)
+	local v = r[2]
+	local out = {}
+	for i = 1, #v, 2 do
+		local m = item_decode(v[i + 1])
+		if filter == '' or m.st == filter then
+			out[#out + 1] = { v[i], m.st, m.prio, m.h, m.exp, m.untl,
+			    m.fail, m.ej, tostring(m.lat) }
+		end
+	end
+	return { r[1], out }
+end)
