@@ -7,8 +7,11 @@
  *        alloc_bench SOCK scale ITEMS PAIRS      (lease cost vs 1000 items,
  *                                                 memory per item)
  *        alloc_bench SOCK assign ITEMS           (re-assign of ITEMS)
- *        alloc_bench SOCK slowlog MS             (longest EVALSHA, and how
+ *        alloc_bench SOCK slowlog MS             (longest FCALL, and how
  *                                                 many over MS ms)
+ *        alloc_bench SOCK cpu N [ROUNDS]         (Redis time per lease,
+ *                                                 release and trivial
+ *                                                 function call)
  */
 #include "config.h"
 
@@ -126,27 +129,118 @@ used_memory(void)
 	return v;
 }
 
-/* MEMORY USAGE of every key of a pool, summed. */
+/* MEMORY USAGE of every key of a pool (all "{ra:pool}:*"), summed. */
 static long long
 pool_memory(const char *pool)
 {
-	static const char *const sfx[] = { "meta", "items", "free", "shared",
-	    "leases", "lease", "quarantine", "bind", "bindexp", "bindrev",
-	    "itemexp", "fence" };
 	redisContext *rc = redisConnectUnix(getenv("ALLOC_BENCH_SOCK"));
-	redisReply *r;
+	redisReply *r, *m;
 	long long sum = 0;
+	char cursor[32] = "0";
 	size_t i;
 
-	for (i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
-		r = redisCommand(rc, "MEMORY USAGE {ra:%s}:%s SAMPLES 0", pool,
-		    sfx[i]);
-		if (r != NULL && r->type == REDIS_REPLY_INTEGER)
-			sum += r->integer;
+	do {
+		r = redisCommand(rc, "SCAN %s MATCH {ra:%s}:* COUNT 1000",
+		    cursor, pool);
+		if (r == NULL || r->type != REDIS_REPLY_ARRAY ||
+		    r->elements != 2)
+			die("SCAN", NULL);
+		snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+		for (i = 0; i < r->element[1]->elements; i++) {
+			m = redisCommand(rc, "MEMORY USAGE %s SAMPLES 0",
+			    r->element[1]->element[i]->str);
+			if (m != NULL && m->type == REDIS_REPLY_INTEGER)
+				sum += m->integer;
+			freeReplyObject(m);
+		}
 		freeReplyObject(r);
-	}
+	} while (strcmp(cursor, "0") != 0);
 	redisFree(rc);
 	return sum;
+}
+
+/* usec_per_call of FCALL and FCALL_RO together since CONFIG RESETSTAT. */
+static double
+fcall_usec(redisContext *rc)
+{
+	redisReply *r = redisCommand(rc, "INFO commandstats");
+	const char *names[] = { "cmdstat_fcall:", "cmdstat_fcall_ro:" };
+	double calls = 0, usec = 0;
+	const char *p;
+	size_t i;
+
+	if (r == NULL || r->type != REDIS_REPLY_STRING)
+		die("INFO commandstats", NULL);
+	for (i = 0; i < 2; i++) {
+		if ((p = strstr(r->str, names[i])) == NULL)
+			continue;
+		p = strstr(p, "calls=");
+		calls += atof(p + 6);
+		p = strstr(p, "usec=");
+		usec += atof(p + 5);
+	}
+	freeReplyObject(r);
+	return calls > 0 ? usec / calls : 0;
+}
+
+static void
+reset_stats(redisContext *rc)
+{
+	freeReplyObject(redisCommand(rc, "CONFIG RESETSTAT"));
+}
+
+/*
+ * Redis time per call of lease, release (OK, latency 10 ms, as the
+ * daemon sends it) and a trivial function, the least of rounds rounds
+ * (other processes on a busy machine only ever add to it).
+ */
+static void
+run_cpu(struct ra_context *ctx, const char *sock, long n, int rounds)
+{
+	redisContext *rc = redisConnectUnix(sock);
+	struct ra_lease *l = calloc(n, sizeof *l);
+	double lease = 1e9, release = 1e9, trivial = 1e9, v;
+	redisReply *r;
+	long i;
+	int round;
+
+	r = redisCommand(rc, "FUNCTION LOAD REPLACE %s",
+	    "#!lua name=ra_bench\n"
+	    "redis.register_function('ra_bench_one', function() return 1 end)");
+	if (r == NULL || r->type == REDIS_REPLY_ERROR)
+		die("FUNCTION LOAD ra_bench", NULL);
+	freeReplyObject(r);
+	make_pool(ctx, "cpu", n);
+	for (round = 0; round < rounds; round++) {
+		reset_stats(rc);
+		for (i = 0; i < n; i++)
+			if (ra_lease(ctx, "cpu", NULL, &l[i]) != 0)
+				die("lease", ctx);
+		if ((v = fcall_usec(rc)) < lease)
+			lease = v;
+		reset_stats(rc);
+		for (i = 0; i < n; i++) {
+			if (ra_release(ctx, "cpu", l[i].token, RA_OUTCOME_OK,
+			    10) != 0)
+				die("release", ctx);
+			ra_lease_deinit(&l[i]);
+		}
+		if ((v = fcall_usec(rc)) < release)
+			release = v;
+		reset_stats(rc);
+		for (i = 0; i < n; i++)
+			freeReplyObject(redisCommand(rc, "FCALL ra_bench_one 0"));
+		if ((v = fcall_usec(rc)) < trivial)
+			trivial = v;
+	}
+	printf("cpu_usec_lease %.2f\n", lease);
+	printf("cpu_usec_release %.2f\n", release);
+	printf("cpu_usec_trivial %.2f\n", trivial);
+	printf("ratio_lease_trivial %.1f\n", lease / trivial);
+	printf("ratio_release_trivial %.1f\n", release / trivial);
+	printf("ratio_pair_trivial %.1f\n", (lease + release) / trivial);
+	free(l);
+	redisFree(rc);
 }
 
 /* ---- async: INFLIGHT lease->release chains ---- */
@@ -252,6 +346,8 @@ main(int argc, char **argv)
 		make_pool(ctx, "bench", 1000);
 		dt = pairs_sync(ctx, "bench", n, NULL);
 		printf("sync_pairs_per_sec %.0f\n", n / dt);
+	} else if (strcmp(mode, "cpu") == 0) {
+		run_cpu(ctx, sock, atol(argv[3]), argc > 4 ? atoi(argv[4]) : 5);
 	} else if (strcmp(mode, "async") == 0 && argc > 4) {
 		make_pool(ctx, "bench", 1000);
 		run_async(sock, atol(argv[3]), atoi(argv[4]));
