@@ -40,6 +40,20 @@ local function now_ms()
 	return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- The next fence of the counter at key: INCR, but a counter that was
+-- missing (a new pool or lock name, or a Redis that lost its data) starts
+-- from the Redis clock, milliseconds x 1000, so fences keep growing
+-- across a restart without persistence (while under 1000 are drawn per
+-- ms).  now: the caller's now_ms(), or nil.
+local function next_fence(key, now)
+	local f = redis.call('INCR', key)
+	if f == 1 then
+		f = (now or now_ms()) * 1000
+		redis.call('SET', key, string.format('%d', f))
+	end
+	return f
+end
+
 local function fail(code, msg)
 	return redis.error_reply(code .. ' ' .. msg)
 end
@@ -75,6 +89,9 @@ end
 -- A duration in ms: integer 0..MS_MAX, or -1 when allow_default.
 -- Returns the number, or nil and the problem.
 local function arg_ms(v, what, allow_default)
+	if allow_default and v == '-1' then	-- the common case, cheaply
+		return -1
+	end
 	local n = tonumber(v)
 	if n == nil or n ~= n or n ~= math.floor(n) then
 		return nil, what .. ' is not an integer number of ms'
@@ -109,37 +126,41 @@ local BIND_PER_ITEM = 256		-- names one item may carry
 
 local LAT_CLASSES = 16
 
--- Read the pool settings but the ejection ones (see eject_conf); nil and
--- an error reply when the pool does not exist (or, with live, is being
--- deleted).  Every field read costs, so the few calls that need the
--- ejection settings read them apart.
+-- The settings pool_create packs into the meta field conf, read in the
+-- one HMGET every pool function starts with: schema version, shared,
+-- max_shares, lease_ttl, bind_ttl, eject_failures, eject_base, eject_max,
+-- eject_max_percent, ban_time (times in ms).
+local CONF_FMT = '<BBI4ddI4ddBd'
+
+-- The pool's settings, its deletion flag and due time (see reclaim); nil
+-- and an error reply when the pool does not exist (or, with live, is
+-- being deleted) or was written by another schema version.
 local function pool_conf(live)
-	local c = redis.call('HMGET', KEYS[1], 'shared', 'max_shares',
-	    'lease_ttl', 'bind_ttl', 'deleted', 'lat_step', 'rdue')
-	CALL.lat_step = tonumber(c[6]) or 0
-	if not c[3] then
+	local c = redis.call('HMGET', KEYS[1], 'conf', 'deleted', 'lat_step',
+	    'rdue')
+	if not c[1] then
+		if redis.call('HEXISTS', KEYS[1], 'lease_ttl') == 1 then
+			return nil, fail('SCHEMA', 'the pool was written by ' ..
+			    'schema version 0 (the EVALSHA scripts); this ' ..
+			    'library is version ' .. SCHEMA)
+		end
 		return nil, fail('NO_SUCH_POOL', 'no such pool')
 	end
-	if live and c[5] == '1' then
+	local v, sh, max, lt, bt, ef, eb, emax, pct, ban =
+	    struct.unpack(CONF_FMT, c[1])
+	if v ~= SCHEMA then
+		return nil, fail('SCHEMA', 'the pool was written by schema ' ..
+		    'version ' .. v .. '; this library is version ' .. SCHEMA)
+	end
+	if live and c[2] == '1' then
 		return nil, fail('NO_SUCH_POOL', 'pool is being deleted')
 	end
+	CALL.lat_step = tonumber(c[3]) or 0
 	return {
-		shared = tonumber(c[1]), max = tonumber(c[2]),
-		lease_ttl = tonumber(c[3]), bind_ttl = tonumber(c[4]),
-		deleted = c[5] == '1', rdue = tonumber(c[7])
+		shared = sh, max = max, lease_ttl = lt, bind_ttl = bt,
+		deleted = c[2] == '1', rdue = tonumber(c[4]),
+		ef = ef, eb = eb, emax = emax, pct = pct, ban = ban
 	}
-end
-
--- Add the ejection settings to conf (once); returns conf.
-local function eject_conf(conf)
-	if conf.ef == nil then
-		local c = redis.call('HMGET', KEYS[1], 'eject_failures',
-		    'eject_base', 'eject_max', 'eject_max_percent', 'ban_time')
-		conf.ef, conf.eb, conf.emax = tonumber(c[1]), tonumber(c[2]),
-		    tonumber(c[3])
-		conf.pct, conf.ban = tonumber(c[4]), tonumber(c[5])
-	end
-	return conf
 end
 
 -- A time was added to the leases, quarantine, bindexp or itemexp ZSET:

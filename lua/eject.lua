@@ -50,7 +50,6 @@ local function health(m, outcome, lat, now, conf)
 		m.ej = 0
 	elseif outcome == 'FAILED' then
 		m.fail = m.fail + 1
-		eject_conf(conf)
 		if conf.ef > 0 and m.fail >= conf.ef and m.st ~= 'q' and
 		    m.st ~= 'd' then
 			local total = redis.call('HLEN', KEYS[2]) -
@@ -64,7 +63,7 @@ local function health(m, outcome, lat, now, conf)
 		end
 	elseif outcome == 'BANNED' then
 		m.fail = 0
-		return now + eject_conf(conf).ban
+		return now + conf.ban
 	end
 	return nil
 end

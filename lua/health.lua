@@ -308,7 +308,7 @@ register('health_report', WRITE, function()
 				if h.ej ~= m.ej then
 					h.ej = m.ej
 					h.ejt = now
-				elseif now - h.ejt >= math.max(eject_conf(conf).eb, 1) then
+				elseif now - h.ejt >= math.max(conf.eb, 1) then
 					m.ej = m.ej - 1
 					h.ej = m.ej
 					h.ejt = now

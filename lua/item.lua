@@ -10,17 +10,19 @@
 --   KEYS[4]  shared    ZSET  shareable held items, score class*2^36 +
 --                            holders*2^26 + sequence (mod 2^26)
 --   KEYS[5]  leases    ZSET  token -> lease expiry (ms)
---   KEYS[6]  lease     HASH  token -> item NUL holder NUL fence NUL shared
+--   KEYS[6]  lease     HASH  token -> item NUL holder
 --   KEYS[7]  quarantine ZSET item -> end of quarantine (ms)
 --   KEYS[8]  bind      HASH  name -> item
 --   KEYS[9]  bindexp   ZSET  name -> binding expiry (ms); absent = forever
 --   KEYS[10] bindrev   ZSET  item NUL name, score 0 (names per item, lex)
 --   KEYS[11] itemexp   ZSET  item -> item expiry (ms)
 --   KEYS[12] fence     STRING fencing counter, INCR on every grant
--- meta fields: shared max_shares lease_ttl bind_ttl eject_failures
--- eject_base eject_max eject_max_percent ban_time (times in ms), deleted,
--- seq (LRU sequence), gen (assign generation), nleased nshared ndrain
--- (items per state; free, quarantined come from ZCARD), lat_step (see
+--                            (from the Redis clock when missing, see
+--                            next_fence)
+-- meta fields: conf (the packed settings, see pool_conf), deleted, seq
+-- (LRU sequence), gen (assign generation), nshared ndrain (items in those
+-- states; free and quarantined ones are ZCARDs, leased ones the rest, so
+-- an exclusive lease or release writes no counter), lat_step (see
 -- lat_class), rdue (see reclaim).
 --
 -- Item states: f free, l leased (exclusive), s shared, q quarantined,
@@ -33,17 +35,19 @@ local unbind, item_names
 -- Item metadata is a short comma separated string, trailing zero fields
 -- dropped: prio,exp,state,holders,shared,failures,ejections,latency,
 -- until,gen.
+-- (One match over the text padded to ten fields: a loop over the fields
+-- costs several times more.)
+local ITEM_PAT = '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),' ..
+    '([^,]*),([^,]*),([^,]*),([^,]*)'
 local function item_decode(s)
-	local f = {}
-	for v in string.gmatch(s .. ',', '([^,]*),') do
-		f[#f + 1] = v
-	end
+	local p, e, st, h, sh, f, ej, lat, u, g =
+	    string.match(s .. ',,,,,,,,,', ITEM_PAT)
 	return {
-		prio = tonumber(f[1]) or 0, exp = tonumber(f[2]) or 0,
-		st = f[3] or 'f', h = tonumber(f[4]) or 0,
-		sh = tonumber(f[5]) or 0, fail = tonumber(f[6]) or 0,
-		ej = tonumber(f[7]) or 0, lat = tonumber(f[8]) or 0,
-		untl = tonumber(f[9]) or 0, gen = tonumber(f[10]) or 0
+		prio = tonumber(p) or 0, exp = tonumber(e) or 0,
+		st = st ~= '' and st or 'f', h = tonumber(h) or 0,
+		sh = tonumber(sh) or 0, fail = tonumber(f) or 0,
+		ej = tonumber(ej) or 0, lat = tonumber(lat) or 0,
+		untl = tonumber(u) or 0, gen = tonumber(g) or 0
 	}
 end
 
@@ -55,11 +59,23 @@ local function item_get(item)
 	return item_decode(s)
 end
 
+-- The text of the small whole numbers most fields hold, made once at
+-- load: Lua formats a number with sprintf, which costs more than the rest
+-- of an item's encoding.
+local SMALL = {}
+for i = 0, 255 do
+	SMALL[i] = '' .. i
+end
+
+local function num(n)
+	return SMALL[n] or tostring(n)
+end
+
 local function item_encode(m)
-	local f = { m.prio, m.exp, m.st, m.h, m.sh, m.fail, m.ej, m.lat,
-	    m.untl, m.gen }
+	local f = { num(m.prio), num(m.exp), m.st, num(m.h), num(m.sh),
+	    num(m.fail), num(m.ej), num(m.lat), num(m.untl), num(m.gen) }
 	local n = 10
-	while n > 3 and f[n] == 0 do
+	while n > 3 and f[n] == '0' do
 		n = n - 1
 	end
 	return table.concat(f, ',', 1, n)
@@ -113,8 +129,6 @@ local function st_leave(item, m)
 	elseif st == 's' then
 		redis.call('ZREM', KEYS[4], item)
 		redis.call('HINCRBY', KEYS[1], 'nshared', -1)
-	elseif st == 'l' then
-		redis.call('HINCRBY', KEYS[1], 'nleased', -1)
 	elseif st == 'q' then
 		redis.call('ZREM', KEYS[7], item)
 	elseif st == 'd' then
@@ -135,14 +149,22 @@ local function st_enter(item, m, st, conf)
 			redis.call('ZADD', KEYS[4],
 			    shared_score(m, next_seq()), item)
 		end
-	elseif st == 'l' then
-		redis.call('HINCRBY', KEYS[1], 'nleased', 1)
 	elseif st == 'q' then
 		redis.call('ZADD', KEYS[7], m.untl, item)
 		due_at(m.untl, conf)
 	elseif st == 'd' then
 		redis.call('HINCRBY', KEYS[1], 'ndrain', 1)
 	end
+end
+
+-- Items per state: { total, free, leased, shared, quarantined, draining }.
+local function state_counts()
+	local c = redis.call('HMGET', KEYS[1], 'nshared', 'ndrain')
+	local total = redis.call('HLEN', KEYS[2])
+	local free = redis.call('ZCARD', KEYS[3])
+	local q = redis.call('ZCARD', KEYS[7])
+	local sh, dr = tonumber(c[1]) or 0, tonumber(c[2]) or 0
+	return { total, free, total - free - q - sh - dr, sh, q, dr }
 end
 
 -- The state an item in service should be in, from its holders.

@@ -1,5 +1,57 @@
 -- lease.lua: leasing an item, renewing and releasing a lease.
 
+-- Can item m take one more holder in this mode?
+local function available(m, now, shared, conf)
+	if expired(m, now) then
+		return false
+	end
+	if m.st == 'f' then
+		return true
+	end
+	return shared == 1 and m.st == 's' and
+	    (conf.max == 0 or m.h < conf.max)
+end
+
+-- The best candidate of the free (KEYS[3]) or shared (KEYS[4]) ZSET,
+-- skipping (and fixing) expired items and full shared ones; at most a
+-- few tries.  With pop (an exclusive lease: the free ZSET is the only
+-- source) the candidate is taken out of the ZSET at once, and its state
+-- is left as '-' so st_leave skips it.  Returns the item, its metadata
+-- and its score (to put it back).
+local function best(k, pop, now, conf)
+	local key = KEYS[k]
+	for _ = 1, 8 do
+		local c
+		if pop then
+			c = redis.call('ZPOPMIN', key)
+		else
+			c = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+		end
+		if #c == 0 then
+			return nil
+		end
+		local cm = item_get(c[1])
+		if not cm then
+			if not pop then
+				redis.call('ZREM', key, c[1])
+			end
+		elseif expired(cm, now) then
+			item_expire(c[1], now, conf)
+			if not pop then
+				redis.call('ZREM', key, c[1])
+			end
+		elseif k == 4 and conf.max > 0 and cm.h >= conf.max then
+			redis.call('ZREM', key, c[1])
+		else
+			if pop then
+				cm.st = '-'
+			end
+			return c[1], cm, c[2]
+		end
+	end
+	return nil
+end
+
 -- lease: lease an item.  First reclaims a bounded batch of expired
 -- leases, bindings, items and ended quarantines, so nothing depends on a
 -- gc call.  Exclusive: the free item of the best class, least recently
@@ -8,7 +60,7 @@
 -- With a name: the item bound to it when available and healthy, else
 -- another one, and the name is (re)bound to what was leased.
 --
--- KEYS: the 12 pool keys (see lib/alloc.lua)
+-- KEYS: the 12 pool keys (see item.lua)
 -- ARGV: 1 token (random, from the client), 2 lease ttl ms (-1 = pool's),
 --       3 shared (-1 = pool's, 0, 1), 4 binding name ("" = none),
 --       5 binding ttl ms (-1 = pool's, 0 = forever), 6 holder ("" = none),
@@ -19,7 +71,7 @@ register('lease', WRITE, function()
 	local conf, err = pool_conf(true)
 	if not conf then return err end
 	local token = ARGV[1]
-	if not string.match(token, '^%x+$') or #token < 16 or #token > 64 then
+	if #token < 16 or #token > 64 or string.find(token, '%X') then
 		return bad('token must be 16 to 64 hex digits')
 	end
 	local ttl, bttl, e
@@ -27,10 +79,14 @@ register('lease', WRITE, function()
 	if not ttl then return bad(e) end
 	if ttl == -1 then ttl = conf.lease_ttl end
 	if ttl == 0 then return bad('lease ttl must be positive') end
-	local shared
-	shared, e = arg_range(ARGV[3], 'shared', -1, 1)
-	if not shared then return bad(e) end
-	if shared == -1 then shared = conf.shared end
+	local shared = ARGV[3]
+	if shared == '-1' then
+		shared = conf.shared
+	elseif shared == '0' or shared == '1' then
+		shared = shared == '1' and 1 or 0
+	else
+		return bad('shared must be an integer from -1 to 1')
+	end
 	local name = ARGV[4]
 	if name ~= '' then
 		e = bad_key(name, 'binding name')
@@ -39,34 +95,21 @@ register('lease', WRITE, function()
 	bttl, e = arg_ms(ARGV[5], 'binding ttl', true)
 	if not bttl then return bad(e) end
 	if bttl == -1 then bttl = conf.bind_ttl end
-	if #ARGV[6] > KEY_MAX or string.find(ARGV[6], SEP, 1, true) then
+	local holder = ARGV[6]
+	if holder ~= '' and (#holder > KEY_MAX or
+	    string.find(holder, SEP, 1, true)) then
 		return bad('holder over ' .. KEY_MAX .. ' bytes or with a NUL byte')
 	end
 	local batch
 	batch, e = arg_range(ARGV[7], 'reclaim batch', 0, 100000)
 	if not batch then return bad(e) end
-	if redis.call('HEXISTS', KEYS[6], token) == 1 then
-		return bad('token already in use')
-	end
 
 	local now = now_ms()
 	if batch > 0 then
 		reclaim(now, batch, conf)
 	end
 
-	-- Can m take one more holder in this mode?
-	local function available(m)
-		if expired(m, now) then
-			return false
-		end
-		if m.st == 'f' then
-			return true
-		end
-		return shared == 1 and m.st == 's' and
-		    (conf.max == 0 or m.h < conf.max)
-	end
-
-	local item, m
+	local item, m, score
 	local bound = 0
 	if name ~= '' then
 		local b = redis.call('HGET', KEYS[8], name)
@@ -76,56 +119,18 @@ register('lease', WRITE, function()
 				unbind(name)
 			else
 				local bm = item_get(b)
-				if bm and available(bm) then
+				if bm and available(bm, now, shared, conf) then
 					item, m, bound = b, bm, 1
 				end
 			end
 		end
 	end
-
-	-- The best candidate of a ZSET, skipping (and fixing) expired items and
-	-- full shared ones; at most a few tries.  With pop (an exclusive lease:
-	-- the free ZSET is the only source) the candidate is taken out of the
-	-- ZSET at once, and its state is left as '-' so st_leave skips it.
-	local function best(key, pop)
-		for _ = 1, 8 do
-			local c
-			if pop then
-				c = redis.call('ZPOPMIN', key)
-			else
-				c = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-			end
-			if #c == 0 then
-				return nil
-			end
-			local cm = item_get(c[1])
-			if not cm then
-				if not pop then
-					redis.call('ZREM', key, c[1])
-				end
-			elseif expired(cm, now) then
-				item_expire(c[1], now, conf)
-				if not pop then
-					redis.call('ZREM', key, c[1])
-				end
-			elseif key == KEYS[4] and conf.max > 0 and cm.h >= conf.max then
-				redis.call('ZREM', key, c[1])
-			else
-				if pop then
-					cm.st = '-'
-				end
-				return c[1], cm
-			end
-		end
-		return nil
-	end
-
 	if not item then
-		item, m = best(KEYS[3], shared ~= 1)
+		item, m, score = best(3, shared ~= 1, now, conf)
 		if shared == 1 then
-			local si, sm = best(KEYS[4])
+			local si, sm = best(4, false, now, conf)
 			if si and (not item or item_class(sm) < item_class(m)) then
-				item, m = si, sm
+				item, m, score = si, sm, nil
 			end
 		end
 	end
@@ -133,17 +138,23 @@ register('lease', WRITE, function()
 		return fail('EMPTY', 'no item available')
 	end
 
+	-- the lease record first: ZADD NX refuses a token in use, and a
+	-- popped item goes back where it was
+	local exp = now + ttl
+	if redis.call('ZADD', KEYS[5], 'NX', exp, token) == 0 then
+		if m.st == '-' then
+			redis.call('ZADD', KEYS[3], score, item)
+		end
+		return bad('token already in use')
+	end
 	st_leave(item, m)
 	m.h = m.h + 1
 	m.sh = shared
 	st_enter(item, m, shared == 1 and 's' or 'l', conf)
 	item_save(item, m)
-	local fence = redis.call('INCR', KEYS[12])
-	local exp = now + ttl
-	redis.call('ZADD', KEYS[5], exp, token)
+	local fence = next_fence(KEYS[12], now)
 	due_at(exp, conf)
-	redis.call('HSET', KEYS[6], token,
-	    item .. SEP .. ARGV[6] .. SEP .. fence .. SEP .. shared)
+	redis.call('HSET', KEYS[6], token, item .. SEP .. holder)
 	if name ~= '' then
 		bind_set(name, item, bttl, now, conf)
 	end

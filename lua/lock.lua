@@ -7,7 +7,8 @@
 --
 -- KEYS[1]: the lock, "{prefix:lock:name}" (a string: the owner value)
 -- KEYS[2]: its fence counter, "{prefix:lock:name}:fence" (never expires,
---          so fences only grow for a name)
+--          and starts from the Redis clock when missing, so fences only
+--          grow for a name, also across a Redis that lost its data)
 -- ARGV[1]: owner value
 -- ARGV[2]: TTL in milliseconds; 0 or negative: no expiry
 -- ARGV[3]: "1" re-entrant: the current owner takes it again and its TTL
@@ -36,7 +37,7 @@ register('lock_acquire', WRITE, function()
 			redis.call('PERSIST', KEYS[1])
 		end
 	end
-	return {1, redis.call('INCR', KEYS[2])}
+	return {1, next_fence(KEYS[2])}
 end)
 
 -- lock_release: release a lock (compare-and-delete by the owner, or

@@ -14,7 +14,7 @@
 register('pool_create', WRITE, function()
 	local e = bad_key(ARGV[1], 'pool name')
 	if e then return bad(e) end
-	local v = {}
+	local v = { SCHEMA }
 	local spec = {
 		{ 'shared', 0, 1 }, { 'max_shares', 0, 1000000 },
 		{ 'lease_ttl', 1, MS_MAX }, { 'bind_ttl', 0, MS_MAX },
@@ -26,12 +26,15 @@ register('pool_create', WRITE, function()
 		local n, err = arg_range(ARGV[i + 1], spec[i][1], spec[i][2],
 		    spec[i][3])
 		if not n then return bad(err) end
-		v[#v + 1] = spec[i][1]
 		v[#v + 1] = n
 	end
 	local created = redis.call('EXISTS', KEYS[1]) == 0 and 1 or 0
-	redis.call('HSET', KEYS[1], unpack(v))
-	redis.call('HSET', KEYS[1], 'deleted', 0)
+	if created == 0 and not redis.call('HGET', KEYS[1], 'conf') then
+		local _, e2 = pool_conf(false)	-- another schema's pool
+		return e2
+	end
+	redis.call('HSET', KEYS[1], 'conf', struct.pack(CONF_FMT, unpack(v)),
+	    'deleted', 0)
 	redis.call('SADD', KEYS[13], ARGV[1])
 	-- a smaller max_shares: items now full leave the shareable set lazily
 	-- (they are skipped when chosen, see lease.lua)
@@ -49,7 +52,6 @@ end)
 register('pool_get', READ, function()
 	local conf, err = pool_conf(true)
 	if not conf then return err end
-	eject_conf(conf)
 	return { conf.shared, conf.max, conf.lease_ttl, conf.bind_ttl, conf.ef,
 	    conf.eb, conf.emax, conf.pct, conf.ban }
 end)
@@ -131,12 +133,9 @@ register('check', READ, function()
 	end
 
 	if phase == 11 then
-		local c = redis.call('HMGET', KEYS[1], 'nleased', 'nshared', 'ndrain')
-		return { 0, '0', out, { redis.call('HLEN', KEYS[2]),
-		    redis.call('ZCARD', KEYS[3]), tonumber(c[1]) or 0,
-		    tonumber(c[2]) or 0, redis.call('ZCARD', KEYS[7]),
-		    tonumber(c[3]) or 0, redis.call('ZCARD', KEYS[5]),
-		    redis.call('HLEN', KEYS[6]) } }
+		local c = state_counts()
+		return { 0, '0', out, { c[1], c[2], c[3], c[4], c[5], c[6],
+		    redis.call('ZCARD', KEYS[5]), redis.call('HLEN', KEYS[6]) } }
 	end
 
 	local scan = { 2, 6, 5, 3, 4, 7, 8, 9, 10, 11 }

@@ -93,9 +93,8 @@ register('counts', WRITE, function()
 			return fail('NO_SUCH_POOL', 'no such pool')
 		end
 	end
-	local c = redis.call('HMGET', KEYS[1], 'nleased', 'nshared', 'ndrain')
-	return { redis.call('HLEN', KEYS[2]), redis.call('ZCARD', KEYS[3]),
-	    tonumber(c[1]) or 0, tonumber(c[2]) or 0, redis.call('ZCARD', KEYS[7]),
-	    tonumber(c[3]) or 0, redis.call('ZCARD', KEYS[5]),
-	    redis.call('HLEN', KEYS[8]) }
+	local c = state_counts()
+	c[7] = redis.call('ZCARD', KEYS[5])
+	c[8] = redis.call('HLEN', KEYS[8])
+	return c
 end)

@@ -135,6 +135,59 @@ START_TEST(test_tokens)
 }
 END_TEST
 
+/* Redis TIME in ms, read on a connection of its own. */
+static long long
+redis_ms(void)
+{
+	redisContext *rc = tu_redis();
+	redisReply *r = redisCommand(rc, "TIME");
+	long long ms;
+
+	ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
+	ms = atoll(r->element[0]->str) * 1000 + atoll(r->element[1]->str) / 1000;
+	freeReplyObject(r);
+	redisFree(rc);
+	return ms;
+}
+
+/* A lost fence counter (a Redis without persistence restarted, a key
+ * lost) starts again from the Redis clock, so fences still grow. */
+START_TEST(test_fence_survives_data_loss)
+{
+	struct ra_context *ctx = tu_connect();
+	redisContext *rc = tu_redis();
+	struct ra_lease l, m;
+	long long t0, f1, f2;
+
+	at_pool(ctx, "p", 0, 0, 2);
+	t0 = redis_ms();
+	lease_ok(ctx, "p", -1, &l);
+	ck_assert_int_ge(l.fence, t0 * 1000);
+	/* a restart takes longer than a millisecond */
+	while (redis_ms() <= l.fence / 1000)
+		;
+	freeReplyObject(redisCommand(rc, "DEL {ra:p}:fence"));
+	lease_ok(ctx, "p", -1, &m);
+	ck_assert_int_gt(m.fence, l.fence);
+	ck_assert_int_le(m.fence, (redis_ms() + 1) * 1000);
+	/* the lock's counter too */
+	ck_assert_int_eq(ra_lock(ctx, "fl", "A", 5, &f1), 0);
+	ck_assert_int_eq(ra_unlock(ctx, "fl", "A"), 0);
+	while (redis_ms() <= f1 / 1000)
+		;
+	freeReplyObject(redisCommand(rc, "DEL {ra:lock:fl}:fence"));
+	ck_assert_int_eq(ra_lock(ctx, "fl", "A", 5, &f2), 0);
+	ck_assert_int_gt(f2, f1);
+	ck_assert_int_eq(ra_release(ctx, "p", l.token, RA_OUTCOME_OK, -1), 0);
+	ck_assert_int_eq(ra_release(ctx, "p", m.token, RA_OUTCOME_OK, -1), 0);
+	at_sound(ctx, "p");
+	ra_lease_deinit(&l);
+	ra_lease_deinit(&m);
+	redisFree(rc);
+	ra_free(ctx);
+}
+END_TEST
+
 START_TEST(test_expiry_without_gc)
 {
 	struct ra_context *ctx = tu_connect();
@@ -1011,7 +1064,7 @@ START_TEST(test_check_finds_damage)
 	freeReplyObject(redisCommand(rc, "HSET {ra:p}:lease feedfeedfeedfeed "
 	    "%b", "ghost\0\0" "1\0" "0", (size_t)10));
 	freeReplyObject(redisCommand(rc, "HSET {ra:p}:bind m missing"));
-	freeReplyObject(redisCommand(rc, "HINCRBY {ra:p}:meta nleased 5"));
+	freeReplyObject(redisCommand(rc, "HINCRBY {ra:p}:meta nshared 5"));
 	ck_assert_int_eq(ra_check_invariants(ctx, "p", &v), 0);
 	for (i = 0; i < v.n; i++) {
 		if (strstr(v.v[i], "item-001") && strstr(v.v[i], "lost"))
@@ -1233,6 +1286,7 @@ main(void)
 	tc = tcase_create("core");
 	tcase_add_test(tc, test_lease_order);
 	tcase_add_test(tc, test_tokens);
+	tcase_add_test(tc, test_fence_survives_data_loss);
 	tcase_add_test(tc, test_expiry_without_gc);
 	tcase_add_test(tc, test_pool_settings);
 	tcase_add_test(tc, test_lost_library);
