@@ -15,8 +15,5 @@ src/lib/ra_functions.c: $(srcdir)/lua/build.sh $(LUA_SRC:%=$(srcdir)/%)
 		src/lib/ra_functions.c src/lib/ra_functions.h \
 		$(LUA_SRC:%=$(srcdir)/%)
 
-# tests/bench/alloc measures the functions' Redis time with this.
-EXTRA_DIST += tests/bench/alloc_cpu.py
-
 BUILT_SOURCES += $(LUA_OUT)
 CLEANFILES += $(LUA_OUT)

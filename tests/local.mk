@@ -13,6 +13,8 @@ AM_TESTS_ENVIRONMENT = \
 	TINYPROXY PYTHON3 CK_DEFAULT_TIMEOUT;
 
 EXTRA_DIST += tests/lib.sh tests/with-redis tests/README.md
+# shared by the benchmarks (tests/bench; not part of make check)
+EXTRA_DIST += tests/bench/bench_lib.sh
 
 # Check unit and library integration tests
 TEST_CK_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(HIREDIS_CFLAGS) \

@@ -9,6 +9,14 @@
  *        alloc_bench SOCK assign ITEMS           (re-assign of ITEMS)
  *        alloc_bench SOCK slowlog MS             (longest FCALL, and how
  *                                                 many over MS ms)
+ *        alloc_bench SOCK bulk ITEMS EXPIRE TTL  (longest call and calls
+ *                                                 over 2 ms while adding
+ *                                                 ITEMS, reclaiming EXPIRE
+ *                                                 leases of TTL s expired
+ *                                                 at once, assigning ITEMS
+ *                                                 and deleting the pool;
+ *                                                 TTL 0: long enough to
+ *                                                 lease them all first)
  *        alloc_bench SOCK cpu N [ROUNDS]         (Redis time per lease,
  *                                                 release and trivial
  *                                                 function call)
@@ -20,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <hiredis/adapters/libevent.h>
@@ -129,13 +138,14 @@ used_memory(void)
 	return v;
 }
 
-/* MEMORY USAGE of every key of a pool (all "{ra:pool}:*"), summed. */
+/* MEMORY USAGE of every key of a pool (all "{ra:pool}:*"), summed;
+ * *nkeys (when not NULL) is set to how many keys there are. */
 static long long
-pool_memory(const char *pool)
+pool_memory(const char *pool, long long *nkeys)
 {
 	redisContext *rc = redisConnectUnix(getenv("ALLOC_BENCH_SOCK"));
 	redisReply *r, *m;
-	long long sum = 0;
+	long long sum = 0, n = 0;
 	char cursor[32] = "0";
 	size_t i;
 
@@ -152,10 +162,13 @@ pool_memory(const char *pool)
 			if (m != NULL && m->type == REDIS_REPLY_INTEGER)
 				sum += m->integer;
 			freeReplyObject(m);
+			n++;
 		}
 		freeReplyObject(r);
 	} while (strcmp(cursor, "0") != 0);
 	redisFree(rc);
+	if (nkeys != NULL)
+		*nkeys = n;
 	return sum;
 }
 
@@ -254,6 +267,354 @@ run_cpu(struct ra_context *ctx, const char *sock, long n, int rounds)
 	redisFree(rc);
 }
 
+/*
+ * ITEMS items for an assign: every other one of make_pool's keys kept,
+ * as many new ones; *it and *keys are the caller's to free.
+ */
+static void
+assign_items(size_t items, struct ra_item **it, char (**keys)[32])
+{
+	size_t i, k;
+
+	*it = calloc(items, sizeof **it);
+	*keys = calloc(items, sizeof **keys);
+	if (*it == NULL || *keys == NULL)
+		die("calloc", NULL);
+	for (i = 0; i < items; i++) {
+		k = i % 2 ? i : items + i;
+		snprintf((*keys)[i], sizeof (*keys)[i],
+		    "http://10.%zu.%zu.%zu:8080", (k >> 16) & 255,
+		    (k >> 8) & 255, k & 255);
+		(*it)[i].key = (*keys)[i];
+	}
+}
+
+/* Send cmd on rc and fail unless Redis accepted it. */
+static void
+command_ok(redisContext *rc, const char *cmd)
+{
+	redisReply *r = redisCommand(rc, cmd);
+
+	if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+		fprintf(stderr, "alloc_bench: %s: %s\n", cmd,
+		    r != NULL ? r->str : rc->errstr);
+		exit(1);
+	}
+	freeReplyObject(r);
+}
+
+/*
+ * The function calls SLOWLOG holds (every FCALL and FCALL_RO; the
+ * function name is its argv[1]): the longest and its function, how many
+ * took over limit_ms, and how many of each function did.  Redis must
+ * log every call over limit_ms (slowlog-log-slower-than, slowlog-max-len).
+ */
+static void
+slowlog_report(redisContext *rc, long long limit_ms)
+{
+	long long limit = limit_ms * 1000, max = 0, over = 0, other = 0, us;
+	long long per[RA_FN_COUNT] = { 0 };
+	char maxname[64] = "none";
+	const redisReply *e, *argv;
+	const char *name;
+	redisReply *r = redisCommand(rc, "SLOWLOG GET -1");
+	size_t i;
+	int id;
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+		die("SLOWLOG GET", NULL);
+	for (i = 0; i < r->elements; i++) {
+		e = r->element[i];
+		if (e->type != REDIS_REPLY_ARRAY || e->elements < 4)
+			continue;
+		argv = e->element[3];
+		if (argv->type != REDIS_REPLY_ARRAY || argv->elements == 0 ||
+		    argv->element[0]->type != REDIS_REPLY_STRING ||
+		    strncasecmp(argv->element[0]->str, "FCALL", 5) != 0)
+			continue;	/* FLUSHALL and friends */
+		us = e->element[2]->integer;
+		name = argv->elements > 1 &&
+		    argv->element[1]->type == REDIS_REPLY_STRING ?
+		    argv->element[1]->str : "?";
+		for (id = 0; id < RA_FN_COUNT; id++)
+			if (strcmp(ra_functions[id].name, name) == 0)
+				break;
+		if (us > max) {
+			max = us;
+			snprintf(maxname, sizeof maxname, "%s", name);
+		}
+		if (us > limit) {
+			over++;
+			if (id < RA_FN_COUNT)
+				per[id]++;
+			else
+				other++;
+		}
+	}
+	printf("max_call_usec %lld\n", max);
+	printf("max_call_name %s\n", maxname);
+	printf("calls_over_%lldms %lld\n", limit_ms, over);
+	for (id = 0; id < RA_FN_COUNT; id++)
+		if (per[id] > 0)
+			printf("calls_over_%lldms_%s %lld\n", limit_ms,
+			    ra_functions[id].name, per[id]);
+	if (other > 0)
+		printf("calls_over_%lldms_other %lld\n", limit_ms, other);
+	freeReplyObject(r);
+}
+
+/*
+ * LATENCY HISTOGRAM of FCALL and FCALL_RO since CONFIG RESETSTAT: per
+ * command the calls, the upper bound of the bucket of the longest call,
+ * and the calls beyond the first bucket bound at or over limit_ms (the
+ * buckets are cumulative counts at bounds of about powers of 2 µs, so
+ * this counts only calls surely over limit_ms).
+ */
+static void
+histogram_report(redisContext *rc, long long limit_ms)
+{
+	redisReply *r = redisCommand(rc, "LATENCY HISTOGRAM FCALL FCALL_RO");
+	const redisReply *h, *b;
+	long long calls, bound, cum, last, over, at;
+	size_t i, j, k;
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+		die("LATENCY HISTOGRAM", NULL);
+	for (i = 0; i + 1 < r->elements; i += 2) {
+		h = r->element[i + 1];
+		calls = 0;
+		b = NULL;
+		for (j = 0; h->type == REDIS_REPLY_ARRAY &&
+		    j + 1 < h->elements; j += 2) {
+			if (strcmp(h->element[j]->str, "calls") == 0)
+				calls = h->element[j + 1]->integer;
+			else if (strcmp(h->element[j]->str,
+			    "histogram_usec") == 0)
+				b = h->element[j + 1];
+		}
+		last = 0;
+		over = 0;
+		at = -1;
+		for (k = 0; b != NULL && b->type == REDIS_REPLY_ARRAY &&
+		    k + 1 < b->elements; k += 2) {
+			bound = b->element[k]->integer;
+			cum = b->element[k + 1]->integer;
+			last = bound;
+			if (at < 0 && bound >= limit_ms * 1000) {
+				at = bound;
+				over = calls - cum;
+			}
+		}
+		printf("hist_%s_calls %lld\n", r->element[i]->str, calls);
+		printf("hist_%s_max_bucket_usec %lld\n", r->element[i]->str,
+		    last);
+		printf("hist_%s_calls_over_%lldms %lld\n", r->element[i]->str,
+		    limit_ms, over);
+	}
+	freeReplyObject(r);
+}
+
+/* ---- bulk: a large pool's whole life, with no call over 2 ms ---- */
+
+static void bulk_lease_cb(struct ra_async *, struct ra_result *, void *);
+
+struct bulk {
+	struct ra_async		*ra;
+	struct event_base	*base;
+	const char		*pool;
+	struct ra_lease_req	 req;
+	long			 started, done, target;
+	long long		 min_expires, max_expires;	/* ms */
+	int			 errors;
+};
+
+static void
+bulk_next(struct bulk *b)
+{
+	if (b->started >= b->target)
+		return;
+	b->started++;
+	if (ra_async_lease(b->ra, b->pool, &b->req, bulk_lease_cb, b) != 0)
+		b->errors++;
+}
+
+static void
+bulk_lease_cb(struct ra_async *ra, struct ra_result *res, void *priv)
+{
+	struct bulk *b = priv;
+
+	if (res->err)
+		b->errors++;
+	else {
+		if (b->min_expires == 0 ||
+		    res->u.lease.expires_ms < b->min_expires)
+			b->min_expires = res->u.lease.expires_ms;
+		if (res->u.lease.expires_ms > b->max_expires)
+			b->max_expires = res->u.lease.expires_ms;
+	}
+	if (++b->done == b->target)
+		event_base_loopbreak(b->base);
+	bulk_next(b);
+}
+
+/* Lease n items of pool for ttl s, 64 in flight; the leases are kept. */
+static void
+bulk_lease(const char *sock, const char *pool, long n, double ttl,
+    struct bulk *b)
+{
+	redisAsyncContext *ac;
+	int i;
+
+	memset(b, 0, sizeof *b);
+	b->pool = pool;
+	b->target = n;
+	ra_lease_req_init(&b->req);
+	b->req.ttl = ttl;
+	b->base = event_base_new();
+	ac = redisAsyncConnectUnix(sock);
+	if (ac == NULL || ac->err)
+		die("async connect", NULL);
+	redisLibeventAttach(ac, b->base);
+	b->ra = ra_async_create(ac, NULL, 0);
+	for (i = 0; i < 64; i++)
+		bulk_next(b);
+	if (n > 0)
+		event_base_dispatch(b->base);
+	redisAsyncFree(ac);
+	ra_async_destroy(b->ra);
+	event_base_free(b->base);
+}
+
+/* Redis TIME in milliseconds. */
+static long long
+redis_ms(redisContext *rc)
+{
+	redisReply *r = redisCommand(rc, "TIME");
+	long long ms;
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+		die("TIME", NULL);
+	ms = atoll(r->element[0]->str) * 1000 +
+	    atoll(r->element[1]->str) / 1000;
+	freeReplyObject(r);
+	return ms;
+}
+
+/*
+ * One pool of items through its whole life, every function call logged
+ * by SLOWLOG over 2 ms and counted by LATENCY HISTOGRAM: add the items
+ * (make_pool's chunks), lease expire of them for ttl s, wait until Redis
+ * TIME passes the last lease's end (ttl 0: three times the time leasing
+ * takes, measured on a pool of its own first, so none expires before the
+ * last is granted), reclaim them with gc calls until gc
+ * finds nothing (10 timed lease+release pairs before each gc: the lease
+ * path reclaims too), assign items (half kept, half new), delete the pool.
+ * Prints the seconds of each phase, the reclaim's wall time, the leases
+ * during the backlog, and the SLOWLOG and histogram reports.
+ */
+static void
+run_bulk(struct ra_context *ctx, const char *sock, size_t items, long expire,
+    double ttl)
+{
+	redisContext *rc = redisConnectUnix(sock);
+	struct ra_gc_stats st;
+	struct ra_counts cn;
+	struct ra_lease l;
+	struct ra_item *it;
+	struct bulk b;
+	char (*keys)[32];
+	long long gc_leases = 0, nkeys;
+	long gc_calls = 0, backlog = 0;
+	double t0, t, lmax = 0, lsum = 0;
+	int i;
+
+	if (rc == NULL || rc->err)
+		die("connect", NULL);
+	if (ttl <= 0) {
+		make_pool(ctx, "bulk_rate", 2000);
+		t0 = now_s();
+		bulk_lease(sock, "bulk_rate", 2000, 3600, &b);
+		t = now_s() - t0;
+		ttl = 3 * t * expire / 2000 + 1;
+	}
+	printf("bulk_ttl_sec %.1f\n", ttl);
+	command_ok(rc, "CONFIG SET slowlog-log-slower-than 2000");
+	command_ok(rc, "CONFIG SET slowlog-max-len 100000");
+	command_ok(rc, "CONFIG SET latency-tracking yes");
+	command_ok(rc, "SLOWLOG RESET");
+	command_ok(rc, "CONFIG RESETSTAT");
+
+	t0 = now_s();
+	make_pool(ctx, "bulk", items);
+	printf("bulk_add_%zu_sec %.2f\n", items, now_s() - t0);
+
+	t0 = now_s();
+	bulk_lease(sock, "bulk", expire, ttl, &b);
+	printf("bulk_lease_%ld_sec %.2f\n", expire, now_s() - t0);
+	if (b.errors)
+		die("bulk lease", NULL);
+	if (redis_ms(rc) >= b.min_expires)
+		fprintf(stderr, "alloc_bench: leasing took longer than the "
+		    "TTL (%.1f s): some leases expired before the others\n",
+		    ttl);
+	if (ra_counts(ctx, "bulk", &cn) != 0)
+		die("counts", ctx);
+	printf("bulk_leases_held %lld\n", cn.leases);
+	while (redis_ms(rc) <= b.max_expires)
+		usleep(50000);
+
+	t0 = now_s();
+	do {
+		for (i = 0; i < 10; i++) {
+			t = now_s();
+			if (ra_lease(ctx, "bulk", NULL, &l) != 0)
+				die("backlog lease", ctx);
+			t = now_s() - t;
+			if (ra_release(ctx, "bulk", l.token, RA_OUTCOME_OK,
+			    10) != 0)
+				die("backlog release", ctx);
+			ra_lease_deinit(&l);
+			backlog++;
+			lsum += t;
+			if (t > lmax)
+				lmax = t;
+		}
+		if (ra_gc(ctx, "bulk", 0, &st) != 0)
+			die("gc", ctx);
+		gc_calls++;
+		gc_leases += st.leases;
+	} while (st.leases + st.bindings + st.items + st.quarantine > 0 &&
+	    now_s() - t0 < 600);
+	printf("bulk_reclaim_%ld_sec %.2f\n", expire, now_s() - t0);
+	printf("bulk_reclaim_gc_calls %ld\n", gc_calls);
+	printf("bulk_reclaim_by_gc %lld\n", gc_leases);
+	if (ra_counts(ctx, "bulk", &cn) != 0)
+		die("counts", ctx);
+	printf("bulk_leases_left %lld\n", cn.leases);
+	printf("bulk_backlog_leases %ld\n", backlog);
+	printf("bulk_backlog_lease_avg_usec %.0f\n", lsum / backlog * 1e6);
+	printf("bulk_backlog_lease_max_usec %.0f\n", lmax * 1e6);
+
+	assign_items(items, &it, &keys);
+	t0 = now_s();
+	if (ra_assign(ctx, "bulk", it, items) != 0)
+		die("assign", ctx);
+	printf("bulk_assign_%zu_sec %.2f\n", items, now_s() - t0);
+	free(it);
+	free(keys);
+
+	t0 = now_s();
+	if (ra_pool_delete(ctx, "bulk") != 0)
+		die("pool_delete", ctx);
+	printf("bulk_delete_sec %.2f\n", now_s() - t0);
+	pool_memory("bulk", &nkeys);
+	printf("bulk_keys_left %lld\n", nkeys);
+
+	slowlog_report(rc, 2);
+	histogram_report(rc, 2);
+	redisFree(rc);
+}
+
 /* ---- async: INFLIGHT lease->release chains ---- */
 
 struct abench {
@@ -344,7 +705,7 @@ main(int argc, char **argv)
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: alloc_bench SOCK sync|async|scale|"
-		    "assign N [M]\n");
+		    "assign|slowlog|cpu|bulk N [M [TTL]]\n");
 		return 2;
 	}
 	sock = argv[1];
@@ -377,7 +738,7 @@ main(int argc, char **argv)
 		printf("scale_%zu_used_memory_per_item %.1f\n", items,
 		    (double)(m1 - m0) / items);
 		printf("scale_%zu_key_memory_per_item %.1f\n", items,
-		    (double)pool_memory("big") / items);
+		    (double)pool_memory("big", NULL) / items);
 		pairs_sync(ctx, "small", n / 10, NULL);	/* warm up */
 		pairs_sync(ctx, "big", n / 10, NULL);
 		/* interleaved rounds, so load changes hit both alike */
@@ -393,21 +754,13 @@ main(int argc, char **argv)
 		    big_s / (n / 10 * 10) * 1e6);
 		printf("scale_lease_cost_ratio %.2f\n", big_s / small_s);
 	} else if (strcmp(mode, "assign") == 0) {
-		size_t items = (size_t)atol(argv[3]), i;
-		struct ra_item *it = calloc(items, sizeof *it);
-		char (*keys)[32] = calloc(items, sizeof *keys);
+		size_t items = (size_t)atol(argv[3]);
+		struct ra_item *it;
+		char (*keys)[32];
 		double t0;
 
 		make_pool(ctx, "assign", items);
-		/* keep every other item, add as many new ones */
-		for (i = 0; i < items; i++) {
-			size_t k = i % 2 ? i : items + i;
-
-			snprintf(keys[i], sizeof keys[i],
-			    "http://10.%zu.%zu.%zu:8080", (k >> 16) & 255,
-			    (k >> 8) & 255, k & 255);
-			it[i].key = keys[i];
-		}
+		assign_items(items, &it, &keys);
 		t0 = now_s();
 		if (ra_assign(ctx, "assign", it, items) != 0)
 			die("assign", ctx);
@@ -415,54 +768,13 @@ main(int argc, char **argv)
 		free(it);
 		free(keys);
 	} else if (strcmp(mode, "slowlog") == 0) {
-		long long limit = atoll(argv[3]) * 1000, max = 0, over = 0;
-		char maxsha[48] = "";
-		long long per[RA_FN_COUNT] = { 0 };
-		const char *sha;
-		int id;
 		redisContext *rc = redisConnectUnix(sock);
-		redisReply *r = redisCommand(rc, "SLOWLOG GET -1");
-		size_t i;
 
-		for (i = 0; r != NULL && r->type == REDIS_REPLY_ARRAY &&
-		    i < r->elements; i++) {
-			const redisReply *e = r->element[i];
-			long long us;
-
-			if (e->type != REDIS_REPLY_ARRAY || e->elements < 4)
-				continue;
-			if (e->element[3]->type != REDIS_REPLY_ARRAY ||
-			    e->element[3]->elements == 0 ||
-			    strncasecmp(e->element[3]->element[0]->str,
-			    "FCALL", 5) != 0)
-				continue;	/* FLUSHALL and friends */
-			us = e->element[2]->integer;
-			sha = e->element[3]->elements > 1 ?
-			    e->element[3]->element[1]->str : "?";
-			for (id = 0; id < RA_FN_COUNT; id++)
-				if (strcmp(ra_functions[id].name, sha) == 0)
-					break;
-			if (us > max) {
-				max = us;
-				snprintf(maxsha, sizeof maxsha, "%s",
-				    id < RA_FN_COUNT ?
-				    ra_functions[id].name : sha);
-			}
-			if (us > limit) {
-				over++;
-				if (id < RA_FN_COUNT)
-					per[id]++;
-			}
-		}
-		printf("max_script_usec %lld\n", max);
-		printf("max_script %s\n", maxsha);
-		printf("scripts_over_%sms %lld\n", argv[3], over);
-		for (id = 0; id < RA_FN_COUNT; id++)
-			if (per[id] > 0)
-				printf("scripts_over_%sms_%s %lld\n", argv[3],
-				    ra_functions[id].name, per[id]);
-		freeReplyObject(r);
+		slowlog_report(rc, atoll(argv[3]));
 		redisFree(rc);
+	} else if (strcmp(mode, "bulk") == 0 && argc > 5) {
+		run_bulk(ctx, sock, (size_t)atol(argv[3]), atol(argv[4]),
+		    atof(argv[5]));
 	} else {
 		fprintf(stderr, "alloc_bench: unknown mode %s\n", mode);
 		return 2;
