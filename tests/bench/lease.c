@@ -1,9 +1,10 @@
 /*
  * lease.c: proxypoold benchmark client.  N connections on one libevent
  * loop (hiredis async), each looping LEASE then RELEASE with the returned
- * token for a given time; prints lease and release rates and LEASE
- * latency percentiles.  Then opens M idle connections and prints the
- * daemon's RSS (VmRSS of the pid given).
+ * token for a given time; prints lease and release rates, LEASE
+ * latency percentiles and the daemon's CPU time (utime + stime of the
+ * pid given) per command over the loop.  Then opens M idle connections
+ * and prints the daemon's RSS (VmRSS).
  *
  * usage: lease SOCKET POOL CONNS SECONDS IDLE PID
  *        lease -direct REDIS_SOCKET POOL CONNS SECONDS
@@ -164,6 +165,29 @@ direct_lease_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 		errors++;
 }
 
+/* utime + stime of process pid in seconds, or -1. */
+static double
+cpu_of(const char *pid)
+{
+	char file[64], buf[1024], *p;
+	unsigned long long ut, st;
+	size_t n;
+	FILE *f;
+
+	snprintf(file, sizeof file, "/proc/%s/stat", pid);
+	if ((f = fopen(file, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* the command name may hold spaces: fields count from its ')' */
+	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 1,
+	    " %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu",
+	    &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static int
 cmp(const void *a, const void *b)
 {
@@ -218,7 +242,7 @@ main(int argc, char **argv)
 {
 	struct conn *cs;
 	int i, n;
-	double secs, t0, el;
+	double secs, t0, el, cpu0, cpu1;
 
 	if (argc == 6 && strcmp(argv[1], "-direct") == 0) {
 		pool = argv[3];
@@ -260,6 +284,7 @@ main(int argc, char **argv)
 	secs = atof(argv[4]);
 	base = event_base_new();
 	cs = calloc((size_t)n, sizeof *cs);
+	cpu0 = cpu_of(argv[6]);
 	t0 = now();
 	end_at = t0 + secs;
 	for (i = 0; i < n; i++) {
@@ -275,6 +300,7 @@ main(int argc, char **argv)
 	}
 	event_base_dispatch(base);
 	el = now() - t0;
+	cpu1 = cpu_of(argv[6]);
 	qsort(lat, nlat, sizeof *lat, cmp);
 	printf("connections %d\nseconds %.2f\n", n, el);
 	printf("lease_ops_per_sec %.0f\n", (double)leases / el);
@@ -285,6 +311,11 @@ main(int argc, char **argv)
 		printf("lease_p50_us %.0f\n", lat[nlat / 2] * 1e6);
 		printf("lease_p99_us %.0f\n", lat[(size_t)((double)nlat * 0.99)] *
 		    1e6);
+	}
+	if (cpu0 >= 0 && cpu1 >= 0 && leases + releases > 0) {
+		printf("daemon_cpu_loop_s %.2f\n", cpu1 - cpu0);
+		printf("daemon_cpu_usec_per_command %.2f\n",
+		    (cpu1 - cpu0) * 1e6 / (double)(leases + releases));
 	}
 	for (i = 0; i < n; i++)
 		redisAsyncDisconnect(cs[i].ac);

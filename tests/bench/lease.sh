@@ -1,12 +1,17 @@
 #!/bin/sh
-# tests/bench/lease.sh: proxypoold LEASE+RELEASE throughput and latency
-# with 50 connections, against redis-benchmark's trivial EVALSHA with 50
-# clients on the same redis-server in the same run; then the daemon's RSS
-# with 1,000 idle clients.  Run from the build dir (after make check or
-# make tests/bench/lease):
+# tests/bench/lease.sh: proxypoold LEASE+RELEASE throughput, latency
+# and CPU time per command with 50 connections, against a trivial Redis
+# function (FCALL ra_bench_one 0 from redis-benchmark with as many
+# clients, tests/bench/bench_lib.sh) on the same redis-server in the same
+# run; then the daemon's RSS with 1,000 idle clients.  Run from the build
+# dir (after make check or make tests/bench/lease):
 #
 #   tests/bench/lease.sh [SECONDS] [CONNS]
 #
+# Prints "name value" lines: commands_per_sec, lease_p50_us,
+# lease_p99_us, daemon_cpu_usec_per_command (the daemon's utime + stime
+# over the loop / commands), the Redis time per function call, the same
+# loop straight on Redis through the library (direct_*), and the ratios.
 # Not part of make check.
 set -eu
 secs=${1:-5}
@@ -16,6 +21,7 @@ conns=${2:-50}
 : "${REDIS_BENCHMARK:=redis-benchmark}"
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/integ/daemon_lib.sh"
+. "$top_srcdir/tests/bench/bench_lib.sh"
 skip_unless "$REDIS_BENCHMARK"
 
 bench=$top_builddir/tests/bench/lease
@@ -28,25 +34,23 @@ write_conf "$T/pp.conf" "unix://$T/redis.sock" \
 sed -i 's/level = "debug"/level = "info"/; s/listen = {/listen = { max_clients = 2000;/' "$T/pp.conf"
 start_daemon "$T/pp.conf"
 
-sha=$("$REDIS_CLI" -s "$T/redis.sock" SCRIPT LOAD "return 1")
-ref=$("$REDIS_BENCHMARK" -s "$T/redis.sock" -c "$conns" -n 300000 -q \
-	EVALSHA "$sha" 0 | tr '\r' '\n' |
-	sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' | tail -1)
+trivial_load "$T/redis.sock"
+ref=$(trivial_rate "$T/redis.sock" "$conns" 300000)
 
 "$REDIS_CLI" -s "$T/redis.sock" CONFIG RESETSTAT >/dev/null
 "$bench" "$SOCK" bench "$conns" "$secs" 1000 "$pp_pid" >"$T/out"
 cat "$T/out"
-# what the lease and release scripts cost inside Redis
-"$REDIS_CLI" -s "$T/redis.sock" INFO commandstats | tr -d '\r' |
-	sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),usec=[0-9]*,usec_per_call=\([0-9.]*\).*/redis_evalsha_calls \1\nredis_evalsha_usec_per_call \2/p'
-echo "daemon_cpu_s $(awk '{ printf "%.2f", ($14 + $15) / 100 }' /proc/$pp_pid/stat)"
-echo "ref_evalsha_${conns}_clients_per_sec $ref"
+# what the lease and release functions cost inside Redis
+fcalls=$(($(redis_calls "$T/redis.sock" fcall) + $(redis_calls "$T/redis.sock" fcall_ro)))
+echo "redis_fcall_calls $fcalls"
+echo "redis_fcall_usec_per_call $(ratio "$(redis_usec "$T/redis.sock")" "$fcalls" %.2f)"
+echo "daemon_cpu_s $(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' /proc/$pp_pid/stat)"
+echo "ref_fcall_trivial_${conns}_clients_per_sec $ref"
 # the same loop straight on Redis through libredisallocator
 "$bench" -direct "$T/redis.sock" bench "$conns" "$secs" >"$T/direct"
 cat "$T/direct"
 cmds=$(sed -n 's/^commands_per_sec //p' "$T/out")
 direct=$(sed -n 's/^direct_commands_per_sec //p' "$T/direct")
-awk -v c="$cmds" -v r="$ref" -v d="$direct" 'BEGIN {
-	printf "ratio daemon commands/s / EVALSHA calls/s: %.3f\n", c / r
-	printf "ratio direct library commands/s / EVALSHA calls/s: %.3f\n", d / r
-	printf "ratio daemon / direct library: %.3f\n", c / d }'
+echo "ratio_daemon_commands_over_trivial_${conns}_clients $(ratio "$cmds" "$ref")"
+echo "ratio_direct_commands_over_trivial_${conns}_clients $(ratio "$direct" "$ref")"
+echo "ratio_daemon_over_direct $(ratio "$cmds" "$direct")"
