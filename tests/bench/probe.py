@@ -13,6 +13,14 @@ LEASE latency (p50/p99) measured at the same time by a client on the
 socket.  References from the same run: the LEASE latency of the same
 daemon and pool before the check was turned on (RELOAD), and the PING
 latency of the socket (what the machine's scheduling alone costs).
+
+Ends with "name value" lines: daemon_usec_per_probe and
+redis_usec_per_probe (CPU time of the processes over the window, every
+probe, lease and timer included), redis_fcall_usec_per_probe (Redis' own
+time of every function call but LEASE's and RELEASE's over the window,
+from a SLOWLOG that logs every command) and redis_health_usec_per_probe
+(of the ra*_health_* functions alone), the LEASE p99 while probing and
+before, and their ratio lease_p99_probing_over_before.
 """
 import argparse
 import os
@@ -61,6 +69,27 @@ def machine():
 def stats(c, pool):
     r = c.execute_command("STATS", pool)
     return dict(zip(r[0::2], r[1::2]))
+
+
+def slowlog_start(r):
+    """Log every command from now on."""
+    r.config_set("slowlog-max-len", 1000000)
+    r.config_set("slowlog-log-slower-than", 0)
+    r.slowlog_reset()
+
+
+def slowlog_functions(r):
+    """Stop logging; µs of Redis time per function called (FCALL and
+    FCALL_RO) since slowlog_start, and how many entries the log held."""
+    r.config_set("slowlog-log-slower-than", 10000)
+    log = r.slowlog_get(-1)
+    per = {}
+    for e in log:
+        argv = e["command"].split()
+        if len(argv) > 1 and argv[0].upper() in (b"FCALL", b"FCALL_RO"):
+            name = argv[1].decode()
+            per[name] = per.get(name, 0) + e["duration"]
+    return per, len(log)
 
 
 def pct(v, p):
@@ -140,6 +169,7 @@ pools = ( { name = "bench"; lease_ttl = 60; proxies_file = "%(t)s/proxies";
         procs.append(pp)
         c = redis.Redis(unix_socket_path=t + "/pp.sock", decode_responses=True)
         wait(lambda: stats(c, "bench")["total"] == a.proxies, 30, "pool sync")
+        rc = redis.Redis(unix_socket_path=t + "/redis.sock")
         idle_lat, idle_ping = measure(t, a.seconds / 2)
         conf(True)
         c.execute_command("RELOAD")
@@ -148,11 +178,18 @@ pools = ( { name = "bench"; lease_ttl = 60; proxies_file = "%(t)s/proxies";
         time.sleep(1)
 
         s0 = stats(c, "bench")
+        slowlog_start(rc)
         c0, r0, w0 = cpu_of(pp.pid), cpu_of(rs.pid), time.time()
         m0 = machine()
         lease_lat, ping_lat = measure(t, a.seconds)
         s1 = stats(c, "bench")
         c1, r1, w1 = cpu_of(pp.pid), cpu_of(rs.pid), time.time()
+        fn, logged = slowlog_functions(rc)
+        if logged >= 1000000:
+            print("warning: SLOWLOG full, Redis time per probe too low")
+        hot = sum(v for k, v in fn.items()
+                  if not k.endswith(("_lease", "_release")))
+        health = sum(v for k, v in fn.items() if "_health_" in k)
         m1 = machine()
         probes = s1["probes"] - s0["probes"]
         rate = probes / (w1 - w0)
@@ -181,6 +218,19 @@ pools = ( { name = "bench"; lease_ttl = 60; proxies_file = "%(t)s/proxies";
               "probing, p99 %.3f ms before" %
               (pct(ping_lat, 0.5), pct(ping_lat, 0.99),
                pct(idle_ping, 0.99)))
+        per = (lambda v: v / probes if probes else float("nan"))
+        for k, v in (
+                ("proxies", a.proxies),
+                ("probes_per_sec", "%.0f" % rate),
+                ("daemon_usec_per_probe", "%.1f" % per(1e6 * cpu)),
+                ("redis_usec_per_probe", "%.1f" % per(1e6 * (r1 - r0))),
+                ("redis_fcall_usec_per_probe", "%.1f" % per(hot)),
+                ("redis_health_usec_per_probe", "%.1f" % per(health)),
+                ("lease_p99_probing_ms", "%.3f" % pct(lease_lat, 0.99)),
+                ("lease_p99_before_ms", "%.3f" % pct(idle_lat, 0.99)),
+                ("lease_p99_probing_over_before", "%.2f" %
+                 (pct(lease_lat, 0.99) / pct(idle_lat, 0.99)))):
+            print(k, v)
     finally:
         for p in reversed(procs):
             p.send_signal(signal.SIGTERM)
