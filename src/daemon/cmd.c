@@ -1467,9 +1467,10 @@ cmd_info(struct req *r)
 	    "empty:%llu\r\nreleases:%llu\r\nerrors:%llu\r\ntryagain:%llu\r\n"
 	    "denied:%llu\r\naccepted:%llu\r\nrejected:%llu\r\n"
 	    "protocol_errors:%llu\r\nreloads:%llu\r\nreload_failures:%llu\r\n"
-	    "\r\n", s->commands, s->leases, s->empty, s->releases, s->errors,
-	    s->tryagain, s->denied, s->accepted, s->rejected, s->protocol,
-	    s->reloads, s->reload_failures);
+	    "gc_continued:%llu\r\n\r\n", s->commands, s->leases, s->empty,
+	    s->releases, s->errors, s->tryagain, s->denied, s->accepted,
+	    s->rejected, s->protocol, s->reloads, s->reload_failures,
+	    s->gc_continued);
 	{
 		unsigned long long probes;
 		unsigned inflight;

@@ -323,29 +323,67 @@ daemon_retry_cb(evutil_socket_t fd, short ev, void *arg)
 	waitq_serve_all(d);
 }
 
+/* One pool's part of the periodic sweep, while it has a backlog. */
+struct gc_sweep {
+	struct daemon	*d;		/* (ref) */
+	char		*pool;		/* owned copy of the name */
+};
+
+static void daemon_gc_done_cb(struct ra_async *, struct ra_result *, void *);
+
+/* Send one gc call of sw's pool; frees sw if it cannot be sent. */
+static void
+daemon_gc_send(struct ra_async *ra, struct gc_sweep *sw)
+{
+	if (ra_async_gc(ra, sw->pool, 0, daemon_gc_done_cb, sw) != 0) {
+		free(sw->pool);
+		free(sw);
+	}
+}
+
+/*
+ * A gc call answered.  Each call reclaims at most half a batch of each
+ * kind (about 1 ms of Redis time); one that reclaimed that many may have
+ * left more behind, so the next call goes at once, until the backlog of
+ * a mass expiry is gone.
+ */
 static void
 daemon_gc_done_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 {
-	struct daemon *d = arg;
+	struct gc_sweep *sw = arg;
+	struct daemon *d = sw->d;
+	long long full = RA_BATCH_DEFAULT / 2;
+	const struct ra_gc_stats *g = &res->u.gc;
 
-	if (res->err == RA_OK &&
-	    (res->u.gc.leases > 0 || res->u.gc.quarantine > 0))
+	if (res->err == RA_OK && (g->leases > 0 || g->quarantine > 0))
 		waitq_serve_all(d);
+	if (res->err == RA_OK && !d->stopping && (g->leases >= full ||
+	    g->bindings >= full || g->items >= full || g->quarantine >= full)) {
+		d->stats.gc_continued++;
+		daemon_gc_send(ra, sw);
+		return;
+	}
+	free(sw->pool);
+	free(sw);
 }
 
-/* Periodic sweep of every configured pool (bounded by the batch). */
+/* Periodic sweep of every configured pool, in bounded calls. */
 static void
 daemon_gc_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct daemon *d = arg;
 	struct ra_async *ra = redis_ra(d->redis);
+	struct gc_sweep *sw;
 	size_t i;
 
 	if (ra == NULL || d->stopping)
 		return;
-	for (i = 0; i < d->conf->npools; i++)
-		ra_async_gc(ra, d->conf->pools[i].name, RA_BATCH_DEFAULT,
-		    daemon_gc_done_cb, d);
+	for (i = 0; i < d->conf->npools; i++) {
+		sw = xmalloc(sizeof *sw);
+		sw->d = d;
+		sw->pool = xstrdup(d->conf->pools[i].name);
+		daemon_gc_send(ra, sw);
+	}
 }
 
 int

@@ -106,6 +106,8 @@ struct daemon_stats {
 	unsigned long long	 protocol;	/* clients closed on bad frames */
 	unsigned long long	 reloads;	/* successful reloads */
 	unsigned long long	 reload_failures;
+	unsigned long long	 gc_continued;	/* sweep calls sent at once,
+						 * after a full one */
 };
 
 struct redis;

@@ -333,8 +333,8 @@ ra_gc(struct ra_context *ctx, const char *pool, unsigned count,
 	struct ra_args a;
 	struct ra_result res;
 
-	if (count == 0 || count > ra_batch(ctx))
-		count = ra_batch(ctx);
+	if (count == 0 || count > RA_CHUNK(ra_batch(ctx)))
+		count = RA_CHUNK(ra_batch(ctx));
 	if (SYNC(ctx, ra_build_gc(&a, ra_prefix(ctx), pool, count, &ctx->err,
 	    ctx->errstr), &a, ra_decode_gc, &res) != 0)
 		return -1;

@@ -165,8 +165,8 @@ int
 ra_async_gc(struct ra_async *ra, const char *pool, unsigned count,
     ra_async_fn *fn, void *priv)
 {
-	if (count == 0 || count > ra_async_batch(ra))
-		count = ra_async_batch(ra);
+	if (count == 0 || count > RA_CHUNK(ra_async_batch(ra)))
+		count = RA_CHUNK(ra_async_batch(ra));
 	ASYNC(ra_build_gc(&a, PFX, pool, count, &err, errstr), ra_decode_gc,
 	    NULL);
 }

@@ -32,7 +32,8 @@ extern "C" {
 #define RA_ERRSTR_LEN	128
 #define RA_TOKEN_LEN	32	/* hex digits in a lease token */
 #define RA_KEY_MAX	1024	/* longest item, pool or name, in bytes */
-#define RA_BATCH_DEFAULT 1000	/* items one script may touch */
+#define RA_BATCH_DEFAULT 128	/* items one call may touch (bulk calls
+				 * are given half: about 1 ms of Redis time) */
 #define RA_TTL_DEFAULT	(-1.0)	/* "use the pool's default" */
 
 /* What went wrong; 0 is success.  ra_strerror() gives the code word. */

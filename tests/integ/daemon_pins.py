@@ -3,7 +3,8 @@ SHARED/EXCLUSIVE over the pool's mode, waiters served every
 listen.wait_retry for proxies freed elsewhere (and RELOAD changing it),
 credentials redacted when the password holds '@', listen.admin_gids,
 redis.prefix keeping two daemons apart on one Redis, a waiter outliving
-idle_timeout, and waiters of a pool removed by RELOAD."""
+idle_timeout, waiters of a pool removed by RELOAD, and the periodic sweep
+reclaiming a mass expiry in bounded calls sent one after another."""
 import os
 import shutil
 import socket
@@ -349,4 +350,30 @@ took = got.get("at", t0) - t0
 ok(got.get("error", "").startswith("ResponseError: NOPOOL") and took < 5,
    "its waiter gets -NOPOOL at once (%s, %.2f s)" % (got, took))
 ok(i.info("waiting_clients") == 0, "no waiter left")
+
+# --- a mass expiry: the sweep goes on at once while a backlog remains ---
+# Each gc call reclaims at most half a batch (64); at one call per 5 s
+# sweep, 400 expired leases would take 35 s.
+sw = Daemon("sweep")
+sw.write('{ name = "mass"; proxies = ( %s ); }' % ", ".join(
+    '"http://127.0.0.%d:%d"' % (1 + k // 200, 5000 + k % 200)
+    for k in range(400)))
+sw.start()
+gc = sw.client()
+p = gc.pipeline(transaction=False)
+for _ in range(400):
+    p.execute_command("LEASE", "mass", "TTL", "0.2")
+granted = sum(1 for v in p.execute(raise_on_error=False)
+              if not isinstance(v, Exception))
+ok(granted == 400, "400 leases granted (%d)" % granted)
+# watched on Redis itself: STATS and LEASE reclaim a few on their own
+t0 = time.monotonic()
+ok(wait_for(lambda: rc.zcard("{ra:mass}:leases") == 0, 12),
+   "400 expired leases reclaimed without any client call (%.1f s, %d "
+   "left)" % (time.monotonic() - t0, rc.zcard("{ra:mass}:leases")))
+ok(pairs(gc.execute_command("STATS", "mass")).get("free") == 400,
+   "all 400 free again")
+cont = int(sw.info("gc_continued"))
+ok(cont >= 400 // 64 - 1, "in bounded calls sent one after another "
+   "(gc_continued %d)" % cont)
 finish()
