@@ -92,14 +92,14 @@ register('unbind', WRITE, function()
 	return n
 end)
 
--- binding: the item a name is bound to (an expired binding is
--- removed and reads as none).
+-- binding: the item a name is bound to (an expired binding reads as
+-- none; reclaim removes it).
 --
 -- KEYS: the 12 pool keys (see lib/alloc.lua)
 -- ARGV: 1 name
 -- Returns: the item, or nil.
 -- Errors: NO_SUCH_POOL, BAD_ARGUMENT
-register('binding', WRITE, function()
+register('binding', READ, function()
 	local conf, err = pool_conf(false)
 	if not conf then return err end
 	local e = bad_key(ARGV[1], 'binding name')
@@ -110,7 +110,6 @@ register('binding', WRITE, function()
 	end
 	local bexp = redis.call('ZSCORE', KEYS[9], ARGV[1])
 	if bexp and tonumber(bexp) <= now_ms() then
-		unbind(ARGV[1])
 		return false
 	end
 	return item
