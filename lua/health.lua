@@ -5,7 +5,9 @@
 --   KEYS[13] due     ZSET  item -> next active check (ms)
 --   KEYS[14] health  HASH  item -> st,ok,ko,since,ej,ejt,err
 --                          (st: n unknown, u up, d down; ok/ko:
---                          consecutive successes/failures; since: ms
+--                          consecutive successes/failures, counted up
+--                          to max(rise, fall), enough to decide, so the
+--                          record of a stable item stops changing; since: ms
 --                          of the last state change; ej/ejt: ejection
 --                          count last seen and when, for its decay;
 --                          err: last error reason, may hold commas)
@@ -14,33 +16,27 @@
 
 local HEALTH_REASONS = 16	-- distinct error reasons counted per pool
 
+-- (One match for the whole record: a loop over its fields costs several
+-- times more.)
+local HSTATE_PAT = '^(%a),(%d*),(%d*),(%d*),(%d*),(%d*),?(.*)$'
 local function hstate_get(item)
 	local s = redis.call('HGET', KEYS[14], item)
-	local h = { st = 'n', ok = 0, ko = 0, since = 0, ej = 0, ejt = 0,
-	    err = '' }
 	if not s then
-		return h
+		return { st = 'n', ok = 0, ko = 0, since = 0, ej = 0, ejt = 0,
+		    err = '' }
 	end
-	local f = {}
-	local pos = 1
-	for i = 1, 6 do
-		local c = string.find(s, ',', pos, true)
-		if not c then
-			f[i] = string.sub(s, pos)
-			pos = #s + 2
-			break
-		end
-		f[i] = string.sub(s, pos, c - 1)
-		pos = c + 1
+	local st, ok, ko, since, ej, ejt, err = string.match(s, HSTATE_PAT)
+	if not st then		-- not written by this version: start again
+		return { st = 'n', ok = 0, ko = 0, since = 0, ej = 0, ejt = 0,
+		    err = '' }
 	end
-	h.st = f[1] or 'n'
-	h.ok = tonumber(f[2]) or 0
-	h.ko = tonumber(f[3]) or 0
-	h.since = tonumber(f[4]) or 0
-	h.ej = tonumber(f[5]) or 0
-	h.ejt = tonumber(f[6]) or 0
-	h.err = string.sub(s, pos)
-	return h
+	return { st = st, ok = tonumber(ok) or 0, ko = tonumber(ko) or 0,
+	    since = tonumber(since) or 0, ej = tonumber(ej) or 0,
+	    ejt = tonumber(ejt) or 0, err = err,
+	    -- what was read, so hstate_save writes only a change
+	    st0 = st, ok0 = tonumber(ok) or 0, ko0 = tonumber(ko) or 0,
+	    since0 = tonumber(since) or 0, ej0 = tonumber(ej) or 0,
+	    ejt0 = tonumber(ejt) or 0, err0 = err }
 end
 
 local function hstate_num(st)
@@ -70,8 +66,13 @@ local function hstate_count(from, to)
 end
 
 local function hstate_save(item, h, prev)
-	redis.call('HSET', KEYS[14], item, table.concat({ h.st, h.ok, h.ko,
-	    h.since, h.ej, h.ejt, h.err }, ','))
+	if h.st ~= h.st0 or h.ok ~= h.ok0 or h.ko ~= h.ko0 or
+	    h.since ~= h.since0 or h.ej ~= h.ej0 or h.ejt ~= h.ejt0 or
+	    h.err ~= h.err0 then
+		redis.call('HSET', KEYS[14], item, table.concat({ h.st, h.ok,
+		    h.ko, string.format('%d', h.since), h.ej,
+		    string.format('%d', h.ejt), h.err }, ','))
+	end
 	hstate_count(prev, h.st)
 end
 
@@ -202,6 +203,7 @@ register('health_report', WRITE, function()
 	end
 	local rise, fall, inter, fastinter, downinter = p[1], p[2], p[3], p[4], p[5]
 	local jitter, step, evict, endq = p[6], p[7], p[8], p[9]
+	local streak = math.max(rise, fall)	-- ok/ko count no further
 	local nres = (#ARGV - #spec) / 6
 	if nres < 1 or nres > HEALTH_BATCH or nres ~= math.floor(nres) then
 		return bad('expected 1 to ' .. HEALTH_BATCH .. ' results of 6 values')
@@ -247,26 +249,32 @@ register('health_report', WRITE, function()
 		end
 		local h = hstate_get(item)
 		local prev = h.st
+		local changed = false	-- m needs saving
 
 		local ok = verdict == 'UP' or verdict == 'WARN'
 		local class_before = lat_class(m)
 		if ok then
-			h.ok = h.ok + 1
+			h.ok = math.min(h.ok + 1, streak)
 			h.ko = 0
 			if lat >= 0 then
-				if m.lat == 0 then
-					m.lat = lat
-				else
-					m.lat = m.lat * 0.7 + lat * 0.3
+				local avg = lat
+				if m.lat ~= 0 then
+					avg = m.lat * 0.7 + lat * 0.3
 				end
-				m.lat = math.max(0.1, math.floor(m.lat * 10 + 0.5) / 10)
+				avg = math.max(0.1, math.floor(avg * 10 + 0.5) / 10)
+				-- a change under 5% (and 1 ms) is not worth a write
+				if m.lat == 0 or
+				    math.abs(avg - m.lat) >= math.max(1, m.lat * 0.05) then
+					m.lat = avg
+					changed = true
+				end
 			end
 			if h.st ~= 'u' and h.ok >= rise then
 				h.st = 'u'
 				h.since = now
 			end
 		elseif verdict == 'DOWN' then
-			h.ko = h.ko + 1
+			h.ko = math.min(h.ko + 1, streak)
 			h.ok = 0
 			if h.st ~= 'd' and h.ko >= fall then
 				h.st = 'd'
@@ -312,9 +320,12 @@ register('health_report', WRITE, function()
 					m.ej = m.ej - 1
 					h.ej = m.ej
 					h.ejt = now
+					changed = true
 				end
 			end
-			item_save(item, m)
+			if changed then
+				item_save(item, m)
+			end
 			if lat_class(m) ~= class_before then
 				rescore(item, m)
 			end

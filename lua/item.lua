@@ -47,7 +47,8 @@ local function item_decode(s)
 		st = st ~= '' and st or 'f', h = tonumber(h) or 0,
 		sh = tonumber(sh) or 0, fail = tonumber(f) or 0,
 		ej = tonumber(ej) or 0, lat = tonumber(lat) or 0,
-		untl = tonumber(u) or 0, gen = tonumber(g) or 0
+		untl = tonumber(u) or 0, gen = tonumber(g) or 0,
+		raw = s		-- the stored text: item_save skips a no-op
 	}
 end
 
@@ -81,8 +82,13 @@ local function item_encode(m)
 	return table.concat(f, ',', 1, n)
 end
 
+-- Store m (nothing is written when its text did not change).
 local function item_save(item, m)
-	redis.call('HSET', KEYS[2], item, item_encode(m))
+	local s = item_encode(m)
+	if s ~= m.raw then
+		redis.call('HSET', KEYS[2], item, s)
+		m.raw = s
+	end
 end
 
 local function expired(m, now)

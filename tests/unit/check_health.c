@@ -175,6 +175,53 @@ START_TEST(test_rise_fall_and_leasing)
 }
 END_TEST
 
+/* Calls of a command Redis ran since the last CONFIG RESETSTAT (the
+ * commands a function runs are counted too). */
+static long long
+calls_of(redisContext *rc, const char *cmd)
+{
+	redisReply *r = redisCommand(rc, "INFO commandstats");
+	char key[64];
+	const char *p;
+	long long n = 0;
+
+	snprintf(key, sizeof key, "cmdstat_%s:calls=", cmd);
+	if ((p = strstr(r->str, key)) != NULL)
+		n = atoll(p + strlen(key));
+	freeReplyObject(r);
+	return n;
+}
+
+/* A stable item's result writes nothing but its next due time: the
+ * streak counts stop at max(rise, fall) and a latency within 5% (and
+ * 1 ms) of the average is not stored. */
+START_TEST(test_stable_writes_nothing)
+{
+	struct ra_context *ctx = tu_connect();
+	redisContext *rc = tu_redis();
+	struct ra_health_conf hc;
+	struct ra_health_result r;
+	int i;
+
+	hc_init(&hc);
+	at_pool(ctx, "p", 0, 0, 1);
+	for (i = 0; i < 4; i++)
+		r = report(ctx, "p", "item-000", RA_PROBE_UP, 100, &hc);
+	ck_assert_int_eq(r.state, RA_HEALTH_UP);
+	ck_assert_uint_eq(r.successes, hc.rise > hc.fall ? hc.rise : hc.fall);
+	freeReplyObject(redisCommand(rc, "CONFIG RESETSTAT"));
+	r = report(ctx, "p", "item-000", RA_PROBE_UP, 102, &hc);
+	ck_assert_int_eq(r.state, RA_HEALTH_UP);
+	ck_assert_int_eq(calls_of(rc, "hset"), 0);
+	/* a real change is written */
+	r = report(ctx, "p", "item-000", RA_PROBE_UP, 400, &hc);
+	ck_assert_int_ge(calls_of(rc, "hset"), 1);
+	ck_assert(r.latency_ms > 100);
+	redisFree(rc);
+	ra_free(ctx);
+}
+END_TEST
+
 START_TEST(test_latency_class)
 {
 	struct ra_context *ctx = tu_connect();
@@ -405,6 +452,7 @@ main(void)
 	tcase_add_test(tc, test_claim_once);
 	tcase_add_test(tc, test_claim_lease_expires);
 	tcase_add_test(tc, test_rise_fall_and_leasing);
+	tcase_add_test(tc, test_stable_writes_nothing);
 	tcase_add_test(tc, test_latency_class);
 	tcase_add_test(tc, test_eviction);
 	tcase_add_test(tc, test_end_quarantine);
