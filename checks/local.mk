@@ -54,6 +54,8 @@ TESTS += tests/integ/health_checks.sh tests/integ/health_multi.sh \
 	tests/integ/health_eject.sh
 EXTRA_DIST += tests/integ/health_settings.sh
 TESTS += tests/integ/health_settings.sh
+EXTRA_DIST += tests/integ/health_probeconn.sh
+TESTS += tests/integ/health_probeconn.sh
 
 # probe benchmark (tests/bench/probe.py; not in make check)
 noinst_PROGRAMS += tests/bench/probe_stub

@@ -1457,10 +1457,13 @@ cmd_info(struct req *r)
 	    d->conf->max_clients, waitq_count(d), nlock, pending,
 	    r->c != NULL && r->c->admin);
 	evbuffer_add_printf(b, "# Redis\r\nredis_url:%s\r\n"
-	    "redis_connected:%d\r\nredis_reconnects:%llu\r\nembedded:%d\r\n"
+	    "redis_connected:%d\r\nredis_reconnects:%llu\r\n"
+	    "redis_probe_connected:%d\r\nredis_probe_reconnects:%llu\r\n"
+	    "embedded:%d\r\n"
 	    "embedded_pid:%ld\r\nembedded_restarts:%u\r\nprefix:%s\r\n\r\n",
 	    redis_where(d->redis), redis_connected(d->redis),
-	    redis_reconnects(d->redis), d->embedded != NULL,
+	    redis_reconnects(d->redis), redis_connected(d->redis_probe),
+	    redis_reconnects(d->redis_probe), d->embedded != NULL,
 	    (long)embedded_pid(d->embedded), embedded_restarts(d->embedded),
 	    d->conf->redis_prefix);
 	evbuffer_add_printf(b, "# Stats\r\ncommands:%llu\r\nleases:%llu\r\n"
@@ -1565,11 +1568,16 @@ cmd_metrics_reply(struct req *r)
 	    s->reload_failures);
 	COUNTER("redis_reconnects_total", "Reconnections to Redis.",
 	    redis_reconnects(d->redis));
+	COUNTER("redis_probe_reconnects_total", "Reconnections of the "
+	    "health checks' Redis connection.",
+	    redis_reconnects(d->redis_probe));
 	GAUGE("clients", "Connected clients.", d->nclients);
 	GAUGE("waiting_clients", "LEASE requests waiting for a proxy.",
 	    waitq_count(d));
 	GAUGE("redis_up", "1 when Redis is connected.",
 	    redis_connected(d->redis));
+	GAUGE("redis_probe_up", "1 when the health checks' Redis connection "
+	    "is up.", redis_connected(d->redis_probe));
 	GAUGE("pools", "Configured pools.", d->conf->npools);
 	GAUGE("uptime_seconds", "Seconds since start.",
 	    time(NULL) - d->started);

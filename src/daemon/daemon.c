@@ -160,13 +160,23 @@ daemon_connected(void *arg)
 	prober_kick(d->prober);
 }
 
-/* The prober's view of the Redis handle. */
+/* The probe connection is up: claims resume. */
+static void
+daemon_probe_connected(void *arg)
+{
+	struct daemon *d = arg;
+
+	prober_kick(d->prober);
+}
+
+/* The prober's view of the Redis handle: its own connection, so clients'
+ * calls never wait behind its batches; NULL (probes pause) while down. */
 static struct ra_async *
 daemon_prober_ra(void *arg)
 {
 	struct daemon *d = arg;
 
-	return d->redis != NULL ? redis_ra(d->redis) : NULL;
+	return d->redis_probe != NULL ? redis_ra(d->redis_probe) : NULL;
 }
 
 int
@@ -224,6 +234,7 @@ daemon_reload(struct daemon *d, struct req *r, char **cause)
 	}
 	log_level = next->log_level;
 	redis_set_timeout(d->redis, next->redis_timeout);
+	redis_set_timeout(d->redis_probe, next->redis_timeout);
 	old = d->conf;
 	d->conf = next;
 	server_apply_conf(d);
@@ -418,9 +429,12 @@ daemon_start(struct daemon *d, struct conf *conf, const char *path,
 			return -1;
 		url = embedded_url(d->embedded);
 	}
-	if ((d->redis = redis_create(d->base, url, conf->redis_password,
-	    conf->redis_prefix, conf->redis_timeout, daemon_connected, d,
-	    cause)) == NULL)
+	if ((d->redis = redis_create(d->base, "main", url,
+	    conf->redis_password, conf->redis_prefix, conf->redis_timeout,
+	    daemon_connected, d, cause)) == NULL ||
+	    (d->redis_probe = redis_create(d->base, "probe", url,
+	    conf->redis_password, conf->redis_prefix, conf->redis_timeout,
+	    daemon_probe_connected, d, cause)) == NULL)
 		return -1;
 	if (server_listen(d, cause) != 0)
 		return -1;
@@ -432,6 +446,7 @@ daemon_start(struct daemon *d, struct conf *conf, const char *path,
 		return -1;
 	d->resync_ev = evtimer_new(d->base, daemon_resync_cb, d);
 	redis_start(d->redis);
+	redis_start(d->redis_probe);
 
 	d->retry_ev = event_new(d->base, -1, EV_PERSIST, daemon_retry_cb, d);
 	daemon_arm_retry(d);
@@ -456,6 +471,8 @@ daemon_finish(struct daemon *d)
 	prober_destroy(d->prober);
 	d->prober = NULL;
 	/* answers to dropped requests arrive as BACKEND_DOWN here */
+	redis_destroy(d->redis_probe);
+	d->redis_probe = NULL;
 	redis_destroy(d->redis);
 	d->redis = NULL;
 	waitq_free_all(d);

@@ -118,7 +118,8 @@ struct daemon {
 	struct event_base	*base;		/* owned: the one loop */
 	struct conf		*conf;		/* owned running config */
 	char			*conf_path;	/* owned */
-	struct redis		*redis;		/* owned connection manager */
+	struct redis		*redis;		/* owned main connection */
+	struct redis		*redis_probe;	/* owned: the prober's calls */
 	struct embedded		*embedded;	/* owned, or NULL */
 	struct prober		*prober;	/* owned health checks */
 

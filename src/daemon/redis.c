@@ -1,15 +1,17 @@
 /*
- * redis.c: the daemon's asynchronous Redis connection.  hiredis async on
- * the daemon's libevent loop; on connect AUTH and SELECT are pipelined
- * ahead of everything; a PING every second that stays unanswered past the
+ * redis.c: an asynchronous Redis connection of the daemon.  hiredis async
+ * on the daemon's libevent loop; on connect AUTH, SELECT and CLIENT
+ * SETNAME are pipelined ahead of everything; a PING every second that stays unanswered past the
  * timeout drops the connection (pending calls then fail with
  * BACKEND_DOWN, so no request hangs); reconnects back off from 50 ms to
  * 5 s.
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
@@ -27,6 +29,8 @@ struct redis {
 	struct event_base	*base;		/* (ref) */
 	char			*url;		/* owned */
 	char			*where;		/* owned, redacted url */
+	char			*label;		/* owned, where and role, logs */
+	char			 name[64];	/* CLIENT SETNAME */
 	char			 buf[1024];	/* strings of opt point here */
 	struct ra_options	 opt;		/* parsed url */
 	char			*password;	/* owned or NULL */
@@ -50,9 +54,9 @@ struct redis {
 static void redis_connect(struct redis *rd);
 
 struct redis *
-redis_create(struct event_base *base, const char *url, const char *password,
-    const char *prefix, double timeout, redis_connect_fn *fn, void *arg,
-    char **cause)
+redis_create(struct event_base *base, const char *role, const char *url,
+    const char *password, const char *prefix, double timeout,
+    redis_connect_fn *fn, void *arg, char **cause)
 {
 	struct redis *rd;
 	char err[256];
@@ -61,6 +65,13 @@ redis_create(struct event_base *base, const char *url, const char *password,
 	rd->base = base;
 	rd->url = xstrdup(url);
 	rd->where = proxyurl_redact(url);
+	/* the main connection's lines read as they always did */
+	if (strcmp(role, "main") == 0)
+		rd->label = xstrdup(rd->where);
+	else
+		xasprintf(&rd->label, "%s (%s)", rd->where, role);
+	snprintf(rd->name, sizeof rd->name, "proxypoold-%s-%ld", role,
+	    (long)getpid());
 	if (ra_options_parse_url(&rd->opt, rd->url, rd->buf, sizeof rd->buf,
 	    err, sizeof err) != 0) {
 		xasprintf(cause, "redis.url: %s", err);
@@ -115,7 +126,7 @@ redis_lost(struct redis *rd, const char *why)
 	timerclear(&rd->ping_sent);
 	ra_async_set_context(rd->ra, NULL);
 	if (!rd->logged_down && !rd->destroying) {
-		log_warn("redis %s: %s; reconnecting", rd->where, why);
+		log_warn("redis %s: %s; reconnecting", rd->label, why);
 		rd->logged_down = true;
 	}
 	redis_schedule(rd);
@@ -142,7 +153,7 @@ redis_setup_cb(redisAsyncContext *ac, void *reply, void *arg)
 	if (rd == NULL || r == NULL)
 		return;
 	if (r->type == REDIS_REPLY_ERROR) {
-		log_error("redis %s: %s", rd->where, r->str);
+		log_error("redis %s: %s", rd->label, r->str);
 		rd->ac = NULL;
 		rd->connected = false;
 		ra_async_set_context(rd->ra, NULL);
@@ -150,6 +161,17 @@ redis_setup_cb(redisAsyncContext *ac, void *reply, void *arg)
 		redisAsyncDisconnect(ac);
 		redis_schedule(rd);
 	}
+}
+
+/* CLIENT SETNAME answered: a server refusing it (an ACL) still serves. */
+static void
+redis_name_cb(redisAsyncContext *ac, void *reply, void *arg)
+{
+	struct redis *rd = ac->data;
+	redisReply *r = reply;
+
+	if (rd != NULL && r != NULL && r->type == REDIS_REPLY_ERROR)
+		log_debug("redis %s: CLIENT SETNAME: %s", rd->label, r->str);
 }
 
 static void
@@ -165,7 +187,7 @@ redis_connect_cb(const redisAsyncContext *cac, int status)
 		rd->ac = NULL;
 		if (!rd->logged_down) {
 			log_warn("redis %s: cannot connect: %s; retrying",
-			    rd->where, ac->errstr);
+			    rd->label, ac->errstr);
 			rd->logged_down = true;
 		}
 		redis_schedule(rd);
@@ -182,13 +204,15 @@ redis_connect_cb(const redisAsyncContext *cac, int status)
 	if (rd->opt.db != 0)
 		redisAsyncCommand(ac, redis_setup_cb, NULL, "SELECT %d",
 		    rd->opt.db);
+	redisAsyncCommand(ac, redis_name_cb, NULL, "CLIENT SETNAME %s",
+	    rd->name);
 	rd->connected = true;
 	rd->backoff = REDIS_BACKOFF_MIN;
 	rd->logged_down = false;
 	if (rd->connects++ > 0)
 		rd->reconnects++;
 	ra_async_set_context(rd->ra, ac);
-	log_info("redis %s: connected", rd->where);
+	log_info("redis %s: connected", rd->label);
 	if (rd->fn != NULL)
 		rd->fn(rd->arg);
 }
@@ -207,7 +231,7 @@ redis_connect(struct redis *rd)
 	if (ac == NULL || ac->err) {
 		if (!rd->logged_down) {
 			log_warn("redis %s: cannot connect: %s; retrying",
-			    rd->where, ac ? ac->errstr : "out of memory");
+			    rd->label, ac ? ac->errstr : "out of memory");
 			rd->logged_down = true;
 		}
 		if (ac != NULL)
@@ -248,7 +272,7 @@ redis_ping_cb(evutil_socket_t fd, short ev, void *arg)
 		if ((double)d.tv_sec + (double)d.tv_usec / 1e6 > rd->timeout &&
 		    (double)d.tv_sec > 1.0) {
 			log_warn("redis %s: no answer for %ld s, reconnecting",
-			    rd->where, (long)d.tv_sec);
+			    rd->label, (long)d.tv_sec);
 			redis_lost(rd, "not answering");
 			ac->data = NULL;
 			redisAsyncFree(ac);
@@ -292,6 +316,7 @@ redis_destroy(struct redis *rd)
 	ra_async_destroy(rd->ra);
 	free(rd->password);
 	free(rd->where);
+	free(rd->label);
 	free(rd->url);
 	free(rd);
 }

@@ -1,8 +1,10 @@
 /*
- * redis.h: proxypoold's one asynchronous Redis connection (hiredis with
- * the libevent adapter; every client's requests are pipelined on it),
- * with AUTH/SELECT, a keepalive that detects a hung server, and
- * reconnection with backoff.
+ * redis.h: an asynchronous Redis connection of proxypoold (hiredis with
+ * the libevent adapter; calls are pipelined on it), with AUTH/SELECT, a
+ * name (CLIENT SETNAME proxypoold-ROLE-PID), a keepalive that detects a
+ * hung server, and reconnection with backoff.  The daemon keeps two: the
+ * main one for clients' requests, syncs and GC, and one for the prober's
+ * calls, so a LEASE never queues behind a batch of health results.
  */
 #ifndef REDIS_H
 #define REDIS_H
@@ -20,12 +22,13 @@ typedef void redis_connect_fn(void *arg);
 
 /*
  * Prepare a connection to url ("unix:///path", "redis://host:port/db")
- * with an optional password and key prefix; -1 with cause on a bad URL.
- * Nothing is connected until redis_start.
+ * with an optional password and key prefix; role names it in logs and in
+ * CLIENT LIST ("main", "probe"); NULL with cause on a bad URL.  Nothing
+ * is connected until redis_start.
  */
-struct redis *redis_create(struct event_base *base, const char *url,
-	    const char *password, const char *prefix, double timeout,
-	    redis_connect_fn *fn, void *arg, char **cause);
+struct redis *redis_create(struct event_base *base, const char *role,
+	    const char *url, const char *password, const char *prefix,
+	    double timeout, redis_connect_fn *fn, void *arg, char **cause);
 void	redis_start(struct redis *rd);
 /* Disconnect: pending calls are answered with RA_ERR_BACKEND_DOWN. */
 void	redis_destroy(struct redis *rd);
