@@ -23,6 +23,8 @@
 /* Configuration of one pool's http check. */
 struct http_conf {
 	char		*url;		/* target, owned */
+	CURLU		*uh;		/* url parsed once, owned: curl reads
+					 * it for every probe */
 	char		*method;	/* GET, HEAD, POST..., owned */
 	long		 expect[HTTP_EXPECT_MAX]; /* accepted statuses */
 	int		 nexpect;	/* 0: any 2xx or 3xx */
@@ -55,6 +57,7 @@ http_free(void *arg)
 	if (c == NULL)
 		return;
 	free(c->url);
+	curl_url_cleanup(c->uh);
 	free(c->method);
 	free(c->body);
 	if (c->has_regex)
@@ -173,8 +176,8 @@ http_configure(const config_setting_t *g, char **cause)
 		pp_conf_error(cause, g, "url", "out of memory");
 		goto fail;
 	}
+	c->uh = u;
 	rc = curl_url_set(u, CURLUPART_URL, url, 0);
-	curl_url_cleanup(u);
 	if (rc != CURLUE_OK ||
 	    (strncmp(url, "http://", 7) != 0 &&
 	    strncmp(url, "https://", 8) != 0)) {
@@ -251,7 +254,7 @@ http_prepare(void *arg, const struct pp_proxy *px, CURL *h, void **probe,
 		return -1;
 	}
 	p->keep = c->body != NULL || c->has_regex;
-	curl_easy_setopt(h, CURLOPT_URL, c->url);
+	curl_easy_setopt(h, CURLOPT_CURLU, c->uh);
 	curl_easy_setopt(h, CURLOPT_PROXY, px->url);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, p->errbuf);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http_write);

@@ -23,9 +23,11 @@
  *    configuration; the daemon parses the common settings (type, inter,
  *    fastinter, downinter, rise, fall, timeout, jitter) itself.
  *  - For every probe of one proxy, either
- *    (curl checks) prepare() sets the options of a fresh easy handle; the
- *    daemon runs it on its curl multi handle, then calls judge() exactly
- *    once with the finished handle, whatever happened; or
+ *    (curl checks) prepare() sets the options of an easy handle with every
+ *    option at its default (a new one, or one of an earlier probe after
+ *    curl_easy_reset); the daemon runs it on its curl multi handle, then
+ *    calls judge() exactly once with the finished handle, whatever
+ *    happened; or
  *    (checks without curl, e.g. exec) spawn() starts a child process and
  *    gives the daemon a pipe to read until EOF and a pid to reap; the
  *    daemon watches both on its event loop, kills the process group on
@@ -109,8 +111,10 @@ struct pp_check_type {
 	/*
 	 * Curl checks: set the options of easy handle h to probe px.  The
 	 * daemon has already set CURLOPT_PRIVATE, CURLOPT_NOSIGNAL, the
-	 * timeouts and no connection reuse; the plugin must not change
-	 * those.  *probe may receive per-probe state (e.g. a body buffer),
+	 * timeouts, no connection reuse and no TLS session cache; the plugin
+	 * must not change those.  h may be reused for later probes after
+	 * curl_easy_reset, so what the plugin points it to must outlive the
+	 * transfer (per-probe state, or the configuration).  *probe may receive per-probe state (e.g. a body buffer),
 	 * handed back to judge().  Returns 0, or -1 with *cause (then judge
 	 * is not called and *probe must be left NULL).
 	 */

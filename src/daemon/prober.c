@@ -9,6 +9,12 @@
  * start a child whose pipe and exit are watched on the loop.  Each
  * verdict goes back to Redis in one script that applies rise/fall,
  * latency, quarantine while DOWN, eviction and the next due time.
+ *
+ * Per probe the daemon does as little as it can: easy handles are reset
+ * and reused (curl_easy_reset keeps their allocations), and a proxy URL
+ * is split into the parts the plugins get once, then found in a table
+ * (entries unused for a while are dropped).  Every call of the prober
+ * goes on the daemon's second Redis connection (see redis.h).
  */
 #include "config.h"
 
@@ -49,6 +55,10 @@
 #define PROBER_FLUSH_MS		5	/* a partial batch waits this long */
 #define PROBER_SENDING_MAX	2	/* report calls in flight: a LEASE
 					 * never queues behind many */
+#define PROBER_IDLE_HANDLES	256	/* reset easy handles kept for reuse */
+#define PROBER_PROXY_SWEEP	60.0	/* s between sweeps of the URL table:
+					 * an entry unused since the last one
+					 * goes */
 
 /* One pool's check: immutable once built, shared by its probes. */
 struct prober_check {
@@ -90,17 +100,27 @@ struct prober_pool {
 };
 TAILQ_HEAD(prober_pool_list, prober_pool);
 
+/* A proxy URL split into the parts the plugins get, in the URL table. */
+struct prober_proxy {
+	int			 refs;		/* probes using it */
+	bool			 used;		/* since the last sweep */
+	const char		*url;		/* the strings live after the */
+	const char		*scheme;	/* struct, one allocation */
+	const char		*host;
+	const char		*user;		/* or NULL */
+	const char		*password;	/* or NULL */
+	int			 port;
+	struct prober_proxy	*next;		/* in its bucket */
+};
+
 /* One probe running. */
 struct probe {
 	struct prober		*pr;		/* (ref) */
 	struct prober_pool	*pp;		/* counted reference */
 	struct prober_check	*check;		/* counted reference */
-	char			*url;		/* owned proxy URL */
-	char			*scheme;	/* owned parts of url */
-	char			*host;
-	char			*user;
-	char			*password;
-	struct pp_proxy		 px;		/* points into the above */
+	struct prober_proxy	*proxy;		/* counted reference */
+	const char		*url;		/* proxy->url */
+	struct pp_proxy		 px;		/* points into proxy */
 	double			 started;	/* monotonic s */
 
 	CURL			*h;		/* curl checks: owned handle */
@@ -166,6 +186,12 @@ struct prober {
 	double			 rate;		/* probes/s, smoothed */
 	unsigned long long	 rate_total;	/* total at rate_at */
 	double			 rate_at;
+	CURL			*idle[PROBER_IDLE_HANDLES]; /* owned, reset */
+	unsigned		 nidle;
+	struct prober_proxy	**proxies;	/* owned URL table */
+	size_t			 nbuckets;	/* a power of two, or 0 */
+	size_t			 nproxies;
+	double			 proxy_sweep;	/* monotonic s of the next sweep */
 };
 
 static void	probe_finish(struct probe *p, struct pp_result *res);
@@ -659,6 +685,186 @@ prober_curl_socket(CURL *h, curl_socket_t fd, int what, void *arg,
 /* Probes                                                               */
 /* ------------------------------------------------------------------ */
 
+/* FNV-1a of a URL. */
+static size_t
+proxy_hash(const char *url)
+{
+	size_t h = 2166136261u;
+
+	for (; *url != '\0'; url++)
+		h = (h ^ (unsigned char)*url) * 16777619u;
+	return h;
+}
+
+/* Double the URL table (or make it), rehashing every entry. */
+static void
+proxy_grow(struct prober *pr)
+{
+	struct prober_proxy **nb, *e, *next;
+	size_t i, n = pr->nbuckets ? pr->nbuckets * 2 : 256, b;
+
+	nb = xcalloc(n, sizeof *nb);
+	for (i = 0; i < pr->nbuckets; i++)
+		for (e = pr->proxies[i]; e != NULL; e = next) {
+			next = e->next;
+			b = proxy_hash(e->url) & (n - 1);
+			e->next = nb[b];
+			nb[b] = e;
+		}
+	free(pr->proxies);
+	pr->proxies = nb;
+	pr->nbuckets = n;
+}
+
+/* Copy n bytes of s to *at as a string; returns it, moves *at on. */
+static const char *
+proxy_put(char **at, const char *s, size_t n)
+{
+	char *d = *at;
+
+	memcpy(d, s, n);
+	d[n] = '\0';
+	*at += n + 1;
+	return d;
+}
+
+/* Split url into the parts the plugins get (one allocation); NULL with
+ * *cause. */
+static struct prober_proxy *
+proxy_parse(const char *url, char **cause)
+{
+	struct prober_proxy *e = NULL;
+	CURLU *u;
+	char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL;
+	char *pass = NULL, *at;
+	const char *h;
+	size_t hl, len;
+
+	if ((u = curl_url()) == NULL) {
+		xasprintf(cause, "out of memory");
+		return NULL;
+	}
+	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME)
+	    != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
+		xasprintf(cause, "bad proxy URL");
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+		xasprintf(cause, "proxy URL without a host");
+		goto out;
+	}
+	/* IPv6 literals come bracketed */
+	h = host;
+	hl = strlen(host);
+	if (*host == '[') {
+		h = host + 1;
+		hl = strcspn(h, "]");
+	}
+	if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
+	    CURLUE_OK)
+		port = NULL;
+	if (curl_url_get(u, CURLUPART_USER, &user, CURLU_URLDECODE) !=
+	    CURLUE_OK)
+		user = NULL;
+	if (curl_url_get(u, CURLUPART_PASSWORD, &pass, CURLU_URLDECODE) !=
+	    CURLUE_OK)
+		pass = NULL;
+	len = sizeof *e + strlen(url) + 1 + strlen(scheme) + 1 + hl + 1 +
+	    (user ? strlen(user) + 1 : 0) + (pass ? strlen(pass) + 1 : 0);
+	e = xcalloc(1, len);
+	at = (char *)(e + 1);
+	e->url = proxy_put(&at, url, strlen(url));
+	e->scheme = proxy_put(&at, scheme, strlen(scheme));
+	e->host = proxy_put(&at, h, hl);
+	e->user = user ? proxy_put(&at, user, strlen(user)) : NULL;
+	e->password = pass ? proxy_put(&at, pass, strlen(pass)) : NULL;
+	e->port = port ? atoi(port) : 1080;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_free(user);
+	curl_free(pass);
+	curl_url_cleanup(u);
+	return e;
+}
+
+/* The parts of url, parsed on its first probe; NULL with *cause. */
+static struct prober_proxy *
+proxy_get(struct prober *pr, const char *url, char **cause)
+{
+	struct prober_proxy *e;
+	size_t b;
+
+	if (pr->nbuckets != 0) {
+		b = proxy_hash(url) & (pr->nbuckets - 1);
+		for (e = pr->proxies[b]; e != NULL; e = e->next)
+			if (strcmp(e->url, url) == 0)
+				goto found;
+	}
+	if ((e = proxy_parse(url, cause)) == NULL)
+		return NULL;
+	if (pr->nproxies >= pr->nbuckets)
+		proxy_grow(pr);
+	b = proxy_hash(url) & (pr->nbuckets - 1);
+	e->next = pr->proxies[b];
+	pr->proxies[b] = e;
+	pr->nproxies++;
+found:
+	e->refs++;
+	e->used = true;
+	return e;
+}
+
+/* Drop the entries no probe used since the last sweep (all: at exit). */
+static void
+proxy_sweep(struct prober *pr, bool all)
+{
+	struct prober_proxy **ep, *e;
+	size_t i;
+
+	for (i = 0; i < pr->nbuckets; i++) {
+		ep = &pr->proxies[i];
+		while ((e = *ep) != NULL) {
+			if (all || (!e->used && e->refs == 0)) {
+				*ep = e->next;
+				free(e);
+				pr->nproxies--;
+				continue;
+			}
+			e->used = false;
+			ep = &e->next;
+		}
+	}
+	if (all) {
+		free(pr->proxies);
+		pr->proxies = NULL;
+		pr->nbuckets = 0;
+	}
+}
+
+/* An easy handle for a probe: a reset one from earlier probes if any. */
+static CURL *
+prober_handle(struct prober *pr)
+{
+	if (pr->nidle > 0)
+		return pr->idle[--pr->nidle];
+	return curl_easy_init();
+}
+
+/* A probe is done with h (removed from the multi handle): keep it. */
+static void
+prober_handle_put(struct prober *pr, CURL *h)
+{
+	if (pr->nidle == PROBER_IDLE_HANDLES) {
+		curl_easy_cleanup(h);
+		return;
+	}
+	curl_easy_reset(h);
+	pr->idle[pr->nidle++] = h;
+}
+
 static void
 probe_free(struct probe *p)
 {
@@ -669,7 +875,7 @@ probe_free(struct probe *p)
 	p->pp->inflight--;
 	if (p->h != NULL) {
 		curl_multi_remove_handle(pr->multi, p->h);
-		curl_easy_cleanup(p->h);
+		prober_handle_put(pr, p->h);
 	}
 	if (p->ev_read != NULL)
 		event_free(p->ev_read);
@@ -680,70 +886,29 @@ probe_free(struct probe *p)
 	free(p->out);
 	pool_unref(p->pp);
 	check_unref(p->check);
-	free(p->url);
-	free(p->scheme);
-	free(p->host);
-	free(p->user);
-	free(p->password);
+	if (p->proxy != NULL)
+		p->proxy->refs--;
 	free(p);
 }
 
-/* Split url into the parts the plugins get; -1 with *cause. */
+/* The parts of the probe's URL for the plugins; -1 with *cause. */
 static int
-probe_parse_url(struct probe *p, char **cause)
+probe_parse_url(struct probe *p, const char *url, char **cause)
 {
-	CURLU *u;
-	char *port = NULL, *s;
-	int rc = -1;
+	struct prober_proxy *e;
 
-	if ((u = curl_url()) == NULL) {
-		xasprintf(cause, "out of memory");
+	if ((e = proxy_get(p->pr, url, cause)) == NULL)
 		return -1;
-	}
-	if (curl_url_set(u, CURLUPART_URL, p->url, CURLU_NON_SUPPORT_SCHEME)
-	    != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &s, 0) != CURLUE_OK) {
-		xasprintf(cause, "bad proxy URL");
-		goto out;
-	}
-	p->scheme = xstrdup(s);
-	curl_free(s);
-	if (curl_url_get(u, CURLUPART_HOST, &s, 0) != CURLUE_OK) {
-		xasprintf(cause, "proxy URL without a host");
-		goto out;
-	}
-	/* IPv6 literals come bracketed */
-	if (*s == '[')
-		p->host = xstrndup(s + 1, strcspn(s + 1, "]"));
-	else
-		p->host = xstrdup(s);
-	curl_free(s);
-	if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
-	    CURLUE_OK)
-		p->px.port = 1080;
-	else {
-		p->px.port = atoi(port);
-		curl_free(port);
-	}
-	if (curl_url_get(u, CURLUPART_USER, &s, CURLU_URLDECODE) == CURLUE_OK) {
-		p->user = xstrdup(s);
-		curl_free(s);
-	}
-	if (curl_url_get(u, CURLUPART_PASSWORD, &s, CURLU_URLDECODE) ==
-	    CURLUE_OK) {
-		p->password = xstrdup(s);
-		curl_free(s);
-	}
-	p->px.url = p->url;
-	p->px.scheme = p->scheme;
-	p->px.host = p->host;
-	p->px.user = p->user;
-	p->px.password = p->password;
+	p->proxy = e;
+	p->url = e->url;
+	p->px.url = e->url;
+	p->px.scheme = e->scheme;
+	p->px.host = e->host;
+	p->px.port = e->port;
+	p->px.user = e->user;
+	p->px.password = e->password;
 	p->px.pool = p->pp->name;
-	rc = 0;
-out:
-	curl_url_cleanup(u);
-	return rc;
+	return 0;
 }
 
 /* Try to reap the child; true once it is gone (status in *st). */
@@ -863,7 +1028,6 @@ probe_start(struct prober *pr, struct prober_pool *pp, const char *url,
 	pp->refs++;
 	p->check = c;
 	c->refs++;
-	p->url = xstrdup(url);
 	p->child.fd = -1;
 	p->fn = fn;
 	p->arg = arg;
@@ -872,7 +1036,7 @@ probe_start(struct prober *pr, struct prober_pool *pp, const char *url,
 	TAILQ_INSERT_TAIL(&pr->probes, p, entry);
 	pr->inflight++;
 	pp->inflight++;
-	if (probe_parse_url(p, cause) != 0)
+	if (probe_parse_url(p, url, cause) != 0)
 		goto fail;
 
 	if (c->type->spawn != NULL) {
@@ -893,7 +1057,7 @@ probe_start(struct prober *pr, struct prober_pool *pp, const char *url,
 		return 0;
 	}
 
-	if ((p->h = curl_easy_init()) == NULL) {
+	if ((p->h = prober_handle(pr)) == NULL) {
 		xasprintf(cause, "cannot create a transfer");
 		goto fail;
 	}
@@ -904,6 +1068,10 @@ probe_start(struct prober *pr, struct prober_pool *pp, const char *url,
 	curl_easy_setopt(p->h, CURLOPT_CONNECTTIMEOUT_MS, ms);
 	curl_easy_setopt(p->h, CURLOPT_FRESH_CONNECT, 1L);
 	curl_easy_setopt(p->h, CURLOPT_FORBID_REUSE, 1L);
+	/* a reused handle must probe as a fresh one: no TLS resumption */
+	curl_easy_setopt(p->h, CURLOPT_SSL_SESSIONID_CACHE, 0L);
+	/* no proxy environment to consult per probe */
+	curl_easy_setopt(p->h, CURLOPT_NOPROXY, "");
 	curl_easy_setopt(p->h, CURLOPT_USERAGENT, "proxypoold-check/"
 	    PACKAGE_VERSION);
 	if (c->type->prepare(c->conf, &p->px, p->h, &p->state, cause) != 0)
@@ -1285,6 +1453,10 @@ prober_tick(evutil_socket_t fd, short what, void *arg)
 	struct timeval tv = { 0, PROBER_TICK_MS * 1000 };
 
 	prober_rates(pr);
+	if (prober_now() >= pr->proxy_sweep) {
+		proxy_sweep(pr, false);
+		pr->proxy_sweep = prober_now() + PROBER_PROXY_SWEEP;
+	}
 	prober_claim(pr);
 	evtimer_add(pr->tick, &tv);
 }
@@ -1312,6 +1484,7 @@ prober_create(struct event_base *base, prober_ra_fn *ra_fn, void *ra_arg)
 	pr->ra_arg = ra_arg;
 	pr->max_inflight = PROBER_INFLIGHT_DEFAULT;
 	pr->rate_at = prober_now();
+	pr->proxy_sweep = pr->rate_at + PROBER_PROXY_SWEEP;
 	TAILQ_INIT(&pr->pools);
 	TAILQ_INIT(&pr->probes);
 	TAILQ_INIT(&pr->ready);
@@ -1377,6 +1550,9 @@ prober_destroy(struct prober *pr)
 		b->pr = NULL;
 	event_free(pr->tick);
 	event_free(pr->curl_timer);
+	while (pr->nidle > 0)
+		curl_easy_cleanup(pr->idle[--pr->nidle]);
+	proxy_sweep(pr, true);
 	curl_multi_cleanup(pr->multi);
 	free(pr);
 }
