@@ -442,6 +442,8 @@ daemon_start(struct daemon *d, struct conf *conf, const char *path,
 		xasprintf(cause, "cannot create the curl multi handle");
 		return -1;
 	}
+	/* probe replies wait while clients' are served, as probes do */
+	redis_set_priority(d->redis_probe, prober_priority(d->prober));
 	if (prober_configure(d->prober, conf, cause) != 0)
 		return -1;
 	d->resync_ev = evtimer_new(d->base, daemon_resync_cb, d);

@@ -1510,6 +1510,13 @@ prober_create(struct event_base *base, prober_ra_fn *ra_fn, void *ra_arg)
 	return pr;
 }
 
+int
+prober_priority(const struct prober *pr)
+{
+	return event_base_get_npriorities(pr->base) >= PROBER_PRIORITIES ?
+	    PROBER_PRIORITY : -1;
+}
+
 void
 prober_destroy(struct prober *pr)
 {

@@ -44,6 +44,9 @@ struct prober *prober_create(struct event_base *base, prober_ra_fn *ra_fn,
 	    void *ra_arg);
 /* Stop everything (running probes are cancelled) and free. */
 void	prober_destroy(struct prober *pr);
+/* The libevent priority of the prober's events (below the clients'), or
+ * -1 when the loop has no priorities: its Redis connection's too. */
+int	prober_priority(const struct prober *pr);
 
 /*
  * Load the plugins of the checks group and parse every pool's check

@@ -43,6 +43,7 @@ struct redis {
 	struct event		*ping_ev;	/* owned keepalive timer */
 	struct timeval		 ping_sent;	/* outstanding PING, 0 = none */
 	int			 backoff;	/* next reconnect delay, ms */
+	int			 priority;	/* of the socket events, -1 = default */
 	unsigned long long	 reconnects;	/* successful connects - 1 */
 	unsigned long long	 connects;
 	bool			 logged_down;	/* said it once per outage */
@@ -86,6 +87,7 @@ redis_create(struct event_base *base, const char *role, const char *url,
 	rd->fn = fn;
 	rd->arg = arg;
 	rd->backoff = REDIS_BACKOFF_MIN;
+	rd->priority = -1;
 	if ((rd->ra = ra_async_create(NULL, prefix, 0)) == NULL) {
 		xasprintf(cause, "out of memory");
 		redis_destroy(rd);
@@ -217,6 +219,20 @@ redis_connect_cb(const redisAsyncContext *cac, int status)
 		rd->fn(rd->arg);
 }
 
+/* Put the adapter's socket events (none active yet) at priority. */
+static void
+redis_attach_priority(redisAsyncContext *ac, int priority)
+{
+	redisLibeventEvents *e = ac->ev.data;
+
+#if HIREDIS_MAJOR >= 1
+	event_priority_set(e->ev, priority);
+#else
+	event_priority_set(e->rev, priority);
+	event_priority_set(e->wev, priority);
+#endif
+}
+
 static void
 redis_connect(struct redis *rd)
 {
@@ -242,6 +258,8 @@ redis_connect(struct redis *rd)
 	ac->data = rd;
 	rd->ac = ac;
 	redisLibeventAttach(ac, rd->base);
+	if (rd->priority >= 0)
+		redis_attach_priority(ac, rd->priority);
 	redisAsyncSetConnectCallback(ac, redis_connect_cb);
 	redisAsyncSetDisconnectCallback(ac, redis_disconnect_cb);
 }
@@ -331,6 +349,12 @@ bool
 redis_connected(const struct redis *rd)
 {
 	return rd != NULL && rd->connected;
+}
+
+void
+redis_set_priority(struct redis *rd, int priority)
+{
+	rd->priority = priority;
 }
 
 void

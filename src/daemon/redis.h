@@ -35,6 +35,9 @@ void	redis_destroy(struct redis *rd);
 /* The allocator handle, NULL while disconnected. */
 struct ra_async *redis_ra(struct redis *rd);
 bool	redis_connected(const struct redis *rd);
+/* The libevent priority of the connection's socket events from the
+ * next connect on (-1, the default: the loop's middle one). */
+void	redis_set_priority(struct redis *rd, int priority);
 /* The keepalive and request deadline may change on reload. */
 void	redis_set_timeout(struct redis *rd, double timeout);
 unsigned long long redis_reconnects(const struct redis *rd);
