@@ -336,10 +336,44 @@ resp_read(struct resp_reader *r, struct evbuffer *in, struct resp_args *out,
 	}
 }
 
+/* "<c><v>\r\n" into buf (at least 24 bytes); returns its length. */
+static size_t
+resp_num(char *buf, char c, long long v)
+{
+	char tmp[24];
+	unsigned long long u;
+	size_t n = 0, len = 0;
+
+	buf[len++] = c;
+	u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		buf[len++] = '-';
+	while (n > 0)
+		buf[len++] = tmp[--n];
+	buf[len++] = '\r';
+	buf[len++] = '\n';
+	return len;
+}
+
 void
 resp_status(struct evbuffer *b, const char *s)
 {
-	evbuffer_add_printf(b, "+%s\r\n", s);
+	char buf[128];
+	size_t len = strlen(s);
+
+	if (len > sizeof buf - 3) {
+		evbuffer_add_printf(b, "+%s\r\n", s);
+		return;
+	}
+	buf[0] = '+';
+	memcpy(buf + 1, s, len);
+	buf[len + 1] = '\r';
+	buf[len + 2] = '\n';
+	evbuffer_add(b, buf, len + 3);
 }
 
 void
@@ -362,13 +396,28 @@ resp_error(struct evbuffer *b, const char *fmt, ...)
 void
 resp_int(struct evbuffer *b, long long v)
 {
-	evbuffer_add_printf(b, ":%lld\r\n", v);
+	char buf[32];
+
+	evbuffer_add(b, buf, resp_num(buf, ':', v));
 }
 
 void
 resp_bulk(struct evbuffer *b, const char *s, size_t len)
 {
-	evbuffer_add_printf(b, "$%zu\r\n", len);
+	char buf[256];
+	size_t n;
+
+	n = resp_num(buf, '$', (long long)len);
+	/* a short string goes in with its header: one add, not three */
+	if (len <= sizeof buf - n - 2) {
+		memcpy(buf + n, s, len);
+		n += len;
+		buf[n++] = '\r';
+		buf[n++] = '\n';
+		evbuffer_add(b, buf, n);
+		return;
+	}
+	evbuffer_add(b, buf, n);
 	evbuffer_add(b, s, len);
 	evbuffer_add(b, "\r\n", 2);
 }
@@ -391,7 +440,9 @@ resp_nil(struct evbuffer *b)
 void
 resp_array(struct evbuffer *b, long long n)
 {
-	evbuffer_add_printf(b, "*%lld\r\n", n);
+	char buf[32];
+
+	evbuffer_add(b, buf, resp_num(buf, '*', n));
 }
 
 void

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,36 +53,40 @@ ra_set_error(int *err, char *errstr, int code, const char *fmt, ...)
 	va_end(ap);
 }
 
-void
-ra_args_init(struct ra_args *a, int fn)
-{
-	memset(a, 0, sizeof *a);
-	a->fn = fn;
-	ra_args_str(a, ra_functions[fn].ro ? "FCALL_RO" : "FCALL");
-	ra_args_str(a, ra_functions[fn].name);
-	ra_args_str(a, "0");		/* numkeys, filled by finish */
-}
+/*
+ * A call's arguments live in one buffer, back to back and each
+ * NUL-terminated, after a slot for numkeys (argv[2], written by finish):
+ * building a call costs a few allocations, not one per argument.
+ */
+#define ARGS_NUMKEYS_SLOT	16
+#define ARGS_BUF_INITIAL	512
 
-void
-ra_args_deinit(struct ra_args *a)
+/* Point argv into buf again after it moved. */
+static void
+args_point(struct ra_args *a)
 {
+	char *p = a->buf + ARGS_NUMKEYS_SLOT;
 	int i;
 
-	for (i = 0; i < a->argc; i++)
-		free(a->argv[i]);
-	free(a->argv);
-	free(a->argvlen);
-	memset(a, 0, sizeof *a);
+	for (i = 0; i < a->argc; i++) {
+		if (i == 2) {
+			a->argv[i] = a->buf;
+			continue;
+		}
+		a->argv[i] = p;
+		p += a->argvlen[i] + 1;
+	}
 }
 
-/* Append one owned argument. */
-static void
-args_push(struct ra_args *a, const char *s, size_t len)
+/* Room for one more argument of len bytes (and its NUL), appended;
+ * NULL (a->oom set) when out of memory. */
+static char *
+args_alloc(struct ra_args *a, size_t len)
 {
-	char *copy;
+	char *dst;
 
 	if (a->oom)
-		return;
+		return NULL;
 	if (a->argc == a->cap) {
 		int cap = a->cap ? a->cap * 2 : 16;
 		char **v = realloc(a->argv, cap * sizeof *v);
@@ -89,25 +94,103 @@ args_push(struct ra_args *a, const char *s, size_t len)
 
 		if (v == NULL) {
 			a->oom = true;
-			return;
+			return NULL;
 		}
 		a->argv = v;
 		if ((l = realloc(a->argvlen, cap * sizeof *l)) == NULL) {
 			a->oom = true;
-			return;
+			return NULL;
 		}
 		a->argvlen = l;
 		a->cap = cap;
 	}
-	if ((copy = malloc(len + 1)) == NULL) {
-		a->oom = true;
-		return;
+	if (a->buf == NULL) {
+		a->used = ARGS_NUMKEYS_SLOT;
+		a->size = 0;
 	}
-	memcpy(copy, s, len);
-	copy[len] = '\0';
-	a->argv[a->argc] = copy;
+	if (a->buf == NULL || a->size - a->used < len + 1) {
+		size_t size = a->size ? a->size : ARGS_BUF_INITIAL;
+		char *b;
+
+		while (size - a->used < len + 1) {
+			if (size > SIZE_MAX / 2) {
+				a->oom = true;
+				return NULL;
+			}
+			size *= 2;
+		}
+		if ((b = realloc(a->buf, size)) == NULL) {
+			a->oom = true;
+			return NULL;
+		}
+		a->buf = b;
+		a->size = size;
+		args_point(a);
+	}
+	dst = a->buf + a->used;
+	dst[len] = '\0';
+	a->argv[a->argc] = dst;
 	a->argvlen[a->argc] = len;
 	a->argc++;
+	a->used += len + 1;
+	return dst;
+}
+
+/* Append one argument. */
+static void
+args_push(struct ra_args *a, const char *s, size_t len)
+{
+	char *dst;
+
+	if ((dst = args_alloc(a, len)) != NULL)
+		memcpy(dst, s, len);
+}
+
+/* Decimal text of v into buf (at least 21 bytes, not terminated);
+ * returns its length. */
+static size_t
+args_lltoa(char *buf, long long v)
+{
+	char tmp[24];
+	unsigned long long u;
+	size_t n = 0, len = 0;
+
+	u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		buf[len++] = '-';
+	while (n > 0)
+		buf[len++] = tmp[--n];
+	return len;
+}
+
+void
+ra_args_init(struct ra_args *a, int fn)
+{
+	memset(a, 0, sizeof *a);
+	a->fn = fn;
+	ra_args_str(a, ra_functions[fn].ro ? "FCALL_RO" : "FCALL");
+	ra_args_str(a, ra_functions[fn].name);
+	/* numkeys: its own slot at the start of buf, filled by finish */
+	if (args_alloc(a, 0) != NULL) {
+		a->used--;
+		a->argv[2] = a->buf;
+		a->argv[2][0] = '0';
+		a->argv[2][1] = '\0';
+		a->argvlen[2] = 1;
+	}
+}
+
+void
+ra_args_deinit(struct ra_args *a)
+{
+	free(a->buf);
+	free(a->argv);
+	free(a->argvlen);
+	memset(a, 0, sizeof *a);
 }
 
 void
@@ -125,17 +208,25 @@ void
 ra_args_key(struct ra_args *a, const char *prefix, const char *pool,
     const char *suffix)
 {
-	size_t len = strlen(prefix) + strlen(pool) + strlen(suffix) + 4;
-	char *buf;
-	int n;
+	size_t lp = strlen(prefix), lo = strlen(pool), ls = strlen(suffix);
+	char *p;
 
-	if ((buf = malloc(len)) == NULL) {
+	if (a->keys_done) {	/* a programming error: keys come first */
 		a->oom = true;
 		return;
 	}
-	n = snprintf(buf, len, "{%s:%s}%s", prefix, pool, suffix);
-	ra_args_rawkey(a, buf, (size_t)n);
-	free(buf);
+	/* "{prefix:pool}suffix" */
+	if ((p = args_alloc(a, lp + lo + ls + 3)) == NULL)
+		return;
+	*p++ = '{';
+	memcpy(p, prefix, lp);
+	p += lp;
+	*p++ = ':';
+	memcpy(p, pool, lo);
+	p += lo;
+	*p++ = '}';
+	memcpy(p, suffix, ls);
+	a->nkeys++;
 }
 
 /*
@@ -177,10 +268,9 @@ ra_args_str(struct ra_args *a, const char *s)
 void
 ra_args_ll(struct ra_args *a, long long v)
 {
-	char buf[32];
-	int n = snprintf(buf, sizeof buf, "%lld", v);
+	char buf[24];
 
-	ra_args_bin(a, buf, (size_t)n);
+	ra_args_bin(a, buf, args_lltoa(buf, v));
 }
 
 void
@@ -204,16 +294,45 @@ ra_args_double(struct ra_args *a, double v)
 int
 ra_args_finish(struct ra_args *a)
 {
-	int n;
+	size_t n;
 
 	if (a->oom || a->argc < 3)
 		return -1;
-	n = snprintf(a->numkeys, sizeof a->numkeys, "%d", a->nkeys);
-	free(a->argv[2]);
-	if ((a->argv[2] = strdup(a->numkeys)) == NULL)
-		return -1;
-	a->argvlen[2] = (size_t)n;
+	n = args_lltoa(a->argv[2], a->nkeys);
+	a->argv[2][n] = '\0';
+	a->argvlen[2] = n;
 	return 0;
+}
+
+char *
+ra_args_format(const struct ra_args *a, size_t *len)
+{
+	size_t total, i;
+	char *cmd, *p;
+
+	/* "*argc\r\n", then "$len\r\n" arg "\r\n" each */
+	total = 1 + 20 + 2;
+	for (i = 0; i < (size_t)a->argc; i++)
+		total += 1 + 20 + 2 + a->argvlen[i] + 2;
+	if ((cmd = malloc(total)) == NULL)
+		return NULL;
+	p = cmd;
+	*p++ = '*';
+	p += args_lltoa(p, a->argc);
+	*p++ = '\r';
+	*p++ = '\n';
+	for (i = 0; i < (size_t)a->argc; i++) {
+		*p++ = '$';
+		p += args_lltoa(p, (long long)a->argvlen[i]);
+		*p++ = '\r';
+		*p++ = '\n';
+		memcpy(p, a->argv[i], a->argvlen[i]);
+		p += a->argvlen[i];
+		*p++ = '\r';
+		*p++ = '\n';
+	}
+	*len = (size_t)(p - cmd);
+	return cmd;
 }
 
 /* Error code words functions (and Redis) put first in an error reply. */

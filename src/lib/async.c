@@ -1,6 +1,6 @@
 /*
  * async.c: function calls on a hiredis async context.  Each call keeps
- * its own copy of the arguments so it can be re-sent after FUNCTION LOAD
+ * its own copy of the command so it can be re-sent after FUNCTION LOAD
  * when Redis lacks the function (after a restart without persistence,
  * FUNCTION FLUSH, or a failover to a server that never had it).
  */
@@ -20,7 +20,8 @@ struct ra_async {
 /* One call in flight. */
 struct ra_pending {
 	struct ra_async		*ra;		/* (ref) */
-	struct ra_args		 args;		/* owned FCALL arguments */
+	char			*cmd;		/* owned FCALL command, RESP */
+	size_t			 len;		/* its bytes */
 	ra_decode_fn		*dec;		/* reply -> result */
 	ra_result_free_fn	*rfree;		/* frees what dec allocated */
 	ra_async_fn		*fn;		/* the caller's callback */
@@ -78,8 +79,8 @@ pending_send(redisAsyncContext *ac, struct ra_pending *p)
 {
 	if (ac == NULL)
 		return -1;
-	return redisAsyncCommandArgv(ac, pending_reply, p, p->args.argc,
-	    (const char **)p->args.argv, p->args.argvlen) == REDIS_OK ? 0 : -1;
+	return redisAsyncFormattedCommand(ac, pending_reply, p, p->cmd,
+	    p->len) == REDIS_OK ? 0 : -1;
 }
 
 static void
@@ -96,7 +97,7 @@ pending_finish(struct ra_pending *p, const redisReply *r, int err,
 	p->fn(p->ra, &res, p->priv);
 	if (res.err == RA_OK && p->rfree != NULL)
 		p->rfree(&res);
-	ra_args_deinit(&p->args);
+	free(p->cmd);
 	free(p);
 }
 
@@ -141,15 +142,19 @@ ra_async_call(struct ra_async *ra, struct ra_args *a, ra_decode_fn *dec,
 		ra_args_deinit(a);
 		return -1;
 	}
+	p->cmd = ra_args_format(a, &p->len);
+	ra_args_deinit(a);
+	if (p->cmd == NULL) {
+		free(p);
+		return -1;
+	}
 	p->ra = ra;
-	p->args = *a;
-	memset(a, 0, sizeof *a);
 	p->dec = dec;
 	p->rfree = rfree;
 	p->fn = fn;
 	p->priv = priv;
 	if (pending_send(ra->ac, p) != 0) {
-		ra_args_deinit(&p->args);
+		free(p->cmd);
 		free(p);
 		return -1;
 	}

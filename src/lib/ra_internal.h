@@ -35,9 +35,12 @@ struct ra_args {
 	int		 nkeys;		/* keys, counted until first arg */
 	bool		 keys_done;	/* an ARGV was added: no more keys */
 	bool		 oom;		/* an allocation failed */
-	char		**argv;		/* owned strings */
-	size_t		*argvlen;
-	char		 numkeys[16];	/* text of nkeys, set by finish */
+	char		**argv;		/* (ref) strings in buf */
+	size_t		*argvlen;	/* owned lengths */
+	char		*buf;		/* owned: every argument, each
+					 * NUL-terminated, back to back */
+	size_t		 used;		/* bytes of buf in use */
+	size_t		 size;		/* bytes of buf allocated */
 };
 
 /* Start a call of function fn (enum ra_fn_id). */
@@ -61,6 +64,11 @@ void	ra_args_ms(struct ra_args *a, double seconds);
 void	ra_args_double(struct ra_args *a, double v);
 /* Fill in numkeys; returns -1 if any allocation failed. */
 int	ra_args_finish(struct ra_args *a);
+/*
+ * The finished call as one RESP command (what redisFormatCommandArgv
+ * makes), in a buffer the caller frees; NULL when out of memory.
+ */
+char	*ra_args_format(const struct ra_args *a, size_t *len);
 
 /* Set ctx-style err/errstr. */
 void	ra_set_error(int *err, char *errstr, int code, const char *fmt, ...)
