@@ -15,6 +15,9 @@
 #include "resp.h"
 #include "xmalloc.h"
 
+/* Bytes given to the reader at a time. */
+#define RESP_FEED	4096
+
 void
 resp_args_free(struct resp_args *a)
 {
@@ -260,11 +263,10 @@ resp_read(struct resp_reader *r, struct evbuffer *in, struct resp_args *out,
     char **cause)
 {
 	struct resp_args *a;
+	struct evbuffer_iovec v;
 	unsigned char *first;
-	size_t left;
-	int n;
+	size_t left, n;
 	void *obj = NULL;
-	char chunk[4096];
 
 	*cause = NULL;
 	for (;;) {
@@ -309,22 +311,30 @@ resp_read(struct resp_reader *r, struct evbuffer *in, struct resp_args *out,
 			}
 			if (obj != NULL)
 				break;
-			if ((n = evbuffer_remove(in, chunk, sizeof chunk)) <= 0)
+			/* straight from the input's first extent, at most
+			 * RESP_FEED bytes */
+			if (evbuffer_peek(in, RESP_FEED, NULL, &v, 1) < 1 ||
+			    v.iov_len == 0)
 				return 0;
-			if (redisReaderFeed(r->reader, chunk, (size_t)n) != REDIS_OK) {
+			n = v.iov_len < RESP_FEED ? v.iov_len : RESP_FEED;
+			if (redisReaderFeed(r->reader, v.iov_base, n) !=
+			    REDIS_OK) {
 				xasprintf(cause, "out of memory");
 				return -1;
 			}
-			r->fed += (size_t)n;
+			evbuffer_drain(in, n);
+			r->fed += n;
 		}
 		/* a whole frame: give bytes past it back to the input, they
-		 * may be an inline command */
+		 * may be an inline command; a reader left empty serves the
+		 * next frame */
 		r->in_frame = false;
-		if (left > 0)
+		if (left > 0) {
 			evbuffer_prepend(in, r->reader->buf + r->reader->pos,
 			    left);
-		redisReaderFree(r->reader);
-		r->reader = NULL;
+			redisReaderFree(r->reader);
+			r->reader = NULL;
+		}
 		a = obj;
 		if (a->argc == 0) {
 			resp_free_object(a);
