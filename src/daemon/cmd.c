@@ -124,7 +124,7 @@ req_out(struct req *r)
 {
 	if (!req_alive(r))
 		return NULL;
-	return bufferevent_get_output(r->c->bev);
+	return r->c->reply;
 }
 
 void
@@ -136,12 +136,17 @@ req_finish(struct req *r)
 	r->answered = true;
 	req_stop(r);
 	if (c != NULL) {
+		client_flush(c);
 		r->c = NULL;
 		c->req = NULL;
 		event_base_gettimeofday_cached(d->base, &c->answered);
-		if (d->stopping)
+		if (d->stopping) {
 			client_close_after_write(c);
-		else
+			/* written whole: no write callback will close it */
+			if (evbuffer_get_length(bufferevent_get_output(c->bev))
+			    == 0)
+				client_close(c);
+		} else
 			client_process(c);
 	}
 	req_maybe_free(r);

@@ -78,6 +78,8 @@ struct client {
 	struct daemon		*d;		/* (ref) */
 	unsigned long long	 id;		/* for logs */
 	struct bufferevent	*bev;		/* owned, owns the fd */
+	struct evbuffer		*reply;		/* owned: the answer being
+						 * built, sent by client_flush */
 	uid_t			 uid;		/* peer credentials */
 	gid_t			 gid;
 	pid_t			 pid;

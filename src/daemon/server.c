@@ -266,6 +266,8 @@ server_accept(evutil_socket_t lfd, short ev, void *arg)
 		resp_reader_init(&c->reader, (size_t)d->conf->max_request);
 		c->bev = bufferevent_socket_new(d->base, fd,
 		    BEV_OPT_CLOSE_ON_FREE);
+		if ((c->reply = evbuffer_new()) == NULL)
+			abort();	/* out of memory, as xmalloc */
 		bufferevent_setcb(c->bev, client_read_cb, client_write_cb,
 		    client_event_cb, c);
 		/* stop reading while a client has this much unparsed */
@@ -309,14 +311,40 @@ client_process(struct client *c)
 		cmd_dispatch(c, &args);
 	}
 	c->processing = false;
+	client_flush(c);
 	if (c->closing && c->req == NULL &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		client_close(c);
 }
 
+/*
+ * Answers are built in c->reply and written straight to the socket when
+ * nothing older waits in the output: the bufferevent's write event is
+ * armed (two epoll_ctl calls) only for what the socket did not take.  A
+ * write error leaves the bytes to the bufferevent, which reports it.
+ */
+void
+client_flush(struct client *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	size_t len;
+
+	if (evbuffer_get_length(c->reply) == 0)
+		return;
+	if (evbuffer_get_length(out) == 0)
+		(void)evbuffer_write(c->reply, bufferevent_getfd(c->bev));
+	/* copied, not moved: a chain per answer would hold twice the
+	 * memory of the bytes queued for a client that does not read */
+	if ((len = evbuffer_get_length(c->reply)) != 0) {
+		evbuffer_add(out, evbuffer_pullup(c->reply, -1), len);
+		evbuffer_drain(c->reply, len);
+	}
+}
+
 void
 client_close_after_write(struct client *c)
 {
+	client_flush(c);
 	c->closing = true;
 	bufferevent_disable(c->bev, EV_READ);
 }
@@ -336,6 +364,7 @@ client_close(struct client *c)
 	TAILQ_REMOVE(&d->clients, c, entry);
 	d->nclients--;
 	resp_reader_deinit(&c->reader);
+	evbuffer_free(c->reply);
 	bufferevent_free(c->bev);
 	free(c);
 	daemon_check_stopped(d);

@@ -19,6 +19,8 @@ void	server_apply_conf(struct daemon *d);
 void	client_process(struct client *c);
 /* Close after what was written has been sent. */
 void	client_close_after_write(struct client *c);
+/* Send what c->reply holds, in order after any output still queued. */
+void	client_flush(struct client *c);
 /* Close now: in-flight requests are abandoned. */
 void	client_close(struct client *c);
 
