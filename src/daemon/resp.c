@@ -27,9 +27,17 @@ resp_args_free(struct resp_args *a)
 		return;
 	for (i = 0; i < a->argc; i++)
 		free(a->argv[i]);
-	free(a->argv);
-	free(a->len);
+	free(a->argv);		/* and len, in the same block */
 	memset(a, 0, sizeof *a);
+}
+
+/* Room for n arguments and a NULL: argv and len in one block (pointers
+ * first, sizes after: size_t needs no stricter alignment). */
+static void
+resp_args_alloc(struct resp_args *a, size_t n)
+{
+	a->argv = xcalloc(n + 1, sizeof *a->argv + sizeof *a->len);
+	a->len = (size_t *)(void *)(a->argv + n + 1);
 }
 
 /* redisReader object functions: the top-level array becomes a
@@ -43,8 +51,7 @@ resp_create_array(const redisReadTask *task, int n)
 		return NULL;
 	a = xcalloc(1, sizeof *a);
 	a->argc = n;
-	a->argv = xcalloc((size_t)n + 1, sizeof *a->argv);
-	a->len = xcalloc((size_t)n + 1, sizeof *a->len);
+	resp_args_alloc(a, (size_t)n);
 	return a;
 }
 
@@ -131,8 +138,7 @@ resp_split(const char *p, const char *end, struct resp_args *a, char **cause)
 	max = ((size_t)(end - p) + 1) / 2;
 	if (max > RESP_MAX_ARGS)
 		max = RESP_MAX_ARGS;
-	a->argv = xcalloc(max + 1, sizeof *a->argv);
-	a->len = xcalloc(max + 1, sizeof *a->len);
+	resp_args_alloc(a, max);
 	buf = xmalloc((size_t)(end - p) + 1);
 	for (;;) {
 		while (p < end && isspace((unsigned char)*p))

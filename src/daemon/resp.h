@@ -18,7 +18,7 @@
 struct resp_args {
 	int		 argc;
 	char		**argv;		/* owned, each NUL-terminated */
-	size_t		*len;		/* owned lengths */
+	size_t		*len;		/* lengths, in argv's block */
 };
 void	resp_args_free(struct resp_args *a);
 

@@ -88,7 +88,8 @@ args_alloc(struct ra_args *a, size_t len)
 	if (a->oom)
 		return NULL;
 	if (a->argc == a->cap) {
-		int cap = a->cap ? a->cap * 2 : 16;
+		/* a pool call: 3 words, 12 KEYS, up to 7 ARGV */
+		int cap = a->cap ? a->cap * 2 : 32;
 		char **v = realloc(a->argv, cap * sizeof *v);
 		size_t *l;
 
