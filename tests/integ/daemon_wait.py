@@ -165,8 +165,22 @@ def lock_waiter():
 
 th = threading.Thread(target=lock_waiter)
 th.start()
-ok(wait_for(lambda: c.execute_command("INFO")["lock_waiters"] == 1, 5),
-   "a LOCK waiter is waiting (INFO lock_waiters)")
+# a second waiter that keeps its connection open once answered: the
+# daemon closes it after the answer is written, well before its stop
+# timeout (redis_timeout + 2 s) would
+raw_w = socket.socket(socket.AF_UNIX)
+raw_w.connect(env.sock)
+raw_w.sendall(b"LOCK Z third 30 WAIT 30\r\n")
+ok(wait_for(lambda: c.execute_command("INFO")["lock_waiters"] == 2, 5),
+   "two LOCK waiters are waiting (INFO lock_waiters)")
+# and a LEASE on a Redis that hangs: answered after the stop began, then
+# its connection is closed as soon as the answer is written
+env.redis_proc.send_signal(signal.SIGSTOP)
+raw_l = socket.socket(socket.AF_UNIX)
+raw_l.connect(env.sock)
+raw_l.sendall(b"LEASE one\r\n")
+ok(wait_for(lambda: c.execute_command("INFO")["pending_requests"] == 3, 5),
+   "a LEASE is in flight on a hung Redis (INFO pending_requests)")
 t0 = time.monotonic()
 env.daemon.send_signal(signal.SIGTERM)
 th.join(15)
@@ -174,6 +188,38 @@ ok(got.get("error", "").startswith("TRYAGAIN") and
    got["at"] - t0 < 1.5,
    "SIGTERM answers a LOCK waiter -TRYAGAIN at once (%s, %.3f s)" %
    (got, got.get("at", t0) - t0))
+raw_w.settimeout(15)
+answer = b""
+try:
+    while True:
+        chunk = raw_w.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+except OSError as e:
+    answer += b" (%s)" % str(e).encode()
+took = time.monotonic() - t0
+ok(answer.startswith(b"-TRYAGAIN") and took < 1.5,
+   "SIGTERM: a waiter is answered -TRYAGAIN and its connection closed at "
+   "once (%r, %.3f s)" % (answer, took))
+raw_w.close()
+env.redis_proc.send_signal(signal.SIGCONT)
+t1 = time.monotonic()
+raw_l.settimeout(15)
+answer = b""
+try:
+    while True:
+        chunk = raw_l.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+except OSError as e:
+    answer += b" (%s)" % str(e).encode()
+took = time.monotonic() - t1
+ok(answer != b"" and took < 1.5,
+   "SIGTERM: a LEASE in flight is answered once Redis is back, and its "
+   "connection closed at once (%r, %.3f s)" % (answer[:40], took))
+raw_l.close()
 try:
     ok(env.daemon.wait(15) == 0, "proxypoold exits 0")
 except Exception as e:
