@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -398,6 +399,24 @@ ra_load_scripts(struct ra_context *ctx)
 	return ra_load_functions(ctx);
 }
 
+int
+ra_fresh(struct ra_context *ctx)
+{
+	struct pollfd pfd;
+
+	if (ctx->rc != NULL && ctx->rc->err == 0) {
+		/* between commands a sync connection has nothing to read:
+		 * a readable socket means Redis closed it (a restart, CLIENT
+		 * KILL, a timeout), so connect again before sending */
+		pfd.fd = ctx->rc->fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 0) == 0)
+			return 0;
+	}
+	return ra_reconnect(ctx);
+}
+
 redisReply *
 ra_call(struct ra_context *ctx, struct ra_args *a)
 {
@@ -411,7 +430,7 @@ ra_call(struct ra_context *ctx, struct ra_args *a)
 		    "out of memory");
 		return NULL;
 	}
-	if (ctx->rc == NULL && ra_reconnect(ctx) != 0)
+	if (ra_fresh(ctx) != 0)
 		return NULL;
 	for (attempt = 0; attempt < 2; attempt++) {
 		r = redisCommandArgv(ctx->rc, a->argc, (const char **)a->argv,

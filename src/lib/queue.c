@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,25 +112,14 @@ queue_conn_error(const struct ra_context *ctx)
 int
 queue_fresh(struct ra_context *ctx)
 {
-	struct pollfd pfd;
-
-	if (ctx->rc != NULL && ctx->rc->err == 0) {
-		pfd.fd = ctx->rc->fd;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		if (poll(&pfd, 1, 0) == 0)
-			return 0;
-	}
-	return ra_reconnect(ctx);
+	return ra_fresh(ctx);
 }
 
-/* ra_call on a connection queue_fresh() checked: the first call after a
- * Redis restart reconnects instead of failing. */
+/* ra_call, which reconnects first when Redis closed the connection: the
+ * first call after a Redis restart succeeds. */
 static redisReply *
 queue_call(struct ra_context *ctx, struct ra_args *a)
 {
-	if (queue_fresh(ctx) != 0)
-		return NULL;
 	return ra_call(ctx, a);
 }
 

@@ -93,6 +93,13 @@ int	ra_check_ttl(const char *what, double ttl, bool allow_default,
 int	ra_random_token(char *buf);
 
 /*
+ * Make sure ctx has a live connection before a command is sent: connect
+ * when there is none or when Redis closed it meanwhile (nothing is ever
+ * sent twice).  Returns 0, or -1 with ctx->err set.
+ */
+int	ra_fresh(struct ra_context *ctx);
+
+/*
  * Is r Redis' answer to a call of a function it does not have (a server
  * that lost its functions, or a new one after a failover)?
  */
