@@ -50,7 +50,7 @@ end
 -- prefers the item).  An item carries at most 256 names; binding one more
 -- drops its lexicographically first name.
 --
--- KEYS: the 12 pool keys (see lib/alloc.lua)
+-- KEYS: the 12 pool keys (see item.lua)
 -- ARGV: 1 name, 2 item, 3 ttl ms (-1 = the pool's bind_ttl, 0 = forever)
 -- Returns: 1
 -- Errors: NOT_FOUND (no such item, or draining), NO_SUCH_POOL,
@@ -74,7 +74,7 @@ end)
 
 -- unbind: remove a binding.
 --
--- KEYS: the 12 pool keys (see lib/alloc.lua)
+-- KEYS: the 12 pool keys (see item.lua)
 -- ARGV: 1 name
 -- Returns: 1 if the name was bound, else 0.
 -- Errors: NO_SUCH_POOL, BAD_ARGUMENT
@@ -95,7 +95,7 @@ end)
 -- binding: the item a name is bound to (an expired binding reads as
 -- none; reclaim removes it).
 --
--- KEYS: the 12 pool keys (see lib/alloc.lua)
+-- KEYS: the 12 pool keys (see item.lua)
 -- ARGV: 1 name
 -- Returns: the item, or nil.
 -- Errors: NO_SUCH_POOL, BAD_ARGUMENT
@@ -118,7 +118,7 @@ end)
 -- bindings: the names bound to an item (at most 256, sorted; expired
 -- ones left out).
 --
--- KEYS: the 12 pool keys (see lib/alloc.lua)
+-- KEYS: the 12 pool keys (see item.lua)
 -- ARGV: 1 item
 -- Returns: array of names.
 -- Errors: NO_SUCH_POOL, BAD_ARGUMENT

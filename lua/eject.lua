@@ -115,7 +115,7 @@ end
 -- stay valid); 0 ms ends a quarantine now.  A longer quarantine already
 -- running is kept.
 --
--- KEYS: the 12 pool keys (see lib/alloc.lua)
+-- KEYS: the 12 pool keys (see item.lua)
 -- ARGV: 1 item, 2 duration ms
 -- Returns: the end of the quarantine (ms), 0 when lifted.
 -- Errors: NOT_FOUND (no such item, or draining), NO_SUCH_POOL,
@@ -146,9 +146,9 @@ end)
 
 -- report: an item's outcome without a lease (passive health
 -- feedback): the same failure counting, ejection and latency average as
--- release.lua.
+-- release.
 --
--- KEYS: the 12 pool keys (see lib/alloc.lua)
+-- KEYS: the 12 pool keys (see item.lua)
 -- ARGV: 1 item, 2 outcome (NONE, OK, FAILED, BANNED), 3 latency ms
 --       (< 0 = unknown)
 -- Returns: 1

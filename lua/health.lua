@@ -1,7 +1,7 @@
 -- health.lua: active health checks: due checks claimed across daemons,
 -- results recorded in batches, the per-item health state and its counts.
 --
--- Those scripts take the 12 pool keys (lua/lib/alloc.lua) and three more:
+-- Those functions take the 12 pool keys (item.lua) and three more:
 --   KEYS[13] due     ZSET  item -> next active check (ms)
 --   KEYS[14] health  HASH  item -> st,ok,ko,since,ej,ejt,err
 --                          (st: n unknown, u up, d down; ok/ko:
@@ -125,7 +125,7 @@ end
 -- The report script sets the real next due time.  Entries whose item left
 -- the pool are dropped with their health state.
 --
--- KEYS: the 12 pool keys (see lib/alloc.lua), 13 due ZSET (item -> next
+-- KEYS: the 12 pool keys (see item.lua), 13 due ZSET (item -> next
 --       probe ms), 14 health HASH (item -> state), 15 health stats HASH
 -- ARGV: 1 max checks to claim (1..10000), 2 lease ms
 -- Returns: the claimed items (array, possibly empty)
@@ -170,7 +170,7 @@ end)
 -- stable, fastinter while changing, downinter while DOWN, with jitter).
 -- Several results of one pool go in one call (the prober batches them).
 --
--- KEYS: the 12 pool keys (see lib/alloc.lua), 13 due ZSET, 14 health HASH,
+-- KEYS: the 12 pool keys (see item.lua), 13 due ZSET, 14 health HASH,
 --       15 health stats HASH
 -- ARGV: 1 rise, 2 fall, 3 inter ms, 4 fastinter ms, 5 downinter ms,
 --       6 jitter per mille (0..500), 7 latency step ms (0 = latency does
@@ -369,7 +369,7 @@ end)
 -- page per call.  Items already scheduled keep their time (ZADD NX);
 -- new ones are spread over spread ms so checks do not come in bursts.
 --
--- KEYS: the 12 pool keys (see lib/alloc.lua), 13 due ZSET, 14 health HASH,
+-- KEYS: the 12 pool keys (see item.lua), 13 due ZSET, 14 health HASH,
 --       15 health stats HASH
 -- ARGV: 1 HSCAN cursor, 2 page size (1..10000), 3 spread ms,
 --       4 random offset 0..999
@@ -404,7 +404,7 @@ end)
 
 -- health_counts: health totals of a pool, O(1) in its size.
 --
--- KEYS: the 12 pool keys (see lib/alloc.lua), 13 due ZSET, 14 health HASH,
+-- KEYS: the 12 pool keys (see item.lua), 13 due ZSET, 14 health HASH,
 --       15 health stats HASH
 -- ARGV: none
 -- Returns: { up, down, probes, { reason, count, ... } } (errors by

@@ -264,8 +264,8 @@ end
 -- bigger requests).  A new item is free; an existing one gets the new
 -- priority and expiry and keeps its state; a draining one comes back.
 --
--- KEYS: the 12 pool keys (see lib/alloc.lua)
--- ARGV: 1 generation (0 = the pool's current one; see assign_begin.lua),
+-- KEYS: the 12 pool keys (see item.lua)
+-- ARGV: 1 generation (0 = the pool's current one; see assign_begin),
 --       then per item: key, priority (-32768..32767),
 --       expires ms from now (0 = never)
 -- Returns: the number of items that were new.
@@ -402,7 +402,7 @@ end)
 -- items_remove: remove items (one chunk): free and quarantined ones
 -- at once, held ones drain (leave when their last lease ends).
 --
--- KEYS: the 12 pool keys (see lib/alloc.lua)
+-- KEYS: the 12 pool keys (see item.lua)
 -- ARGV: the items
 -- Returns: the number of items that were in the pool.
 -- Errors: NO_SUCH_POOL, BAD_ARGUMENT (nothing changes).
@@ -421,10 +421,10 @@ register('items_remove', WRITE, function()
 end)
 
 -- assign_begin: start an assign (or clear): a new generation.  The
--- items of the assign are then added with it (items_add.lua) and
--- assign_sweep.lua removes every item of an older generation.
+-- items of the assign are then added with it (items_add) and
+-- assign_sweep removes every item of an older generation.
 --
--- KEYS: the 12 pool keys (see lib/alloc.lua)
+-- KEYS: the 12 pool keys (see item.lua)
 -- ARGV: none
 -- Returns: the new generation.
 -- Errors: NO_SUCH_POOL
@@ -437,7 +437,7 @@ end)
 -- assign_sweep: one bounded step of the sweep after an assign:
 -- items of a generation older than ARGV[1] are removed (held ones drain).
 --
--- KEYS: the 12 pool keys (see lib/alloc.lua)
+-- KEYS: the 12 pool keys (see item.lua)
 -- ARGV: 1 generation, 2 scan cursor ("0" first), 3 count
 -- Returns: { next cursor ("0" = done), items removed in this step }
 -- Errors: NO_SUCH_POOL, BAD_ARGUMENT
@@ -465,7 +465,7 @@ end)
 
 -- list: one page of a pool's items (HSCAN cursor).
 --
--- KEYS: the 12 pool keys (see lib/alloc.lua)
+-- KEYS: the 12 pool keys (see item.lua)
 -- ARGV: 1 cursor ("0" starts), 2 count, 3 state filter ("" = every state,
 --       else one of f l s q d)
 -- Returns: { next cursor ("0" = done), { key, state, priority, holders,

@@ -163,7 +163,7 @@ end)
 
 -- renew: extend a lease to now + ttl.
 --
--- KEYS: the 12 pool keys (see lib/alloc.lua)
+-- KEYS: the 12 pool keys (see item.lua)
 -- ARGV: 1 token, 2 ttl ms (-1 = the pool's lease ttl)
 -- Returns: the new lease expiry (ms).
 -- Errors: NOT_OWNED (no such lease, or it expired: nothing changes but
@@ -198,7 +198,7 @@ end)
 -- BANNED quarantines it for ban_time.  A quarantined item stays so; a
 -- removed (draining) or expired item leaves with its last holder.
 --
--- KEYS: the 12 pool keys (see lib/alloc.lua)
+-- KEYS: the 12 pool keys (see item.lua)
 -- ARGV: 1 token, 2 outcome (NONE, OK, FAILED, BANNED), 3 latency ms
 --       (< 0 = unknown)
 -- Returns: 1

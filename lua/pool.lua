@@ -4,7 +4,7 @@
 -- pool_create: create a pool or update its settings (items are kept);
 -- brings back a pool that is being deleted.
 --
--- KEYS: the 12 pool keys (see lib/alloc.lua), 13: the registry SET of pools
+-- KEYS: the 12 pool keys (see item.lua), 13: the registry SET of pools
 -- ARGV: 1 pool name, 2 shared (0/1), 3 max_shares (0 = unlimited),
 --       4 lease_ttl ms (> 0), 5 bind_ttl ms (0 = forever),
 --       6 eject_failures (0 = off), 7 eject_base ms, 8 eject_max ms,
@@ -43,7 +43,7 @@ end)
 
 -- pool_get: a pool's settings.
 --
--- KEYS: the 12 pool keys (see lib/alloc.lua)
+-- KEYS: the 12 pool keys (see item.lua)
 -- ARGV: none
 -- Returns: { shared, max_shares, lease_ttl ms, bind_ttl ms,
 --   eject_failures, eject_base ms, eject_max ms, eject_max_percent,
@@ -61,7 +61,7 @@ end)
 -- from the registry; every step removes up to count items (held ones
 -- drain); when no item is left every key goes.
 --
--- KEYS: the 12 pool keys (see lib/alloc.lua), 13: the registry SET of pools
+-- KEYS: the 12 pool keys (see item.lua), 13: the registry SET of pools
 -- ARGV: 1 pool name, 2 scan cursor ("0" first), 3 count, 4 first (1/0)
 -- Returns: { next cursor ("0" = sweep done), items left (draining) }
 -- Errors: NO_SUCH_POOL, BAD_ARGUMENT
@@ -106,7 +106,7 @@ end)
 -- of one structure, and adds up the per-state counts to compare them
 -- with the counters at the end.
 --
--- KEYS: the 12 pool keys (see lib/alloc.lua)
+-- KEYS: the 12 pool keys (see item.lua)
 -- ARGV: 1 phase (1..11), 2 cursor ("0" starts a phase), 3 count
 -- Returns: { next phase (0 = done), next cursor, { violation lines },
 --   { free, leased, shared, quarantined, draining, holders } counted in

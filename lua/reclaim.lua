@@ -62,7 +62,7 @@ end
 -- items and ended quarantines (the lease path does a small batch of
 -- this on every call; this is the periodic sweep).
 --
--- KEYS: the 12 pool keys (see lib/alloc.lua)
+-- KEYS: the 12 pool keys (see item.lua)
 -- ARGV: 1 count
 -- Returns: { leases, bindings, items, quarantine } reclaimed
 -- Errors: NO_SUCH_POOL, BAD_ARGUMENT
@@ -77,7 +77,7 @@ end)
 -- counts: items per state, O(1) (after reclaiming a small batch of
 -- expired leases, bindings, items and quarantines).
 --
--- KEYS: the 12 pool keys (see lib/alloc.lua)
+-- KEYS: the 12 pool keys (see item.lua)
 -- ARGV: 1 reclaim batch
 -- Returns: { total, free, leased, shared, quarantined, draining, leases,
 --   bindings }

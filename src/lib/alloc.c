@@ -1,8 +1,8 @@
 /*
  * alloc.c: the synchronous resource allocator calls.  Each builds its
- * EVALSHA with the shared builders (alloc_codec.c), runs it with ra_call()
- * and decodes the reply with the shared decoders; bulk calls are chunked
- * so no script touches more than the connection's batch of items.
+ * function call with the shared builders (alloc_codec.c), runs it with
+ * ra_call() and decodes the reply with the shared decoders; bulk calls
+ * are chunked so no call touches more than half the connection's batch.
  */
 #include "config.h"
 
@@ -343,7 +343,7 @@ ra_gc(struct ra_context *ctx, const char *pool, unsigned count,
 	return 0;
 }
 
-/* A check.lua reply: { phase, cursor, { lines }, { numbers } }. */
+/* An ra1_check reply: { phase, cursor, { lines }, { numbers } }. */
 static bool
 is_check_reply(const redisReply *r)
 {

@@ -1,7 +1,7 @@
 /*
  * alloc_async.c: the asynchronous allocator calls on a hiredis async
  * context.  They use the builders and decoders of alloc_codec.c, like the
- * sync calls; add, remove and assign chain one script call per chunk and
+ * sync calls; add, remove and assign chain one function call per chunk and
  * run the caller's callback once at the end.
  */
 #include "config.h"

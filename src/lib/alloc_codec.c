@@ -1,5 +1,5 @@
 /*
- * alloc_codec.c: the allocator's EVALSHA argument builders (with input
+ * alloc_codec.c: the allocator's FCALL argument builders (with input
  * validation) and reply decoders, shared by the sync and async calls,
  * plus the small value helpers of the allocator API.
  */
@@ -13,7 +13,7 @@
 
 #include "ra_alloc.h"
 
-/* Key suffixes of a pool, in the order of KEYS in lua/lib/alloc.lua. */
+/* Key suffixes of a pool, in the order of KEYS in lua/item.lua. */
 static const char *const pool_suffix[] = {
 	":meta", ":items", ":free", ":shared", ":leases", ":lease",
 	":quarantine", ":bind", ":bindexp", ":bindrev", ":itemexp", ":fence"
@@ -28,7 +28,7 @@ static const char *const state_names[RA_STATE__COUNT] = {
 	[RA_STATE_DRAINING] = "draining",
 };
 
-/* State letters of the scripts ("" for any). */
+/* State letters of the functions ("" for any). */
 static const char *const state_letters[RA_STATE__COUNT] = {
 	[RA_STATE_ANY] = "",
 	[RA_STATE_FREE] = "f",
@@ -130,12 +130,12 @@ ra_list_deinit(struct ra_list *l)
 	l->n = 0;
 }
 
-/* Start a call of a pool script: the 12 pool keys. */
+/* Start a call of a pool function: the 12 pool keys. */
 static int
-pool_start(struct ra_args *a, int script, const char *prefix,
+pool_start(struct ra_args *a, int fn, const char *prefix,
     const char *pool, int *err, char *errstr)
 {
-	return ra_args_pool(a, script, prefix, pool, pool_suffix,
+	return ra_args_pool(a, fn, prefix, pool, pool_suffix,
 	    sizeof pool_suffix / sizeof pool_suffix[0], err, errstr);
 }
 
@@ -745,7 +745,7 @@ ra_decode_counts(const redisReply *r, struct ra_result *res)
 	c->bindings = v[7];
 }
 
-/* The state of a script letter. */
+/* The state of a state letter from a function. */
 static enum ra_state
 state_of(const char *s)
 {

@@ -14,7 +14,7 @@
 struct ra_async {
 	redisAsyncContext	*ac;		/* (ref) the caller owns it */
 	char			*prefix;	/* owned key prefix */
-	unsigned		 batch;		/* items per script call */
+	unsigned		 batch;		/* items per bulk call */
 };
 
 /* One call in flight. */

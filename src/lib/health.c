@@ -12,7 +12,7 @@
 
 #include "ra_internal.h"
 
-/* The 12 pool keys of the allocator scripts, then the 3 health keys. */
+/* The 12 pool keys of the allocator functions, then the 3 health keys. */
 static const char *const health_suffix[] = {
 	":meta", ":items", ":free", ":shared", ":leases", ":lease",
 	":quarantine", ":bind", ":bindexp", ":bindrev", ":itemexp", ":fence",
@@ -59,12 +59,12 @@ ra_health_counts_deinit(struct ra_health_counts *c)
 		ra_strlist_deinit(&c->errors);
 }
 
-/* Start a health script call; -1 with err set on a bad pool name. */
+/* Start a health function call; -1 with err set on a bad pool name. */
 static int
-health_start(struct ra_args *a, int script, const char *prefix,
+health_start(struct ra_args *a, int fn, const char *prefix,
     const char *pool, int *err, char *errstr)
 {
-	return ra_args_pool(a, script, prefix, pool, health_suffix,
+	return ra_args_pool(a, fn, prefix, pool, health_suffix,
 	    sizeof health_suffix / sizeof health_suffix[0], err, errstr);
 }
 

@@ -25,7 +25,7 @@ static const char *const lock_status_names[] = {
 	[RA_LOCK_ERROR] = "ERROR",
 };
 
-/* Comparison words lock_cond.lua understands, by enum ra_lock_cmp. */
+/* Comparison words ra1_lock_cond understands, by enum ra_lock_cmp. */
 static const char *const lock_cmp_words[RA_CMP__COUNT] = {
 	[RA_CMP_GT] = "gt",
 	[RA_CMP_LT] = "lt",
@@ -43,7 +43,7 @@ ra_lock_status_name(enum ra_lock_status s)
 	return lock_status_names[s];
 }
 
-/* A TTL in seconds as script milliseconds: <= 0 is 0 (no expiry), a
+/* A TTL in seconds as function milliseconds: <= 0 is 0 (no expiry), a
  * positive TTL is at least 1 ms so it never turns into "no expiry". */
 static long long
 lock_ttl_ms(double ttl)
@@ -168,7 +168,7 @@ ra_lock_signal_key(const char *prefix, const char *name, char *buf,
 /* Argument builders and decoders (sync and async share them)          */
 /* ------------------------------------------------------------------ */
 
-/* lock_acquire.lua: KEYS lock, fence; ARGV owner, ttl ms, re-entrant. */
+/* ra1_lock_acquire: KEYS lock, fence; ARGV owner, ttl ms, re-entrant. */
 static void
 args_acquire(struct ra_args *a, const char *prefix, const char *name,
     const char *owner, double ttl, int flags)
@@ -181,7 +181,7 @@ args_acquire(struct ra_args *a, const char *prefix, const char *name,
 	ra_args_str(a, (flags & RA_LOCK_REENTRANT) ? "1" : "0");
 }
 
-/* lock_release.lua: KEYS lock, signal; ARGV owner, force, token ms. */
+/* ra1_lock_release: KEYS lock, signal; ARGV owner, force, token ms. */
 static void
 args_release(struct ra_args *a, const char *prefix, const char *name,
     const char *owner, int force)
@@ -194,7 +194,7 @@ args_release(struct ra_args *a, const char *prefix, const char *name,
 	ra_args_ll(a, RA_LOCK_SIGNAL_MS);
 }
 
-/* lock_extend.lua: KEYS lock; ARGV owner, ms, replace. */
+/* ra1_lock_extend: KEYS lock; ARGV owner, ms, replace. */
 static void
 args_extend(struct ra_args *a, const char *prefix, const char *name,
     const char *owner, double ttl, int replace)
@@ -237,7 +237,7 @@ decode_integer(const redisReply *r, struct ra_result *res)
 /*
  * Run a plain command (BLPOP, SSCAN, EXISTS...) on a sync context,
  * reconnecting first if needed.  Returns the reply (caller frees) or NULL
- * with ctx->err set; an error reply is mapped like script errors.
+ * with ctx->err set; an error reply is mapped like function errors.
  */
 static redisReply *
 lock_command(struct ra_context *ctx, int argc, const char **argv,
@@ -714,9 +714,9 @@ bad:
 	return -1;
 }
 
-/* Run lock_pool.lua op over names in chunks of the batch size; staging
+/* Run ra1_lock_pool op over names in chunks of the batch size; staging
  * (may be NULL) is KEYS[2], stage_ms goes before the names for "stage".
- * Adds the script's answers into *total (may be NULL). */
+ * Adds the function's answers into *total (may be NULL). */
 static int
 pool_chunks(struct ra_context *ctx, const char *pool, const char *op,
     const char *staging, const char *const *names, size_t n,

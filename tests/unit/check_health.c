@@ -1,5 +1,5 @@
 /*
- * check_health.c: the health state scripts against a real redis-server:
+ * check_health.c: the health state functions against a real redis-server:
  * due checks claimed once between claimers, rise/fall, DOWN items not
  * leased and back after rise, latency sub-classes ordering leases,
  * eviction, the early end of an ejection, counts, items that left.
