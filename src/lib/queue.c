@@ -1,8 +1,8 @@
 /*
  * queue.c: the task queue: submit, wait, policies, and the worker side
  * (take, heartbeat, progress, complete, fail with backoff, dead letters).
- * Every state change is one script of lua/queue_*.lua on the keys of one
- * queue name, which share the hash tag {<prefix>:q:<name>}.
+ * Every state change is one call of a function of lua/queue.lua on the
+ * keys of one queue name, which share the hash tag {<prefix>:q:<name>}.
  */
 #include "config.h"
 
@@ -17,7 +17,7 @@
 
 #include "queue_internal.h"
 
-/* The sixteen keys every queue script takes, in KEYS order. */
+/* The sixteen keys every queue function takes, in KEYS order. */
 static const char *const queue_suffixes[] = {
 	":queue", ":processing", ":leases", ":delayed", ":dead", ":wake",
 	":workers", ":expire", ":state", ":payload", ":result", ":error",
@@ -67,7 +67,7 @@ ra_task_state_name(enum ra_task_state s)
 	return ra_task_state_names[s];
 }
 
-/* Parse a state word from a script; -1 if unknown. */
+/* Parse a state word from a function; -1 if unknown. */
 static int
 task_state_parse(const char *s, size_t len)
 {
@@ -107,20 +107,6 @@ queue_conn_error(const struct ra_context *ctx)
 {
 	return ctx->err == RA_ERR_BACKEND_DOWN || ctx->err == RA_ERR_IO ||
 	    (ctx->err == RA_ERR_TIMEOUT && ctx->rc == NULL);
-}
-
-int
-queue_fresh(struct ra_context *ctx)
-{
-	return ra_fresh(ctx);
-}
-
-/* ra_call, which reconnects first when Redis closed the connection: the
- * first call after a Redis restart succeeds. */
-static redisReply *
-queue_call(struct ra_context *ctx, struct ra_args *a)
-{
-	return ra_call(ctx, a);
 }
 
 void
@@ -327,16 +313,16 @@ queue_key(const char *prefix, const char *name, const char *suffix,
 	return k;
 }
 
-/* Start a call of script with the sixteen queue keys of name and, when
+/* Start a call of fn with the sixteen queue keys of name and, when
  * id is given, the task's notify key. */
 static void
-queue_args(struct ra_args *a, int script, const char *prefix,
+queue_args(struct ra_args *a, int fn, const char *prefix,
     const char *name, const char *id)
 {
 	size_t i;
 	char *k;
 
-	ra_args_init(a, script);
+	ra_args_init(a, fn);
 	for (i = 0; i < QUEUE_NKEYS; i++) {
 		if ((k = queue_key(prefix, name, queue_suffixes[i], NULL)) ==
 		    NULL) {
@@ -363,7 +349,7 @@ queue_send(struct ra_context *ctx, struct ra_args *a)
 {
 	redisReply *r;
 
-	r = queue_call(ctx, a);
+	r = ra_call(ctx, a);
 	ra_args_deinit(a);
 	if (r == NULL)
 		return -1;
@@ -424,12 +410,12 @@ clear_error(struct ra_context *ctx)
 	ctx->errstr[0] = '\0';
 }
 
-/* ctx->err = PROTOCOL: a script answered something unexpected. */
+/* ctx->err = PROTOCOL: a function answered something unexpected. */
 static void
-set_protocol(struct ra_context *ctx, const char *script)
+set_protocol(struct ra_context *ctx, const char *fn)
 {
 	ra_set_error(&ctx->err, ctx->errstr, RA_ERR_PROTOCOL,
-	    "%s: unexpected reply", script);
+	    "%s: unexpected reply", fn);
 }
 
 /*
@@ -448,7 +434,7 @@ check_bulk(struct ra_context *ctx, const char *what, size_t len)
 
 	if (len <= QUEUE_BULK_MIN)
 		return 0;
-	if (queue_fresh(ctx) != 0)
+	if (ra_fresh(ctx) != 0)
 		return -1;
 	r = redisCommand(ctx->rc, "CONFIG GET proto-max-bulk-len");
 	if (r == NULL) {
@@ -565,7 +551,7 @@ ra_queue_status(struct ra_queue *q, struct ra_context *ctx, const char *name,
 	queue_args(&a, RA_FN_QUEUE_STATUS, ra_prefix(ctx), name, id);
 	ra_args_str(&a, id);
 	ra_args_ll(&a, (flags & RA_QUEUE_DELETE) ? 1 : 0);
-	r = queue_call(ctx, &a);
+	r = ra_call(ctx, &a);
 	ra_args_deinit(&a);
 	if (r == NULL)
 		return -1;
@@ -588,7 +574,7 @@ queue_reap_name(struct ra_queue *q, struct ra_context *ctx, const char *name,
 	ra_args_str(&a, ttl_ms >= 0 ? q->worker_id : "");
 	ra_args_ll(&a, ttl_ms >= 0 ? ttl_ms : 0);
 	ra_args_ll(&a, QUEUE_WAKE_CAP);
-	r = queue_call(ctx, &a);
+	r = ra_call(ctx, &a);
 	ra_args_deinit(&a);
 	if (r == NULL)
 		return -1;
@@ -666,7 +652,7 @@ queue_block(struct ra_context *ctx, char **keys, size_t n, long long ms)
 	long long cap;
 	bool stretched = false;
 
-	if (queue_fresh(ctx) != 0)
+	if (ra_fresh(ctx) != 0)
 		return -1;
 	if (ms < 1)
 		ms = 1;
@@ -955,7 +941,7 @@ ra_queue_cancel(struct ra_queue *q, struct ra_context *ctx, const char *name,
 		return -1;
 	queue_args(&a, RA_FN_QUEUE_CANCEL, ra_prefix(ctx), name, id);
 	ra_args_str(&a, id);
-	r = queue_call(ctx, &a);
+	r = ra_call(ctx, &a);
 	ra_args_deinit(&a);
 	if (r == NULL)
 		return -1;
@@ -993,7 +979,7 @@ ra_queue_dead(struct ra_queue *q, struct ra_context *ctx, const char *name,
 	queue_args(&a, RA_FN_QUEUE_DEAD, ra_prefix(ctx), name, NULL);
 	ra_args_ll(&a, (long long)start);
 	ra_args_ll(&a, count);
-	r = queue_call(ctx, &a);
+	r = ra_call(ctx, &a);
 	ra_args_deinit(&a);
 	if (r == NULL)
 		return -1;
@@ -1111,7 +1097,7 @@ ra_task_progress(struct ra_task *t, long long current, long long total)
 	ra_args_ll(&a, current);
 	ra_args_ll(&a, total);
 	ra_args_ms(&a, t->q->conf.lease);
-	r = queue_call(ctx, &a);
+	r = ra_call(ctx, &a);
 	ra_args_deinit(&a);
 	if (r == NULL) {
 		t->err = ctx->err;
@@ -1124,7 +1110,7 @@ ra_task_progress(struct ra_task *t, long long current, long long total)
 	return 0;
 }
 
-/* One take script on one name: 1 with *out filled, 0 when empty, -1 on
+/* One take call on one name: 1 with *out filled, 0 when empty, -1 on
  * error. */
 static int
 take_one(struct ra_queue *q, struct ra_context *ctx, const char *name,
@@ -1145,7 +1131,7 @@ take_one(struct ra_queue *q, struct ra_context *ctx, const char *name,
 	ra_args_str(&a, token);
 	ra_args_ms(&a, q->conf.lease);
 	ra_args_ll(&a, q->conf.batch);
-	r = queue_call(ctx, &a);
+	r = ra_call(ctx, &a);
 	ra_args_deinit(&a);
 	if (r == NULL)
 		return -1;

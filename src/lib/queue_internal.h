@@ -46,12 +46,6 @@ const struct queue_fn *queue_lookup(const struct ra_queue *q,
 int		queue_check_name(const char *name, int *err, char *errstr);
 /* True when ctx->err says the connection is gone (reconnect and retry). */
 bool		queue_conn_error(const struct ra_context *ctx);
-/* Make ctx's connection usable for the next command: connect when it has
- * none, reconnect when the server closed it since the last command (a
- * Redis restart): a synchronous connection has nothing to read between
- * commands, so a readable socket is a closed one.  Nothing is ever sent
- * twice.  0, or -1 with ctx->err. */
-int		queue_fresh(struct ra_context *ctx);
 /* Extend a lease (or NOT_OWNED) without a struct ra_task. */
 int		queue_heartbeat_id(struct ra_queue *q, struct ra_context *ctx,
 		    const char *name, const char *id, const char *token);

@@ -257,7 +257,7 @@ hb_main(void *arg)
 			workers_wait(w, &w->joined, QUEUE_BACKOFF_MAX_NS);
 			continue;
 		}
-		if (queue_fresh(ctx) != 0) {
+		if (ra_fresh(ctx) != 0) {
 			workers_wait(w, &w->joined,
 			    interval < QUEUE_BACKOFF_MAX_NS ? interval :
 			    QUEUE_BACKOFF_MAX_NS);
