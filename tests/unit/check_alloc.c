@@ -135,21 +135,6 @@ START_TEST(test_tokens)
 }
 END_TEST
 
-/* Redis TIME in ms, read on a connection of its own. */
-static long long
-redis_ms(void)
-{
-	redisContext *rc = tu_redis();
-	redisReply *r = redisCommand(rc, "TIME");
-	long long ms;
-
-	ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
-	ms = atoll(r->element[0]->str) * 1000 + atoll(r->element[1]->str) / 1000;
-	freeReplyObject(r);
-	redisFree(rc);
-	return ms;
-}
-
 /* A lost fence counter (a Redis without persistence restarted, a key
  * lost) starts again from the Redis clock, so fences still grow. */
 START_TEST(test_fence_survives_data_loss)
@@ -160,20 +145,20 @@ START_TEST(test_fence_survives_data_loss)
 	long long t0, f1, f2;
 
 	at_pool(ctx, "p", 0, 0, 2);
-	t0 = redis_ms();
+	t0 = at_redis_ms();
 	lease_ok(ctx, "p", -1, &l);
 	ck_assert_int_ge(l.fence, t0 * 1000);
 	/* a restart takes longer than a millisecond */
-	while (redis_ms() <= l.fence / 1000)
+	while (at_redis_ms() <= l.fence / 1000)
 		;
 	freeReplyObject(redisCommand(rc, "DEL {ra:p}:fence"));
 	lease_ok(ctx, "p", -1, &m);
 	ck_assert_int_gt(m.fence, l.fence);
-	ck_assert_int_le(m.fence, (redis_ms() + 1) * 1000);
+	ck_assert_int_le(m.fence, (at_redis_ms() + 1) * 1000);
 	/* the lock's counter too */
 	ck_assert_int_eq(ra_lock(ctx, "fl", "A", 5, &f1), 0);
 	ck_assert_int_eq(ra_unlock(ctx, "fl", "A"), 0);
-	while (redis_ms() <= f1 / 1000)
+	while (at_redis_ms() <= f1 / 1000)
 		;
 	freeReplyObject(redisCommand(rc, "DEL {ra:lock:fl}:fence"));
 	ck_assert_int_eq(ra_lock(ctx, "fl", "A", 5, &f2), 0);
@@ -415,7 +400,7 @@ START_TEST(test_bad_input)
 	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
 	ck_assert_int_eq(ra_add(ctx, "nosuch", bad, 1), -1);
 	ck_assert_int_eq(ctx->err, RA_ERR_NO_SUCH_POOL);
-	/* the scripts check too, for callers other than this library */
+	/* the functions check too, for callers other than this library */
 	rc = tu_redis();
 	r = redisCommand(rc, "FCALL %s 12 {ra:p}:meta {ra:p}:items "
 	    "{ra:p}:free {ra:p}:shared {ra:p}:leases {ra:p}:lease "
