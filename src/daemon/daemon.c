@@ -27,6 +27,9 @@
 #include "xmalloc.h"
 
 #define DAEMON_GC_INTERVAL	5	/* s between GC sweeps */
+/* Reclaimed per kind by one sweep call: the most the library gives one
+ * call (half a batch, about 1 ms of Redis time). */
+#define DAEMON_GC_COUNT		(RA_BATCH_DEFAULT / 2)
 #define DAEMON_RESYNC_DELAY	2	/* s before retrying a failed sync */
 
 struct ra_async *
@@ -346,16 +349,16 @@ static void daemon_gc_done_cb(struct ra_async *, struct ra_result *, void *);
 static void
 daemon_gc_send(struct ra_async *ra, struct gc_sweep *sw)
 {
-	if (ra_async_gc(ra, sw->pool, 0, daemon_gc_done_cb, sw) != 0) {
+	if (ra_async_gc(ra, sw->pool, DAEMON_GC_COUNT, daemon_gc_done_cb,
+	    sw) != 0) {
 		free(sw->pool);
 		free(sw);
 	}
 }
 
 /*
- * A gc call answered.  Each call reclaims at most half a batch of each
- * kind (about 1 ms of Redis time); one that reclaimed that many may have
- * left more behind, so the next call goes at once, until the backlog of
+ * A gc call answered.  One that reclaimed DAEMON_GC_COUNT of a kind may
+ * have left more behind, so the next call goes at once, until the backlog of
  * a mass expiry is gone.
  */
 static void
@@ -363,7 +366,7 @@ daemon_gc_done_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 {
 	struct gc_sweep *sw = arg;
 	struct daemon *d = sw->d;
-	long long full = RA_BATCH_DEFAULT / 2;
+	const long long full = DAEMON_GC_COUNT;
 	const struct ra_gc_stats *g = &res->u.gc;
 
 	if (res->err == RA_OK && (g->leases > 0 || g->quarantine > 0))
