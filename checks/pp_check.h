@@ -114,8 +114,9 @@ struct pp_check_type {
 	 * timeouts, no connection reuse and no TLS session cache; the plugin
 	 * must not change those.  h may be reused for later probes after
 	 * curl_easy_reset, so what the plugin points it to must outlive the
-	 * transfer (per-probe state, or the configuration).  *probe may receive per-probe state (e.g. a body buffer),
-	 * handed back to judge().  Returns 0, or -1 with *cause (then judge
+	 * transfer (per-probe state, or the configuration).  *probe may
+	 * receive per-probe state (e.g. a body buffer), handed back to
+	 * judge().  Returns 0, or -1 with *cause (then judge
 	 * is not called and *probe must be left NULL).
 	 */
 	int		 (*prepare)(void *conf, const struct pp_proxy *px,

@@ -1,10 +1,10 @@
 /*
- * redis.c: an asynchronous Redis connection of the daemon.  hiredis async
- * on the daemon's libevent loop; on connect AUTH, SELECT and CLIENT
- * SETNAME are pipelined ahead of everything; a PING every second that stays unanswered past the
- * timeout drops the connection (pending calls then fail with
- * BACKEND_DOWN, so no request hangs); reconnects back off from 50 ms to
- * 5 s.
+ * redis.c: an asynchronous Redis connection of the daemon (the main one,
+ * and the probes' own).  hiredis async on the daemon's libevent loop; on
+ * connect AUTH, SELECT and CLIENT SETNAME are pipelined ahead of
+ * everything; a PING every second that stays unanswered past the timeout
+ * drops the connection (pending calls then fail with BACKEND_DOWN, so no
+ * request hangs); reconnects back off from 50 ms to 5 s.
  */
 #include "config.h"
 
