@@ -149,10 +149,14 @@ register('check', READ, function()
 	local t = r[2]
 	local idx = { f = 1, l = 2, s = 3, q = 4, d = 5 }
 
+	-- reclaim may leave due times behind a batch and set rdue to its
+	-- now: only an rdue still ahead hides a due time
+	local ahead = conf.rdue and conf.rdue > now_ms()
+
 	for i = 1, #t, 2 do
 		local k, val = t[i], t[i + 1]
 		if (phase == 3 or phase == 6 or phase == 8 or phase == 10) and
-		    conf.rdue and tonumber(val) < conf.rdue then
+		    ahead and tonumber(val) < conf.rdue then
 			v('due time ' .. k .. ': ' .. val .. ' before the rdue ' ..
 			    string.format('%d', conf.rdue) .. ' of the pool')
 		end

@@ -1040,7 +1040,7 @@ START_TEST(test_check_finds_damage)
 	struct ra_lease l;
 	redisContext *rc = tu_redis();
 	size_t i;
-	int lost = 0, two = 0, nolease = 0, bind = 0, counter = 0;
+	int lost = 0, two = 0, nolease = 0, bind = 0, counter = 0, due = 0;
 
 	at_pool(ctx, "p", 0, 0, 5);
 	lease_ok(ctx, "p", -1, &l);
@@ -1053,6 +1053,9 @@ START_TEST(test_check_finds_damage)
 	    "%b", "ghost\0\0" "1\0" "0", (size_t)10));
 	freeReplyObject(redisCommand(rc, "HSET {ra:p}:bind m missing"));
 	freeReplyObject(redisCommand(rc, "HINCRBY {ra:p}:meta nshared 5"));
+	/* reclaim would skip the lease until then */
+	freeReplyObject(redisCommand(rc, "HSET {ra:p}:meta rdue "
+	    "8000000000000000"));
 	ck_assert_int_eq(ra_check_invariants(ctx, "p", &v), 0);
 	for (i = 0; i < v.n; i++) {
 		if (strstr(v.v[i], "item-001") && strstr(v.v[i], "lost"))
@@ -1065,10 +1068,12 @@ START_TEST(test_check_finds_damage)
 			bind = 1;
 		if (strstr(v.v[i], "counter"))
 			counter = 1;
+		if (strstr(v.v[i], l.token) && strstr(v.v[i], "before the rdue"))
+			due = 1;
 	}
-	ck_assert_msg(lost && two && nolease && bind && counter,
-	    "lost %d two %d lease %d bind %d counter %d (%zu lines)", lost, two,
-	    nolease, bind, counter, v.n);
+	ck_assert_msg(lost && two && nolease && bind && counter && due,
+	    "lost %d two %d lease %d bind %d counter %d due %d (%zu lines)",
+	    lost, two, nolease, bind, counter, due, v.n);
 	ra_strlist_deinit(&v);
 	ck_assert_int_eq(ra_check_invariants(ctx, "nope", &v), -1);
 	ck_assert_int_eq(ctx->err, RA_ERR_NO_SUCH_POOL);
