@@ -19,24 +19,28 @@ local HEALTH_REASONS = 16	-- distinct error reasons counted per pool
 -- (One match for the whole record: a loop over its fields costs several
 -- times more.)
 local HSTATE_PAT = '^(%a),(%d*),(%d*),(%d*),(%d*),(%d*),?(.*)$'
-local function hstate_get(item)
-	local s = redis.call('HGET', KEYS[14], item)
-	if not s then
+-- A health record read (nil: none yet), as a table hstate_save takes.
+local function hstate_decode(s)
+	local st, ok, ko, since, ej, ejt, err
+	if s then
+		st, ok, ko, since, ej, ejt, err = string.match(s, HSTATE_PAT)
+	end
+	if not st then		-- none, or not written by this version
 		return { st = 'n', ok = 0, ko = 0, since = 0, ej = 0, ejt = 0,
 		    err = '' }
 	end
-	local st, ok, ko, since, ej, ejt, err = string.match(s, HSTATE_PAT)
-	if not st then		-- not written by this version: start again
-		return { st = 'n', ok = 0, ko = 0, since = 0, ej = 0, ejt = 0,
-		    err = '' }
-	end
-	return { st = st, ok = tonumber(ok) or 0, ko = tonumber(ko) or 0,
-	    since = tonumber(since) or 0, ej = tonumber(ej) or 0,
-	    ejt = tonumber(ejt) or 0, err = err,
+	ok, ko, since = tonumber(ok) or 0, tonumber(ko) or 0,
+	    tonumber(since) or 0
+	ej, ejt = tonumber(ej) or 0, tonumber(ejt) or 0
+	return { st = st, ok = ok, ko = ko, since = since, ej = ej, ejt = ejt,
+	    err = err,
 	    -- what was read, so hstate_save writes only a change
-	    st0 = st, ok0 = tonumber(ok) or 0, ko0 = tonumber(ko) or 0,
-	    since0 = tonumber(since) or 0, ej0 = tonumber(ej) or 0,
-	    ejt0 = tonumber(ejt) or 0, err0 = err }
+	    st0 = st, ok0 = ok, ko0 = ko, since0 = since, ej0 = ej,
+	    ejt0 = ejt, err0 = err }
+end
+
+local function hstate_get(item)
+	return hstate_decode(redis.call('HGET', KEYS[14], item))
 end
 
 local function hstate_num(st)
@@ -146,9 +150,10 @@ register('health_claim', WRITE, function()
 	    'LIMIT', 0, count)
 	local out = {}
 	local args = {}
+	local there = #due > 0 and redis.call('HMGET', KEYS[2], unpack(due))
 	for i = 1, #due do
 		local item = due[i]
-		if redis.call('HEXISTS', KEYS[2], item) == 1 then
+		if there[i] then
 			out[#out + 1] = item
 			args[#args + 1] = now + lease
 			args[#args + 1] = item
@@ -238,16 +243,32 @@ register('health_report', WRITE, function()
 	-- next due times, set in one ZADD at the end
 	local due = {}
 
-	-- Record one result; returns its answer.
-	local function record(item, verdict, lat, reason, rnd, elapsed)
-		local m = item_get(item)
+	-- The batch's item records and health records in two calls (a call
+	-- per result costs more than all the rest of a stable result).  An
+	-- item given twice is read again the second time.
+	local names = {}
+	for i = 1, nres do
+		names[i] = ARGV[#spec + i * 6 - 5]
+	end
+	local items = redis.call('HMGET', KEYS[2], unpack(names))
+	local hrecs = redis.call('HMGET', KEYS[14], unpack(names))
+	local seen = {}
+
+	-- Record the i-th result; returns its answer.
+	local function record(i, item, verdict, lat, reason, rnd, elapsed)
+		local m, h
+		if seen[item] then
+			m, h = item_get(item), hstate_get(item)
+		else
+			seen[item] = true
+			m, h = items[i] and item_decode(items[i]), hstate_decode(hrecs[i])
+		end
 		if not m then
 			-- removed meanwhile: forget it
 			redis.call('ZREM', KEYS[13], item)
 			hstate_drop(item)
 			return { 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 }
 		end
-		local h = hstate_get(item)
 		local prev = h.st
 		local changed = false	-- m needs saving
 
@@ -354,7 +375,8 @@ register('health_report', WRITE, function()
 	local out = {}
 	for i = 0, nres - 1 do
 		local b = #spec + i * 6
-		out[#out + 1] = record(ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3]),
+		out[#out + 1] = record(i + 1, ARGV[b + 1], ARGV[b + 2],
+		    tonumber(ARGV[b + 3]),
 		    string.sub(ARGV[b + 4] or '', 1, 200), tonumber(ARGV[b + 5]),
 		    tonumber(ARGV[b + 6]))
 	end

@@ -20,6 +20,9 @@
  *        alloc_bench SOCK cpu N [ROUNDS]         (Redis time per lease,
  *                                                 release and trivial
  *                                                 function call)
+ *        alloc_bench SOCK health N [ROUNDS]      (Redis time per health
+ *                                                 result in batches of
+ *                                                 64, and per claim)
  */
 #include "config.h"
 
@@ -196,6 +199,19 @@ fcall_usec(redisContext *rc)
 	return calls > 0 ? usec / calls : 0;
 }
 
+/* The reference: FCALL ra_bench_one 0, a function that returns 1. */
+static void
+load_trivial(redisContext *rc)
+{
+	redisReply *r = redisCommand(rc, "FUNCTION LOAD REPLACE %s",
+	    "#!lua name=ra_bench\n"
+	    "redis.register_function('ra_bench_one', function() return 1 end)");
+
+	if (r == NULL || r->type == REDIS_REPLY_ERROR)
+		die("FUNCTION LOAD ra_bench", NULL);
+	freeReplyObject(r);
+}
+
 static void
 reset_stats(redisContext *rc)
 {
@@ -218,16 +234,10 @@ run_cpu(struct ra_context *ctx, const char *sock, long n, int rounds)
 	struct ra_lease l[64];
 	double lease = 1e9, release = 1e9, trivial = 1e9;
 	double sl, sr, st;
-	redisReply *r;
 	long i, ph;
 	int round;
 
-	r = redisCommand(rc, "FUNCTION LOAD REPLACE %s",
-	    "#!lua name=ra_bench\n"
-	    "redis.register_function('ra_bench_one', function() return 1 end)");
-	if (r == NULL || r->type == REDIS_REPLY_ERROR)
-		die("FUNCTION LOAD ra_bench", NULL);
-	freeReplyObject(r);
+	load_trivial(rc);
 	make_pool(ctx, "cpu", n < inflight ? inflight : n);
 	for (round = 0; round < rounds; round++) {
 		sl = sr = st = 0;
@@ -264,6 +274,91 @@ run_cpu(struct ra_context *ctx, const char *sock, long n, int rounds)
 	printf("ratio_lease_trivial %.1f\n", lease / trivial);
 	printf("ratio_release_trivial %.1f\n", release / trivial);
 	printf("ratio_pair_trivial %.1f\n", (lease + release) / trivial);
+	redisFree(rc);
+}
+
+/*
+ * Redis time per health check result, in the steady state of a prober: a
+ * pool of n items, every one UP, its results (latency 50 ms +- 1) sent in
+ * batches of 64 as the daemon sends them, and per claimed check (claims of
+ * 64).  The least of rounds runs, as in run_cpu.
+ */
+static void
+run_health(struct ra_context *ctx, const char *sock, long n, int rounds)
+{
+	redisContext *rc = redisConnectUnix(sock);
+	enum { BATCH = 64 };
+	struct ra_health_probe p[BATCH];
+	struct ra_health_conf hc;
+	struct ra_strlist claimed;
+	double report = 1e9, claim = 1e9, trivial = 1e9, sr, sc, st;
+	char (*keys)[32];
+	long i, b, nb;
+	int round;
+
+	if (n < BATCH)
+		n = BATCH;
+	load_trivial(rc);
+	make_pool(ctx, "health", n);
+	ra_health_conf_init(&hc);
+	hc.inter = 3600;	/* claims below find nothing due twice */
+	keys = calloc(n, sizeof *keys);
+	for (i = 0; i < n; i++)
+		snprintf(keys[i], sizeof keys[i], "http://10.%ld.%ld.%ld:8080",
+		    (i >> 16) & 255, (i >> 8) & 255, i & 255);
+	nb = n / BATCH;
+	/* two rounds unmeasured: every item UP, its latency settled */
+	for (round = -2; round < rounds; round++) {
+		sr = st = 0;
+		for (b = 0; b < nb; b++) {
+			for (i = 0; i < BATCH; i++) {
+				p[i].item = keys[b * BATCH + i];
+				p[i].verdict = RA_PROBE_UP;
+				p[i].latency_ms = 49 + (double)((b + i) % 3);
+				p[i].reason = NULL;
+				p[i].elapsed_ms = 50;
+			}
+			reset_stats(rc);
+			if (ra_health_report_batch(ctx, "health", p, BATCH, &hc,
+			    NULL) != 0)
+				die("health_report_batch", ctx);
+			sr += fcall_usec(rc) / BATCH;
+			reset_stats(rc);
+			for (i = 0; i < BATCH; i++)
+				freeReplyObject(redisCommand(rc,
+				    "FCALL ra_bench_one 0"));
+			st += fcall_usec(rc);
+		}
+		if (round >= 0 && sr / nb < report)
+			report = sr / nb;
+		if (round >= 0 && st / nb < trivial)
+			trivial = st / nb;
+	}
+	/* claims: every item due now, claimed BATCH at a time */
+	for (round = 0; round < rounds; round++) {
+		unsigned long long next;
+
+		freeReplyObject(redisCommand(rc, "DEL {ra:health}:due"));
+		if (ra_health_sync(ctx, "health", 0, (unsigned)n, 0, &next) != 0)
+			die("health_sync", ctx);
+		sc = 0;
+		for (b = 0; b < nb; b++) {
+			reset_stats(rc);
+			if (ra_health_claim(ctx, "health", BATCH, 60,
+			    &claimed) != 0)
+				die("health_claim", ctx);
+			sc += fcall_usec(rc) / (claimed.n ? claimed.n : 1);
+			ra_strlist_deinit(&claimed);
+		}
+		if (sc / nb < claim)
+			claim = sc / nb;
+	}
+	printf("health_usec_per_result %.2f\n", report);
+	printf("health_usec_per_claim %.2f\n", claim);
+	printf("health_usec_trivial %.2f\n", trivial);
+	printf("ratio_health_result_trivial %.1f\n", report / trivial);
+	printf("ratio_health_claim_trivial %.1f\n", claim / trivial);
+	free(keys);
 	redisFree(rc);
 }
 
@@ -720,6 +815,8 @@ main(int argc, char **argv)
 		printf("sync_pairs_per_sec %.0f\n", n / dt);
 	} else if (strcmp(mode, "cpu") == 0) {
 		run_cpu(ctx, sock, atol(argv[3]), argc > 4 ? atoi(argv[4]) : 5);
+	} else if (strcmp(mode, "health") == 0) {
+		run_health(ctx, sock, atol(argv[3]), argc > 4 ? atoi(argv[4]) : 5);
 	} else if (strcmp(mode, "async") == 0 && argc > 4) {
 		make_pool(ctx, "bench", 1000);
 		run_async(sock, atol(argv[3]), atoi(argv[4]));

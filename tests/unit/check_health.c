@@ -443,6 +443,33 @@ START_TEST(test_batch)
 }
 END_TEST
 
+/* An item given twice in one batch: the second result sees the first. */
+START_TEST(test_batch_same_item)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_health_conf hc;
+	struct ra_health_result out[3];
+	struct ra_health_probe p[3] = {
+		{ "item-000", RA_PROBE_DOWN, -1, "timeout", 0 },
+		{ "item-001", RA_PROBE_UP, 10, NULL, 0 },
+		{ "item-000", RA_PROBE_DOWN, -1, "timeout", 0 },
+	};
+
+	hc_init(&hc);
+	hc.fall = 2;
+	at_pool(ctx, "p", 0, 0, 2);
+	ck_assert_int_eq(ra_health_report_batch(ctx, "p", p, 3, &hc, out), 0);
+	ck_assert_int_eq(out[0].failures, 1);
+	ck_assert_int_eq(out[0].state, RA_HEALTH_UNKNOWN);
+	ck_assert_int_eq(out[2].failures, 2);
+	ck_assert_int_eq(out[2].state, RA_HEALTH_DOWN);
+	ck_assert_int_eq(out[2].prev, RA_HEALTH_UNKNOWN);
+	ck_assert_int_eq(out[1].successes, 1);
+	at_sound(ctx, "p");
+	ra_free(ctx);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -459,6 +486,7 @@ main(void)
 	tcase_add_test(tc, test_ejection_decays);
 	tcase_add_test(tc, test_bad_input);
 	tcase_add_test(tc, test_batch);
+	tcase_add_test(tc, test_batch_same_item);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
