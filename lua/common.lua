@@ -54,8 +54,48 @@ local function next_fence(key, now)
 	return f
 end
 
+-- Lua's unpack gives at most about 8000 values: calls with more
+-- arguments go in chunks of UNPACK_MAX (even, so pairs stay together).
+local UNPACK_MAX = 2000
+
+-- redis.call(cmd, key, [opt,] args...) in chunks.
+local function bulk(cmd, key, args, opt)
+	for i = 1, #args, UNPACK_MAX do
+		local last = math.min(i + UNPACK_MAX - 1, #args)
+		if opt then
+			redis.call(cmd, key, opt, unpack(args, i, last))
+		else
+			redis.call(cmd, key, unpack(args, i, last))
+		end
+	end
+end
+
+-- HMGET key fields..., in chunks: the values in the order of fields.
+local function hmget(key, fields)
+	if #fields <= UNPACK_MAX then
+		return redis.call('HMGET', key, unpack(fields))
+	end
+	local out = {}
+	for i = 1, #fields, UNPACK_MAX do
+		local v = redis.call('HMGET', key,
+		    unpack(fields, i, math.min(i + UNPACK_MAX - 1, #fields)))
+		for j = 1, #v do
+			out[i + j - 1] = v[j]
+		end
+	end
+	return out
+end
+
 local function fail(code, msg)
 	return redis.error_reply(code .. ' ' .. msg)
+end
+
+-- The numbers 0..1023 by their text ('' too, as 0), made once at load:
+-- NUM[s] or tonumber(s) reads a stored field without tonumber's strtod
+-- when it is small, as most are.
+local NUM = { [''] = 0 }
+for i = 0, 1023 do
+	NUM['' .. i] = i
 end
 
 -- A non-negative integer ARGV, or nil.

@@ -29,9 +29,9 @@ local function hstate_decode(s)
 		return { st = 'n', ok = 0, ko = 0, since = 0, ej = 0, ejt = 0,
 		    err = '' }
 	end
-	ok, ko, since = tonumber(ok) or 0, tonumber(ko) or 0,
+	ok, ko, since = NUM[ok] or tonumber(ok) or 0, NUM[ko] or tonumber(ko) or 0,
 	    tonumber(since) or 0
-	ej, ejt = tonumber(ej) or 0, tonumber(ejt) or 0
+	ej, ejt = NUM[ej] or tonumber(ej) or 0, NUM[ejt] or tonumber(ejt) or 0
 	return { st = st, ok = ok, ko = ko, since = since, ej = ej, ejt = ejt,
 	    err = err,
 	    -- what was read, so hstate_save writes only a change
@@ -43,14 +43,13 @@ local function hstate_get(item)
 	return hstate_decode(redis.call('HGET', KEYS[14], item))
 end
 
-local function hstate_num(st)
-	if st == 'u' then
-		return 1
-	elseif st == 'd' then
-		return 2
-	end
-	return 0
-end
+-- A health state as answered: 0 unknown, 1 up, 2 down.
+local HNUM = { n = 0, u = 1, d = 2 }
+
+-- Verdicts by their argument; UP and WARN count as successes.
+local V_UP, V_WARN, V_DOWN, V_UNKNOWN = 1, 2, 3, 4
+local VERDICT = { UP = V_UP, WARN = V_WARN, DOWN = V_DOWN,
+    UNKNOWN = V_UNKNOWN }
 
 -- Keep the per-state counts of KEYS[15] in step with one item's change.
 local function hstate_count(from, to)
@@ -150,7 +149,7 @@ register('health_claim', WRITE, function()
 	    'LIMIT', 0, count)
 	local out = {}
 	local args = {}
-	local there = #due > 0 and redis.call('HMGET', KEYS[2], unpack(due))
+	local there = #due > 0 and hmget(KEYS[2], due)
 	for i = 1, #due do
 		local item = due[i]
 		if there[i] then
@@ -161,9 +160,7 @@ register('health_claim', WRITE, function()
 			hstate_drop(item)
 		end
 	end
-	if #args > 0 then
-		redis.call('ZADD', KEYS[13], unpack(args))
-	end
+	bulk('ZADD', KEYS[13], args)
 	return out
 end)
 
@@ -184,9 +181,9 @@ end)
 --       item, verdict (UP, WARN, DOWN, UNKNOWN), latency ms (< 0 =
 --       unknown), reason (may be empty), random per mille (0..999), ms
 --       since the probe started (the interval runs from its start)
--- Returns: per result { state, prev, successes, failures, latency ms * 10,
---   latency class, next due ms, evicted, unquarantined, gone } with states
---   0 unknown, 1 up, 2 down
+-- Returns: 10 numbers per result, one flat array: state, prev, successes,
+--   failures, latency ms * 10, latency class, next due ms, evicted,
+--   unquarantined, gone, with states 0 unknown, 1 up, 2 down
 -- Errors: NO_SUCH_POOL, BAD_ARGUMENT (nothing changed)
 register('health_report', WRITE, function()
 	local HEALTH_BATCH = 100
@@ -213,24 +210,31 @@ register('health_report', WRITE, function()
 	if nres < 1 or nres > HEALTH_BATCH or nres ~= math.floor(nres) then
 		return bad('expected 1 to ' .. HEALTH_BATCH .. ' results of 6 values')
 	end
-	-- validate every result before changing anything
-	for i = 0, nres - 1 do
-		local b = #spec + i * 6
-		e = bad_key(ARGV[b + 1], 'item')
+	-- read and check every result before changing anything
+	local names, verdicts, lats, rnds, els = {}, {}, {}, {}, {}
+	for i = 1, nres do
+		local b = #spec + i * 6 - 6
+		local item, v, lat = ARGV[b + 1], VERDICT[ARGV[b + 2]],
+		    tonumber(ARGV[b + 3])
+		e = bad_key(item, 'item')
 		if e then return bad(e) end
-		local v = ARGV[b + 2]
-		if v ~= 'UP' and v ~= 'WARN' and v ~= 'DOWN' and v ~= 'UNKNOWN' then
+		if not v then
 			return bad('verdict must be UP, WARN, DOWN or UNKNOWN')
 		end
-		local lat = tonumber(ARGV[b + 3])
 		if lat == nil or lat ~= lat or lat > 86400000 then
 			return bad('latency must be a number of ms (< 0: unknown)')
 		end
-		local r
-		r, e = arg_range(ARGV[b + 5], 'random', 0, 999)
-		if not r then return bad(e) end
-		r, e = arg_range(ARGV[b + 6], 'elapsed', 0, MS_MAX)
-		if not r then return bad(e) end
+		-- (NUM holds the common small ones, and '' as 0)
+		local r, el = NUM[ARGV[b + 5]], NUM[ARGV[b + 6]]
+		if not r or r > 999 or ARGV[b + 5] == '' then
+			r, e = arg_range(ARGV[b + 5], 'random', 0, 999)
+			if not r then return bad(e) end
+		end
+		if not el or ARGV[b + 6] == '' then
+			el, e = arg_range(ARGV[b + 6], 'elapsed', 0, MS_MAX)
+			if not el then return bad(e) end
+		end
+		names[i], verdicts[i], lats[i], rnds[i], els[i] = item, v, lat, r, el
 	end
 
 	local now = now_ms()
@@ -240,22 +244,19 @@ register('health_report', WRITE, function()
 		CALL.lat_step = step
 	end
 
-	-- next due times, set in one ZADD at the end
-	local due = {}
-
 	-- The batch's item records and health records in two calls (a call
 	-- per result costs more than all the rest of a stable result).  An
 	-- item given twice is read again the second time.
-	local names = {}
-	for i = 1, nres do
-		names[i] = ARGV[#spec + i * 6 - 5]
-	end
-	local items = redis.call('HMGET', KEYS[2], unpack(names))
-	local hrecs = redis.call('HMGET', KEYS[14], unpack(names))
+	local items = hmget(KEYS[2], names)
+	local hrecs = hmget(KEYS[14], names)
 	local seen = {}
+	local out = {}		-- 10 numbers per result
+	local due = {}		-- next due times, set in one ZADD at the end
 
-	-- Record the i-th result; returns its answer.
-	local function record(i, item, verdict, lat, reason, rnd, elapsed)
+	-- Record the i-th result: its answer goes to out[10 i - 9 .. 10 i].
+	local function record(i)
+		local item, verdict, lat = names[i], verdicts[i], lats[i]
+		local o = i * 10 - 10
 		local m, h
 		if seen[item] then
 			m, h = item_get(item), hstate_get(item)
@@ -267,25 +268,35 @@ register('health_report', WRITE, function()
 			-- removed meanwhile: forget it
 			redis.call('ZREM', KEYS[13], item)
 			hstate_drop(item)
-			return { 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 }
+			out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5] =
+			    0, 0, 0, 0, 0
+			out[o + 6], out[o + 7], out[o + 8], out[o + 9], out[o + 10] =
+			    0, 0, 0, 0, 1
+			return
 		end
 		local prev = h.st
 		local changed = false	-- m needs saving
 
-		local ok = verdict == 'UP' or verdict == 'WARN'
-		local class_before = lat_class(m)
+		local ok = verdict <= V_WARN
+		local lat0, class_before = m.lat, lat_class(m)
 		if ok then
-			h.ok = math.min(h.ok + 1, streak)
+			if h.ok < streak then
+				h.ok = h.ok + 1
+			end
 			h.ko = 0
 			if lat >= 0 then
 				local avg = lat
-				if m.lat ~= 0 then
-					avg = m.lat * 0.7 + lat * 0.3
+				if lat0 ~= 0 then
+					avg = lat0 * 0.7 + lat * 0.3
 				end
-				avg = math.max(0.1, math.floor(avg * 10 + 0.5) / 10)
+				avg = math.floor(avg * 10 + 0.5) / 10
+				if avg < 0.1 then
+					avg = 0.1
+				end
 				-- a change under 5% (and 1 ms) is not worth a write
-				if m.lat == 0 or
-				    math.abs(avg - m.lat) >= math.max(1, m.lat * 0.05) then
+				local d = avg - lat0
+				if lat0 == 0 or d >= 1 and d >= lat0 * 0.05 or
+				    d <= -1 and -d >= lat0 * 0.05 then
 					m.lat = avg
 					changed = true
 				end
@@ -294,15 +305,18 @@ register('health_report', WRITE, function()
 				h.st = 'u'
 				h.since = now
 			end
-		elseif verdict == 'DOWN' then
-			h.ko = math.min(h.ko + 1, streak)
+		elseif verdict == V_DOWN then
+			if h.ko < streak then
+				h.ko = h.ko + 1
+			end
 			h.ok = 0
 			if h.st ~= 'd' and h.ko >= fall then
 				h.st = 'd'
 				h.since = now
 			end
 		end
-		if verdict ~= 'UP' and reason ~= '' then
+		if verdict ~= V_UP and ARGV[#spec + i * 6 - 2] ~= '' then
+			local reason = string.sub(ARGV[#spec + i * 6 - 2], 1, 200)
 			h.err = reason
 			hstate_count_error(reason)
 		end
@@ -314,7 +328,11 @@ register('health_report', WRITE, function()
 				item_remove(item, conf)
 				redis.call('ZREM', KEYS[13], item)
 				hstate_drop(item)
-				return { 2, hstate_num(prev), h.ok, h.ko, 0, 0, 0, 1, 0, 0 }
+				out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5] =
+				    2, HNUM[prev], h.ok, h.ko, 0
+				out[o + 6], out[o + 7], out[o + 8], out[o + 9], out[o + 10] =
+				    0, 0, 1, 0, 0
+				return
 			end
 			if m.st ~= 'q' or m.untl < now + MS_MAX / 2 then
 				-- DOWN: out of service until it is UP again
@@ -330,6 +348,7 @@ register('health_report', WRITE, function()
 			m = item_get(item)
 			unq = 1
 		end
+		local class = 0
 		if m then
 			-- a healthy interval (eject base time without a new ejection) lowers
 			-- the ejection count again
@@ -347,8 +366,12 @@ register('health_report', WRITE, function()
 			if changed then
 				item_save(item, m)
 			end
-			if lat_class(m) ~= class_before then
-				rescore(item, m)
+			class = class_before
+			if m.lat ~= lat0 then
+				class = lat_class(m)
+				if class ~= class_before then
+					rescore(item, m)
+				end
 			end
 		end
 
@@ -361,28 +384,28 @@ register('health_report', WRITE, function()
 		end
 		-- from the start of this probe, but never sooner than half an
 		-- interval from now (a probe that took longer than the interval)
-		local wait = math.max(1, math.floor(base *
-		    (1 + jitter * (2 * rnd - 999) / 999000)))
-		local nxt = now + math.max(wait - elapsed, math.floor(wait / 2))
+		local wait = math.floor(base * (1 + jitter * (2 * rnds[i] - 999) /
+		    999000))
+		if wait < 1 then
+			wait = 1
+		end
+		local half = math.floor(wait / 2)
+		wait = wait - els[i]
+		local nxt = now + (wait > half and wait or half)
 		due[#due + 1] = nxt
 		due[#due + 1] = item
 		hstate_save(item, h, prev)
-		return { hstate_num(h.st), hstate_num(prev), h.ok, h.ko,
-		    math.floor((m and m.lat or 0) * 10), m and lat_class(m) or 0, nxt,
-		    0, unq, 0 }
+		out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5] =
+		    HNUM[h.st], HNUM[prev], h.ok, h.ko,
+		    math.floor((m and m.lat or 0) * 10)
+		out[o + 6], out[o + 7], out[o + 8], out[o + 9], out[o + 10] =
+		    class, nxt, 0, unq, 0
 	end
 
-	local out = {}
-	for i = 0, nres - 1 do
-		local b = #spec + i * 6
-		out[#out + 1] = record(i + 1, ARGV[b + 1], ARGV[b + 2],
-		    tonumber(ARGV[b + 3]),
-		    string.sub(ARGV[b + 4] or '', 1, 200), tonumber(ARGV[b + 5]),
-		    tonumber(ARGV[b + 6]))
+	for i = 1, nres do
+		record(i)
 	end
-	if #due > 0 then
-		redis.call('ZADD', KEYS[13], unpack(due))
-	end
+	bulk('ZADD', KEYS[13], due)
 	return out
 end)
 
@@ -411,16 +434,14 @@ register('health_sync', WRITE, function()
 	if not tonumber(ARGV[1]) then return bad('cursor is not a number') end
 	local r = redis.call('HSCAN', KEYS[2], ARGV[1], 'COUNT', count)
 	local now = now_ms()
-	local args = { 'NX' }
+	local args = {}
 	local kv = r[2]
 	for i = 1, #kv, 2 do
 		local pos = (off + (i - 1) * 309) % 1000
 		args[#args + 1] = now + math.floor(spread * pos / 1000)
 		args[#args + 1] = kv[i]
 	end
-	if #args > 1 then
-		redis.call('ZADD', KEYS[13], unpack(args))
-	end
+	bulk('ZADD', KEYS[13], args, 'NX')
 	return tonumber(r[1])
 end)
 

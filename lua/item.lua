@@ -43,11 +43,11 @@ local function item_decode(s)
 	local p, e, st, h, sh, f, ej, lat, u, g =
 	    string.match(s .. ',,,,,,,,,', ITEM_PAT)
 	return {
-		prio = tonumber(p) or 0, exp = tonumber(e) or 0,
-		st = st ~= '' and st or 'f', h = tonumber(h) or 0,
-		sh = tonumber(sh) or 0, fail = tonumber(f) or 0,
-		ej = tonumber(ej) or 0, lat = tonumber(lat) or 0,
-		untl = tonumber(u) or 0, gen = tonumber(g) or 0,
+		prio = NUM[p] or tonumber(p) or 0, exp = NUM[e] or tonumber(e) or 0,
+		st = st ~= '' and st or 'f', h = NUM[h] or tonumber(h) or 0,
+		sh = NUM[sh] or tonumber(sh) or 0, fail = NUM[f] or tonumber(f) or 0,
+		ej = NUM[ej] or tonumber(ej) or 0, lat = NUM[lat] or tonumber(lat) or 0,
+		untl = NUM[u] or tonumber(u) or 0, gen = NUM[g] or tonumber(g) or 0,
 		raw = s		-- the stored text: item_save skips a no-op
 	}
 end
@@ -294,25 +294,12 @@ register('items_add', WRITE, function()
 		gen = tonumber(redis.call('HGET', KEYS[1], 'gen')) or 0
 	end
 	-- cmd key with args, in slices unpack can take
-	local function bulk(cmd, key, args)
-		for i = 1, #args, 2000 do
-			redis.call(cmd, key, unpack(args, i, math.min(i + 1999, #args)))
-		end
-	end
-
 	local now = now_ms()
 	local keys = {}
 	for i = 2, #ARGV, 3 do
 		keys[#keys + 1] = ARGV[i]
 	end
-	local cur = {}
-	for i = 1, #keys, 2000 do
-		local v = redis.call('HMGET', KEYS[2],
-		    unpack(keys, i, math.min(i + 1999, #keys)))
-		for j = 1, #v do
-			cur[i + j - 1] = v[j]
-		end
-	end
+	local cur = hmget(KEYS[2], keys)
 
 	-- New items are written in bulk (one sequence range, one ZADD, one HSET);
 	-- existing ones are updated in place, each key once even if given twice
@@ -392,10 +379,7 @@ register('items_add', WRITE, function()
 	if emin then
 		due_at(emin, conf)
 	end
-	for i = 1, #erem, 4000 do
-		redis.call('ZREM', KEYS[11], unpack(erem, i, math.min(i + 3999,
-		    #erem)))
-	end
+	bulk('ZREM', KEYS[11], erem)
 	return added
 end)
 

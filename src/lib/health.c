@@ -205,18 +205,17 @@ free_claim(struct ra_result *res)
 	ra_strlist_deinit(&res->u.strs);
 }
 
-/* One result's answer; false if its shape is wrong. */
+/* The answer of one result: 10 integers of the flat reply from e. */
+#define HEALTH_ANSWER	10
 static bool
-decode_one(const redisReply *r, struct ra_health_result *h)
+decode_one(redisReply *const *e, struct ra_health_result *h)
 {
-	long long v[10];
+	long long v[HEALTH_ANSWER];
 	size_t i;
 
 	memset(h, 0, sizeof *h);
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 10)
-		return false;
-	for (i = 0; i < 10; i++)
-		if (!ra_reply_ll(r->element[i], &v[i]))
+	for (i = 0; i < HEALTH_ANSWER; i++)
+		if (!ra_reply_ll(e[i], &v[i]))
 			return false;
 	h->state = (enum ra_health)(v[0] >= 0 && v[0] < RA_HEALTH__COUNT ?
 	    v[0] : 0);
@@ -237,8 +236,8 @@ decode_one(const redisReply *r, struct ra_health_result *h)
 static void
 decode_report(const redisReply *r, struct ra_result *res)
 {
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 1 ||
-	    !decode_one(r->element[0], &res->u.health))
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != HEALTH_ANSWER ||
+	    !decode_one(r->element, &res->u.health))
 		health_bad_reply(res, "health_report");
 }
 
@@ -246,27 +245,29 @@ static void
 decode_batch(const redisReply *r, struct ra_result *res)
 {
 	struct ra_health_results *b = &res->u.hbatch;
-	size_t i;
+	size_t i, n;
 
 	memset(b, 0, sizeof *b);
-	if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+	if (r->type != REDIS_REPLY_ARRAY || r->elements == 0 ||
+	    r->elements % HEALTH_ANSWER != 0) {
 		health_bad_reply(res, "health_report");
 		return;
 	}
-	if ((b->v = calloc(r->elements, sizeof *b->v)) == NULL) {
+	n = r->elements / HEALTH_ANSWER;
+	if ((b->v = calloc(n, sizeof *b->v)) == NULL) {
 		ra_set_error(&res->err, res->errstr, RA_ERR_OOM,
 		    "out of memory");
 		return;
 	}
-	for (i = 0; i < r->elements; i++) {
-		if (!decode_one(r->element[i], &b->v[i])) {
+	for (i = 0; i < n; i++) {
+		if (!decode_one(r->element + i * HEALTH_ANSWER, &b->v[i])) {
 			free(b->v);
 			b->v = NULL;
 			health_bad_reply(res, "health_report");
 			return;
 		}
 	}
-	b->n = r->elements;
+	b->n = n;
 }
 
 static void

@@ -82,6 +82,33 @@ START_TEST(test_claim_once)
 }
 END_TEST
 
+/* The largest sync page and claim the API allows: more values than one
+ * Lua unpack gives (about 8000). */
+START_TEST(test_claim_big)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_strlist c;
+	unsigned long long next;
+
+	at_pool(ctx, "p", 0, 0, 10000);
+	ck_assert_msg(ra_health_sync(ctx, "p", 0, 10000, 0, &next) == 0,
+	    "sync: %s", ctx->errstr);
+	/* HSCAN's COUNT is a hint: finish the pass */
+	while (next != 0)
+		ck_assert_int_eq(ra_health_sync(ctx, "p", next, 10000, 0,
+		    &next), 0);
+	ck_assert_msg(ra_health_claim(ctx, "p", 10000, 10, &c) == 0,
+	    "claim: %s", ctx->errstr);
+	ck_assert_uint_eq(c.n, 10000);
+	ra_strlist_deinit(&c);
+	ck_assert_int_eq(ra_health_claim(ctx, "p", 10000, 10, &c), 0);
+	ck_assert_uint_eq(c.n, 0);
+	ra_strlist_deinit(&c);
+	at_sound(ctx, "p");
+	ra_free(ctx);
+}
+END_TEST
+
 START_TEST(test_claim_lease_expires)
 {
 	struct ra_context *ctx = tu_connect();
@@ -478,6 +505,7 @@ main(void)
 
 	tcase_add_test(tc, test_claim_once);
 	tcase_add_test(tc, test_claim_lease_expires);
+	tcase_add_test(tc, test_claim_big);
 	tcase_add_test(tc, test_rise_fall_and_leasing);
 	tcase_add_test(tc, test_stable_writes_nothing);
 	tcase_add_test(tc, test_latency_class);
