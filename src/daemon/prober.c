@@ -43,16 +43,19 @@
 #define PROBER_SYNC_EVERY	5.0	/* s between due-set sync passes, at
 					 * least (or inter when longer) */
 #define PROBER_SYNC_BATCH	100	/* items per sync call (~0.5 ms) */
-#define PROBER_CLAIM_MAX	32	/* checks per claim call: the probes
+#define PROBER_CLAIM_MAX	64	/* checks per claim call: the probes
 					 * of one claim start in one go */
 #define PROBER_INFLIGHT_DEFAULT	1024
 #define PROBER_INFLIGHT_MAX	65536
 #define PROBER_OUT_MAX		4096	/* bytes of child output kept */
 #define PROBER_REAP_MS		10	/* polls for a child that closed */
 #define PROBER_ERRORS		8	/* reasons counted per pool */
-#define PROBER_BATCH		16	/* results per report script (~0.5 ms
-					 * of Redis time) */
-#define PROBER_FLUSH_MS		5	/* a partial batch waits this long */
+#define PROBER_BATCH		64	/* results per report call (~5 us of
+					 * Redis time each) */
+#define PROBER_FLUSH_MS		50	/* a partial batch waits this long:
+					 * batches fill at a few thousand
+					 * probes/s, and a state change is
+					 * recorded at most this much later */
 #define PROBER_SENDING_MAX	2	/* report calls in flight: a LEASE
 					 * never queues behind many */
 #define PROBER_IDLE_HANDLES	256	/* reset easy handles kept for reuse */

@@ -14,7 +14,8 @@ socket.  References from the same run: the LEASE latency of the same
 daemon and pool before the check was turned on (RELOAD), and the PING
 latency of the socket (what the machine's scheduling alone costs).
 
-Ends with "name value" lines: daemon_usec_per_probe and
+Then each function's calls and Redis time per call.  Ends with "name
+value" lines: daemon_usec_per_probe and
 redis_usec_per_probe (CPU time of the processes over the window, every
 probe, lease and timer included), redis_fcall_usec_per_probe (Redis' own
 time of every function call but LEASE's and RELEASE's over the window,
@@ -76,6 +77,7 @@ def slowlog_start(r):
     r.config_set("slowlog-max-len", 1000000)
     r.config_set("slowlog-log-slower-than", 0)
     r.slowlog_reset()
+    r.config_resetstat()
 
 
 def slowlog_functions(r):
@@ -83,13 +85,14 @@ def slowlog_functions(r):
     FCALL_RO) since slowlog_start, and how many entries the log held."""
     r.config_set("slowlog-log-slower-than", 10000)
     log = r.slowlog_get(-1)
-    per = {}
+    per, calls = {}, {}
     for e in log:
         argv = e["command"].split()
         if len(argv) > 1 and argv[0].upper() in (b"FCALL", b"FCALL_RO"):
             name = argv[1].decode()
             per[name] = per.get(name, 0) + e["duration"]
-    return per, len(log)
+            calls[name] = calls.get(name, 0) + 1
+    return per, calls, len(log)
 
 
 def pct(v, p):
@@ -184,7 +187,7 @@ pools = ( { name = "bench"; lease_ttl = 60; proxies_file = "%(t)s/proxies";
         lease_lat, ping_lat = measure(t, a.seconds)
         s1 = stats(c, "bench")
         c1, r1, w1 = cpu_of(pp.pid), cpu_of(rs.pid), time.time()
-        fn, logged = slowlog_functions(rc)
+        fn, ncalls, logged = slowlog_functions(rc)
         if logged >= 1000000:
             print("warning: SLOWLOG full, Redis time per probe too low")
         hot = sum(v for k, v in fn.items()
@@ -218,6 +221,16 @@ pools = ( { name = "bench"; lease_ttl = 60; proxies_file = "%(t)s/proxies";
               "probing, p99 %.3f ms before" %
               (pct(ping_lat, 0.5), pct(ping_lat, 0.99),
                pct(idle_ping, 0.99)))
+        cs = rc.info("commandstats")
+        print("redis commands per probe (functions' own calls included): " +
+              ", ".join("%s %.2f" % (k[8:], v["calls"] / probes)
+                        for k, v in sorted(cs.items(),
+                                           key=lambda kv: -kv[1]["calls"])
+                        if probes and v["calls"] / probes >= 0.01))
+        for k in sorted(fn):
+            print("function %s: %d calls, %.1f us per call, %.2f per probe" %
+                  (k, ncalls[k], fn[k] / ncalls[k],
+                   fn[k] / probes if probes else 0))
         per = (lambda v: v / probes if probes else float("nan"))
         for k, v in (
                 ("proxies", a.proxies),
