@@ -392,7 +392,7 @@ register('health_report', WRITE, function()
 		local half = math.floor(wait / 2)
 		wait = wait - els[i]
 		local nxt = now + (wait > half and wait or half)
-		due[#due + 1] = nxt
+		due[#due + 1] = string.format('%d', nxt)
 		due[#due + 1] = item
 		hstate_save(item, h, prev)
 		out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5] =
