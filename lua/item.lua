@@ -32,23 +32,43 @@
 -- Defined in bind.lua (item_delete drops an item's bindings).
 local unbind, item_names
 
--- Item metadata is a short comma separated string, trailing zero fields
--- dropped: prio,exp,state,holders,shared,failures,ejections,latency,
--- until,gen.
--- (One match over the text padded to ten fields: a loop over the fields
--- costs several times more.)
-local ITEM_PAT = '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),' ..
-    '([^,]*),([^,]*),([^,]*),([^,]*)'
+-- Item metadata is packed with struct, little endian, trailing zero
+-- fields dropped: state c1, prio h, gen I4, latency in tenths of a ms I4,
+-- holders I4, shared B, failures I4, ejections I4, expiry d, until d (ms).
+-- struct unpacks numbers with no text to parse, and a free item is 1 to
+-- 11 bytes.
+local ITEM_FIELDS = { 'c1', 'h', 'I4', 'I4', 'I4', 'B', 'I4', 'I4', 'd', 'd' }
+local ITEM_SIZE = { c1 = 1, h = 2, I4 = 4, B = 1, d = 8 }
+local ITEM_FMT = {}	-- the format of the first n fields
+local ITEM_PAD = {}	-- the NUL bytes a record of n bytes lacks
+local ITEM_MAX		-- bytes of a whole record
+do
+	local fmt, len = '<', 0
+	for n = 1, #ITEM_FIELDS do
+		fmt = fmt .. ITEM_FIELDS[n]
+		len = len + ITEM_SIZE[ITEM_FIELDS[n]]
+		ITEM_FMT[n] = fmt
+	end
+	ITEM_MAX = len
+	local pad = ''
+	for n = len, 0, -1 do
+		ITEM_PAD[n] = pad
+		pad = pad .. '\0'
+	end
+end
+
+-- The metadata of a stored record ('': a new free item).  A record too
+-- long to be one is read from its start, so the check reports it.
 local function item_decode(s)
-	local p, e, st, h, sh, f, ej, lat, u, g =
-	    string.match(s .. ',,,,,,,,,', ITEM_PAT)
+	local b = s .. (ITEM_PAD[#s] or '')
+	if #b > ITEM_MAX then
+		b = string.sub(b, 1, ITEM_MAX)
+	end
+	local st, p, g, l10, h, sh, f, ej, e, u = struct.unpack(ITEM_FMT[10], b)
 	return {
-		prio = NUM[p] or tonumber(p) or 0, exp = NUM[e] or tonumber(e) or 0,
-		st = st ~= '' and st or 'f', h = NUM[h] or tonumber(h) or 0,
-		sh = NUM[sh] or tonumber(sh) or 0, fail = NUM[f] or tonumber(f) or 0,
-		ej = NUM[ej] or tonumber(ej) or 0, lat = NUM[lat] or tonumber(lat) or 0,
-		untl = NUM[u] or tonumber(u) or 0, gen = NUM[g] or tonumber(g) or 0,
-		raw = s		-- the stored text: item_save skips a no-op
+		st = st ~= '\0' and st or 'f', prio = p, gen = g, lat = l10 / 10,
+		h = h, sh = sh, fail = f, ej = ej, exp = e, untl = u,
+		raw = s		-- what is stored: item_save skips a no-op
 	}
 end
 
@@ -60,29 +80,17 @@ local function item_get(item)
 	return item_decode(s)
 end
 
--- The text of the small whole numbers most fields hold, made once at
--- load: Lua formats a number with sprintf, which costs more than the rest
--- of an item's encoding.
-local SMALL = {}
-for i = 0, 255 do
-	SMALL[i] = '' .. i
-end
-
-local function num(n)
-	return SMALL[n] or tostring(n)
-end
-
 local function item_encode(m)
-	local f = { num(m.prio), num(m.exp), m.st, num(m.h), num(m.sh),
-	    num(m.fail), num(m.ej), num(m.lat), num(m.untl), num(m.gen) }
+	local v = { m.st, m.prio, m.gen, math.floor(m.lat * 10 + 0.5), m.h,
+	    m.sh, m.fail, m.ej, m.exp, m.untl }
 	local n = 10
-	while n > 3 and f[n] == '0' do
+	while n > 1 and v[n] == 0 do
 		n = n - 1
 	end
-	return table.concat(f, ',', 1, n)
+	return struct.pack(ITEM_FMT[n], unpack(v, 1, n))
 end
 
--- Store m (nothing is written when its text did not change).
+-- Store m (nothing is written when its record did not change).
 local function item_save(item, m)
 	local s = item_encode(m)
 	if s ~= m.raw then
