@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -127,6 +128,26 @@ write_pidfile(const char *path, char **cause)
 	return 0;
 }
 
+/* A seed for random(): from the kernel, else the clock and the pid. */
+static unsigned
+random_seed(void)
+{
+	struct timespec ts;
+	unsigned seed;
+	int fd;
+
+	if ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) != -1) {
+		ssize_t n = read(fd, &seed, sizeof seed);
+
+		close(fd);
+		if (n == (ssize_t)sizeof seed)
+			return seed;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (unsigned)ts.tv_nsec ^ (unsigned)ts.tv_sec ^
+	    ((unsigned)getpid() << 16);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -185,6 +206,9 @@ main(int argc, char **argv)
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* random() spreads probe ticks and jitter (here and in the
+	 * library): every instance on a Redis must draw its own */
+	srandom(random_seed());
 	if (background)
 		notify = daemonize();
 	/* in the background with no log file, standard error goes nowhere:

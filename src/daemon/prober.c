@@ -149,7 +149,9 @@ struct prober_result {
 	char			*url;		/* owned proxy URL */
 	enum pp_verdict		 verdict;
 	double			 latency_ms;	/* < 0 = unknown */
-	double			 elapsed_ms;	/* since the probe started */
+	double			 started;	/* prober_now() at its start: the
+						 * next is due inter after it,
+						 * however long the batch waits */
 	char			 reason[PP_REASON_LEN];
 };
 
@@ -1188,6 +1190,7 @@ prober_send(struct prober *pr)
 	struct prober_batch *b;
 	struct prober_pool *pp;
 	struct ra_async *ra;
+	double now = prober_now();
 	size_t i;
 
 	while (pr->nsent < PROBER_SENDING_MAX &&
@@ -1206,7 +1209,8 @@ prober_send(struct prober *pr)
 			    (enum ra_probe_verdict)b->res[i].verdict;
 			probes[i].latency_ms = b->res[i].latency_ms;
 			probes[i].reason = b->res[i].reason;
-			probes[i].elapsed_ms = b->res[i].elapsed_ms;
+			probes[i].elapsed_ms = (now - b->res[i].started) *
+			    1000.0;
 		}
 		if (ra_async_health_report_batch(ra, pp->name, probes, b->n,
 		    &pp->check->hc, prober_reported, b) != 0) {
@@ -1268,7 +1272,7 @@ prober_report(struct probe *p, const struct pp_result *res)
 	r->url = xstrdup(p->url);
 	r->verdict = res->verdict;
 	r->latency_ms = res->latency_ms;
-	r->elapsed_ms = (prober_now() - p->started) * 1000.0;
+	r->started = p->started;
 	memcpy(r->reason, res->reason, sizeof r->reason);
 	if (pp->batch->n == PROBER_BATCH)
 		prober_flush(pp);
@@ -1453,7 +1457,10 @@ static void
 prober_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct prober *pr = arg;
-	struct timeval tv = { 0, PROBER_TICK_MS * 1000 };
+	/* 0.5 to 1.5 ticks: instances on one Redis whose ticks kept one
+	 * phase would leave every due check to the one just after it */
+	struct timeval tv = { 0, PROBER_TICK_MS * 500 +
+	    random() % (PROBER_TICK_MS * 1000) };
 
 	prober_rates(pr);
 	if (prober_now() >= pr->proxy_sweep) {

@@ -396,19 +396,21 @@ void	ra_health_counts_deinit(struct ra_health_counts *c);
  * (a claimer that dies is replaced then) and returned in out. */
 int	ra_health_claim(struct ra_context *ctx, const char *pool,
 	    unsigned count, double lease, struct ra_strlist *out);
-/* Record a probe result (one script: state, counters, latency class,
- * quarantine while DOWN, eviction, next due time). */
+/* Record a probe result (one function call: state, counters, latency
+ * class, quarantine while DOWN, eviction, next due time).  The jitter of
+ * the next due time is drawn with random(): seed it (srandom) per
+ * process, so instances on one Redis spread their probes differently. */
 int	ra_health_report(struct ra_context *ctx, const char *pool,
 	    const char *item, enum ra_probe_verdict v, double latency_ms,
 	    const char *reason, const struct ra_health_conf *hc,
 	    struct ra_health_result *out);
-/* Schedule up to count items that have no due time yet (HSCAN-like
- * cursor; 0 starts, 0 returned ends), spread over spread seconds. */
-/* Record 1..RA_HEALTH_BATCH results of one pool in one script; out (n
+/* Record 1..RA_HEALTH_BATCH results of one pool in one call; out (n
  * entries) may be NULL.  A bad result rejects the whole batch. */
 int	ra_health_report_batch(struct ra_context *ctx, const char *pool,
 	    const struct ra_health_probe *probes, size_t n,
 	    const struct ra_health_conf *hc, struct ra_health_result *out);
+/* Schedule up to count items that have no due time yet (HSCAN-like
+ * cursor; 0 starts, 0 returned ends), spread over spread seconds. */
 int	ra_health_sync(struct ra_context *ctx, const char *pool,
 	    unsigned long long cursor, unsigned count, double spread,
 	    unsigned long long *next);
