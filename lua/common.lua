@@ -86,6 +86,14 @@ local function hmget(key, fields)
 	return out
 end
 
+-- Push a wake-up token on the list at key, keeping at most cap (a
+-- token for each waiter to wake; LTRIM only when the push passed cap).
+local function wake(key, cap)
+	if redis.call('LPUSH', key, 1) > cap then
+		redis.call('LTRIM', key, 0, cap - 1)
+	end
+end
+
 local function fail(code, msg)
 	return redis.error_reply(code .. ' ' .. msg)
 end

@@ -67,8 +67,7 @@ register('lock_release', WRITE, function()
 		return 0
 	end
 	redis.call('DEL', KEYS[1])
-	redis.call('LPUSH', KEYS[2], '1')
-	redis.call('LTRIM', KEYS[2], 0, 15)
+	wake(KEYS[2], 16)
 	redis.call('PEXPIRE', KEYS[2], ARGV[3])
 	return 1
 end)

@@ -108,8 +108,7 @@ register('queue_submit', WRITE, function()
 	end
 	redis.call('DEL', KEYS[17])
 	redis.call('RPUSH', KEYS[1], id)
-	redis.call('LPUSH', KEYS[6], 1)
-	redis.call('LTRIM', KEYS[6], 0, cap - 1)
+	wake(KEYS[6], cap)
 	return deadline
 end)
 
@@ -367,7 +366,7 @@ register('queue_reap', WRITE, function()
 	end
 	local now = now_ms()
 	local promoted, requeued, dead, forgotten = 0, 0, 0, 0
-	local wake = 0
+	local wake_n = 0
 
 	for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now,
 	    'LIMIT', 0, batch)) do
@@ -377,7 +376,7 @@ register('queue_reap', WRITE, function()
 			promoted = promoted + 1
 		end
 	end
-	wake = wake + promoted
+	wake_n = wake_n + promoted
 
 	for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now,
 	    'LIMIT', 0, batch)) do
@@ -405,12 +404,9 @@ register('queue_reap', WRITE, function()
 			end
 		end
 	end
-	wake = wake + requeued
-	if wake > 0 then
-		for _ = 1, math.min(wake, cap) do
-			redis.call('LPUSH', KEYS[6], 1)
-		end
-		redis.call('LTRIM', KEYS[6], 0, cap - 1)
+	wake_n = wake_n + requeued
+	for _ = 1, math.min(wake_n, cap) do
+		wake(KEYS[6], cap)
 	end
 
 	for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[8], '-inf', now,
@@ -622,7 +618,6 @@ register('queue_requeue', WRITE, function()
 	redis.call('HDEL', KEYS[16], id)
 	redis.call('DEL', KEYS[17])
 	redis.call('RPUSH', KEYS[1], id)
-	redis.call('LPUSH', KEYS[6], 1)
-	redis.call('LTRIM', KEYS[6], 0, cap - 1)
+	wake(KEYS[6], cap)
 	return c.deadline
 end)
