@@ -3,35 +3,35 @@
 --
 -- Those functions take the 12 pool keys (item.lua) and three more:
 --   KEYS[13] due     ZSET  item -> next active check (ms)
---   KEYS[14] health  HASH  item -> st,ok,ko,since,ej,ejt,err
---                          (st: n unknown, u up, d down; ok/ko:
---                          consecutive successes/failures, counted up
+--   KEYS[14] health  HASH  item -> packed (struct, little endian):
+--                          st c1 (n unknown, u up, d down), ok H, ko H
+--                          (consecutive successes/failures, counted up
 --                          to max(rise, fall), enough to decide, so the
---                          record of a stable item stops changing; since: ms
---                          of the last state change; ej/ejt: ejection
---                          count last seen and when, for its decay;
---                          err: last error reason, may hold commas)
+--                          record of a stable item stops changing), ej
+--                          I4, since d (ms of the last state change),
+--                          ejt d (ej/ejt: ejection count last seen and
+--                          when, for its decay), then the last error
+--                          reason
 --   KEYS[15] hstats  HASH  up, down (items per state), probes (results
 --                          recorded), e:<reason> -> count
 
 local HEALTH_REASONS = 16	-- distinct error reasons counted per pool
 
--- (One match for the whole record: a loop over its fields costs several
--- times more.)
-local HSTATE_PAT = '^(%a),(%d*),(%d*),(%d*),(%d*),(%d*),?(.*)$'
+local HSTATE_FMT = '<c1HHI4dd'
+local HSTATE_LEN = 25		-- bytes before the reason
+local HSTATES = { n = true, u = true, d = true }
+
 -- A health record read (nil: none yet), as a table hstate_save takes.
 local function hstate_decode(s)
-	local st, ok, ko, since, ej, ejt, err
-	if s then
-		st, ok, ko, since, ej, ejt, err = string.match(s, HSTATE_PAT)
+	local st, ok, ko, ej, since, ejt
+	if s and #s >= HSTATE_LEN then
+		st, ok, ko, ej, since, ejt = struct.unpack(HSTATE_FMT, s)
 	end
-	if not st then		-- none, or not written by this version
+	if not HSTATES[st] then		-- none, or not written by this version
 		return { st = 'n', ok = 0, ko = 0, since = 0, ej = 0, ejt = 0,
 		    err = '' }
 	end
-	ok, ko, since = NUM[ok] or tonumber(ok) or 0, NUM[ko] or tonumber(ko) or 0,
-	    tonumber(since) or 0
-	ej, ejt = NUM[ej] or tonumber(ej) or 0, NUM[ejt] or tonumber(ejt) or 0
+	local err = #s > HSTATE_LEN and string.sub(s, HSTATE_LEN + 1) or ''
 	return { st = st, ok = ok, ko = ko, since = since, ej = ej, ejt = ejt,
 	    err = err,
 	    -- what was read, so hstate_save writes only a change
@@ -72,9 +72,8 @@ local function hstate_save(item, h, prev)
 	if h.st ~= h.st0 or h.ok ~= h.ok0 or h.ko ~= h.ko0 or
 	    h.since ~= h.since0 or h.ej ~= h.ej0 or h.ejt ~= h.ejt0 or
 	    h.err ~= h.err0 then
-		redis.call('HSET', KEYS[14], item, table.concat({ h.st, h.ok,
-		    h.ko, string.format('%d', h.since), h.ej,
-		    string.format('%d', h.ejt), h.err }, ','))
+		redis.call('HSET', KEYS[14], item, struct.pack(HSTATE_FMT, h.st,
+		    h.ok, h.ko, h.ej, h.since, h.ejt) .. h.err)
 	end
 	hstate_count(prev, h.st)
 end
