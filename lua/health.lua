@@ -39,10 +39,6 @@ local function hstate_decode(s)
 	    ejt0 = ejt, err0 = err }
 end
 
-local function hstate_get(item)
-	return hstate_decode(redis.call('HGET', KEYS[14], item))
-end
-
 -- A health state as answered: 0 unknown, 1 up, 2 down.
 local HNUM = { n = 0, u = 1, d = 2 }
 
@@ -98,6 +94,26 @@ local function hstate_count_error(reason)
 			redis.call('HINCRBY', KEYS[15], 'nerr', 1)
 		end
 	end
+end
+
+-- The latency average after a probe of lat ms on an item averaging lat0
+-- (0: none yet), or nil when the change is not worth a write (under 5%
+-- and 1 ms).
+local function lat_average(lat0, lat)
+	local avg = lat
+	if lat0 ~= 0 then
+		avg = lat0 * 0.7 + lat * 0.3
+	end
+	avg = math.floor(avg * 10 + 0.5) / 10
+	if avg < 0.1 then
+		avg = 0.1
+	end
+	local d = avg - lat0
+	if lat0 == 0 or d >= 1 and d >= lat0 * 0.05 or
+	    d <= -1 and -d >= lat0 * 0.05 then
+		return avg
+	end
+	return nil
 end
 
 -- Put a free or shareable item back in its ZSET with its current class,
@@ -252,27 +268,66 @@ register('health_report', WRITE, function()
 	local out = {}		-- 10 numbers per result
 	local due = {}		-- next due times, set in one ZADD at the end
 
-	-- Record the i-th result: its answer goes to out[10 i - 9 .. 10 i].
+	-- The next check of the i-th result, base ms after its probe started
+	-- (with jitter), but never sooner than half an interval from now (a
+	-- probe that took longer than the interval); queued for the ZADD.
+	local function next_due(i, base)
+		local wait = math.floor(base * (1 + jitter * (2 * rnds[i] - 999) /
+		    999000))
+		if wait < 1 then
+			wait = 1
+		end
+		local half = math.floor(wait / 2)
+		wait = wait - els[i]
+		local nxt = now + (wait > half and wait or half)
+		due[#due + 1] = string.format('%d', nxt)
+		due[#due + 1] = names[i]
+		return nxt
+	end
+
+	-- The i-th answer: states, counts, latency, class, next due and the
+	-- evicted, unquarantined and gone flags.
+	local function answer(i, st, prev, ok, ko, lat, class, nxt, ev, unq, gone)
+		local o = i * 10 - 10
+		out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5] =
+		    st, prev, ok, ko, math.floor(lat * 10)
+		out[o + 6], out[o + 7], out[o + 8], out[o + 9], out[o + 10] =
+		    class, nxt, ev, unq, gone
+	end
+
+	-- Record the i-th result.
 	local function record(i)
 		local item, verdict, lat = names[i], verdicts[i], lats[i]
-		local o = i * 10 - 10
-		local m, h
+		local m, hrec
 		if seen[item] then
-			m, h = item_get(item), hstate_get(item)
+			m, hrec = item_get(item), redis.call('HGET', KEYS[14], item)
 		else
 			seen[item] = true
-			m, h = items[i] and item_decode(items[i]), hstate_decode(hrecs[i])
+			m, hrec = items[i] and item_decode(items[i]), hrecs[i]
 		end
 		if not m then
 			-- removed meanwhile: forget it
 			redis.call('ZREM', KEYS[13], item)
 			hstate_drop(item)
-			out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5] =
-			    0, 0, 0, 0, 0
-			out[o + 6], out[o + 7], out[o + 8], out[o + 9], out[o + 10] =
-			    0, 0, 0, 0, 1
+			answer(i, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1)
 			return
 		end
+
+		-- The common case, read from the record's head alone: an UP
+		-- item UP again, its latency average within the write deadband,
+		-- nothing to lift or to decay.  Only its next check moves.
+		if verdict == V_UP and m.st ~= 'q' and m.ej == 0 and
+		    hrec and #hrec >= HSTATE_LEN and
+		    (lat < 0 or not lat_average(m.lat, lat)) then
+			local st, hok, hko = struct.unpack('<c1HH', hrec)
+			if st == 'u' and hok == streak and hko == 0 then
+				answer(i, 1, 1, hok, 0, m.lat, lat_class(m),
+				    next_due(i, inter), 0, 0, 0)
+				return
+			end
+		end
+
+		local h = hstate_decode(hrec)
 		local prev = h.st
 		local changed = false	-- m needs saving
 
@@ -283,22 +338,10 @@ register('health_report', WRITE, function()
 				h.ok = h.ok + 1
 			end
 			h.ko = 0
-			if lat >= 0 then
-				local avg = lat
-				if lat0 ~= 0 then
-					avg = lat0 * 0.7 + lat * 0.3
-				end
-				avg = math.floor(avg * 10 + 0.5) / 10
-				if avg < 0.1 then
-					avg = 0.1
-				end
-				-- a change under 5% (and 1 ms) is not worth a write
-				local d = avg - lat0
-				if lat0 == 0 or d >= 1 and d >= lat0 * 0.05 or
-				    d <= -1 and -d >= lat0 * 0.05 then
-					m.lat = avg
-					changed = true
-				end
+			local avg = lat >= 0 and lat_average(lat0, lat)
+			if avg then
+				m.lat = avg
+				changed = true
 			end
 			if h.st ~= 'u' and h.ok >= rise then
 				h.st = 'u'
@@ -327,10 +370,7 @@ register('health_report', WRITE, function()
 				item_remove(item, conf)
 				redis.call('ZREM', KEYS[13], item)
 				hstate_drop(item)
-				out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5] =
-				    2, HNUM[prev], h.ok, h.ko, 0
-				out[o + 6], out[o + 7], out[o + 8], out[o + 9], out[o + 10] =
-				    0, 0, 1, 0, 0
+				answer(i, 2, HNUM[prev], h.ok, h.ko, 0, 0, 0, 1, 0, 0)
 				return
 			end
 			if m.st ~= 'q' or m.untl < now + MS_MAX / 2 then
@@ -381,24 +421,10 @@ register('health_report', WRITE, function()
 		    (h.st == 'd' and h.ok > 0) then
 			base = fastinter
 		end
-		-- from the start of this probe, but never sooner than half an
-		-- interval from now (a probe that took longer than the interval)
-		local wait = math.floor(base * (1 + jitter * (2 * rnds[i] - 999) /
-		    999000))
-		if wait < 1 then
-			wait = 1
-		end
-		local half = math.floor(wait / 2)
-		wait = wait - els[i]
-		local nxt = now + (wait > half and wait or half)
-		due[#due + 1] = string.format('%d', nxt)
-		due[#due + 1] = item
+		local nxt = next_due(i, base)
 		hstate_save(item, h, prev)
-		out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5] =
-		    HNUM[h.st], HNUM[prev], h.ok, h.ko,
-		    math.floor((m and m.lat or 0) * 10)
-		out[o + 6], out[o + 7], out[o + 8], out[o + 9], out[o + 10] =
-		    class, nxt, 0, unq, 0
+		answer(i, HNUM[h.st], HNUM[prev], h.ok, h.ko, m and m.lat or 0,
+		    class, nxt, 0, unq, 0)
 	end
 
 	for i = 1, nres do

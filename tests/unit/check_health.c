@@ -249,6 +249,43 @@ START_TEST(test_stable_writes_nothing)
 }
 END_TEST
 
+/* The answer of a steady result (the function's short path) is the one
+ * the full path gives: every field, the next check inter away. */
+START_TEST(test_steady_answer)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_health_conf hc;
+	struct ra_health_result r, s;
+	long long t0, t1;
+	int i;
+
+	hc_init(&hc);
+	hc.fastinter = 1;
+	hc.latency_step = 10;
+	at_pool(ctx, "p", 0, 0, 1);
+	/* rise 2, fall 3: UP at the second, the count stops at the third */
+	for (i = 0; i < 3; i++)
+		r = report(ctx, "p", "item-000", RA_PROBE_UP, 25, &hc);
+	ck_assert_int_eq(r.state, RA_HEALTH_UP);
+	ck_assert_uint_eq(r.successes, 3);
+	t0 = at_redis_ms();
+	s = report(ctx, "p", "item-000", RA_PROBE_UP, 25.4, &hc);
+	t1 = at_redis_ms();
+	ck_assert_int_eq(s.state, RA_HEALTH_UP);
+	ck_assert_int_eq(s.prev, RA_HEALTH_UP);
+	ck_assert_uint_eq(s.successes, 3);
+	ck_assert_uint_eq(s.failures, 0);
+	ck_assert(s.latency_ms == r.latency_ms);
+	ck_assert_int_eq(s.latency_class, 2);
+	ck_assert_int_eq(s.latency_class, r.latency_class);
+	ck_assert_msg(s.next_ms >= t0 + 60000 && s.next_ms <= t1 + 60000,
+	    "next check in %lld ms, not inter", s.next_ms - t0);
+	ck_assert(!s.evicted && !s.unquarantined && !s.gone);
+	at_sound(ctx, "p");
+	ra_free(ctx);
+}
+END_TEST
+
 START_TEST(test_latency_class)
 {
 	struct ra_context *ctx = tu_connect();
@@ -508,6 +545,7 @@ main(void)
 	tcase_add_test(tc, test_claim_big);
 	tcase_add_test(tc, test_rise_fall_and_leasing);
 	tcase_add_test(tc, test_stable_writes_nothing);
+	tcase_add_test(tc, test_steady_answer);
 	tcase_add_test(tc, test_latency_class);
 	tcase_add_test(tc, test_eviction);
 	tcase_add_test(tc, test_end_quarantine);
