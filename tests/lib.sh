@@ -15,9 +15,11 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/ra-test.XXXXXX")
 _pids=""
 _failed=0
 
+# (every command may fail: a script under set -e, as the benchmarks are,
+# must still get to the rm)
 cleanup() {
 	for p in $_pids; do
-		kill "$p" 2>/dev/null
+		kill "$p" 2>/dev/null || :
 	done
 	for p in $_pids; do
 		# give servers a moment, then insist
@@ -25,9 +27,9 @@ cleanup() {
 			kill -0 "$p" 2>/dev/null || break
 			sleep 0.1
 		done
-		kill -9 "$p" 2>/dev/null
+		kill -9 "$p" 2>/dev/null || :
 	done
-	wait 2>/dev/null
+	wait 2>/dev/null || :
 	rm -rf "$T"
 }
 trap cleanup EXIT
