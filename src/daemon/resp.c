@@ -217,21 +217,29 @@ static int
 resp_read_inline(struct resp_reader *r, struct evbuffer *in,
     struct resp_args *out, char **cause)
 {
-	struct evbuffer_ptr eol;
+	struct evbuffer_ptr eol, from;
 	size_t n;
 	char *line;
 	int rc;
 
 	for (;;) {
-		eol = evbuffer_search_eol(in, NULL, &n, EVBUFFER_EOL_LF);
+		if (r->scanned > 0 && evbuffer_ptr_set(in, &from, r->scanned,
+		    EVBUFFER_PTR_SET) == 0)
+			eol = evbuffer_search_eol(in, &from, &n,
+			    EVBUFFER_EOL_LF);
+		else
+			eol = evbuffer_search_eol(in, NULL, &n,
+			    EVBUFFER_EOL_LF);
 		if (eol.pos < 0) {
-			if (evbuffer_get_length(in) > r->max_request) {
+			r->scanned = evbuffer_get_length(in);
+			if (r->scanned > r->max_request) {
 				xasprintf(cause, "request larger than %zu "
 				    "bytes", r->max_request);
 				return -1;
 			}
 			return 0;
 		}
+		r->scanned = 0;
 		if ((size_t)eol.pos > r->max_request) {
 			xasprintf(cause, "request larger than %zu bytes",
 			    r->max_request);

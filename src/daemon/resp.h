@@ -27,6 +27,9 @@ struct resp_reader {
 	redisReader	*reader;	/* owned; holds a partial RESP frame */
 	bool		 in_frame;	/* a RESP frame is being read */
 	size_t		 fed;		/* bytes of it given to reader */
+	size_t		 scanned;	/* bytes of an inline request known to
+					 * hold no LF: a line that comes a
+					 * byte at a time is searched once */
 	size_t		 max_request;	/* bytes in one request */
 };
 

@@ -279,6 +279,27 @@ raw(b"*3\r\n$5\r\nLEASE\r\n$3\r\nde", half_close=True)
 ok(good.ping(), "half frame then close: another client keeps working")
 ok(raw(b"*2\r\n$4\r\nPING\r\n$2\r\nab\r\nPING\r\n")
    .startswith(b"$2\r\nab\r\n+PONG\r\n"), "RESP then inline on one connection")
+# an inline request in pieces: the daemon searches only each new piece
+# for the end of the line, and the lines after it from their start
+s = socket.socket(socket.AF_UNIX)
+s.connect(env.sock)
+first = b"PING " + b"p" * 3000 + b"\r\n"
+for i in range(0, 3000, 500):
+    s.sendall(first[i:i + 500])
+    time.sleep(0.01)
+s.sendall(first[3000:] + b"PING\r\nPING " + b"q" * 3000 + b"\r\n")
+want = (b"$3000\r\n" + b"p" * 3000 + b"\r\n+PONG\r\n$3000\r\n" +
+        b"q" * 3000 + b"\r\n")
+s.settimeout(5)
+got = b""
+while len(got) < len(want):
+    chunk = s.recv(8192)
+    if not chunk:
+        break
+    got += chunk
+s.close()
+ok(got == want, "an inline request in pieces, then two more (%r)" %
+   got[3000:3030])
 r = pairs(good.execute_command("LEASE", "default"))
 ok(good.execute_command("RELEASE", "default", r["token"]) == "OK",
    "lease path fine after bad clients")
