@@ -165,11 +165,12 @@ register('health_claim', WRITE, function()
 	local out = {}
 	local args = {}
 	local there = #due > 0 and hmget(KEYS[2], due)
+	local at = string.format('%d', now + lease)	-- formatted once
 	for i = 1, #due do
 		local item = due[i]
 		if there[i] then
 			out[#out + 1] = item
-			args[#args + 1] = now + lease
+			args[#args + 1] = at
 			args[#args + 1] = item
 		else
 			hstate_drop(item)
@@ -463,7 +464,8 @@ register('health_sync', WRITE, function()
 	local kv = r[2]
 	for i = 1, #kv, 2 do
 		local pos = (off + (i - 1) * 309) % 1000
-		args[#args + 1] = now + math.floor(spread * pos / 1000)
+		args[#args + 1] = string.format('%d',
+		    now + math.floor(spread * pos / 1000))
 		args[#args + 1] = kv[i]
 	end
 	bulk('ZADD', KEYS[13], args, 'NX')
