@@ -439,6 +439,12 @@ end)
 -- health check (items added by any client, on any instance), one HSCAN
 -- page per call.  Items already scheduled keep their time (ZADD NX);
 -- new ones are spread over spread ms so checks do not come in bursts.
+-- A pass is skipped at its start when no item was added since the last
+-- complete pass began (meta fields added, counted by items_add, and
+-- hsynced) and the due set is as big as the pool: a big pool is not
+-- scanned again and again for nothing, by every instance.  (A due entry
+-- lost otherwise is found once the set is smaller than the pool: entries
+-- of removed items go at their next claim.)
 --
 -- KEYS: the 12 pool keys (see item.lua), 13 due ZSET, 14 health HASH,
 --       15 health stats HASH
@@ -458,6 +464,17 @@ register('health_sync', WRITE, function()
 	off, e = arg_range(ARGV[4], 'offset', 0, 999)
 	if not off then return bad(e) end
 	if not tonumber(ARGV[1]) then return bad('cursor is not a number') end
+	if ARGV[1] == '0' then
+		local c = redis.call('HMGET', KEYS[1], 'added', 'hsynced')
+		local added = c[1] or '0'
+		if added == c[2] and redis.call('ZCARD', KEYS[13]) >=
+		    redis.call('HLEN', KEYS[2]) then
+			return 0
+		end
+		-- what this pass covers at least (a concurrent pass may
+		-- overwrite it with a later start: that pass covers more)
+		redis.call('HSET', KEYS[1], 'hsync_start', added)
+	end
 	local r = redis.call('HSCAN', KEYS[2], ARGV[1], 'COUNT', count)
 	local now = now_ms()
 	local args = {}
@@ -469,6 +486,12 @@ register('health_sync', WRITE, function()
 		args[#args + 1] = kv[i]
 	end
 	bulk('ZADD', KEYS[13], args, 'NX')
+	if r[1] == '0' then
+		local start = redis.call('HGET', KEYS[1], 'hsync_start')
+		if start then
+			redis.call('HSET', KEYS[1], 'hsynced', start)
+		end
+	end
 	return tonumber(r[1])
 end)
 

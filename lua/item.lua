@@ -20,7 +20,8 @@
 --                            (from the Redis clock when missing, see
 --                            next_fence)
 -- meta fields: conf (the packed settings, see pool_conf), deleted, seq
--- (LRU sequence), gen (assign generation), nshared ndrain (items in those
+-- (LRU sequence), gen (assign generation), added (items ever added; with
+-- hsync_start and hsynced, see health_sync), nshared ndrain (items in those
 -- states; free and quarantined ones are ZCARDs, leased ones the rest, so
 -- an exclusive lease or release writes no counter), lat_step (see
 -- lat_class), rdue (see reclaim).
@@ -359,6 +360,8 @@ register('items_add', WRITE, function()
 		end
 	end
 	if added > 0 then
+		-- (health_sync skips a pass when this did not move)
+		redis.call('HINCRBY', KEYS[1], 'added', added)
 		local seq = redis.call('HINCRBY', KEYS[1], 'seq', added) - added
 		local zadd = {}
 		local m = item_decode('')

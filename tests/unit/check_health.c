@@ -249,6 +249,50 @@ START_TEST(test_stable_writes_nothing)
 }
 END_TEST
 
+/* A sync pass with nothing new to schedule scans nothing; a new item, or
+ * a due set that lost entries, makes the next pass scan again. */
+START_TEST(test_sync_skips)
+{
+	struct ra_context *ctx = tu_connect();
+	redisContext *rc = tu_redis();
+	struct ra_item it = { "new-item", 0, 0 };
+	unsigned long long next;
+	redisReply *r;
+
+	at_pool(ctx, "p", 0, 0, 40);
+	sync_all(ctx, "p");
+	freeReplyObject(redisCommand(rc, "CONFIG RESETSTAT"));
+	ck_assert_int_eq(ra_health_sync(ctx, "p", 0, 100, 0, &next), 0);
+	ck_assert_uint_eq(next, 0);
+	ck_assert_int_eq(calls_of(rc, "hscan"), 0);
+	/* a new item, while a stale entry (an item gone, not yet claimed)
+	 * keeps the due set as big as the pool */
+	freeReplyObject(redisCommand(rc, "ZADD {ra:p}:due 9000000000000 ghost"));
+	ck_assert_int_eq(ra_add(ctx, "p", &it, 1), 0);
+	sync_all(ctx, "p");
+	ck_assert_int_ge(calls_of(rc, "hscan"), 1);
+	r = redisCommand(rc, "ZSCORE {ra:p}:due new-item");
+	ck_assert(r != NULL && r->type == REDIS_REPLY_STRING);
+	freeReplyObject(r);
+	/* then nothing again */
+	freeReplyObject(redisCommand(rc, "CONFIG RESETSTAT"));
+	sync_all(ctx, "p");
+	ck_assert_int_eq(calls_of(rc, "hscan"), 0);
+	/* the stale entry goes (as at its claim), and the due set loses one */
+	freeReplyObject(redisCommand(rc, "ZREM {ra:p}:due ghost"));
+	freeReplyObject(redisCommand(rc, "ZREM {ra:p}:due item-007"));
+	sync_all(ctx, "p");
+	ck_assert_int_ge(calls_of(rc, "hscan"), 1);
+	r = redisCommand(rc, "ZCARD {ra:p}:due");
+	ck_assert(r != NULL && r->type == REDIS_REPLY_INTEGER);
+	ck_assert_int_eq(r->integer, 41);
+	freeReplyObject(r);
+	at_sound(ctx, "p");
+	redisFree(rc);
+	ra_free(ctx);
+}
+END_TEST
+
 /* The answer of a steady result (the function's short path) is the one
  * the full path gives: every field, the next check inter away. */
 START_TEST(test_steady_answer)
@@ -542,6 +586,7 @@ main(void)
 
 	tcase_add_test(tc, test_claim_once);
 	tcase_add_test(tc, test_claim_lease_expires);
+	tcase_add_test(tc, test_sync_skips);
 	tcase_add_test(tc, test_claim_big);
 	tcase_add_test(tc, test_rise_fall_and_leasing);
 	tcase_add_test(tc, test_stable_writes_nothing);
