@@ -72,6 +72,9 @@ end
 
 -- HMGET key fields..., in chunks: the values in the order of fields.
 local function hmget(key, fields)
+	if #fields == 0 then
+		return {}
+	end
 	if #fields <= UNPACK_MAX then
 		return redis.call('HMGET', key, unpack(fields))
 	end

@@ -335,9 +335,8 @@ register('health_report', WRITE, function()
 		local ok = verdict <= V_WARN
 		local lat0, class_before = m.lat, lat_class(m)
 		if ok then
-			if h.ok < streak then
-				h.ok = h.ok + 1
-			end
+			-- (a lower rise or fall since: the count comes down)
+			h.ok = h.ok < streak and h.ok + 1 or streak
 			h.ko = 0
 			local avg = lat >= 0 and lat_average(lat0, lat)
 			if avg then
@@ -349,9 +348,8 @@ register('health_report', WRITE, function()
 				h.since = now
 			end
 		elseif verdict == V_DOWN then
-			if h.ko < streak then
-				h.ko = h.ko + 1
-			end
+			-- (a lower rise or fall since: the count comes down)
+			h.ko = h.ko < streak and h.ko + 1 or streak
 			h.ok = 0
 			if h.st ~= 'd' and h.ko >= fall then
 				h.st = 'd'
@@ -471,9 +469,9 @@ register('health_sync', WRITE, function()
 		    redis.call('HLEN', KEYS[2]) then
 			return 0
 		end
-		-- what this pass covers at least (a concurrent pass may
-		-- overwrite it with a later start: that pass covers more)
-		redis.call('HSET', KEYS[1], 'hsync_start', added)
+		-- the start of the earliest pass under way (or abandoned): a
+		-- pass that completes has covered every item added before it
+		redis.call('HSETNX', KEYS[1], 'hsync_start', added)
 	end
 	local r = redis.call('HSCAN', KEYS[2], ARGV[1], 'COUNT', count)
 	local now = now_ms()
@@ -490,6 +488,7 @@ register('health_sync', WRITE, function()
 		local start = redis.call('HGET', KEYS[1], 'hsync_start')
 		if start then
 			redis.call('HSET', KEYS[1], 'hsynced', start)
+			redis.call('HDEL', KEYS[1], 'hsync_start')
 		end
 	end
 	return tonumber(r[1])

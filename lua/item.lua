@@ -58,8 +58,8 @@ do
 	end
 end
 
--- The metadata of a stored record ('': a new free item).  A record too
--- long to be one is read from its start, so the check reports it.
+-- The metadata of a stored record ('': a new free item).  Of a record
+-- too long to be one, the first ITEM_MAX bytes are read.
 local function item_decode(s)
 	local b = s .. (ITEM_PAD[#s] or '')
 	if #b > ITEM_MAX then
@@ -315,7 +315,7 @@ register('items_add', WRITE, function()
 	-- (its last triple wins).
 	local fresh, order, seen = {}, {}, {}
 	local hset, eadd, erem = {}, {}, {}
-	local added = 0
+	local added, revived = 0, 0
 	for k = 1, #keys do
 		local i = 2 + (k - 1) * 3
 		local item = keys[k]
@@ -332,6 +332,9 @@ register('items_add', WRITE, function()
 				m = item_decode(cur[k])
 				m.oldexp = m.exp
 				seen[item] = m
+			end
+			if m.st == 'd' then
+				revived = revived + 1	-- new to health_sync too
 			end
 			local moved = m.prio ~= prio[i] or m.st == 'd'
 			if moved then
@@ -359,9 +362,11 @@ register('items_add', WRITE, function()
 			erem[#erem + 1] = item
 		end
 	end
-	if added > 0 then
+	if added + revived > 0 then
 		-- (health_sync skips a pass when this did not move)
-		redis.call('HINCRBY', KEYS[1], 'added', added)
+		redis.call('HINCRBY', KEYS[1], 'added', added + revived)
+	end
+	if added > 0 then
 		local seq = redis.call('HINCRBY', KEYS[1], 'seq', added) - added
 		local zadd = {}
 		local m = item_decode('')

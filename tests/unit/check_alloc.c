@@ -345,6 +345,10 @@ START_TEST(test_bad_input)
 	redisReply *r;
 
 	at_pool(ctx, "p", 0, 0, 3);
+	/* no items: nothing happens, but the pool must exist */
+	ck_assert_msg(ra_add(ctx, "p", NULL, 0) == 0, "%s", ctx->errstr);
+	ck_assert_int_eq(ra_add(ctx, "nope", NULL, 0), -1);
+	ck_assert_int_eq(ctx->err, RA_ERR_NO_SUCH_POOL);
 	lease_ok(ctx, "p", -1, &l);
 	memset(big, 'x', sizeof big - 1);
 	big[sizeof big - 1] = '\0';

@@ -278,6 +278,31 @@ START_TEST(test_sync_skips)
 	freeReplyObject(redisCommand(rc, "CONFIG RESETSTAT"));
 	sync_all(ctx, "p");
 	ck_assert_int_eq(calls_of(rc, "hscan"), 0);
+	/* a held item removed (it drains) loses its due entry, as at an
+	 * eviction, and comes back while the stale entry keeps the size */
+	{
+		struct ra_lease l;
+		struct ra_item again = { NULL, 0, 0 };
+		const char *back;
+
+		ck_assert_int_eq(ra_lease(ctx, "p", NULL, &l), 0);
+		back = again.key = l.item;
+		ck_assert_int_eq(ra_remove(ctx, "p", &back, 1), 0);
+		freeReplyObject(redisCommand(rc, "ZREM {ra:p}:due %s", back));
+		freeReplyObject(redisCommand(rc, "ZADD {ra:p}:due 9000000000000 "
+		    "ghost2"));
+		ck_assert_int_eq(ra_add(ctx, "p", &again, 1), 0);
+		freeReplyObject(redisCommand(rc, "CONFIG RESETSTAT"));
+		sync_all(ctx, "p");
+		ck_assert_int_ge(calls_of(rc, "hscan"), 1);
+		r = redisCommand(rc, "ZSCORE {ra:p}:due %s", back);
+		ck_assert(r != NULL && r->type == REDIS_REPLY_STRING);
+		freeReplyObject(r);
+		freeReplyObject(redisCommand(rc, "ZREM {ra:p}:due ghost2"));
+		ck_assert_int_eq(ra_release(ctx, "p", l.token, RA_OUTCOME_OK,
+		    -1), 0);
+		ra_lease_deinit(&l);
+	}
 	/* the stale entry goes (as at its claim), and the due set loses one */
 	freeReplyObject(redisCommand(rc, "ZREM {ra:p}:due ghost"));
 	freeReplyObject(redisCommand(rc, "ZREM {ra:p}:due item-007"));
@@ -287,6 +312,48 @@ START_TEST(test_sync_skips)
 	ck_assert(r != NULL && r->type == REDIS_REPLY_INTEGER);
 	ck_assert_int_eq(r->integer, 41);
 	freeReplyObject(r);
+	at_sound(ctx, "p");
+	redisFree(rc);
+	ra_free(ctx);
+}
+END_TEST
+
+/* Two sync passes at once (two instances): one started before an add,
+ * one after it and abandoned.  The first one's end must not count the
+ * add as covered: HSCAN may have passed the new item's place. */
+START_TEST(test_sync_concurrent)
+{
+	struct ra_context *ctx = tu_connect();
+	redisContext *rc = tu_redis();
+	struct ra_item late = { "late-item", 0, 0 };
+	unsigned long long c1, c2;
+	redisReply *r;
+
+	/* a hash table (not a listpack, scanned in one call): passes page */
+	freeReplyObject(redisCommand(rc, "CONFIG SET hash-max-listpack-entries "
+	    "16"));
+	at_pool(ctx, "p", 0, 0, 300);
+	sync_all(ctx, "p");
+	/* a stale entry keeps the due set as big as the pool */
+	freeReplyObject(redisCommand(rc, "ZADD {ra:p}:due 9000000000000 ghost"));
+	freeReplyObject(redisCommand(rc, "HINCRBY {ra:p}:meta added 1"));
+	ck_assert_int_eq(ra_health_sync(ctx, "p", 0, 5, 0, &c1), 0);
+	ck_assert_uint_ne(c1, 0);
+	ck_assert_int_eq(ra_add(ctx, "p", &late, 1), 0);
+	ck_assert_int_eq(ra_health_sync(ctx, "p", 0, 5, 0, &c2), 0);
+	while (c1 != 0)		/* the first pass ends; the second never */
+		ck_assert_int_eq(ra_health_sync(ctx, "p", c1, 5, 0, &c1), 0);
+	/* as if the first pass had missed it */
+	freeReplyObject(redisCommand(rc, "ZREM {ra:p}:due late-item"));
+	freeReplyObject(redisCommand(rc, "ZADD {ra:p}:due 9000000000000 "
+	    "ghost2"));
+	sync_all(ctx, "p");
+	r = redisCommand(rc, "ZSCORE {ra:p}:due late-item");
+	ck_assert(r != NULL && r->type == REDIS_REPLY_STRING);
+	freeReplyObject(r);
+	freeReplyObject(redisCommand(rc, "ZREM {ra:p}:due ghost ghost2"));
+	freeReplyObject(redisCommand(rc, "CONFIG SET hash-max-listpack-entries "
+	    "128"));
 	at_sound(ctx, "p");
 	redisFree(rc);
 	ra_free(ctx);
@@ -325,6 +392,11 @@ START_TEST(test_steady_answer)
 	ck_assert_msg(s.next_ms >= t0 + 60000 && s.next_ms <= t1 + 60000,
 	    "next check in %lld ms, not inter", s.next_ms - t0);
 	ck_assert(!s.evicted && !s.unquarantined && !s.gone);
+	/* rise and fall lowered: the count comes down to the new streak */
+	hc.rise = 1;
+	hc.fall = 1;
+	s = report(ctx, "p", "item-000", RA_PROBE_UP, 25, &hc);
+	ck_assert_uint_eq(s.successes, 1);
 	at_sound(ctx, "p");
 	ra_free(ctx);
 }
@@ -587,6 +659,7 @@ main(void)
 	tcase_add_test(tc, test_claim_once);
 	tcase_add_test(tc, test_claim_lease_expires);
 	tcase_add_test(tc, test_sync_skips);
+	tcase_add_test(tc, test_sync_concurrent);
 	tcase_add_test(tc, test_claim_big);
 	tcase_add_test(tc, test_rise_fall_and_leasing);
 	tcase_add_test(tc, test_stable_writes_nothing);
