@@ -101,14 +101,6 @@ local function fail(code, msg)
 	return redis.error_reply(code .. ' ' .. msg)
 end
 
--- The numbers 0..1023 by their text ('' too, as 0), made once at load:
--- NUM[s] or tonumber(s) reads a stored field without tonumber's strtod
--- when it is small, as most are.
-local NUM = { [''] = 0 }
-for i = 0, 1023 do
-	NUM['' .. i] = i
-end
-
 -- A non-negative integer ARGV, or nil.
 local function argint(v)
 	local n = tonumber(v)
