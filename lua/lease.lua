@@ -161,6 +161,21 @@ register('lease', WRITE, function()
 	return { item, exp, fence, shared, bound, token }
 end)
 
+-- The NOT_OWNED error unless token's lease is live: none, or expired
+-- (then reclaimed now); nil when it is.  (Release skips renew's check of
+-- the lease record: lease_end tells a missing one.)
+local function not_live(token, now, conf)
+	local cur = redis.call('ZSCORE', KEYS[5], token)
+	if not cur then
+		return fail('NOT_OWNED', 'no such lease (stale token)')
+	end
+	if tonumber(cur) <= now then
+		lease_end(token, 'NONE', -1, now, conf)
+		return fail('NOT_OWNED', 'the lease expired')
+	end
+	return nil
+end
+
 -- renew: extend a lease to now + ttl.
 --
 -- KEYS: the 12 pool keys (see item.lua)
@@ -177,14 +192,11 @@ register('renew', WRITE, function()
 	if ttl == 0 then return bad('lease ttl must be positive') end
 	local token = ARGV[1]
 	local now = now_ms()
-	local cur = redis.call('ZSCORE', KEYS[5], token)
-	if not cur or redis.call('HEXISTS', KEYS[6], token) == 0 then
+	if redis.call('HEXISTS', KEYS[6], token) == 0 then
 		return fail('NOT_OWNED', 'no such lease (stale token)')
 	end
-	if tonumber(cur) <= now then
-		lease_end(token, 'NONE', -1, now, conf)
-		return fail('NOT_OWNED', 'the lease expired')
-	end
+	err = not_live(token, now, conf)
+	if err then return err end
 	local exp = now + ttl
 	redis.call('ZADD', KEYS[5], exp, token)
 	due_at(exp, conf)
@@ -211,14 +223,8 @@ register('release', WRITE, function()
 	if not outcome then return bad(e) end
 	local token = ARGV[1]
 	local now = now_ms()
-	local cur = redis.call('ZSCORE', KEYS[5], token)
-	if not cur then
-		return fail('NOT_OWNED', 'no such lease (stale token)')
-	end
-	if tonumber(cur) <= now then
-		lease_end(token, 'NONE', -1, now, conf)
-		return fail('NOT_OWNED', 'the lease expired')
-	end
+	err = not_live(token, now, conf)
+	if err then return err end
 	if not lease_end(token, outcome, lat, now, conf) then
 		return fail('NOT_OWNED', 'no such lease (stale token)')
 	end
