@@ -1,10 +1,21 @@
 -- queue.lua: the task queue: submit, take, heartbeat, progress,
 -- complete, fail with retries, reap, cancel, status and the dead-letter
--- list.  The functions share the key list
--- documented at the top of each; these helpers use two of them:
---   KEYS[13] conf   HASH id -> "max_attempts:result_ttl_ms:timeout_ms:
---                   deadline_ms" (0: no timeout, no deadline)
---   KEYS[15] token  HASH id -> the running task's lease token
+-- list.
+--
+-- Every queue function takes the same sixteen keys, all sharing the hash
+-- tag {<prefix>:q:<name>} of one queue name, and some a seventeenth:
+--   1 queue  LIST pending ids, FIFO    9 state     HASH id -> state word
+--   2 processing LIST running ids     10 payload   HASH id -> bytes
+--   3 leases ZSET id -> lease end ms  11 result    HASH id -> bytes
+--   4 delayed ZSET id -> retry due ms 12 error     HASH id -> last error
+--   5 dead   LIST dead-letter ids     13 conf      HASH id -> "max:ttl:
+--                                                   timeout:deadline" ms
+--                                                   (0: no timeout, no
+--                                                   deadline)
+--   6 wake   LIST wake-up tokens      14 attempts  HASH id -> runs started
+--   7 workers ZSET worker -> alive ms 15 token     HASH id -> lease token
+--   8 expire ZSET id -> forget at ms  16 progress  HASH id -> "current:total"
+--   17 (some functions) notify LIST of one task, pushed when it finishes
 
 -- The settings of task id, defaults filled in; the stored text as a
 -- second value (nil when the task has none).
@@ -49,17 +60,7 @@ end
 
 -- queue_submit: put a task at the tail of its queue (FIFO per name).
 --
--- KEYS (every queue script takes the same sixteen keys, all sharing the
--- hash tag {<prefix>:q:<name>} of one queue name, and some a seventeenth):
---   1 queue  LIST pending ids, FIFO    9 state     HASH id -> state word
---   2 processing LIST running ids     10 payload   HASH id -> bytes
---   3 leases ZSET id -> lease end ms  11 result    HASH id -> bytes
---   4 delayed ZSET id -> retry due ms 12 error     HASH id -> last error
---   5 dead   LIST dead-letter ids     13 conf      HASH id -> "max:ttl:timeout:deadline"
---   6 wake   LIST wake-up tokens      14 attempts  HASH id -> runs started
---   7 workers ZSET worker -> alive ms 15 token     HASH id -> lease token
---   8 expire ZSET id -> forget at ms  16 progress  HASH id -> "current:total"
---   17 (some scripts) notify LIST of one task, pushed when it finishes
+-- KEYS: the queue keys (see the top of this file)
 -- ARGV: 1 id, 2 payload bytes, 3 timeout ms (0 = no deadline),
 --       4 max attempts (>= 1), 5 result TTL ms (>= 1), 6 wake list cap
 -- Returns: the task deadline in ms of the Redis clock (0 = none).
@@ -116,17 +117,7 @@ end)
 -- (LMOVE) and give it a lease, in one atomic step, so no task is ever
 -- moved without a lease the reaper can see.
 --
--- KEYS (every queue script takes the same sixteen keys, all sharing the
--- hash tag {<prefix>:q:<name>} of one queue name, and some a seventeenth):
---   1 queue  LIST pending ids, FIFO    9 state     HASH id -> state word
---   2 processing LIST running ids     10 payload   HASH id -> bytes
---   3 leases ZSET id -> lease end ms  11 result    HASH id -> bytes
---   4 delayed ZSET id -> retry due ms 12 error     HASH id -> last error
---   5 dead   LIST dead-letter ids     13 conf      HASH id -> "max:ttl:timeout:deadline"
---   6 wake   LIST wake-up tokens      14 attempts  HASH id -> runs started
---   7 workers ZSET worker -> alive ms 15 token     HASH id -> lease token
---   8 expire ZSET id -> forget at ms  16 progress  HASH id -> "current:total"
---   17 (some scripts) notify LIST of one task, pushed when it finishes
+-- KEYS: the queue keys (see the top of this file)
 -- ARGV: 1 lease token, 2 lease ms, 3 max stale entries to skip
 -- Returns: {0} when the queue is empty, else
 --          {1, id, payload, attempt, deadline ms, lease end ms, max attempts}
@@ -174,17 +165,7 @@ end)
 
 -- queue_heartbeat: extend the lease of a running task.
 --
--- KEYS (every queue script takes the same sixteen keys, all sharing the
--- hash tag {<prefix>:q:<name>} of one queue name, and some a seventeenth):
---   1 queue  LIST pending ids, FIFO    9 state     HASH id -> state word
---   2 processing LIST running ids     10 payload   HASH id -> bytes
---   3 leases ZSET id -> lease end ms  11 result    HASH id -> bytes
---   4 delayed ZSET id -> retry due ms 12 error     HASH id -> last error
---   5 dead   LIST dead-letter ids     13 conf      HASH id -> "max:ttl:timeout:deadline"
---   6 wake   LIST wake-up tokens      14 attempts  HASH id -> runs started
---   7 workers ZSET worker -> alive ms 15 token     HASH id -> lease token
---   8 expire ZSET id -> forget at ms  16 progress  HASH id -> "current:total"
---   17 (some scripts) notify LIST of one task, pushed when it finishes
+-- KEYS: the queue keys (see the top of this file)
 -- ARGV: 1 id, 2 lease token, 3 lease ms
 -- Returns: the new lease end in ms.
 -- Errors: NOT_OWNED when the token is stale (the lease expired and the
@@ -204,17 +185,7 @@ end)
 -- queue_progress: record a running task's progress (current, total)
 -- for the submitter; counts as a heartbeat.
 --
--- KEYS (every queue script takes the same sixteen keys, all sharing the
--- hash tag {<prefix>:q:<name>} of one queue name, and some a seventeenth):
---   1 queue  LIST pending ids, FIFO    9 state     HASH id -> state word
---   2 processing LIST running ids     10 payload   HASH id -> bytes
---   3 leases ZSET id -> lease end ms  11 result    HASH id -> bytes
---   4 delayed ZSET id -> retry due ms 12 error     HASH id -> last error
---   5 dead   LIST dead-letter ids     13 conf      HASH id -> "max:ttl:timeout:deadline"
---   6 wake   LIST wake-up tokens      14 attempts  HASH id -> runs started
---   7 workers ZSET worker -> alive ms 15 token     HASH id -> lease token
---   8 expire ZSET id -> forget at ms  16 progress  HASH id -> "current:total"
---   17 (some scripts) notify LIST of one task, pushed when it finishes
+-- KEYS: the queue keys (see the top of this file)
 -- ARGV: 1 id, 2 lease token, 3 current, 4 total, 5 lease ms
 -- Returns: the new lease end in ms.
 -- Errors: NOT_OWNED for a stale token; TIMEOUT once the task's deadline
@@ -240,17 +211,7 @@ end)
 -- queue_complete: finish a running task with its result (possibly
 -- empty: a task that returns nothing is done all the same).
 --
--- KEYS (every queue script takes the same sixteen keys, all sharing the
--- hash tag {<prefix>:q:<name>} of one queue name, and some a seventeenth):
---   1 queue  LIST pending ids, FIFO    9 state     HASH id -> state word
---   2 processing LIST running ids     10 payload   HASH id -> bytes
---   3 leases ZSET id -> lease end ms  11 result    HASH id -> bytes
---   4 delayed ZSET id -> retry due ms 12 error     HASH id -> last error
---   5 dead   LIST dead-letter ids     13 conf      HASH id -> "max:ttl:timeout:deadline"
---   6 wake   LIST wake-up tokens      14 attempts  HASH id -> runs started
---   7 workers ZSET worker -> alive ms 15 token     HASH id -> lease token
---   8 expire ZSET id -> forget at ms  16 progress  HASH id -> "current:total"
---   17 (some scripts) notify LIST of one task, pushed when it finishes
+-- KEYS: the queue keys (see the top of this file)
 -- ARGV: 1 id, 2 lease token, 3 result bytes
 -- Returns: the time the result will be forgotten, ms.
 -- Errors: NOT_OWNED when the token is stale (another worker owns the task
@@ -282,17 +243,7 @@ end)
 -- (no run could start: take fails it), not dead-lettered.  A failed task
 -- is forgotten result TTL after now, its dead-letter entry with it.
 --
--- KEYS (every queue script takes the same sixteen keys, all sharing the
--- hash tag {<prefix>:q:<name>} of one queue name, and some a seventeenth):
---   1 queue  LIST pending ids, FIFO    9 state     HASH id -> state word
---   2 processing LIST running ids     10 payload   HASH id -> bytes
---   3 leases ZSET id -> lease end ms  11 result    HASH id -> bytes
---   4 delayed ZSET id -> retry due ms 12 error     HASH id -> last error
---   5 dead   LIST dead-letter ids     13 conf      HASH id -> "max:ttl:timeout:deadline"
---   6 wake   LIST wake-up tokens      14 attempts  HASH id -> runs started
---   7 workers ZSET worker -> alive ms 15 token     HASH id -> lease token
---   8 expire ZSET id -> forget at ms  16 progress  HASH id -> "current:total"
---   17 (some scripts) notify LIST of one task, pushed when it finishes
+-- KEYS: the queue keys (see the top of this file)
 -- ARGV: 1 id, 2 lease token, 3 error message, 4 retry delay ms
 -- Returns: {0, due ms} when it will be retried, {1, 0} when dead-lettered,
 --          {2, 0} when failed on its deadline.
@@ -341,17 +292,7 @@ end)
 -- task's dead-letter entry with it), and keep the registry of live
 -- workers.
 --
--- KEYS (every queue script takes the same sixteen keys, all sharing the
--- hash tag {<prefix>:q:<name>} of one queue name, and some a seventeenth):
---   1 queue  LIST pending ids, FIFO    9 state     HASH id -> state word
---   2 processing LIST running ids     10 payload   HASH id -> bytes
---   3 leases ZSET id -> lease end ms  11 result    HASH id -> bytes
---   4 delayed ZSET id -> retry due ms 12 error     HASH id -> last error
---   5 dead   LIST dead-letter ids     13 conf      HASH id -> "max:ttl:timeout:deadline"
---   6 wake   LIST wake-up tokens      14 attempts  HASH id -> runs started
---   7 workers ZSET worker -> alive ms 15 token     HASH id -> lease token
---   8 expire ZSET id -> forget at ms  16 progress  HASH id -> "current:total"
---   17 (some scripts) notify LIST of one task, pushed when it finishes
+-- KEYS: the queue keys (see the top of this file)
 -- ARGV: 1 batch (max items of each kind), 2 worker id ('' = none),
 --       3 worker TTL ms (register until now + TTL; 0 = unregister),
 --       4 wake list cap
@@ -452,17 +393,7 @@ end)
 -- queue_cancel: withdraw a task that no worker has started: it is
 -- marked failed ("cancelled").  A running or finished task is left alone.
 --
--- KEYS (every queue script takes the same sixteen keys, all sharing the
--- hash tag {<prefix>:q:<name>} of one queue name, and some a seventeenth):
---   1 queue  LIST pending ids, FIFO    9 state     HASH id -> state word
---   2 processing LIST running ids     10 payload   HASH id -> bytes
---   3 leases ZSET id -> lease end ms  11 result    HASH id -> bytes
---   4 delayed ZSET id -> retry due ms 12 error     HASH id -> last error
---   5 dead   LIST dead-letter ids     13 conf      HASH id -> "max:ttl:timeout:deadline"
---   6 wake   LIST wake-up tokens      14 attempts  HASH id -> runs started
---   7 workers ZSET worker -> alive ms 15 token     HASH id -> lease token
---   8 expire ZSET id -> forget at ms  16 progress  HASH id -> "current:total"
---   17 (some scripts) notify LIST of one task, pushed when it finishes
+-- KEYS: the queue keys (see the top of this file)
 -- ARGV: 1 id
 -- Returns: the state the task was in ("pending" means it was cancelled).
 -- Errors: NOT_FOUND when there is no such task.
@@ -494,17 +425,7 @@ end)
 -- whose deadline has passed is failed here and now (as take would fail
 -- it), so no read shows it pending after its deadline.
 --
--- KEYS (every queue script takes the same sixteen keys, all sharing the
--- hash tag {<prefix>:q:<name>} of one queue name, and some a seventeenth):
---   1 queue  LIST pending ids, FIFO    9 state     HASH id -> state word
---   2 processing LIST running ids     10 payload   HASH id -> bytes
---   3 leases ZSET id -> lease end ms  11 result    HASH id -> bytes
---   4 delayed ZSET id -> retry due ms 12 error     HASH id -> last error
---   5 dead   LIST dead-letter ids     13 conf      HASH id -> "max:ttl:timeout:deadline"
---   6 wake   LIST wake-up tokens      14 attempts  HASH id -> runs started
---   7 workers ZSET worker -> alive ms 15 token     HASH id -> lease token
---   8 expire ZSET id -> forget at ms  16 progress  HASH id -> "current:total"
---   17 (some scripts) notify LIST of one task, pushed when it finishes
+-- KEYS: the queue keys (see the top of this file)
 -- ARGV: 1 id, 2 delete once read (0/1; only a done or failed task)
 -- Returns: {state, result or nil, error or nil, attempts, current, total,
 --           deadline ms}
@@ -555,17 +476,7 @@ end)
 
 -- queue_dead: one page of the dead-letter list (oldest first).
 --
--- KEYS (every queue script takes the same sixteen keys, all sharing the
--- hash tag {<prefix>:q:<name>} of one queue name, and some a seventeenth):
---   1 queue  LIST pending ids, FIFO    9 state     HASH id -> state word
---   2 processing LIST running ids     10 payload   HASH id -> bytes
---   3 leases ZSET id -> lease end ms  11 result    HASH id -> bytes
---   4 delayed ZSET id -> retry due ms 12 error     HASH id -> last error
---   5 dead   LIST dead-letter ids     13 conf      HASH id -> "max:ttl:timeout:deadline"
---   6 wake   LIST wake-up tokens      14 attempts  HASH id -> runs started
---   7 workers ZSET worker -> alive ms 15 token     HASH id -> lease token
---   8 expire ZSET id -> forget at ms  16 progress  HASH id -> "current:total"
---   17 (some scripts) notify LIST of one task, pushed when it finishes
+-- KEYS: the queue keys (see the top of this file)
 -- ARGV: 1 start index, 2 count (the caller bounds it by its batch)
 -- Returns: {total length, {id...}}
 register('queue_dead', READ, function()
@@ -580,17 +491,7 @@ end)
 -- queue_requeue: take a task off the dead-letter list and queue it
 -- again with fresh attempts and a fresh deadline (same timeout).
 --
--- KEYS (every queue script takes the same sixteen keys, all sharing the
--- hash tag {<prefix>:q:<name>} of one queue name, and some a seventeenth):
---   1 queue  LIST pending ids, FIFO    9 state     HASH id -> state word
---   2 processing LIST running ids     10 payload   HASH id -> bytes
---   3 leases ZSET id -> lease end ms  11 result    HASH id -> bytes
---   4 delayed ZSET id -> retry due ms 12 error     HASH id -> last error
---   5 dead   LIST dead-letter ids     13 conf      HASH id -> "max:ttl:timeout:deadline"
---   6 wake   LIST wake-up tokens      14 attempts  HASH id -> runs started
---   7 workers ZSET worker -> alive ms 15 token     HASH id -> lease token
---   8 expire ZSET id -> forget at ms  16 progress  HASH id -> "current:total"
---   17 (some scripts) notify LIST of one task, pushed when it finishes
+-- KEYS: the queue keys (see the top of this file)
 -- ARGV: 1 id, 2 wake list cap
 -- Returns: the new deadline in ms (0 = none).
 -- Errors: NOT_FOUND when the id is not on the dead-letter list.
