@@ -2,6 +2,21 @@
 -- owner), extend, update, release with a wake-up signal, conditional
 -- setters, and lock pools.
 
+-- The NOT_OWNED error for a lock whose value is cur (false: free).
+local function not_held(cur)
+	return fail('NOT_OWNED', cur == false and 'lock is not held' or
+	    'lock is held by another owner')
+end
+
+-- Give key a TTL of ms, or none when ms <= 0.
+local function set_ttl(key, ms)
+	if ms > 0 then
+		redis.call('PEXPIRE', key, ms)
+	else
+		redis.call('PERSIST', key)
+	end
+end
+
 -- lock_acquire: take a lock (SET NX with a TTL) or, re-entrant, take
 -- it again for the same owner; every grant draws a new fence number.
 --
@@ -31,11 +46,7 @@ register('lock_acquire', WRITE, function()
 		if ARGV[3] ~= '1' or redis.call('GET', KEYS[1]) ~= ARGV[1] then
 			return {0, redis.call('PTTL', KEYS[1])}
 		end
-		if ttl > 0 then
-			redis.call('PEXPIRE', KEYS[1], ttl)
-		else
-			redis.call('PERSIST', KEYS[1])
-		end
+		set_ttl(KEYS[1], ttl)
 	end
 	return {1, next_fence(KEYS[2])}
 end)
@@ -58,10 +69,7 @@ end)
 register('lock_release', WRITE, function()
 	local cur = redis.call('GET', KEYS[1])
 	if ARGV[2] ~= '1' and cur ~= ARGV[1] then
-		if cur == false then
-			return fail('NOT_OWNED', 'lock is not held')
-		end
-		return fail('NOT_OWNED', 'lock is held by another owner')
+		return not_held(cur)
 	end
 	if cur == false then
 		return 0
@@ -92,17 +100,10 @@ register('lock_extend', WRITE, function()
 	end
 	local cur = redis.call('GET', KEYS[1])
 	if cur ~= ARGV[1] then
-		if cur == false then
-			return fail('NOT_OWNED', 'lock is not held')
-		end
-		return fail('NOT_OWNED', 'lock is held by another owner')
+		return not_held(cur)
 	end
 	if ARGV[3] == '1' then
-		if ms > 0 then
-			redis.call('PEXPIRE', KEYS[1], ms)
-		else
-			redis.call('PERSIST', KEYS[1])
-		end
+		set_ttl(KEYS[1], ms)
 	else
 		if ms <= 0 then
 			return fail('BAD_ARGUMENT', 'additional time must be > 0')
