@@ -67,19 +67,24 @@ end
 --       7 reclaim batch
 -- Returns: { item, lease expiry ms, fence, shared 0/1, bound 0/1, token }
 -- Errors: NO_SUCH_POOL, EMPTY (nothing to lease), BAD_ARGUMENT
-register('lease', WRITE, function()
-	local conf, err = pool_conf(true)
-	if not conf then return err end
-	local token = ARGV[1]
+--
+-- lease_one, renew_one and release_one do the work of a call with its
+-- ARGV at ARGV[b + 1...], for the function of their name and for batch;
+-- each returns the function's reply (an error reply included).
+local function lease_one(b, now, conf)
+	if conf.deleted then
+		return fail('NO_SUCH_POOL', 'pool is being deleted')
+	end
+	local token = ARGV[b + 1]
 	if #token < 16 or #token > 64 or string.find(token, '%X') then
 		return bad('token must be 16 to 64 hex digits')
 	end
 	local ttl, bttl, e
-	ttl, e = arg_ms(ARGV[2], 'lease ttl', true)
+	ttl, e = arg_ms(ARGV[b + 2], 'lease ttl', true)
 	if not ttl then return bad(e) end
 	if ttl == -1 then ttl = conf.lease_ttl end
 	if ttl == 0 then return bad('lease ttl must be positive') end
-	local shared = ARGV[3]
+	local shared = ARGV[b + 3]
 	if shared == '-1' then
 		shared = conf.shared
 	elseif shared == '0' or shared == '1' then
@@ -87,40 +92,41 @@ register('lease', WRITE, function()
 	else
 		return bad('shared must be an integer from -1 to 1')
 	end
-	local name = ARGV[4]
+	local name = ARGV[b + 4]
 	if name ~= '' then
 		e = bad_key(name, 'binding name')
 		if e then return bad(e) end
 	end
-	bttl, e = arg_ms(ARGV[5], 'binding ttl', true)
+	bttl, e = arg_ms(ARGV[b + 5], 'binding ttl', true)
 	if not bttl then return bad(e) end
 	if bttl == -1 then bttl = conf.bind_ttl end
-	local holder = ARGV[6]
+	local holder = ARGV[b + 6]
 	if holder ~= '' and (#holder > KEY_MAX or
 	    string.find(holder, SEP, 1, true)) then
 		return bad('holder over ' .. KEY_MAX .. ' bytes or with a NUL byte')
 	end
 	local batch
-	batch, e = arg_range(ARGV[7], 'reclaim batch', 0, 100000)
+	batch, e = arg_range(ARGV[b + 7], 'reclaim batch', 0, 100000)
 	if not batch then return bad(e) end
 
-	local now = now_ms()
-	if batch > 0 then
+	-- once per call: a batch of leases reclaims as much as one lease
+	if batch > 0 and not CALL.reclaimed then
+		CALL.reclaimed = true
 		reclaim(now, batch, conf)
 	end
 
 	local item, m, score
 	local bound = 0
 	if name ~= '' then
-		local b = redis.call('HGET', KEYS[8], name)
-		if b then
+		local bi = redis.call('HGET', KEYS[8], name)
+		if bi then
 			local bexp = redis.call('ZSCORE', KEYS[9], name)
 			if bexp and tonumber(bexp) <= now then
 				unbind(name)
 			else
-				local bm = item_get(b)
+				local bm = item_get(bi)
 				if bm and available(bm, now, shared, conf) then
-					item, m, bound = b, bm, 1
+					item, m, bound = bi, bm, 1
 				end
 			end
 		end
@@ -159,6 +165,12 @@ register('lease', WRITE, function()
 		bind_set(name, item, bttl, now, conf)
 	end
 	return { item, exp, fence, shared, bound, token }
+end
+
+register('lease', WRITE, function()
+	local conf, err = pool_conf(true)
+	if not conf then return err end
+	return lease_one(0, now_ms(), conf)
 end)
 
 -- The NOT_OWNED error unless token's lease is live: none, or expired
@@ -183,24 +195,27 @@ end
 -- Returns: the new lease expiry (ms).
 -- Errors: NOT_OWNED (no such lease, or it expired: nothing changes but
 --   the expired lease being reclaimed), NO_SUCH_POOL, BAD_ARGUMENT
-register('renew', WRITE, function()
-	local conf, err = pool_conf(false)
-	if not conf then return err end
-	local ttl, e = arg_ms(ARGV[2], 'lease ttl', true)
+local function renew_one(b, now, conf)
+	local ttl, e = arg_ms(ARGV[b + 2], 'lease ttl', true)
 	if not ttl then return bad(e) end
 	if ttl == -1 then ttl = conf.lease_ttl end
 	if ttl == 0 then return bad('lease ttl must be positive') end
-	local token = ARGV[1]
-	local now = now_ms()
+	local token = ARGV[b + 1]
 	if redis.call('HEXISTS', KEYS[6], token) == 0 then
 		return fail('NOT_OWNED', 'no such lease (stale token)')
 	end
-	err = not_live(token, now, conf)
+	local err = not_live(token, now, conf)
 	if err then return err end
 	local exp = now + ttl
 	redis.call('ZADD', KEYS[5], exp, token)
 	due_at(exp, conf)
 	return exp
+end
+
+register('renew', WRITE, function()
+	local conf, err = pool_conf(false)
+	if not conf then return err end
+	return renew_one(0, now_ms(), conf)
 end)
 
 -- release: end a lease with the item's outcome.  OK resets the
@@ -216,17 +231,65 @@ end)
 -- Returns: 1
 -- Errors: NOT_OWNED (no such lease, or it expired), NO_SUCH_POOL,
 --   BAD_ARGUMENT
-register('release', WRITE, function()
-	local conf, err = pool_conf(false)
-	if not conf then return err end
-	local outcome, lat, e = arg_outcome(ARGV[2], ARGV[3])
+local function release_one(b, now, conf)
+	local outcome, lat, e = arg_outcome(ARGV[b + 2], ARGV[b + 3])
 	if not outcome then return bad(e) end
-	local token = ARGV[1]
-	local now = now_ms()
-	err = not_live(token, now, conf)
+	local token = ARGV[b + 1]
+	local err = not_live(token, now, conf)
 	if err then return err end
 	if not lease_end(token, outcome, lat, now, conf) then
 		return fail('NOT_OWNED', 'no such lease (stale token)')
 	end
 	return 1
+end
+
+register('release', WRITE, function()
+	local conf, err = pool_conf(false)
+	if not conf then return err end
+	return release_one(0, now_ms(), conf)
+end)
+
+-- The operations batch takes: code -> { work, ARGV count }.
+local BATCH_OPS = {
+	lease = { lease_one, 7 }, renew = { renew_one, 2 },
+	release = { release_one, 3 }
+}
+local BATCH_MAX = 64		-- operations per call
+
+-- batch: several leases, renewals and releases of one pool in one call
+-- (what proxypoold sends for the requests of one pass of its event
+-- loop): each as its function does it, in order, at one Redis time, with
+-- one read of the pool's settings and one reclaim for all the leases.
+-- One operation's error does not stop the others.
+--
+-- KEYS: the 12 pool keys (see item.lua)
+-- ARGV: 1..BATCH_MAX operations, each its code (lease, renew, release)
+--       followed by the ARGV of the function of that name
+-- Returns: one reply per operation, in order: the function's reply or
+--   its error reply
+-- Errors: NO_SUCH_POOL (for all), BAD_ARGUMENT (a malformed list:
+--   nothing done)
+register('batch', WRITE, function()
+	local ops, b = {}, 0
+	while b < #ARGV do
+		local op = BATCH_OPS[ARGV[b + 1]]
+		if not op or b + 1 + op[2] > #ARGV then
+			return bad('operation ' .. (#ops + 1) .. ' is not lease, ' ..
+			    'renew or release with its arguments')
+		end
+		ops[#ops + 1] = b + 1
+		b = b + 1 + op[2]
+	end
+	if #ops < 1 or #ops > BATCH_MAX then
+		return bad('expected 1 to ' .. BATCH_MAX .. ' operations')
+	end
+	local conf, err = pool_conf(false)
+	if not conf then return err end
+	local now = now_ms()
+	local out = {}
+	for i = 1, #ops do
+		b = ops[i]
+		out[i] = BATCH_OPS[ARGV[b]][1](b, now, conf)
+	end
+	return out
 end)

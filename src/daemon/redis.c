@@ -4,7 +4,10 @@
  * connect AUTH, SELECT and CLIENT SETNAME are pipelined ahead of
  * everything; a PING every second that stays unanswered past the timeout
  * drops the connection (pending calls then fail with BACKEND_DOWN, so no
- * request hangs); reconnects back off from 50 ms to 5 s.
+ * request hangs); reconnects back off from 50 ms to 5 s.  The allocator
+ * handle is corked from its first use in a pass of the event loop to
+ * the end of that pass, so the leases, renewals and releases of the
+ * pass go to Redis as one call per pool.
  */
 #include "config.h"
 
@@ -41,6 +44,8 @@ struct redis {
 	struct ra_async		*ra;		/* owned wrapper */
 	struct event		*retry_ev;	/* owned reconnect timer */
 	struct event		*ping_ev;	/* owned keepalive timer */
+	struct event		*flush_ev;	/* owned: uncorks ra */
+	bool			 corked;	/* flush_ev is active */
 	struct timeval		 ping_sent;	/* outstanding PING, 0 = none */
 	int			 backoff;	/* next reconnect delay, ms */
 	int			 priority;	/* of the socket events, -1 = default */
@@ -301,6 +306,16 @@ redis_ping_cb(evutil_socket_t fd, short ev, void *arg)
 	redisAsyncCommand(ac, redis_pong_cb, NULL, "PING");
 }
 
+/* The end of the pass that corked: send what it gathered. */
+static void
+redis_flush_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct redis *rd = arg;
+
+	rd->corked = false;
+	ra_async_uncork(rd->ra);
+}
+
 void
 redis_start(struct redis *rd)
 {
@@ -309,6 +324,7 @@ redis_start(struct redis *rd)
 	rd->retry_ev = evtimer_new(rd->base, redis_retry_cb, rd);
 	rd->ping_ev = event_new(rd->base, -1, EV_PERSIST, redis_ping_cb, rd);
 	evtimer_add(rd->ping_ev, &tv);
+	rd->flush_ev = event_new(rd->base, -1, 0, redis_flush_cb, rd);
 	redis_connect(rd);
 }
 
@@ -321,6 +337,7 @@ redis_destroy(struct redis *rd)
 		return;
 	rd->destroying = true;
 	rd->connected = false;
+	ra_async_uncork(rd->ra);	/* sent, then failed by the free */
 	if ((ac = rd->ac) != NULL) {
 		rd->ac = NULL;
 		ra_async_set_context(rd->ra, NULL);
@@ -331,6 +348,8 @@ redis_destroy(struct redis *rd)
 		event_free(rd->retry_ev);
 	if (rd->ping_ev != NULL)
 		event_free(rd->ping_ev);
+	if (rd->flush_ev != NULL)
+		event_free(rd->flush_ev);
 	ra_async_destroy(rd->ra);
 	free(rd->password);
 	free(rd->where);
@@ -342,7 +361,19 @@ redis_destroy(struct redis *rd)
 struct ra_async *
 redis_ra(struct redis *rd)
 {
-	return rd != NULL && rd->connected ? rd->ra : NULL;
+	if (rd == NULL || !rd->connected)
+		return NULL;
+	if (!rd->corked && rd->flush_ev != NULL) {
+		/* flushed after the events already active at the priority of
+		 * the connection (a higher one would run it at once, a lower
+		 * one could starve it) */
+		event_priority_set(rd->flush_ev, rd->priority >= 0 ?
+		    rd->priority : event_base_get_npriorities(rd->base) / 2);
+		event_active(rd->flush_ev, EV_TIMEOUT, 1);
+		rd->corked = true;
+		ra_async_cork(rd->ra);
+	}
+	return rd->ra;
 }
 
 bool

@@ -32,7 +32,8 @@ struct redis *redis_create(struct event_base *base, const char *role,
 void	redis_start(struct redis *rd);
 /* Disconnect: pending calls are answered with RA_ERR_BACKEND_DOWN. */
 void	redis_destroy(struct redis *rd);
-/* The allocator handle, NULL while disconnected. */
+/* The allocator handle, NULL while disconnected; corked until the end
+ * of the current pass of the event loop (see ra_async_cork). */
 struct ra_async *redis_ra(struct redis *rd);
 bool	redis_connected(const struct redis *rd);
 /* The libevent priority of the connection's socket events from the

@@ -465,6 +465,23 @@ void	ra_async_destroy(struct ra_async *ra);
 void	ra_async_set_context(struct ra_async *ra, redisAsyncContext *ac);
 
 /*
+ * Cork the wrapper: from now on leases, renewals and releases are held
+ * back and gathered by pool, and uncork sends each pool's gathered ones
+ * as one function call (up to RA_CORK_MAX a call; a call that reaches
+ * it is sent at once).  A Redis call costs much more to start than a
+ * lease costs to do, so an event loop that corks when a pass begins
+ * handling requests and uncorks when it ends spends a fraction of the
+ * Redis time per operation.  Every operation keeps its own callback and
+ * result, as if sent alone.  Any other call while corked sends what is
+ * held first, so calls still reach Redis in the order they were made.
+ * Destroying a corked wrapper fails what it holds (RA_ERR_BACKEND_DOWN,
+ * nothing sent: uncork before freeing the context to send it).
+ */
+#define RA_CORK_MAX	32
+void	ra_async_cork(struct ra_async *ra);
+void	ra_async_uncork(struct ra_async *ra);
+
+/*
  * Every ra_async_* call below returns 0 when fn will run once with the
  * result: later with the reply, or at once (before the call returns)
  * when an argument is bad (res->err RA_ERR_BAD_ARGUMENT, nothing sent).

@@ -242,7 +242,7 @@ main(int argc, char **argv)
 {
 	struct conn *cs;
 	int i, n;
-	double secs, t0, el, cpu0, cpu1;
+	double secs, t0, el, cpu0, cpu1, rcpu0, rcpu1, me0, me1;
 
 	if (argc == 6 && strcmp(argv[1], "-direct") == 0) {
 		pool = argv[3];
@@ -274,9 +274,9 @@ main(int argc, char **argv)
 		}
 		return 0;
 	}
-	if (argc != 7) {
+	if (argc != 7 && argc != 8) {
 		fprintf(stderr, "usage: lease SOCKET POOL CONNS SECONDS IDLE "
-		    "PID\n");
+		    "PID [REDIS_PID]\n");
 		return 2;
 	}
 	pool = argv[2];
@@ -285,6 +285,8 @@ main(int argc, char **argv)
 	base = event_base_new();
 	cs = calloc((size_t)n, sizeof *cs);
 	cpu0 = cpu_of(argv[6]);
+	rcpu0 = argc == 8 ? cpu_of(argv[7]) : -1;
+	me0 = cpu_of("self");
 	t0 = now();
 	end_at = t0 + secs;
 	for (i = 0; i < n; i++) {
@@ -301,6 +303,8 @@ main(int argc, char **argv)
 	event_base_dispatch(base);
 	el = now() - t0;
 	cpu1 = cpu_of(argv[6]);
+	rcpu1 = argc == 8 ? cpu_of(argv[7]) : -1;
+	me1 = cpu_of("self");
 	qsort(lat, nlat, sizeof *lat, cmp);
 	printf("connections %d\nseconds %.2f\n", n, el);
 	printf("lease_ops_per_sec %.0f\n", (double)leases / el);
@@ -316,6 +320,13 @@ main(int argc, char **argv)
 		printf("daemon_cpu_loop_s %.2f\n", cpu1 - cpu0);
 		printf("daemon_cpu_usec_per_command %.2f\n",
 		    (cpu1 - cpu0) * 1e6 / (double)(leases + releases));
+		/* where the rest of the machine's time went */
+		if (rcpu0 >= 0 && rcpu1 >= 0)
+			printf("redis_cpu_usec_per_command %.2f\n",
+			    (rcpu1 - rcpu0) * 1e6 /
+			    (double)(leases + releases));
+		printf("client_cpu_usec_per_command %.2f\n", (me1 - me0) *
+		    1e6 / (double)(leases + releases));
 	}
 	for (i = 0; i < n; i++)
 		redisAsyncDisconnect(cs[i].ac);

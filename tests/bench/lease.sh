@@ -10,7 +10,8 @@
 #
 # Prints "name value" lines: commands_per_sec, lease_p50_us,
 # lease_p99_us, daemon_cpu_usec_per_command (the daemon's utime + stime
-# over the loop / commands), the Redis time per function call, the same
+# over the loop / commands; the same of redis-server and of this
+# client), the Redis time per function call, the same
 # loop straight on Redis through the library (direct_*), and the ratios.
 # Not part of make check.
 set -eu
@@ -38,7 +39,7 @@ trivial_load "$T/redis.sock"
 ref=$(trivial_rate "$T/redis.sock" "$conns" 300000)
 
 "$REDIS_CLI" -s "$T/redis.sock" CONFIG RESETSTAT >/dev/null
-"$bench" "$SOCK" bench "$conns" "$secs" 1000 "$pp_pid" >"$T/out"
+"$bench" "$SOCK" bench "$conns" "$secs" 1000 "$pp_pid" "$redis_pid" >"$T/out"
 cat "$T/out"
 # what the lease and release functions cost inside Redis
 fcalls=$(($(redis_calls "$T/redis.sock" fcall) + $(redis_calls "$T/redis.sock" fcall_ro)))

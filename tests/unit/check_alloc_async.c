@@ -2,7 +2,7 @@
  * check_alloc_async.c: the asynchronous allocator API on libevent against
  * a real redis-server: chained add/assign/remove, lease, renew, release,
  * the other calls, bad arguments through the callback, a lost functions
- * library, and many calls in flight.
+ * library, many calls in flight, and corked calls gathered in batches.
  */
 #include "config.h"
 
@@ -408,6 +408,255 @@ START_TEST(test_async_in_flight)
 }
 END_TEST
 
+/* Function calls Redis ran so far (INFO commandstats). */
+static long long
+fcalls(void)
+{
+	redisContext *rc = tu_redis();
+	redisReply *r = redisCommand(rc, "INFO commandstats");
+	const char *p;
+	long long n = -1;
+
+	ck_assert_ptr_nonnull(r);
+	if ((p = strstr(r->str, "cmdstat_fcall:calls=")) != NULL)
+		n = atoll(p + strlen("cmdstat_fcall:calls="));
+	freeReplyObject(r);
+	redisFree(rc);
+	return n < 0 ? 0 : n;
+}
+
+/* Results of corked calls, one slot per call. */
+struct corked {
+	struct env	*e;
+	int		 err[64];
+	char		 item[64][16];
+	char		 token[64][RA_TOKEN_LEN + 1];
+	int		 done[64];
+};
+
+static struct corked_op {
+	struct corked	*c;
+	int		 i;
+} ops[64];
+
+/* Run the loop once, for 20 ms. */
+static void
+env_spin(struct env *e)
+{
+	struct timeval tv = { 0, 20000 };
+
+	event_base_loopexit(e->base, &tv);
+	event_base_dispatch(e->base);
+}
+
+static void
+corked_done(struct ra_async *ra, struct ra_result *res, void *priv)
+{
+	struct corked_op *o = priv;
+	struct corked *c = o->c;
+
+	c->e->calls++;
+	c->done[o->i]++;
+	c->err[o->i] = res->err;
+}
+
+static void
+corked_lease(struct ra_async *ra, struct ra_result *res, void *priv)
+{
+	struct corked_op *o = priv;
+
+	corked_done(ra, res, priv);
+	if (res->err != RA_OK)
+		return;
+	snprintf(o->c->item[o->i], sizeof o->c->item[o->i], "%s",
+	    res->u.lease.item);
+	memcpy(o->c->token[o->i], res->u.lease.token, RA_TOKEN_LEN + 1);
+}
+
+static void *
+op(struct corked *c, int i)
+{
+	ops[i].c = c;
+	ops[i].i = i;
+	return &ops[i];
+}
+
+START_TEST(test_async_cork)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_pool_conf conf;
+	struct corked c;
+	struct env e;
+	struct ra_item *it;
+	char (*keys)[16];
+	redisContext *rc;
+	long long f0;
+	int i, j;
+
+	env_open(&e, 0);
+	ra_pool_conf_init(&conf);
+	ck_assert_int_eq(ra_pool_create(ctx, "p", &conf), 0);
+	ck_assert_int_eq(ra_pool_create(ctx, "q", &conf), 0);
+	it = make_items(50, &keys);
+	ck_assert_int_eq(ra_add(ctx, "p", it, 50), 0);
+	ck_assert_int_eq(ra_add(ctx, "q", it, 2), 0);
+	memset(&c, 0, sizeof c);
+	c.e = &e;
+
+	/* three leases of p in one call, q's lease alone, each answered
+	 * as if sent alone; a stale renewal fails by itself */
+	f0 = fcalls();
+	ra_async_cork(e.ra);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(ra_async_lease(e.ra, "p", NULL, corked_lease,
+		    op(&c, i)), 0);
+	ck_assert_int_eq(ra_async_lease(e.ra, "q", NULL, corked_lease,
+	    op(&c, 3)), 0);
+	ck_assert_int_eq(ra_async_renew(e.ra, "p", "0123456789abcdef0123"
+	    "456789abcdef", 10, corked_done, op(&c, 4)), 0);
+	env_spin(&e);
+	ck_assert_int_eq(e.calls, 0);		/* nothing sent yet */
+	ra_async_uncork(e.ra);
+	env_wait(&e, 5);
+	ck_assert_int_eq(fcalls() - f0, 2);
+	for (i = 0; i < 4; i++)
+		ck_assert_msg(c.err[i] == 0 && c.done[i] == 1, "op %d: %d", i,
+		    c.err[i]);
+	ck_assert_str_eq(c.item[0], "a0");
+	ck_assert_str_eq(c.item[1], "a1");
+	ck_assert_str_eq(c.item[2], "a2");
+	ck_assert_str_eq(c.item[3], "a0");
+	ck_assert_int_eq(c.err[4], RA_ERR_NOT_OWNED);
+	ck_assert_int_eq(at_counts(ctx, "p").leased, 3);
+
+	/* a release, a renewal and a lease of p together */
+	memset(c.done, 0, sizeof c.done);
+	ra_async_cork(e.ra);
+	ck_assert_int_eq(ra_async_release(e.ra, "p", c.token[0],
+	    RA_OUTCOME_OK, 5, corked_done, op(&c, 0)), 0);
+	ck_assert_int_eq(ra_async_renew(e.ra, "p", c.token[1], 30, corked_done,
+	    op(&c, 1)), 0);
+	ck_assert_int_eq(ra_async_lease(e.ra, "p", NULL, corked_lease,
+	    op(&c, 5)), 0);
+	/* any other call sends what is held first: counts sees it done */
+	ck_assert_int_eq(ra_async_counts(e.ra, "p", done_counts, &e), 0);
+	env_wait(&e, 4);
+	ck_assert_int_eq(c.done[0] + c.done[1] + c.done[5], 3);
+	ck_assert_int_eq(c.err[0] + c.err[1] + c.err[5], 0);
+	ck_assert_str_eq(c.item[5], "a3");
+	ck_assert_int_eq(e.counts.leased, 3);
+	ra_async_uncork(e.ra);
+	at_sound(ctx, "p");
+
+	/* past RA_CORK_MAX a call goes at once; every lease distinct */
+	f0 = fcalls();
+	ra_async_cork(e.ra);
+	for (i = 0; i < 40; i++)
+		ck_assert_int_eq(ra_async_lease(e.ra, "p", NULL, corked_lease,
+		    op(&c, 10 + i)), 0);
+	env_wait(&e, RA_CORK_MAX);	/* the first RA_CORK_MAX, corked */
+	ck_assert_int_eq(fcalls() - f0, 1);
+	for (i = 10, j = 0; i < 50; i++)
+		j += c.done[i];
+	ck_assert_int_eq(j, RA_CORK_MAX);
+	ra_async_uncork(e.ra);
+	env_wait(&e, 40 - RA_CORK_MAX);
+	ck_assert_int_eq(fcalls() - f0, 2);
+	for (i = 10; i < 50; i++) {
+		ck_assert_msg(c.err[i] == 0, "lease %d: %d", i, c.err[i]);
+		for (j = 10; j < i; j++)
+			ck_assert_str_ne(c.item[i], c.item[j]);
+	}
+	ck_assert_int_eq(at_counts(ctx, "p").leased, 43);
+	at_sound(ctx, "p");
+
+	/* the error of the whole call reaches each; a lost library is
+	 * loaded again and the batch sent once more */
+	ra_async_cork(e.ra);
+	ck_assert_int_eq(ra_async_lease(e.ra, "nope", NULL, corked_lease,
+	    op(&c, 0)), 0);
+	ck_assert_int_eq(ra_async_lease(e.ra, "nope", NULL, corked_lease,
+	    op(&c, 1)), 0);
+	ra_async_uncork(e.ra);
+	env_wait(&e, 2);
+	ck_assert_int_eq(c.err[0], RA_ERR_NO_SUCH_POOL);
+	ck_assert_int_eq(c.err[1], RA_ERR_NO_SUCH_POOL);
+	rc = tu_redis();
+	freeReplyObject(redisCommand(rc, "FUNCTION FLUSH"));
+	redisFree(rc);
+	ra_async_cork(e.ra);
+	ck_assert_int_eq(ra_async_release(e.ra, "p", c.token[10],
+	    RA_OUTCOME_NONE, -1, corked_done, op(&c, 0)), 0);
+	ck_assert_int_eq(ra_async_lease(e.ra, "p", NULL, corked_lease,
+	    op(&c, 1)), 0);
+	ra_async_uncork(e.ra);
+	env_wait(&e, 2);
+	ck_assert_int_eq(c.err[0], 0);
+	ck_assert_int_eq(c.err[1], 0);
+	ck_assert_int_eq(at_counts(ctx, "p").leased, 43);
+
+	/* a malformed operation list is refused whole, before anything */
+	rc = tu_redis();
+	{
+		static const char *bad[] = {
+			"lease", "renew x", "release 0123456789abcdef OK",
+			"lease 0123456789abcdef -1 -1 '' -1 '' 0 nope"
+		};
+		char cmd[512];
+		redisReply *r;
+
+		for (i = 0; i < 4; i++) {
+			snprintf(cmd, sizeof cmd, "FCALL ra%d_batch 12 {ra:p}:meta "
+			    "{ra:p}:items {ra:p}:free {ra:p}:shared {ra:p}:leases "
+			    "{ra:p}:lease {ra:p}:quarantine {ra:p}:bind "
+			    "{ra:p}:bindexp {ra:p}:bindrev {ra:p}:itemexp "
+			    "{ra:p}:fence %s", RA_SCHEMA, bad[i]);
+			r = redisCommand(rc, cmd);
+			ck_assert_ptr_nonnull(r);
+			ck_assert_msg(r->type == REDIS_REPLY_ERROR &&
+			    strncmp(r->str, "BAD_ARGUMENT", 12) == 0,
+			    "%s: %s", bad[i], r->type == REDIS_REPLY_ERROR ?
+			    r->str : "not an error");
+			freeReplyObject(r);
+		}
+	}
+	redisFree(rc);
+	ck_assert_int_eq(at_counts(ctx, "p").leased, 43);
+
+	/* a pool being deleted: leases refused, releases still done */
+	ck_assert_int_eq(ra_pool_delete(ctx, "q"), 0);
+	ra_async_cork(e.ra);
+	ck_assert_int_eq(ra_async_lease(e.ra, "q", NULL, corked_lease,
+	    op(&c, 0)), 0);
+	ck_assert_int_eq(ra_async_release(e.ra, "q", c.token[3],
+	    RA_OUTCOME_OK, -1, corked_done, op(&c, 1)), 0);
+	ra_async_uncork(e.ra);
+	env_wait(&e, 2);
+	ck_assert_int_eq(c.err[0], RA_ERR_NO_SUCH_POOL);
+	ck_assert_int_eq(c.err[1], 0);
+
+	/* destroyed while holding: each told, nothing sent */
+	memset(c.done, 0, sizeof c.done);
+	f0 = fcalls();
+	ra_async_cork(e.ra);
+	ck_assert_int_eq(ra_async_lease(e.ra, "p", NULL, corked_lease,
+	    op(&c, 0)), 0);
+	ck_assert_int_eq(ra_async_lease(e.ra, "p", NULL, corked_lease,
+	    op(&c, 1)), 0);
+	ra_async_destroy(e.ra);
+	e.ra = NULL;
+	ck_assert_int_eq(c.done[0] + c.done[1], 2);
+	ck_assert_int_eq(c.err[0], RA_ERR_BACKEND_DOWN);
+	ck_assert_int_eq(c.err[1], RA_ERR_BACKEND_DOWN);
+	ck_assert_int_eq(fcalls() - f0, 0);
+	at_sound(ctx, "p");
+	free(it);
+	free(keys);
+	env_close(&e);
+	ra_free(ctx);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -421,6 +670,7 @@ main(void)
 	tc = tcase_create("chains");
 	tcase_add_test(tc, test_async_chunks);
 	tcase_add_test(tc, test_async_in_flight);
+	tcase_add_test(tc, test_async_cork);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
