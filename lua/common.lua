@@ -14,7 +14,7 @@
 local SCHEMA = 1
 
 -- What one call works on: its keys and arguments, and CALL, values it
--- read once (lat_step, any_bindings).  register() sets all three when a
+-- read once (lat_step, any_bindings, and deleted and rdue of pool_conf).  register() sets all three when a
 -- call starts, so nothing outlives a call.
 local KEYS, ARGV, CALL
 
@@ -175,13 +175,21 @@ local LAT_CLASSES = 16
 -- eject_max_percent, ban_time (times in ms).
 local CONF_FMT = '<BBI4ddI4ddBd'
 
--- The pool's settings, its deletion flag and due time (see reclaim); nil
--- and an error reply when the pool does not exist (or, with live, is
--- being deleted) or was written by another schema version.
+-- Settings tables by their packed text: the Lua state outlives a call,
+-- and a table made once costs a lookup instead of an unpack and a new
+-- table on every call.  (Only what the call read is the key, so nothing
+-- stale is ever used; the cache is emptied when it grows past a bound.)
+local CONF_CACHE, CONF_CACHED, CONF_CACHE_MAX = {}, 0, 256
+
+-- The pool's settings (never changed by the caller: shared between
+-- calls), with CALL.deleted (the deletion flag) and CALL.rdue (see
+-- reclaim) set; nil and an error reply when the pool does not exist (or,
+-- with live, is being deleted) or was written by another schema version.
 local function pool_conf(live)
 	local c = redis.call('HMGET', KEYS[1], 'conf', 'deleted', 'lat_step',
 	    'rdue')
-	if not c[1] then
+	local packed = c[1]
+	if not packed then
 		if redis.call('HEXISTS', KEYS[1], 'lease_ttl') == 1 then
 			return nil, fail('SCHEMA', 'the pool was written by ' ..
 			    'schema version 0 (the EVALSHA scripts); this ' ..
@@ -189,36 +197,49 @@ local function pool_conf(live)
 		end
 		return nil, fail('NO_SUCH_POOL', 'no such pool')
 	end
-	local v, sh, max, lt, bt, ef, eb, emax, pct, ban =
-	    struct.unpack(CONF_FMT, c[1])
-	if v ~= SCHEMA then
-		return nil, fail('SCHEMA', 'the pool was written by schema ' ..
-		    'version ' .. v .. '; this library is version ' .. SCHEMA)
+	local conf = CONF_CACHE[packed]
+	if not conf then
+		local v, sh, max, lt, bt, ef, eb, emax, pct, ban =
+		    struct.unpack(CONF_FMT, packed)
+		if v ~= SCHEMA then
+			return nil, fail('SCHEMA', 'the pool was written by ' ..
+			    'schema version ' .. v .. '; this library is version ' ..
+			    SCHEMA)
+		end
+		conf = {
+			shared = sh, max = max, lease_ttl = lt, bind_ttl = bt,
+			ef = ef, eb = eb, emax = emax, pct = pct, ban = ban
+		}
+		if CONF_CACHED >= CONF_CACHE_MAX then
+			CONF_CACHE, CONF_CACHED = {}, 0
+		end
+		CONF_CACHE[packed] = conf
+		CONF_CACHED = CONF_CACHED + 1
 	end
-	if live and c[2] == '1' then
+	CALL.deleted = c[2] == '1'
+	if live and CALL.deleted then
 		return nil, fail('NO_SUCH_POOL', 'pool is being deleted')
 	end
 	CALL.lat_step = tonumber(c[3]) or 0
-	return {
-		shared = sh, max = max, lease_ttl = lt, bind_ttl = bt,
-		deleted = c[2] == '1', rdue = tonumber(c[4]),
-		ef = ef, eb = eb, emax = emax, pct = pct, ban = ban
-	}
+	CALL.rdue = tonumber(c[4])
+	return conf
 end
 
 -- A time was added to the leases, quarantine, bindexp or itemexp ZSET:
 -- keep the meta field rdue at or below the earliest of them (see
 -- reclaim).
 local function due_at(t, conf)
-	if conf.rdue and t < conf.rdue then
-		conf.rdue = t
+	if CALL.rdue and t < CALL.rdue then
+		CALL.rdue = t
 		redis.call('HSET', KEYS[1], 'rdue', t)
 	end
 end
 
 
+-- The next LRU sequence number.  (The increment is text: Redis formats
+-- a number argument with %.17g, which costs a fifth of the call.)
 local function next_seq()
-	return redis.call('HINCRBY', KEYS[1], 'seq', 1)
+	return redis.call('HINCRBY', KEYS[1], 'seq', '1')
 end
 
 

@@ -83,17 +83,28 @@ local function arg_outcome(o, l)
 	return o, lat
 end
 
--- End a lease (release or expiry) with an outcome.  Returns false when
--- the token holds no lease.
-local function lease_end(token, outcome, lat, now, conf)
-	local v = redis.call('HGET', KEYS[6], token)
+-- A lease record (KEYS[6]): its expiry, then item NUL holder; and the
+-- item and expiry of one.
+local function lease_record(exp, item, holder)
+	return struct.pack('<d', exp) .. item .. SEP .. holder
+end
+
+local function lease_item(v)
+	return string.sub(v, 9, string.find(v, SEP, 9, true) - 1),
+	    struct.unpack('<d', v)
+end
+
+-- End a lease (release or expiry) with an outcome; v: its record when
+-- the caller read it.  Returns false when the token holds no lease.
+local function lease_end(token, outcome, lat, now, conf, v)
+	v = v or redis.call('HGET', KEYS[6], token)
 	if not v then
 		redis.call('ZREM', KEYS[5], token)
 		return false
 	end
 	redis.call('HDEL', KEYS[6], token)
 	redis.call('ZREM', KEYS[5], token)
-	local item = string.sub(v, 1, string.find(v, SEP, 1, true) - 1)
+	local item = lease_item(v)
 	local m = item_get(item)
 	if not m then
 		return true

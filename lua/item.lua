@@ -10,7 +10,8 @@
 --   KEYS[4]  shared    ZSET  shareable held items, score class*2^36 +
 --                            holders*2^26 + sequence (mod 2^26)
 --   KEYS[5]  leases    ZSET  token -> lease expiry (ms)
---   KEYS[6]  lease     HASH  token -> item NUL holder
+--   KEYS[6]  lease     HASH  token -> the lease expiry (struct '<d', as
+--                            in KEYS[5]) then item NUL holder
 --   KEYS[7]  quarantine ZSET item -> end of quarantine (ms)
 --   KEYS[8]  bind      HASH  name -> item
 --   KEYS[9]  bindexp   ZSET  name -> binding expiry (ms); absent = forever
@@ -41,31 +42,46 @@ local unbind, item_names
 local ITEM_FIELDS = { 'c1', 'h', 'I4', 'I4', 'I4', 'B', 'I4', 'I4', 'd', 'd' }
 local ITEM_SIZE = { c1 = 1, h = 2, I4 = 4, B = 1, d = 8 }
 local ITEM_FMT = {}	-- the format of the first n fields
-local ITEM_PAD = {}	-- the NUL bytes a record of n bytes lacks
+local ITEM_AT = {}	-- record length -> fields it holds, 0 when none fit
 local ITEM_MAX		-- bytes of a whole record
 do
 	local fmt, len = '<', 0
+	ITEM_AT[0] = 0
 	for n = 1, #ITEM_FIELDS do
 		fmt = fmt .. ITEM_FIELDS[n]
 		len = len + ITEM_SIZE[ITEM_FIELDS[n]]
 		ITEM_FMT[n] = fmt
+		ITEM_AT[len] = n
 	end
 	ITEM_MAX = len
-	local pad = ''
-	for n = len, 0, -1 do
-		ITEM_PAD[n] = pad
-		pad = pad .. '\0'
-	end
 end
 
 -- The metadata of a stored record ('': a new free item).  Of a record
--- too long to be one, the first ITEM_MAX bytes are read.
+-- too long to be one, the first ITEM_MAX bytes are read; one of another
+-- length is padded with NUL bytes.
 local function item_decode(s)
-	local b = s .. (ITEM_PAD[#s] or '')
-	if #b > ITEM_MAX then
-		b = string.sub(b, 1, ITEM_MAX)
+	local n, b = ITEM_AT[#s], s
+	if not n then
+		b = string.sub(s .. string.rep('\0', ITEM_MAX), 1, ITEM_MAX)
+		n = 10
 	end
-	local st, p, g, l10, h, sh, f, ej, e, u = struct.unpack(ITEM_FMT[10], b)
+	local st, p, g, l10, h, sh, f, ej, e, u = 'f', 0, 0, 0, 0, 0, 0, 0, 0, 0
+	if n > 0 then
+		st, p, g, l10, h, sh, f, ej, e, u = struct.unpack(ITEM_FMT[n], b)
+	end
+	if n < 10 then
+		-- the fields the record lacks are 0 (after its last one,
+		-- struct.unpack returns its next position)
+		u = 0
+		if n < 9 then e = 0 end
+		if n < 8 then ej = 0 end
+		if n < 7 then f = 0 end
+		if n < 6 then sh = 0 end
+		if n < 5 then h = 0 end
+		if n < 4 then l10 = 0 end
+		if n < 3 then g = 0 end
+		if n < 2 then p = 0 end
+	end
 	return {
 		st = st ~= '\0' and st or 'f', prio = p, gen = g, lat = l10 / 10,
 		h = h, sh = sh, fail = f, ej = ej, exp = e, untl = u,
@@ -82,13 +98,35 @@ local function item_get(item)
 end
 
 local function item_encode(m)
-	local v = { m.st, m.prio, m.gen, math.floor(m.lat * 10 + 0.5), m.h,
-	    m.sh, m.fail, m.ej, m.exp, m.untl }
+	-- the fields up to the last that is not zero
 	local n = 10
-	while n > 1 and v[n] == 0 do
-		n = n - 1
+	if m.untl == 0 then
+		n = 9
+		if m.exp == 0 then
+			n = 8
+			if m.ej == 0 then
+				n = 7
+				if m.fail == 0 then
+					n = 6
+					if m.sh == 0 then
+						n = 5
+						if m.h == 0 then
+							n = 4
+							if m.lat == 0 then
+								n = 3
+								if m.gen == 0 then
+									n = m.prio == 0 and 1 or 2
+								end
+							end
+						end
+					end
+				end
+			end
+		end
 	end
-	return struct.pack(ITEM_FMT[n], unpack(v, 1, n))
+	return struct.pack(ITEM_FMT[n], m.st, m.prio, m.gen,
+	    math.floor(m.lat * 10 + 0.5), m.h, m.sh, m.fail, m.ej, m.exp,
+	    m.untl)
 end
 
 -- Store m (nothing is written when its record did not change).
@@ -209,7 +247,7 @@ local function item_delete(item, m, conf)
 			unbind(names[i])
 		end
 	end
-	if conf.deleted and redis.call('HLEN', KEYS[2]) == 0 then
+	if CALL.deleted and redis.call('HLEN', KEYS[2]) == 0 then
 		pool_drop()
 	end
 end

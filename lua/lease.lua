@@ -72,11 +72,11 @@ end
 -- ARGV at ARGV[b + 1...], for the function of their name and for batch;
 -- each returns the function's reply (an error reply included).
 local function lease_one(b, now, conf)
-	if conf.deleted then
+	if CALL.deleted then
 		return fail('NO_SUCH_POOL', 'pool is being deleted')
 	end
 	local token = ARGV[b + 1]
-	if #token < 16 or #token > 64 or string.find(token, '%X') then
+	if #token < 16 or #token > 64 or not string.find(token, '^%x+$') then
 		return bad('token must be 16 to 64 hex digits')
 	end
 	local ttl, bttl, e
@@ -160,7 +160,7 @@ local function lease_one(b, now, conf)
 	item_save(item, m)
 	local fence = next_fence(KEYS[12], now)
 	due_at(exp, conf)
-	redis.call('HSET', KEYS[6], token, item .. SEP .. holder)
+	redis.call('HSET', KEYS[6], token, lease_record(exp, item, holder))
 	if name ~= '' then
 		bind_set(name, item, bttl, now, conf)
 	end
@@ -173,19 +173,19 @@ register('lease', WRITE, function()
 	return lease_one(0, now_ms(), conf)
 end)
 
--- The NOT_OWNED error unless token's lease is live: none, or expired
--- (then reclaimed now); nil when it is.  (Release skips renew's check of
--- the lease record: lease_end tells a missing one.)
-local function not_live(token, now, conf)
-	local cur = redis.call('ZSCORE', KEYS[5], token)
-	if not cur then
-		return fail('NOT_OWNED', 'no such lease (stale token)')
+-- The record of token's lease if it is live, else nil and the
+-- NOT_OWNED error: none, or expired (then reclaimed now).
+local function live(token, now, conf)
+	local v = redis.call('HGET', KEYS[6], token)
+	if not v then
+		return nil, fail('NOT_OWNED', 'no such lease (stale token)')
 	end
-	if tonumber(cur) <= now then
-		lease_end(token, 'NONE', -1, now, conf)
-		return fail('NOT_OWNED', 'the lease expired')
+	local item, exp = lease_item(v)
+	if exp <= now then
+		lease_end(token, 'NONE', -1, now, conf, v)
+		return nil, fail('NOT_OWNED', 'the lease expired')
 	end
-	return nil
+	return v, item
 end
 
 -- renew: extend a lease to now + ttl.
@@ -201,13 +201,12 @@ local function renew_one(b, now, conf)
 	if ttl == -1 then ttl = conf.lease_ttl end
 	if ttl == 0 then return bad('lease ttl must be positive') end
 	local token = ARGV[b + 1]
-	if redis.call('HEXISTS', KEYS[6], token) == 0 then
-		return fail('NOT_OWNED', 'no such lease (stale token)')
-	end
-	local err = not_live(token, now, conf)
-	if err then return err end
+	local v, err = live(token, now, conf)
+	if not v then return err end
 	local exp = now + ttl
 	redis.call('ZADD', KEYS[5], exp, token)
+	redis.call('HSET', KEYS[6], token, struct.pack('<d', exp) ..
+	    string.sub(v, 9))
 	due_at(exp, conf)
 	return exp
 end
@@ -235,11 +234,9 @@ local function release_one(b, now, conf)
 	local outcome, lat, e = arg_outcome(ARGV[b + 2], ARGV[b + 3])
 	if not outcome then return bad(e) end
 	local token = ARGV[b + 1]
-	local err = not_live(token, now, conf)
-	if err then return err end
-	if not lease_end(token, outcome, lat, now, conf) then
-		return fail('NOT_OWNED', 'no such lease (stale token)')
-	end
+	local v, err = live(token, now, conf)
+	if not v then return err end
+	lease_end(token, outcome, lat, now, conf, v)
 	return 1
 end
 

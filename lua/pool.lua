@@ -77,7 +77,7 @@ register('pool_delete', WRITE, function()
 		redis.call('HSET', KEYS[1], 'deleted', 1)
 		redis.call('SREM', KEYS[13], ARGV[1])
 	end
-	conf.deleted = true
+	CALL.deleted = true
 	local r = redis.call('HSCAN', KEYS[2], ARGV[2], 'COUNT', count)
 	local v = r[2]
 	for i = 1, #v, 2 do
@@ -151,14 +151,14 @@ register('check', READ, function()
 
 	-- reclaim may leave due times behind a batch and set rdue to its
 	-- now: only an rdue still ahead hides a due time
-	local ahead = conf.rdue and conf.rdue > now_ms()
+	local ahead = CALL.rdue and CALL.rdue > now_ms()
 
 	for i = 1, #t, 2 do
 		local k, val = t[i], t[i + 1]
 		if (phase == 3 or phase == 6 or phase == 8 or phase == 10) and
-		    ahead and tonumber(val) < conf.rdue then
+		    ahead and tonumber(val) < CALL.rdue then
 			v('due time ' .. k .. ': ' .. val .. ' before the rdue ' ..
-			    string.format('%d', conf.rdue) .. ' of the pool')
+			    string.format('%d', CALL.rdue) .. ' of the pool')
 		end
 		if phase == 1 then
 			local m = item_decode(val)
@@ -207,17 +207,26 @@ register('check', READ, function()
 				v('item ' .. k .. ': expiry not scheduled')
 			end
 		elseif phase == 2 then
-			local item = string.sub(val, 1, (string.find(val, SEP, 1, true)
-			    or #val + 1) - 1)
-			local m = item_get(item)
-			if not m then
-				v('lease ' .. k .. ': item ' .. item .. ' missing')
-			elseif m.h < 1 then
-				v('lease ' .. k .. ': item ' .. item ..
-				    ' has no holders')
-			end
-			if not has(KEYS[5], k) then
-				v('lease ' .. k .. ': no expiry')
+			if #val < 9 or not string.find(val, SEP, 9, true) then
+				v('lease ' .. k .. ': a record of ' .. #val ..
+				    ' bytes, not expiry, item, NUL, holder')
+			else
+				local item, exp = lease_item(val)
+				local m = item_get(item)
+				if not m then
+					v('lease ' .. k .. ': item ' .. item .. ' missing')
+				elseif m.h < 1 then
+					v('lease ' .. k .. ': item ' .. item ..
+					    ' has no holders')
+				end
+				local e = redis.call('ZSCORE', KEYS[5], k)
+				if not e then
+					v('lease ' .. k .. ': no expiry')
+				elseif tonumber(e) ~= exp then
+					v('lease ' .. k .. ': expiry ' ..
+					    string.format('%d', exp) .. ' in the record, ' ..
+					    e .. ' in the leases set')
+				end
 			end
 		elseif phase == 3 then
 			if redis.call('HEXISTS', KEYS[6], k) == 0 then

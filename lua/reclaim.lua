@@ -16,11 +16,11 @@ local DUE_NEVER = 9000000000000000	-- rdue when nothing is pending
 -- Returns the four counts.
 local function reclaim(now, n, conf)
 	local c = { 0, 0, 0, 0 }
-	local stored = conf.rdue
+	local stored = CALL.rdue
 	if stored and now < stored then
 		return c
 	end
-	conf.rdue = DUE_NEVER	-- due_at lowers it if we add a time
+	CALL.rdue = DUE_NEVER	-- due_at lowers it if we add a time
 	local nxt = DUE_NEVER
 	for k = 1, 4 do
 		local h = redis.call('ZRANGE', KEYS[DUE_KEYS[k]], 0, 0, 'WITHSCORES')
@@ -50,8 +50,8 @@ local function reclaim(now, n, conf)
 			nxt = now
 		end
 	end
-	nxt = math.min(nxt, conf.rdue)
-	conf.rdue = nxt
+	nxt = math.min(nxt, CALL.rdue)
+	CALL.rdue = nxt
 	if nxt ~= stored then
 		redis.call('HSET', KEYS[1], 'rdue', nxt)
 	end
@@ -89,7 +89,7 @@ register('counts', WRITE, function()
 	if not batch then return bad(e) end
 	if batch > 0 then
 		reclaim(now_ms(), batch, conf)
-		if conf.deleted and redis.call('EXISTS', KEYS[1]) == 0 then
+		if CALL.deleted and redis.call('EXISTS', KEYS[1]) == 0 then
 			return fail('NO_SUCH_POOL', 'no such pool')
 		end
 	end

@@ -1045,6 +1045,8 @@ START_TEST(test_check_finds_damage)
 	redisContext *rc = tu_redis();
 	size_t i;
 	int lost = 0, two = 0, nolease = 0, bind = 0, counter = 0, due = 0;
+	int exp = 0;
+	char rec[64] = "\0\0\0\0\0\0\xf0\x3f";	/* 1.0 */
 
 	at_pool(ctx, "p", 0, 0, 5);
 	lease_ok(ctx, "p", -1, &l);
@@ -1053,8 +1055,12 @@ START_TEST(test_check_finds_damage)
 	/* break it by hand in every way the check knows */
 	freeReplyObject(redisCommand(rc, "ZREM {ra:p}:free item-001"));
 	freeReplyObject(redisCommand(rc, "ZADD {ra:p}:quarantine 1 item-002"));
+	/* records: expiry (a little-endian double), item, NUL, holder */
 	freeReplyObject(redisCommand(rc, "HSET {ra:p}:lease feedfeedfeedfeed "
-	    "%b", "ghost\0\0" "1\0" "0", (size_t)10));
+	    "%b", "\0\0\0\0\0\0\0\0" "ghost\0", (size_t)14));
+	snprintf(rec + 8, sizeof rec - 8, "%s", l.item);
+	freeReplyObject(redisCommand(rc, "HSET {ra:p}:lease %s %b", l.token,
+	    rec, 8 + strlen(l.item) + 1));
 	freeReplyObject(redisCommand(rc, "HSET {ra:p}:bind m missing"));
 	freeReplyObject(redisCommand(rc, "HINCRBY {ra:p}:meta nshared 5"));
 	/* reclaim would skip the lease until then */
@@ -1074,10 +1080,13 @@ START_TEST(test_check_finds_damage)
 			counter = 1;
 		if (strstr(v.v[i], l.token) && strstr(v.v[i], "before the rdue"))
 			due = 1;
+		if (strstr(v.v[i], l.token) && strstr(v.v[i], "expiry 1 in the "
+		    "record"))
+			exp = 1;
 	}
-	ck_assert_msg(lost && two && nolease && bind && counter && due,
-	    "lost %d two %d lease %d bind %d counter %d due %d (%zu lines)",
-	    lost, two, nolease, bind, counter, due, v.n);
+	ck_assert_msg(lost && two && nolease && bind && counter && due && exp,
+	    "lost %d two %d lease %d bind %d counter %d due %d expiry %d "
+	    "(%zu lines)", lost, two, nolease, bind, counter, due, exp, v.n);
 	ra_strlist_deinit(&v);
 	ck_assert_int_eq(ra_check_invariants(ctx, "nope", &v), -1);
 	ck_assert_int_eq(ctx->err, RA_ERR_NO_SUCH_POOL);
