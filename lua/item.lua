@@ -97,32 +97,14 @@ local function item_get(item)
 	return item_decode(s)
 end
 
+-- The fields of m in record order, for finding the last one not zero.
+local ITEM_KEYS = { 'st', 'prio', 'gen', 'lat', 'h', 'sh', 'fail', 'ej',
+    'exp', 'untl' }
+
 local function item_encode(m)
-	-- the fields up to the last that is not zero
 	local n = 10
-	if m.untl == 0 then
-		n = 9
-		if m.exp == 0 then
-			n = 8
-			if m.ej == 0 then
-				n = 7
-				if m.fail == 0 then
-					n = 6
-					if m.sh == 0 then
-						n = 5
-						if m.h == 0 then
-							n = 4
-							if m.lat == 0 then
-								n = 3
-								if m.gen == 0 then
-									n = m.prio == 0 and 1 or 2
-								end
-							end
-						end
-					end
-				end
-			end
-		end
+	while n > 1 and m[ITEM_KEYS[n]] == 0 do
+		n = n - 1
 	end
 	return struct.pack(ITEM_FMT[n], m.st, m.prio, m.gen,
 	    math.floor(m.lat * 10 + 0.5), m.h, m.sh, m.fail, m.ej, m.exp,

@@ -168,7 +168,7 @@ local function lease_one(b, now, conf)
 end
 
 register('lease', WRITE, function()
-	local conf, err = pool_conf(true)
+	local conf, err = pool_conf(false)	-- (lease_one refuses a deleted pool)
 	if not conf then return err end
 	return lease_one(0, now_ms(), conf)
 end)
