@@ -4,27 +4,35 @@
 #
 # usage: build.sh OUT.lua OUT.c OUT.h FILE.lua...
 #
-# The library is "#!lua name=redisallocator_N" (N: the SCHEMA of
-# common.lua) followed by the files in the order given; a file may use
-# what the files before it define.  Every line of the form
+# The library is "#!lua name=redisallocator_N_B" and "local BUILD = 'B'"
+# (N: the SCHEMA of common.lua; B: the CRC of the files, 8 hex digits)
+# followed by the files in the order given; a file may use what the files
+# before it define.  Every line of the form
 #   register('name', READ|WRITE, function()
-# is one function, raN_name, READ ones called with FCALL_RO.  The output
-# lives in the build tree and is never committed.
+# is one function, raN_B_name, READ ones called with FCALL_RO.  So two
+# builds whose code differs in anything load side by side on one Redis
+# (during a rolling upgrade, say) and never run each other's functions.
+# The output lives in the build tree and is never committed.
 set -eu
 
 out_lua=$1; out_c=$2; out_h=$3; shift 3
 tmp=${out_c}.tmp.$$
-trap 'rm -f "$tmp" "$tmp.h" "$tmp.lua" "$tmp.fn"' EXIT INT TERM
+trap 'rm -f "$tmp" "$tmp.h" "$tmp.lua" "$tmp.fn" "$tmp.body"' EXIT INT TERM
 
 schema=$(sed -n 's/^local SCHEMA = \([0-9][0-9]*\)$/\1/p' "$@" | head -1)
 [ -n "$schema" ] || { echo "build.sh: no 'local SCHEMA = N' line" >&2; exit 1; }
 
+for f in "$@"; do
+	echo
+	cat "$f"
+done >"$tmp.body"
+build=$(printf '%08x' "$(cksum <"$tmp.body" | cut -d' ' -f1)")
+lib=redisallocator_${schema}_$build
+prefix=ra${schema}_${build}_
 {
-	echo "#!lua name=redisallocator_$schema"
-	for f in "$@"; do
-		echo
-		cat "$f"
-	done
+	echo "#!lua name=$lib"
+	echo "local BUILD = '$build'"
+	cat "$tmp.body"
 } >"$tmp.lua"
 
 sed -n "s/^register('\([a-z_]*\)', \(READ\|WRITE\), function()$/\1 \2/p" \
@@ -45,7 +53,9 @@ ident() {
 	echo "#include <stdbool.h>"
 	echo
 	echo "#define RA_SCHEMA $schema"
-	echo "#define RA_LIBRARY_NAME \"redisallocator_$schema\""
+	echo "#define RA_BUILD \"$build\""
+	echo "#define RA_LIBRARY_NAME \"$lib\""
+	echo "#define RA_FN_PREFIX \"$prefix\"	/* of every function name */"
 	echo
 	echo "enum ra_fn_id {"
 	while read -r name mode; do
@@ -55,7 +65,7 @@ ident() {
 	echo "};"
 	echo
 	echo "struct ra_function {"
-	echo "	const char *name;	/* registered name, ra${schema}_... */"
+	echo "	const char *name;	/* registered name, $prefix... */"
 	echo "	bool ro;		/* no-writes: called with FCALL_RO */"
 	echo "};"
 	echo
@@ -74,7 +84,7 @@ ident() {
 	while read -r name mode; do
 		ro=false
 		[ "$mode" = READ ] && ro=true
-		echo "	[RA_FN_$(ident "$name")] = { \"ra${schema}_$name\", $ro },"
+		echo "	[RA_FN_$(ident "$name")] = { \"$prefix$name\", $ro },"
 	done <"$tmp.fn"
 	echo "};"
 	echo

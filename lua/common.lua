@@ -8,24 +8,28 @@
 -- to enum ra_error: EMPTY, NOT_OWNED, NO_SUCH_POOL, BAD_ARGUMENT, BUSY,
 -- NOT_FOUND.
 
--- The schema version: in the library name (redisallocator_N), in every
--- function name (raN_lease) and in each pool's meta, so code and data of
--- two versions on one Redis never meet.
+-- The schema version of the data: in the library name
+-- (redisallocator_N_B), in every function name (raN_B_lease) and in each
+-- pool's meta, so code and data of two versions on one Redis never meet.
+-- B is BUILD, the CRC of this code, defined by lua/build.sh before this
+-- file: two builds of one schema load side by side and each runs its own
+-- functions on the same data.
 local SCHEMA = 1
 
 -- What one call works on: its keys and arguments, and CALL, values it
--- read once (lat_step, any_bindings, and deleted and rdue of pool_conf).  register() sets all three when a
--- call starts, so nothing outlives a call.
+-- read once (lat_step, any_bindings, and deleted and rdue of pool_conf).
+-- register() sets all three when a call starts, so nothing outlives a
+-- call.
 local KEYS, ARGV, CALL
 
 local READ, WRITE = true, false
 
--- Register fn as raN_name; READ functions carry no-writes (FCALL_RO).
+-- Register fn as raN_B_name; READ functions carry no-writes (FCALL_RO).
 -- The lines "register('name', READ|WRITE, ..." are also read by
 -- lua/build.sh to make the C table of functions.
 local function register(name, mode, fn)
 	redis.register_function{
-		function_name = 'ra' .. SCHEMA .. '_' .. name,
+		function_name = 'ra' .. SCHEMA .. '_' .. BUILD .. '_' .. name,
 		callback = function(keys, args)
 			KEYS, ARGV, CALL = keys, args, {}
 			return fn()

@@ -343,7 +343,7 @@ ra_gc(struct ra_context *ctx, const char *pool, unsigned count,
 	return 0;
 }
 
-/* An ra1_check reply: { phase, cursor, { lines }, { numbers } }. */
+/* A check function reply: { phase, cursor, { lines }, { numbers } }. */
 static bool
 is_check_reply(const redisReply *r)
 {

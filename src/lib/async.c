@@ -260,11 +260,11 @@ batch_send(struct ra_async *ra, struct ra_batch *b)
 }
 
 /* The ARGV of a finished call, with its operation's code (the function
- * name after "raN_"), appended to a batch call. */
+ * name after RA_FN_PREFIX), appended to a batch call. */
 static void
 batch_push(struct ra_args *call, const struct ra_args *a)
 {
-	const char *code = strchr(ra_functions[a->fn].name, '_') + 1;
+	const char *code = ra_functions[a->fn].name + strlen(RA_FN_PREFIX);
 	int i;
 
 	ra_args_str(call, code);

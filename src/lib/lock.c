@@ -25,7 +25,7 @@ static const char *const lock_status_names[] = {
 	[RA_LOCK_ERROR] = "ERROR",
 };
 
-/* Comparison words ra1_lock_cond understands, by enum ra_lock_cmp. */
+/* Comparison words the lock_cond function understands, by enum ra_lock_cmp. */
 static const char *const lock_cmp_words[RA_CMP__COUNT] = {
 	[RA_CMP_GT] = "gt",
 	[RA_CMP_LT] = "lt",
@@ -168,7 +168,7 @@ ra_lock_signal_key(const char *prefix, const char *name, char *buf,
 /* Argument builders and decoders (sync and async share them)          */
 /* ------------------------------------------------------------------ */
 
-/* ra1_lock_acquire: KEYS lock, fence; ARGV owner, ttl ms, re-entrant. */
+/* lock_acquire: KEYS lock, fence; ARGV owner, ttl ms, re-entrant. */
 static void
 args_acquire(struct ra_args *a, const char *prefix, const char *name,
     const char *owner, double ttl, int flags)
@@ -181,7 +181,7 @@ args_acquire(struct ra_args *a, const char *prefix, const char *name,
 	ra_args_str(a, (flags & RA_LOCK_REENTRANT) ? "1" : "0");
 }
 
-/* ra1_lock_release: KEYS lock, signal; ARGV owner, force, token ms. */
+/* lock_release: KEYS lock, signal; ARGV owner, force, token ms. */
 static void
 args_release(struct ra_args *a, const char *prefix, const char *name,
     const char *owner, int force)
@@ -194,7 +194,7 @@ args_release(struct ra_args *a, const char *prefix, const char *name,
 	ra_args_ll(a, RA_LOCK_SIGNAL_MS);
 }
 
-/* ra1_lock_extend: KEYS lock; ARGV owner, ms, replace. */
+/* lock_extend: KEYS lock; ARGV owner, ms, replace. */
 static void
 args_extend(struct ra_args *a, const char *prefix, const char *name,
     const char *owner, double ttl, int replace)
@@ -714,8 +714,9 @@ bad:
 	return -1;
 }
 
-/* Run ra1_lock_pool op over names in chunks of the batch size; staging
- * (may be NULL) is KEYS[2], stage_ms goes before the names for "stage".
+/* Run the lock_pool function's op over names in chunks of the batch
+ * size; staging (may be NULL) is KEYS[2], stage_ms goes before the names
+ * for "stage".
  * Adds the function's answers into *total (may be NULL). */
 static int
 pool_chunks(struct ra_context *ctx, const char *pool, const char *op,

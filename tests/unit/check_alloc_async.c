@@ -606,11 +606,12 @@ START_TEST(test_async_cork)
 		redisReply *r;
 
 		for (i = 0; i < 4; i++) {
-			snprintf(cmd, sizeof cmd, "FCALL ra%d_batch 12 {ra:p}:meta "
+			snprintf(cmd, sizeof cmd, "FCALL %s 12 {ra:p}:meta "
 			    "{ra:p}:items {ra:p}:free {ra:p}:shared {ra:p}:leases "
 			    "{ra:p}:lease {ra:p}:quarantine {ra:p}:bind "
 			    "{ra:p}:bindexp {ra:p}:bindrev {ra:p}:itemexp "
-			    "{ra:p}:fence %s", RA_SCHEMA, bad[i]);
+			    "{ra:p}:fence %s", ra_functions[RA_FN_BATCH].name,
+			    bad[i]);
 			r = redisCommand(rc, cmd);
 			ck_assert_ptr_nonnull(r);
 			ck_assert_msg(r->type == REDIS_REPLY_ERROR &&

@@ -23,7 +23,7 @@ START_TEST(test_args_layout)
 	ck_assert_int_eq(ra_args_finish(&a), 0);
 	ck_assert_int_eq(a.argc, 9);
 	ck_assert_str_eq(a.argv[0], "FCALL");
-	ck_assert_str_eq(a.argv[1], "ra" "1" "_ping");
+	ck_assert_str_eq(a.argv[1], "ra1_" RA_BUILD "_ping");
 	ck_assert_str_eq(a.argv[2], "2");
 	ck_assert_str_eq(a.argv[3], "{ra:web}:free");
 	ck_assert_str_eq(a.argv[4], "k2");
@@ -46,7 +46,7 @@ START_TEST(test_args_read_only)
 	ra_args_deinit(&a);
 	ra_args_init(&a, RA_FN_LIST);
 	ck_assert_str_eq(a.argv[0], "FCALL_RO");
-	ck_assert_str_eq(a.argv[1], "ra1_list");
+	ck_assert_str_eq(a.argv[1], "ra1_" RA_BUILD "_list");
 	ra_args_deinit(&a);
 }
 END_TEST

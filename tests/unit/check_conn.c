@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <event2/event.h>
@@ -95,6 +96,49 @@ START_TEST(test_library_loaded_on_connect)
 		    ra_functions[i].name, r->str);
 		freeReplyObject(r);
 	}
+	redisFree(rc);
+	ra_free(ctx);
+}
+END_TEST
+
+START_TEST(test_other_build_side_by_side)
+{
+	redisContext *rc = tu_redis();
+	struct ra_context *ctx;
+	struct ra_pool_conf pc;
+	struct ra_item it = { "a", 0, 0 };
+	struct ra_lease l;
+	redisReply *r;
+	char other[256], fn[64];
+
+	/* the library of another build of this schema, whose lease always
+	 * fails: as an older daemon on the same Redis would have loaded */
+	freeReplyObject(redisCommand(rc, "FUNCTION FLUSH"));
+	snprintf(fn, sizeof fn, "ra%d_00000000_lease", RA_SCHEMA);
+	snprintf(other, sizeof other, "#!lua name=redisallocator_%d_00000000\n"
+	    "redis.register_function('%s', function() "
+	    "return redis.error_reply('OTHER build') end)", RA_SCHEMA, fn);
+	r = redisCommand(rc, "FUNCTION LOAD %s", other);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_ne(r->type, REDIS_REPLY_ERROR);
+	freeReplyObject(r);
+	/* this build still loads its own and runs only its own */
+	ctx = tu_connect();
+	ck_assert(library_loaded(rc));
+	ra_pool_conf_init(&pc);
+	ck_assert_int_eq(ra_pool_create(ctx, "side", &pc), 0);
+	ck_assert_int_eq(ra_add(ctx, "side", &it, 1), 0);
+	ck_assert_msg(ra_lease(ctx, "side", NULL, &l) == 0, "%s",
+	    ctx->errstr);
+	ra_lease_deinit(&l);
+	/* and leaves the other build's alone */
+	r = redisCommand(rc, "FCALL %s 0", fn);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->type, REDIS_REPLY_ERROR);
+	ck_assert_str_eq(r->str, "OTHER build");
+	freeReplyObject(r);
+	freeReplyObject(redisCommand(rc, "FUNCTION DELETE "
+	    "redisallocator_%d_00000000", RA_SCHEMA));
 	redisFree(rc);
 	ra_free(ctx);
 }
@@ -217,6 +261,7 @@ main(void)
 	tcase_add_test(tc, test_ping_uses_redis_clock);
 	tcase_add_test(tc, test_library_loaded_on_connect);
 	tcase_add_test(tc, test_lost_library_recovered);
+	tcase_add_test(tc, test_other_build_side_by_side);
 	tcase_add_test(tc, test_connect_refused);
 	tcase_add_test(tc, test_prefix_default);
 	tcase_add_test(tc, test_async_lost_library);
