@@ -39,21 +39,11 @@ local function hstate_decode(s)
 	    ejt0 = ejt, err0 = err }
 end
 
--- 0..999 by their text, made once at load: a result's random per mille
--- and (mostly) its elapsed ms are read without tonumber's strtod, which
--- costs a tenth of a steady result.
-local PER_MILLE = {}
-for i = 0, 999 do
-	PER_MILLE['' .. i] = i
-end
-
 -- A health state as answered: 0 unknown, 1 up, 2 down.
 local HNUM = { n = 0, u = 1, d = 2 }
 
--- Verdicts by their argument; UP and WARN count as successes.
+-- Verdicts as packed in a report; UP and WARN count as successes.
 local V_UP, V_WARN, V_DOWN, V_UNKNOWN = 1, 2, 3, 4
-local VERDICT = { UP = V_UP, WARN = V_WARN, DOWN = V_DOWN,
-    UNKNOWN = V_UNKNOWN }
 
 -- Keep the per-state counts of KEYS[15] in step with one item's change.
 local function hstate_count(from, to)
@@ -201,64 +191,85 @@ end)
 -- ARGV: 1 rise, 2 fall, 3 inter ms, 4 fastinter ms, 5 downinter ms,
 --       6 jitter per mille (0..500), 7 latency step ms (0 = latency does
 --       not rank), 8 evict_after ms (0 = never), 9 end quarantine on
---       success (0/1), then per result (1..HEALTH_BATCH of them) 6 values:
---       item, verdict (UP, WARN, DOWN, UNKNOWN), latency ms (< 0 =
---       unknown), reason (may be empty), random per mille (0..999), ms
---       since the probe started (the interval runs from its start)
+--       success (0/1), 10 the results packed (RESULT_FMT, one after the
+--       other): verdict (1 UP, 2 WARN, 3 DOWN, 4 UNKNOWN), latency ms (<
+--       0 = unknown), random per mille (0..999), ms since the probe
+--       started (the interval runs from its start), reason (may be
+--       empty); then their items (1..HEALTH_BATCH of them), in order
 -- Returns: 10 numbers per result, one flat array: state, prev, successes,
 --   failures, latency ms * 10, latency class, next due ms, evicted,
 --   unquarantined, gone, with states 0 unknown, 1 up, 2 down
 -- Errors: NO_SUCH_POOL, BAD_ARGUMENT (nothing changed)
+local HEALTH_BATCH = 100
+local RESULT_FMT = '<BdHI4Hc0'
+local RESULT_FIXED = 17		-- bytes before the reason
+local REPORT_SPEC = {
+	{ 'rise', 1, 1000 }, { 'fall', 1, 1000 }, { 'inter', 1, MS_MAX },
+	{ 'fastinter', 1, MS_MAX }, { 'downinter', 1, MS_MAX },
+	{ 'jitter', 0, 500 }, { 'latency step', 0, 3600000 },
+	{ 'evict_after', 0, MS_MAX }, { 'end quarantine', 0, 1 }
+}
+
+-- The results of a report (see above) as five arrays, or nil and the
+-- problem.  Each struct.unpack reads one result and returns where the
+-- next one starts.
+local function report_parse(blob, nres)
+	local names, verdicts, lats, rnds, els, reasons = {}, {}, {}, {}, {},
+	    {}
+	local pos, len = 1, #blob
+	for i = 1, nres do
+		local item = ARGV[10 + i]
+		local e = bad_key(item, 'item')
+		if e then return nil, e end
+		if len - pos + 1 < RESULT_FIXED then
+			return nil, 'result ' .. i .. ' is truncated'
+		end
+		local v, lat, r, el, reason
+		v, lat, r, el, reason, pos = struct.unpack(RESULT_FMT, blob, pos)
+		if v < V_UP or v > V_UNKNOWN then
+			return nil, 'verdict must be UP, WARN, DOWN or UNKNOWN'
+		end
+		if lat ~= lat or lat > 86400000 then
+			return nil, 'latency must be a number of ms (< 0: unknown)'
+		end
+		if r > 999 then
+			return nil, 'random must be from 0 to 999'
+		end
+		names[i], verdicts[i], lats[i], rnds[i], els[i], reasons[i] =
+		    item, v, lat, r, el, reason
+	end
+	if pos ~= len + 1 then
+		return nil, 'results: ' .. (len + 1 - pos) .. ' bytes too many'
+	end
+	return names, verdicts, lats, rnds, els, reasons
+end
+
 register('health_report', WRITE, function()
-	local HEALTH_BATCH = 100
 	local conf, err = pool_conf(false)
 	if not conf then return err end
 	local p = {}
-	local spec = {
-		{ 'rise', 1, 1000 }, { 'fall', 1, 1000 }, { 'inter', 1, MS_MAX },
-		{ 'fastinter', 1, MS_MAX }, { 'downinter', 1, MS_MAX },
-		{ 'jitter', 0, 500 }, { 'latency step', 0, 3600000 },
-		{ 'evict_after', 0, MS_MAX }, { 'end quarantine', 0, 1 }
-	}
 	local e
-	for i = 1, #spec do
-		local n
-		n, e = arg_range(ARGV[i], spec[i][1], spec[i][2], spec[i][3])
+	for i = 1, #REPORT_SPEC do
+		local n, sp = nil, REPORT_SPEC[i]
+		n, e = arg_range(ARGV[i], sp[1], sp[2], sp[3])
 		if not n then return bad(e) end
 		p[i] = n
 	end
 	local rise, fall, inter, fastinter, downinter = p[1], p[2], p[3], p[4], p[5]
 	local jitter, step, evict, endq = p[6], p[7], p[8], p[9]
 	local streak = math.max(rise, fall)	-- ok/ko count no further
-	local nres = (#ARGV - #spec) / 6
-	if nres < 1 or nres > HEALTH_BATCH or nres ~= math.floor(nres) then
-		return bad('expected 1 to ' .. HEALTH_BATCH .. ' results of 6 values')
+	local nres = #ARGV - 10
+	if nres < 1 or nres > HEALTH_BATCH then
+		return bad('expected 1 to ' .. HEALTH_BATCH .. ' results')
 	end
-	-- read and check every result before changing anything
-	local names, verdicts, lats, rnds, els = {}, {}, {}, {}, {}
-	for i = 1, nres do
-		local b = #spec + i * 6 - 6
-		local item, v, lat = ARGV[b + 1], VERDICT[ARGV[b + 2]],
-		    tonumber(ARGV[b + 3])
-		e = bad_key(item, 'item')
-		if e then return bad(e) end
-		if not v then
-			return bad('verdict must be UP, WARN, DOWN or UNKNOWN')
-		end
-		if lat == nil or lat ~= lat or lat > 86400000 then
-			return bad('latency must be a number of ms (< 0: unknown)')
-		end
-		local r, el = PER_MILLE[ARGV[b + 5]], PER_MILLE[ARGV[b + 6]]
-		if not r then
-			r, e = arg_range(ARGV[b + 5], 'random', 0, 999)
-			if not r then return bad(e) end
-		end
-		if not el then
-			el, e = arg_range(ARGV[b + 6], 'elapsed', 0, MS_MAX)
-			if not el then return bad(e) end
-		end
-		names[i], verdicts[i], lats[i], rnds[i], els[i] = item, v, lat, r, el
+	-- read and check every result before changing anything (a reason
+	-- longer than the data left makes struct.unpack raise)
+	local ok, names, verdicts, lats, rnds, els, reasons =
+	    pcall(report_parse, ARGV[10], nres)
+	if not ok then
+		return bad('results are truncated')
 	end
+	if not names then return bad(verdicts) end
 
 	local now = now_ms()
 	redis.call('HINCRBY', KEYS[15], 'probes', nres)
@@ -306,14 +317,15 @@ register('health_report', WRITE, function()
 	-- Record the i-th result.
 	local function record(i)
 		local item, verdict, lat = names[i], verdicts[i], lats[i]
-		local m, hrec
+		local raw, hrec
 		if seen[item] then
-			m, hrec = item_get(item), redis.call('HGET', KEYS[14], item)
+			raw = redis.call('HGET', KEYS[2], item)
+			hrec = redis.call('HGET', KEYS[14], item)
 		else
 			seen[item] = true
-			m, hrec = items[i] and item_decode(items[i]), hrecs[i]
+			raw, hrec = items[i], hrecs[i]
 		end
-		if not m then
+		if not raw then
 			-- removed meanwhile: forget it
 			redis.call('ZREM', KEYS[13], item)
 			hstate_drop(item)
@@ -321,20 +333,24 @@ register('health_report', WRITE, function()
 			return
 		end
 
-		-- The common case, read from the record's head alone: an UP
+		-- The common case, read from the records' heads alone: an UP
 		-- item UP again, its latency average within the write deadband,
 		-- nothing to lift or to decay.  Only its next check moves.
-		if verdict == V_UP and m.st ~= 'q' and m.ej == 0 and
-		    hrec and #hrec >= HSTATE_LEN and
-		    (lat < 0 or not lat_average(m.lat, lat)) then
-			local st, hok, hko = struct.unpack('<c1HH', hrec)
-			if st == 'u' and hok == streak and hko == 0 then
-				answer(i, 1, 1, hok, 0, m.lat, lat_class(m),
-				    next_due(i, inter), 0, 0, 0)
-				return
+		if verdict == V_UP and hrec and #hrec >= HSTATE_LEN then
+			local st, lat0 = item_head(raw)
+			if st and st ~= 'q' and
+			    (lat < 0 or not lat_average(lat0, lat)) then
+				local hst, hok, hko = struct.unpack('<c1HH', hrec)
+				if hst == 'u' and hok == streak and hko == 0 then
+					answer(i, 1, 1, hok, 0, lat0,
+					    lat_class_of(lat0), next_due(i, inter),
+					    0, 0, 0)
+					return
+				end
 			end
 		end
 
+		local m = item_decode(raw)
 		local h = hstate_decode(hrec)
 		local prev = h.st
 		local changed = false	-- m needs saving
@@ -363,8 +379,8 @@ register('health_report', WRITE, function()
 				h.since = now
 			end
 		end
-		if verdict ~= V_UP and ARGV[#spec + i * 6 - 2] ~= '' then
-			local reason = string.sub(ARGV[#spec + i * 6 - 2], 1, 200)
+		if verdict ~= V_UP and reasons[i] ~= '' then
+			local reason = string.sub(reasons[i], 1, 200)
 			h.err = reason
 			hstate_count_error(reason)
 		end

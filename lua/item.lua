@@ -89,6 +89,20 @@ local function item_decode(s)
 	}
 end
 
+-- The state and latency average of a stored record without ejections or
+-- an expiry (fields 8 on are zero), the common case of a health result;
+-- nil for any other record.
+local function item_head(s)
+	local n = ITEM_AT[#s]
+	if not n or n >= 8 then
+		return nil
+	elseif n < 4 then
+		return n > 0 and string.sub(s, 1, 1) or 'f', 0
+	end
+	local st, _, _, l10 = struct.unpack(ITEM_FMT[4], s)
+	return st, l10 / 10
+end
+
 local function item_get(item)
 	local s = redis.call('HGET', KEYS[2], item)
 	if not s then
@@ -130,16 +144,20 @@ end
 -- health checks; 0 when unknown or when latency does not rank), so a
 -- faster item is leased before a slower one of the same priority.
 -- |class| < 2^19, so class * 2^32 + 2^32 stays exact in a double.
-local function lat_class(m)
+local function lat_class_of(lat)
 	local step = CALL.lat_step
 	if step == nil then
 		step = tonumber(redis.call('HGET', KEYS[1], 'lat_step')) or 0
 		CALL.lat_step = step
 	end
-	if step <= 0 or m.lat <= 0 then
+	if step <= 0 or lat <= 0 then
 		return 0
 	end
-	return math.min(LAT_CLASSES - 1, math.floor(m.lat / step))
+	return math.min(LAT_CLASSES - 1, math.floor(lat / step))
+end
+
+local function lat_class(m)
+	return lat_class_of(m.lat)
 end
 
 local function item_class(m)

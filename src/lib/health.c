@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,12 +96,55 @@ health_ms(double s)
 	return ms < 1 ? 1 : ms;
 }
 
+/*
+ * A result as health_report reads it (struct '<BdHI4Hc0', little endian):
+ * verdict 1..4 (UP, WARN, DOWN, UNKNOWN), latency ms (double, < 0
+ * unknown), a random per mille for the jitter, ms since the probe
+ * started, the reason's length and the reason (at most
+ * REPORT_REASON_MAX bytes: the function keeps no more).  One argument
+ * for the batch instead of six per result: Redis makes a Lua string of
+ * each argument, and the function parsed four of them as numbers.
+ */
+#define REPORT_FIXED		17
+#define REPORT_REASON_MAX	200
+
+static void
+put_le(unsigned char *p, uint64_t v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++, v >>= 8)
+		p[i] = (unsigned char)(v & 0xff);
+}
+
+/* Pack p at out; returns the bytes written. */
+static size_t
+report_put(unsigned char *out, const struct ra_health_probe *p)
+{
+	double lat = p->latency_ms < 0 ? -1 : p->latency_ms;
+	size_t rl = p->reason != NULL ? strlen(p->reason) : 0;
+	uint64_t bits;
+
+	if (rl > REPORT_REASON_MAX)
+		rl = REPORT_REASON_MAX;
+	memcpy(&bits, &lat, sizeof bits);
+	out[0] = (unsigned char)(p->verdict + 1);
+	put_le(out + 1, bits, 8);
+	put_le(out + 9, (uint64_t)(random() % 1000), 2);
+	put_le(out + 11, (uint64_t)llround(p->elapsed_ms), 4);
+	put_le(out + 15, rl, 2);
+	if (rl > 0)
+		memcpy(out + REPORT_FIXED, p->reason, rl);
+	return REPORT_FIXED + rl;
+}
+
 static int
 build_report(struct ra_args *a, const char *prefix, const char *pool,
     const struct ra_health_probe *probes, size_t n,
     const struct ra_health_conf *hc, int *err, char *errstr)
 {
-	size_t i;
+	unsigned char *blob;
+	size_t i, len;
 
 	if (n < 1 || n > RA_HEALTH_BATCH) {
 		ra_set_error(err, errstr, RA_ERR_BAD_ARGUMENT,
@@ -144,15 +188,18 @@ build_report(struct ra_args *a, const char *prefix, const char *pool,
 	ra_args_ll(a, llround(hc->latency_step));
 	ra_args_ll(a, hc->evict_after > 0 ? health_ms(hc->evict_after) : 0);
 	ra_args_ll(a, hc->end_quarantine ? 1 : 0);
-	for (i = 0; i < n; i++) {
-		ra_args_str(a, probes[i].item);
-		ra_args_str(a, verdict_names[probes[i].verdict]);
-		ra_args_double(a, probes[i].latency_ms < 0 ? -1 :
-		    probes[i].latency_ms);
-		ra_args_str(a, probes[i].reason != NULL ? probes[i].reason : "");
-		ra_args_ll(a, random() % 1000);
-		ra_args_ll(a, llround(probes[i].elapsed_ms));
+	/* the results' fixed fields and reasons in one packed argument
+	 * (report_put), then their items */
+	if ((blob = malloc(n * (REPORT_FIXED + REPORT_REASON_MAX))) == NULL) {
+		ra_set_error(err, errstr, RA_ERR_OOM, "out of memory");
+		return -1;
 	}
+	for (i = 0, len = 0; i < n; i++)
+		len += report_put(blob + len, &probes[i]);
+	ra_args_bin(a, (const char *)blob, len);
+	free(blob);
+	for (i = 0; i < n; i++)
+		ra_args_str(a, probes[i].item);
 	return 0;
 }
 

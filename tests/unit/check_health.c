@@ -6,10 +6,13 @@
  */
 #include "config.h"
 
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ra_functions.h"
 #include "redis_allocator.h"
 #include "testutil.h"
 #include "alloc_testutil.h"
@@ -650,6 +653,130 @@ START_TEST(test_batch_same_item)
 }
 END_TEST
 
+/*
+ * A result packed as the health_report function reads it (see build_report in
+ * src/lib/health.c): verdict, latency double, random, elapsed, reason
+ * length, reason, little endian.
+ */
+static size_t
+pack_result(unsigned char *b, unsigned verdict, double lat, unsigned rnd,
+    unsigned reason_len, const char *reason)
+{
+	uint64_t bits;
+	size_t i;
+
+	memcpy(&bits, &lat, sizeof bits);
+	b[0] = (unsigned char)verdict;
+	for (i = 0; i < 8; i++)
+		b[1 + i] = (unsigned char)(bits >> (8 * i));
+	b[9] = (unsigned char)(rnd & 0xff);
+	b[10] = (unsigned char)(rnd >> 8);
+	memset(b + 11, 0, 4);
+	b[15] = (unsigned char)(reason_len & 0xff);
+	b[16] = (unsigned char)(reason_len >> 8);
+	memcpy(b + 17, reason, strlen(reason));
+	return 17 + strlen(reason);
+}
+
+/* Call the health_report function with the packed results b (len bytes) for one
+ * item; the reply. */
+static redisReply *
+report_raw(redisContext *rc, const unsigned char *b, size_t len)
+{
+	static const char *const suffix[] = {
+		":meta", ":items", ":free", ":shared", ":leases", ":lease",
+		":quarantine", ":bind", ":bindexp", ":bindrev", ":itemexp",
+		":fence", ":due", ":health", ":hstats"
+	};
+	static const char *const conf[] = {
+		"1", "1", "60000", "60000", "60000", "0", "0", "0", "0"
+	};
+	const char *argv[3 + 15 + 9 + 2];
+	size_t lens[3 + 15 + 9 + 2];
+	char keys[15][32];
+	int argc = 0;
+	size_t i;
+
+	argv[argc++] = "FCALL";
+	argv[argc++] = ra_functions[RA_FN_HEALTH_REPORT].name;
+	argv[argc++] = "15";
+	for (i = 0; i < 15; i++) {
+		snprintf(keys[i], sizeof keys[i], "{ra:p}%s", suffix[i]);
+		argv[argc++] = keys[i];
+	}
+	for (i = 0; i < 9; i++)
+		argv[argc++] = conf[i];
+	argv[argc] = (const char *)b;
+	lens[argc++] = len;
+	argv[argc++] = "item-000";
+	for (i = 0; i < (size_t)argc; i++)
+		if (argv[i] != (const char *)b)
+			lens[i] = strlen(argv[i]);
+	return redisCommandArgv(rc, argc, argv, lens);
+}
+
+/* The packed results are checked whole before anything changes: a short
+ * record, a reason longer than the data, bytes left over, a bad verdict,
+ * latency or random each get BAD_ARGUMENT naming the problem. */
+START_TEST(test_report_wire)
+{
+	static const struct {
+		unsigned	 verdict;
+		double		 lat;
+		unsigned	 rnd, rlen;
+		const char	*reason;
+		size_t		 cut, extra;
+		const char	*error;
+	} bad[] = {
+		{ 1, 10, 0, 0, "", 7, 0, "result 1 is truncated" },
+		{ 3, 10, 0, 9, "refused", 0, 0, "results are truncated" },
+		{ 1, 10, 0, 0, "", 0, 3, "3 bytes too many" },
+		{ 9, 10, 0, 0, "", 0, 0, "verdict must be" },
+		{ 1, NAN, 0, 0, "", 0, 0, "latency must be" },
+		{ 1, 1e9, 0, 0, "", 0, 0, "latency must be" },
+		{ 1, 10, 1000, 0, "", 0, 0, "random must be" },
+	};
+	struct ra_context *ctx = tu_connect();
+	redisContext *rc = tu_redis();
+	unsigned char b[64];
+	redisReply *r;
+	char *before, *after;
+	size_t i, len;
+
+	at_pool(ctx, "p", 0, 0, 1);
+	before = at_snapshot();
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		len = pack_result(b, bad[i].verdict, bad[i].lat, bad[i].rnd,
+		    bad[i].rlen, bad[i].reason);
+		memset(b + len, 'x', bad[i].extra);
+		len = len - bad[i].cut + bad[i].extra;
+		r = report_raw(rc, b, len);
+		ck_assert_ptr_nonnull(r);
+		ck_assert_msg(r->type == REDIS_REPLY_ERROR &&
+		    strncmp(r->str, "BAD_ARGUMENT", 12) == 0 &&
+		    strstr(r->str, bad[i].error) != NULL,
+		    "case %zu: %s", i, r->type == REDIS_REPLY_ERROR ? r->str :
+		    "not an error");
+		freeReplyObject(r);
+	}
+	after = at_snapshot();
+	ck_assert_str_eq(before, after);
+	free(before);
+	free(after);
+	/* a good one: DOWN with its reason, rise = fall = 1 */
+	len = pack_result(b, 3, -1, 999, 7, "refused");
+	r = report_raw(rc, b, len);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
+	ck_assert_int_eq(r->elements, 10);
+	ck_assert_int_eq(r->element[0]->integer, RA_HEALTH_DOWN);
+	freeReplyObject(r);
+	at_sound(ctx, "p");
+	redisFree(rc);
+	ra_free(ctx);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -671,6 +798,7 @@ main(void)
 	tcase_add_test(tc, test_bad_input);
 	tcase_add_test(tc, test_batch);
 	tcase_add_test(tc, test_batch_same_item);
+	tcase_add_test(tc, test_report_wire);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
