@@ -252,40 +252,55 @@ free_claim(struct ra_result *res)
 	ra_strlist_deinit(&res->u.strs);
 }
 
-/* The answer of one result: 10 integers of the flat reply from e. */
-#define HEALTH_ANSWER	10
-static bool
-decode_one(redisReply *const *e, struct ra_health_result *h)
-{
-	long long v[HEALTH_ANSWER];
-	size_t i;
+/*
+ * The answers of health_report: one string, an ANSWER_LEN record per
+ * result (struct '<BBHHI4HdB', little endian): state, prev, successes,
+ * failures, latency ms * 10, latency class, next due ms (double), flags.
+ */
+#define ANSWER_LEN		21
+#define ANSWER_EVICTED		0x01
+#define ANSWER_UNQUARANTINED	0x02
+#define ANSWER_GONE		0x04
 
+static uint64_t
+get_le(const unsigned char *p, size_t n)
+{
+	uint64_t v = 0;
+
+	while (n-- > 0)
+		v = v << 8 | p[n];
+	return v;
+}
+
+static void
+decode_one(const unsigned char *p, struct ra_health_result *h)
+{
+	uint64_t bits = get_le(p + 12, 8);
+	double next;
+
+	memcpy(&next, &bits, sizeof next);
 	memset(h, 0, sizeof *h);
-	for (i = 0; i < HEALTH_ANSWER; i++)
-		if (!ra_reply_ll(e[i], &v[i]))
-			return false;
-	h->state = (enum ra_health)(v[0] >= 0 && v[0] < RA_HEALTH__COUNT ?
-	    v[0] : 0);
-	h->prev = (enum ra_health)(v[1] >= 0 && v[1] < RA_HEALTH__COUNT ?
-	    v[1] : 0);
-	h->successes = (unsigned)v[2];
-	h->failures = (unsigned)v[3];
-	h->latency_ms = (double)v[4] / 10.0;
-	h->latency_class = (int)v[5];
-	h->next_ms = v[6];
-	h->evicted = v[7] != 0;
-	h->unquarantined = v[8] != 0;
-	h->gone = v[9] != 0;
-	return true;
+	h->state = (enum ra_health)(p[0] < RA_HEALTH__COUNT ? p[0] : 0);
+	h->prev = (enum ra_health)(p[1] < RA_HEALTH__COUNT ? p[1] : 0);
+	h->successes = (unsigned)get_le(p + 2, 2);
+	h->failures = (unsigned)get_le(p + 4, 2);
+	h->latency_ms = (double)get_le(p + 6, 4) / 10.0;
+	h->latency_class = (int)get_le(p + 10, 2);
+	h->next_ms = (long long)next;
+	h->evicted = (p[20] & ANSWER_EVICTED) != 0;
+	h->unquarantined = (p[20] & ANSWER_UNQUARANTINED) != 0;
+	h->gone = (p[20] & ANSWER_GONE) != 0;
 }
 
 /* A report of one result. */
 static void
 decode_report(const redisReply *r, struct ra_result *res)
 {
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != HEALTH_ANSWER ||
-	    !decode_one(r->element, &res->u.health))
+	if (r->type != REDIS_REPLY_STRING || r->len != ANSWER_LEN) {
 		health_bad_reply(res, "health_report");
+		return;
+	}
+	decode_one((const unsigned char *)r->str, &res->u.health);
 }
 
 static void
@@ -295,25 +310,20 @@ decode_batch(const redisReply *r, struct ra_result *res)
 	size_t i, n;
 
 	memset(b, 0, sizeof *b);
-	if (r->type != REDIS_REPLY_ARRAY || r->elements == 0 ||
-	    r->elements % HEALTH_ANSWER != 0) {
+	if (r->type != REDIS_REPLY_STRING || r->len == 0 ||
+	    r->len % ANSWER_LEN != 0) {
 		health_bad_reply(res, "health_report");
 		return;
 	}
-	n = r->elements / HEALTH_ANSWER;
+	n = r->len / ANSWER_LEN;
 	if ((b->v = calloc(n, sizeof *b->v)) == NULL) {
 		ra_set_error(&res->err, res->errstr, RA_ERR_OOM,
 		    "out of memory");
 		return;
 	}
-	for (i = 0; i < n; i++) {
-		if (!decode_one(r->element + i * HEALTH_ANSWER, &b->v[i])) {
-			free(b->v);
-			b->v = NULL;
-			health_bad_reply(res, "health_report");
-			return;
-		}
-	}
+	for (i = 0; i < n; i++)
+		decode_one((const unsigned char *)r->str + i * ANSWER_LEN,
+		    &b->v[i]);
 	b->n = n;
 }
 

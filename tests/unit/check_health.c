@@ -767,9 +767,9 @@ START_TEST(test_report_wire)
 	len = pack_result(b, 3, -1, 999, 7, "refused");
 	r = report_raw(rc, b, len);
 	ck_assert_ptr_nonnull(r);
-	ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
-	ck_assert_int_eq(r->elements, 10);
-	ck_assert_int_eq(r->element[0]->integer, RA_HEALTH_DOWN);
+	ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+	ck_assert_int_eq(r->len, 21);
+	ck_assert_int_eq(r->str[0], RA_HEALTH_DOWN);
 	freeReplyObject(r);
 	at_sound(ctx, "p");
 	redisFree(rc);
