@@ -15,9 +15,12 @@ daemon and pool before the check was turned on (RELOAD), and the PING
 latency of the socket (what the machine's scheduling alone costs).
 
 Then each function's calls and Redis time per call.  Ends with "name
-value" lines: daemon_usec_per_probe and
-redis_usec_per_probe (CPU time of the processes over the window, every
-probe, lease and timer included), redis_fcall_usec_per_probe (Redis' own
+value" lines: daemon_usec_per_probe, daemon_user_usec_per_probe (its
+user-space part) and redis_usec_per_probe (CPU time of the processes over
+the window, every probe, lease and timer included), trivial_usec (Redis'
+time for a function that returns 1, measured before probing) and the two
+per-probe times over it (redis_per_probe_over_trivial,
+daemon_per_probe_over_trivial), redis_fcall_usec_per_probe (Redis' own
 time of every function call but LEASE's and RELEASE's over the window,
 from a SLOWLOG that logs every command) and redis_health_usec_per_probe
 (of the ra*_health_* functions alone), the LEASE p99 while probing and
@@ -53,10 +56,33 @@ def wait(pred, secs, what):
     raise SystemExit("timeout waiting for " + what)
 
 
-def cpu_of(pid):
+def cpu_of(pid, part=None):
+    """CPU seconds of pid: user and system, or part "user" or "sys"."""
     with open("/proc/%d/stat" % pid) as f:
         v = f.read().rsplit(")", 1)[1].split()
-    return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
+    u, s = int(v[11]), int(v[12])
+    t = u if part == "user" else s if part == "sys" else u + s
+    return t / os.sysconf("SC_CLK_TCK")
+
+
+def trivial_usec(r, calls=20000):
+    """Redis time per call of a function that returns 1 (INFO
+    commandstats), on the same server: the unit of the ratios."""
+    r.execute_command("FUNCTION", "LOAD", "REPLACE",
+                      "#!lua name=ra_bench\nredis.register_function("
+                      "'ra_bench_one', function() return 1 end)")
+    best = float("inf")
+    for _ in range(3):
+        r.config_resetstat()
+        p = r.pipeline(transaction=False)
+        for i in range(calls // 3):
+            p.execute_command("FCALL", "ra_bench_one", 0)
+            if i % 100 == 99:
+                p.execute()
+        p.execute()
+        best = min(best, r.info("commandstats")["cmdstat_fcall"]
+                   ["usec_per_call"])
+    return best
 
 
 def machine():
@@ -174,6 +200,7 @@ pools = ( { name = "bench"; lease_ttl = 60; proxies_file = "%(t)s/proxies";
         wait(lambda: stats(c, "bench")["total"] == a.proxies, 30, "pool sync")
         rc = redis.Redis(unix_socket_path=t + "/redis.sock")
         idle_lat, idle_ping = measure(t, a.seconds / 2)
+        trivial = trivial_usec(rc)
         conf(True)
         c.execute_command("RELOAD")
         wait(lambda: stats(c, "bench")["up"] >= a.proxies * 0.9, 60,
@@ -183,10 +210,12 @@ pools = ( { name = "bench"; lease_ttl = 60; proxies_file = "%(t)s/proxies";
         s0 = stats(c, "bench")
         slowlog_start(rc)
         c0, r0, w0 = cpu_of(pp.pid), cpu_of(rs.pid), time.time()
+        cu0 = cpu_of(pp.pid, "user")
         m0 = machine()
         lease_lat, ping_lat = measure(t, a.seconds)
         s1 = stats(c, "bench")
         c1, r1, w1 = cpu_of(pp.pid), cpu_of(rs.pid), time.time()
+        cu1 = cpu_of(pp.pid, "user")
         fn, ncalls, logged = slowlog_functions(rc)
         if logged >= 1000000:
             print("warning: SLOWLOG full, Redis time per probe too low")
@@ -202,8 +231,15 @@ pools = ( { name = "bench"; lease_ttl = 60; proxies_file = "%(t)s/proxies";
                                    a.proxies / a.inter, a.inflight))
         print("probes completed: %.0f/s (%d in %.1f s); up %d down %d" %
               (rate, probes, w1 - w0, s1["up"], s1["down"]))
-        print("daemon CPU: %.1f%% of a core, %.1f us per probe" %
-              (100 * cpu / (w1 - w0), 1e6 * cpu / probes if probes else 0))
+        print("daemon CPU: %.1f%% of a core, %.1f us per probe (user %.1f, "
+              "kernel %.1f: each probe a new TCP connection through a "
+              "stub on loopback, whose kernel work is partly the "
+              "daemon's)" %
+              (100 * cpu / (w1 - w0), 1e6 * cpu / probes if probes else 0,
+               1e6 * (cu1 - cu0) / probes if probes else 0,
+               1e6 * (cpu - (cu1 - cu0)) / probes if probes else 0))
+        print("reference: a trivial function call costs Redis %.2f us "
+              "(INFO commandstats, same server)" % trivial)
         print("redis-server CPU: %.1f%% of a core, %.1f us per probe" %
               (100 * (r1 - r0) / (w1 - w0),
                1e6 * (r1 - r0) / probes if probes else 0))
@@ -236,7 +272,14 @@ pools = ( { name = "bench"; lease_ttl = 60; proxies_file = "%(t)s/proxies";
                 ("proxies", a.proxies),
                 ("probes_per_sec", "%.0f" % rate),
                 ("daemon_usec_per_probe", "%.1f" % per(1e6 * cpu)),
+                ("daemon_user_usec_per_probe", "%.1f" %
+                 per(1e6 * (cu1 - cu0))),
                 ("redis_usec_per_probe", "%.1f" % per(1e6 * (r1 - r0))),
+                ("trivial_usec", "%.2f" % trivial),
+                ("redis_per_probe_over_trivial", "%.1f" %
+                 (per(1e6 * (r1 - r0)) / trivial)),
+                ("daemon_per_probe_over_trivial", "%.1f" %
+                 (per(1e6 * cpu) / trivial)),
                 ("redis_fcall_usec_per_probe", "%.1f" % per(hot)),
                 ("redis_health_usec_per_probe", "%.1f" % per(health)),
                 ("lease_p99_probing_ms", "%.3f" % pct(lease_lat, 0.99)),
