@@ -31,6 +31,8 @@
  * call (half a batch, about 1 ms of Redis time). */
 #define DAEMON_GC_COUNT		(RA_BATCH_DEFAULT / 2)
 #define DAEMON_RESYNC_DELAY	2	/* s before retrying a failed sync */
+#define DAEMON_PROBE_BURST	16	/* probe callbacks between polls */
+#define DAEMON_PROBE_US		500	/* or this long, whichever first */
 
 struct ra_async *
 daemon_ra(struct daemon *d)
@@ -404,6 +406,7 @@ int
 daemon_start(struct daemon *d, struct conf *conf, const char *path,
     char **cause)
 {
+	struct event_config *cfg;
 	struct timeval tv;
 	const char *url;
 
@@ -414,7 +417,20 @@ daemon_start(struct daemon *d, struct conf *conf, const char *path,
 	d->conf = conf;
 	d->conf_path = xstrdup(path);
 	d->started = time(NULL);
-	if ((d->base = event_base_new()) == NULL) {
+	if ((cfg = event_config_new()) == NULL) {
+		xasprintf(cause, "cannot create the event loop");
+		return -1;
+	}
+	/* at most DAEMON_PROBE_BURST probe callbacks (or DAEMON_PROBE_US)
+	 * before the loop polls again: a client's request waits for a few
+	 * of them, not for every probe that finished at once */
+	tv.tv_sec = 0;
+	tv.tv_usec = DAEMON_PROBE_US;
+	event_config_set_max_dispatch_interval(cfg, &tv, DAEMON_PROBE_BURST,
+	    PROBER_PRIORITY);
+	d->base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	if (d->base == NULL) {
 		xasprintf(cause, "cannot create the event loop");
 		return -1;
 	}

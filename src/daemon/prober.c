@@ -204,14 +204,6 @@ static void	prober_flush_cb(evutil_socket_t fd, short what, void *arg);
 static void	prober_flush(struct prober_pool *pp);
 static void	prober_send(struct prober *pr);
 
-/*
- * The prober's events run at the lowest of three priorities, the daemon's
- * at the default (middle) one: with clients waiting, a loop iteration
- * serves them before it touches probes.
- */
-#define PROBER_PRIORITIES	3
-#define PROBER_PRIORITY		2
-
 /* A new event of the prober, at its priority. */
 static struct event *
 prober_event(struct event_base *base, evutil_socket_t fd, short what,

@@ -39,6 +39,16 @@ struct prober_stats {
 	const char	*errors;	/* (ref) "reason=count,..." recent */
 };
 
+/*
+ * The prober's events run at the lowest of three priorities, the daemon's
+ * at the default (middle) one: with clients waiting, a loop iteration
+ * serves them before it touches probes.  The daemon's loop also checks
+ * for new events after a few probe callbacks (see daemon_start), so a
+ * burst of finished probes does not hold a client back either.
+ */
+#define PROBER_PRIORITIES	3
+#define PROBER_PRIORITY		2
+
 /* Create on base; ra_fn(ra_arg) gives the Redis handle when needed. */
 struct prober *prober_create(struct event_base *base, prober_ra_fn *ra_fn,
 	    void *ra_arg);
