@@ -2,59 +2,96 @@
 -- complete, fail with retries, reap, cancel, status and the dead-letter
 -- list.
 --
--- Every queue function takes the same sixteen keys, all sharing the hash
--- tag {<prefix>:q:<name>} of one queue name, and some a seventeenth:
---   1 queue  LIST pending ids, FIFO    9 state     HASH id -> state word
---   2 processing LIST running ids     10 payload   HASH id -> bytes
---   3 leases ZSET id -> lease end ms  11 result    HASH id -> bytes
---   4 delayed ZSET id -> retry due ms 12 error     HASH id -> last error
---   5 dead   LIST dead-letter ids     13 conf      HASH id -> "max:ttl:
---                                                   timeout:deadline" ms
---                                                   (0: no timeout, no
---                                                   deadline)
---   6 wake   LIST wake-up tokens      14 attempts  HASH id -> runs started
---   7 workers ZSET worker -> alive ms 15 token     HASH id -> lease token
---   8 expire ZSET id -> forget at ms  16 progress  HASH id -> "current:total"
---   17 (some functions) notify LIST of one task, pushed when it finishes
+-- Every queue function takes the same nine keys, all sharing the hash tag
+-- {<prefix>:q:<name>} of one queue name, and some a tenth:
+--   1 queue   LIST pending ids, FIFO (a take pops the oldest)
+--   2 leases  ZSET running id -> lease end ms
+--   3 delayed ZSET id -> retry due ms
+--   4 dead    LIST dead-letter ids
+--   5 wake    LIST wake-up tokens
+--   6 workers ZSET worker -> alive ms
+--   7 expire  ZSET id -> forget at ms
+--   8 task    HASH id -> the task record (TASK_FMT below)
+--   9 data    HASH id -> payload bytes, replaced by the result when done
+--   10 (some functions) notify LIST of one task, pushed when it finishes
+-- A task is one record and one data entry: a state change reads and
+-- writes the record once, where the settings, state, attempts, token,
+-- progress and error each had a HASH of their own.
+local Q_QUEUE, Q_LEASES, Q_DELAYED, Q_DEAD, Q_WAKE, Q_WORKERS, Q_EXPIRE,
+    Q_TASK, Q_DATA, Q_NOTIFY = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
 
--- The settings of task id, defaults filled in; the stored text as a
--- second value (nil when the task has none).
-local function task_conf(id)
-	local s = redis.call('HGET', KEYS[13], id)
-	local maxa, ttl, timeout, deadline
-	if s then
-		maxa, ttl, timeout, deadline = string.match(s,
-		    '^(%d+):(%d+):(%d+):(%d+)$')
+-- The task record, struct little endian: state c1 (p pending, r running,
+-- d done, f failed), runs started I4, max attempts I4, result TTL ms d,
+-- timeout ms d (0: none), deadline ms d (0: none), when it is forgotten
+-- ms d (its score in KEYS[Q_EXPIRE]; 0: not there), progress current d
+-- and total d, the lease token (its length B, then it; empty unless
+-- running) and the last error (its length I4, then it; empty: none).
+local TASK_FMT = '<c1I4I4ddddddBc0I4c0'
+local TASK_STATE = { p = 'pending', r = 'running', d = 'done', f = 'failed' }
+
+-- Task id's record as a table, or nil when there is none.
+local function task_get(id)
+	local s = redis.call('HGET', KEYS[Q_TASK], id)
+	if not s then
+		return nil
 	end
-	return {
-		maxa = tonumber(maxa or 1), ttl = tonumber(ttl or 3600000),
-		timeout = tonumber(timeout or 0),
-		deadline = tonumber(deadline or 0)
-	}, s
+	local st, n, maxa, ttl, timeout, deadline, exp, cur, total, token,
+	    err = struct.unpack(TASK_FMT, s)
+	return { st = st, n = n, maxa = maxa, ttl = ttl, timeout = timeout,
+	    deadline = deadline, exp = exp, cur = cur, total = total,
+	    token = token, err = err }
 end
 
-local function task_conf_set(id, c)
-	redis.call('HSET', KEYS[13], id, c.maxa .. ':' .. c.ttl .. ':' ..
-	    c.timeout .. ':' .. c.deadline)
+local function task_save(id, t)
+	redis.call('HSET', KEYS[Q_TASK], id, struct.pack(TASK_FMT, t.st, t.n,
+	    t.maxa, t.ttl, t.timeout, t.deadline, t.exp, t.cur, t.total,
+	    #t.token, t.token, #t.err, t.err))
+end
+
+-- Forget task id at ms (0: not by time), in KEYS[Q_EXPIRE] and its
+-- record (saved by the caller).
+local function task_expire(id, t, at)
+	if at > 0 then
+		redis.call('ZADD', KEYS[Q_EXPIRE], at, id)
+	elseif t.exp > 0 then
+		redis.call('ZREM', KEYS[Q_EXPIRE], id)
+	end
+	t.exp = at
+end
+
+-- Forget task id: its record and data (the caller drops its entries).
+local function task_forget(id)
+	redis.call('HDEL', KEYS[Q_TASK], id)
+	redis.call('HDEL', KEYS[Q_DATA], id)
+end
+
+-- Tell the task's waiters it finished (KEYS[Q_NOTIFY]), for ttl ms.  A
+-- task finishes once per submission, and submit and requeue empty the
+-- list, so it never holds more than one entry.
+local function task_notify(ttl)
+	redis.call('RPUSH', KEYS[Q_NOTIFY], 1)
+	redis.call('PEXPIRE', KEYS[Q_NOTIFY], ttl)
 end
 
 -- The last error of a task whose deadline passed before its next run:
--- n runs started so far, last the error of the last one (or nil).
+-- n runs started so far, last the error of the last one ('' or nil:
+-- none).
 local function deadline_error(n, last)
-	if n == 0 or not last then
+	if n == 0 or not last or last == '' then
 		return 'TIMEOUT deadline passed before the task started'
 	end
 	return 'TIMEOUT deadline passed before run ' .. (n + 1) ..
 	    '; last error: ' .. last
 end
 
--- An error reply unless token holds the lease on task id, else nil.
-local function not_owner(id, token)
-	if redis.call('HGET', KEYS[15], id) ~= token then
-		return fail('NOT_OWNED', 'task ' .. id ..
+-- Task id when token holds its lease, else nil and an error reply.
+local function owned(id, token)
+	local t = task_get(id)
+	if not t or t.st ~= 'r' or t.token ~= token then
+		return nil, fail('NOT_OWNED', 'task ' .. id ..
 		    ' is not leased with this token')
 	end
-	return nil
+	return t
 end
 
 
@@ -76,46 +113,38 @@ register('queue_submit', WRITE, function()
 		return fail('BAD_ARGUMENT', 'bad timeout, attempts or result TTL')
 	end
 	local now = now_ms()
-	local st = redis.call('HGET', KEYS[9], id)
-	local exp = redis.call('ZSCORE', KEYS[8], id)
-	local gone = exp and tonumber(exp) <= now
-	if st and not gone and (st == 'pending' or st == 'running') then
-		return fail('BUSY', 'task ' .. id .. ' is ' .. st)
+	local old = task_get(id)
+	local st = old and old.st
+	if (st == 'p' or st == 'r') and not (old.exp > 0 and old.exp <= now) then
+		return fail('BUSY', 'task ' .. id .. ' is ' .. TASK_STATE[st])
 	end
-	if st == 'pending' then
+	if st == 'p' then
 		-- expired before anyone ran it: drop its old queue entry
-		redis.call('LREM', KEYS[1], 1, id)
-		redis.call('ZREM', KEYS[4], id)
-	elseif st == 'failed' then
-		redis.call('LREM', KEYS[5], 1, id)
+		redis.call('LREM', KEYS[Q_QUEUE], 1, id)
+		redis.call('ZREM', KEYS[Q_DELAYED], id)
+	elseif st == 'f' then
+		redis.call('LREM', KEYS[Q_DEAD], 1, id)
 	end
-	local deadline = 0
-	if timeout > 0 then
-		deadline = now + timeout
-		redis.call('ZADD', KEYS[8], deadline + ttl, id)
-	else
-		redis.call('ZREM', KEYS[8], id)
+	local deadline = timeout > 0 and now + timeout or 0
+	local t = { st = 'p', n = 0, maxa = maxa, ttl = ttl,
+	    timeout = timeout, deadline = deadline, exp = old and old.exp or 0,
+	    cur = 0, total = 0, token = '', err = '' }
+	task_expire(id, t, deadline > 0 and deadline + ttl or 0)
+	task_save(id, t)
+	redis.call('HSET', KEYS[Q_DATA], id, ARGV[2])
+	if old then
+		-- a previous task's (one forgotten has no list left: it
+		-- expired when the task was forgotten)
+		redis.call('DEL', KEYS[Q_NOTIFY])
 	end
-	redis.call('HSET', KEYS[9], id, 'pending')
-	redis.call('HSET', KEYS[10], id, ARGV[2])
-	task_conf_set(id, {maxa = maxa, ttl = ttl, timeout = timeout,
-	    deadline = deadline})
-	redis.call('HSET', KEYS[14], id, 0)
-	if st then	-- fields a previous task with this id may have left
-		redis.call('HDEL', KEYS[11], id)
-		redis.call('HDEL', KEYS[12], id)
-		redis.call('HDEL', KEYS[15], id)
-		redis.call('HDEL', KEYS[16], id)
-	end
-	redis.call('DEL', KEYS[17])
-	redis.call('RPUSH', KEYS[1], id)
-	wake(KEYS[6], cap)
+	redis.call('RPUSH', KEYS[Q_QUEUE], id)
+	wake(KEYS[Q_WAKE], cap)
 	return deadline
 end)
 
--- queue_take: move the oldest pending task to the processing list
--- (LMOVE) and give it a lease, in one atomic step, so no task is ever
--- moved without a lease the reaper can see.
+-- queue_take: pop the oldest pending task and give it a lease, in one
+-- atomic step, so no task is ever taken without a lease the reaper can
+-- see.
 --
 -- KEYS: the queue keys (see the top of this file)
 -- ARGV: 1 lease token, 2 lease ms, 3 max stale entries to skip
@@ -128,35 +157,33 @@ register('queue_take', WRITE, function()
 	if lease == nil or lease < 1 or skips == nil or skips < 1 then
 		return fail('BAD_ARGUMENT', 'bad lease or batch')
 	end
+	if #token > 255 then
+		return fail('BAD_ARGUMENT', 'lease token over 255 bytes')
+	end
 	local now = now_ms()
 	for _ = 1, skips do
-		local id = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+		local id = redis.call('LPOP', KEYS[Q_QUEUE])
 		if not id then
 			return {0}
 		end
-		local st = redis.call('HGET', KEYS[9], id)
-		local c, stored = task_conf(id)
-		if st ~= 'pending' or not stored then
-			redis.call('LREM', KEYS[2], -1, id)
-		else
-			local maxa, ttl, deadline = c.maxa, c.ttl, c.deadline
-			if deadline > 0 and now >= deadline then
-				redis.call('LREM', KEYS[2], -1, id)
-				redis.call('HSET', KEYS[9], id, 'failed')
-				redis.call('HSET', KEYS[12], id, deadline_error(
-				    tonumber(redis.call('HGET', KEYS[14], id) or '0'),
-				    redis.call('HGET', KEYS[12], id)))
-				redis.call('ZADD', KEYS[8], now + ttl, id)
+		local t = task_get(id)
+		if t and t.st == 'p' then
+			if t.deadline > 0 and now >= t.deadline then
+				t.st = 'f'
+				t.err = deadline_error(t.n, t.err)
+				task_expire(id, t, now + t.ttl)
+				task_save(id, t)
 			else
-				local n = redis.call('HINCRBY', KEYS[14], id, 1)
-				redis.call('HSET', KEYS[9], id, 'running')
-				redis.call('HSET', KEYS[15], id, token)
-				redis.call('ZADD', KEYS[3], now + lease, id)
-				redis.call('ZREM', KEYS[8], id)
+				t.n = t.n + 1
+				t.st = 'r'
+				t.token = token
+				task_expire(id, t, 0)
+				task_save(id, t)
+				redis.call('ZADD', KEYS[Q_LEASES], now + lease, id)
 				-- this task's wake-up token is no longer needed
-				redis.call('LPOP', KEYS[6])
-				return {1, id, redis.call('HGET', KEYS[10], id) or '', n,
-				    deadline, now + lease, maxa}
+				redis.call('LPOP', KEYS[Q_WAKE])
+				return {1, id, redis.call('HGET', KEYS[Q_DATA], id) or '',
+				    t.n, t.deadline, now + lease, t.maxa}
 			end
 		end
 	end
@@ -175,10 +202,10 @@ register('queue_heartbeat', WRITE, function()
 	if lease == nil or lease < 1 then
 		return fail('BAD_ARGUMENT', 'bad lease')
 	end
-	local e = not_owner(id, ARGV[2])
-	if e then return e end
+	local t, e = owned(id, ARGV[2])
+	if not t then return e end
 	local until_ms = now_ms() + lease
-	redis.call('ZADD', KEYS[3], 'XX', until_ms, id)
+	redis.call('ZADD', KEYS[Q_LEASES], 'XX', until_ms, id)
 	return until_ms
 end)
 
@@ -196,15 +223,15 @@ register('queue_progress', WRITE, function()
 	if cur == nil or total == nil or lease == nil or lease < 1 then
 		return fail('BAD_ARGUMENT', 'bad progress or lease')
 	end
-	local e = not_owner(id, ARGV[2])
-	if e then return e end
+	local t, e = owned(id, ARGV[2])
+	if not t then return e end
 	local now = now_ms()
-	local deadline = task_conf(id).deadline
-	if deadline > 0 and now >= deadline then
+	if t.deadline > 0 and now >= t.deadline then
 		return fail('TIMEOUT', 'task ' .. id .. ' passed its deadline')
 	end
-	redis.call('HSET', KEYS[16], id, cur .. ':' .. total)
-	redis.call('ZADD', KEYS[3], 'XX', now + lease, id)
+	t.cur, t.total = cur, total
+	task_save(id, t)
+	redis.call('ZADD', KEYS[Q_LEASES], 'XX', now + lease, id)
 	return now + lease
 end)
 
@@ -218,22 +245,16 @@ end)
 --         now, or it finished): nothing changes.
 register('queue_complete', WRITE, function()
 	local id = ARGV[1]
-	local e = not_owner(id, ARGV[2])
-	if e then return e end
+	local t, e = owned(id, ARGV[2])
+	if not t then return e end
 	local now = now_ms()
-	local ttl = task_conf(id).ttl
-	redis.call('ZREM', KEYS[3], id)
-	redis.call('LREM', KEYS[2], 1, id)
-	redis.call('HDEL', KEYS[15], id)
-	redis.call('HDEL', KEYS[10], id)
-	redis.call('HDEL', KEYS[12], id)
-	redis.call('HSET', KEYS[9], id, 'done')
-	redis.call('HSET', KEYS[11], id, ARGV[3])
-	redis.call('ZADD', KEYS[8], now + ttl, id)
-	redis.call('DEL', KEYS[17])
-	redis.call('RPUSH', KEYS[17], 1)
-	redis.call('PEXPIRE', KEYS[17], ttl)
-	return now + ttl
+	redis.call('ZREM', KEYS[Q_LEASES], id)
+	t.st, t.token, t.err = 'd', '', ''
+	task_expire(id, t, now + t.ttl)
+	task_save(id, t)
+	redis.call('HSET', KEYS[Q_DATA], id, ARGV[3])	-- the payload goes
+	task_notify(t.ttl)
+	return now + t.ttl
 end)
 
 -- queue_fail: a run of a task failed: retry it after a delay (the
@@ -253,35 +274,31 @@ register('queue_fail', WRITE, function()
 	if delay == nil or delay < 0 then
 		return fail('BAD_ARGUMENT', 'bad delay')
 	end
-	local e = not_owner(id, ARGV[2])
-	if e then return e end
+	local t, e = owned(id, ARGV[2])
+	if not t then return e end
 	local now = now_ms()
-	local c = task_conf(id)
-	local maxa, ttl, deadline = c.maxa, c.ttl, c.deadline
-	local n = tonumber(redis.call('HGET', KEYS[14], id) or '0')
-	redis.call('ZREM', KEYS[3], id)
-	redis.call('LREM', KEYS[2], 1, id)
-	redis.call('HDEL', KEYS[15], id)
-	redis.call('HSET', KEYS[12], id, ARGV[3])
-	local late = deadline > 0 and now + delay >= deadline
-	if n < maxa and not late then
-		redis.call('HSET', KEYS[9], id, 'pending')
-		redis.call('ZADD', KEYS[4], now + delay, id)
-		if deadline > 0 then
-			redis.call('ZADD', KEYS[8], deadline + ttl, id)
+	redis.call('ZREM', KEYS[Q_LEASES], id)
+	t.token, t.err = '', ARGV[3]
+	local late = t.deadline > 0 and now + delay >= t.deadline
+	if t.n < t.maxa and not late then
+		t.st = 'p'
+		if t.deadline > 0 then
+			task_expire(id, t, t.deadline + t.ttl)
 		end
+		task_save(id, t)
+		redis.call('ZADD', KEYS[Q_DELAYED], now + delay, id)
 		return {0, now + delay}
 	end
-	redis.call('HSET', KEYS[9], id, 'failed')
-	redis.call('ZADD', KEYS[8], now + ttl, id)
-	redis.call('DEL', KEYS[17])
-	redis.call('RPUSH', KEYS[17], 1)
-	redis.call('PEXPIRE', KEYS[17], ttl)
-	if n < maxa then
-		redis.call('HSET', KEYS[12], id, deadline_error(n, ARGV[3]))
+	t.st = 'f'
+	task_expire(id, t, now + t.ttl)
+	task_notify(t.ttl)
+	if t.n < t.maxa then
+		t.err = deadline_error(t.n, ARGV[3])
+		task_save(id, t)
 		return {2, 0}
 	end
-	redis.call('RPUSH', KEYS[5], id)
+	task_save(id, t)
+	redis.call('RPUSH', KEYS[Q_DEAD], id)
 	return {1, 0}
 end)
 
@@ -307,83 +324,76 @@ register('queue_reap', WRITE, function()
 	end
 	local now = now_ms()
 	local promoted, requeued, dead, forgotten = 0, 0, 0, 0
-	local wake_n = 0
 
-	for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now,
-	    'LIMIT', 0, batch)) do
-		redis.call('ZREM', KEYS[4], id)
-		if redis.call('HGET', KEYS[9], id) == 'pending' then
-			redis.call('RPUSH', KEYS[1], id)
+	for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[Q_DELAYED], '-inf',
+	    now, 'LIMIT', 0, batch)) do
+		redis.call('ZREM', KEYS[Q_DELAYED], id)
+		local t = task_get(id)
+		if t and t.st == 'p' then
+			redis.call('RPUSH', KEYS[Q_QUEUE], id)
 			promoted = promoted + 1
 		end
 	end
-	wake_n = wake_n + promoted
 
-	for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now,
-	    'LIMIT', 0, batch)) do
-		redis.call('ZREM', KEYS[3], id)
-		redis.call('LREM', KEYS[2], 1, id)
-		redis.call('HDEL', KEYS[15], id)
-		if redis.call('HGET', KEYS[9], id) == 'running' then
-			local c = task_conf(id)
-			local maxa, ttl, deadline = c.maxa, c.ttl, c.deadline
-			local n = tonumber(redis.call('HGET', KEYS[14], id) or '0')
-			redis.call('HSET', KEYS[12], id, 'lease expired: worker lost (run ' ..
-			    n .. ' of ' .. maxa .. ')')
-			if n >= maxa then
-				redis.call('HSET', KEYS[9], id, 'failed')
-				redis.call('RPUSH', KEYS[5], id)
-				redis.call('ZADD', KEYS[8], now + ttl, id)
+	for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[Q_LEASES], '-inf',
+	    now, 'LIMIT', 0, batch)) do
+		redis.call('ZREM', KEYS[Q_LEASES], id)
+		local t = task_get(id)
+		if t and t.st == 'r' then
+			t.token = ''
+			t.err = 'lease expired: worker lost (run ' .. t.n .. ' of ' ..
+			    t.maxa .. ')'
+			if t.n >= t.maxa then
+				t.st = 'f'
+				redis.call('RPUSH', KEYS[Q_DEAD], id)
+				task_expire(id, t, now + t.ttl)
 				dead = dead + 1
 			else
-				redis.call('HSET', KEYS[9], id, 'pending')
-				redis.call('LPUSH', KEYS[1], id)
-				if deadline > 0 then
-					redis.call('ZADD', KEYS[8], deadline + ttl, id)
+				t.st = 'p'
+				redis.call('LPUSH', KEYS[Q_QUEUE], id)
+				if t.deadline > 0 then
+					task_expire(id, t, t.deadline + t.ttl)
 				end
 				requeued = requeued + 1
 			end
+			task_save(id, t)
 		end
 	end
-	wake_n = wake_n + requeued
-	for _ = 1, math.min(wake_n, cap) do
-		wake(KEYS[6], cap)
+	for _ = 1, math.min(promoted + requeued, cap) do
+		wake(KEYS[Q_WAKE], cap)
 	end
 
-	for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[8], '-inf', now,
-	    'LIMIT', 0, batch)) do
-		redis.call('ZREM', KEYS[8], id)
-		local st = redis.call('HGET', KEYS[9], id)
-		if st ~= 'running' then
-			if st == 'pending' then
-				redis.call('LREM', KEYS[1], 1, id)
-				redis.call('ZREM', KEYS[4], id)
-			elseif st == 'failed' then
-				redis.call('LREM', KEYS[5], 1, id)
+	for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[Q_EXPIRE], '-inf',
+	    now, 'LIMIT', 0, batch)) do
+		redis.call('ZREM', KEYS[Q_EXPIRE], id)
+		local t = task_get(id)
+		if not t or t.st ~= 'r' then
+			if t and t.st == 'p' then
+				redis.call('LREM', KEYS[Q_QUEUE], 1, id)
+				redis.call('ZREM', KEYS[Q_DELAYED], id)
+			elseif t and t.st == 'f' then
+				redis.call('LREM', KEYS[Q_DEAD], 1, id)
 			end
-			-- the same fields queue_status forgets on delete
-			for k = 9, 16 do
-				redis.call('HDEL', KEYS[k], id)
-			end
+			task_forget(id)
 			forgotten = forgotten + 1
 		end
 	end
 
 	if wid ~= '' then
 		if wttl > 0 then
-			redis.call('ZADD', KEYS[7], now + wttl, wid)
+			redis.call('ZADD', KEYS[Q_WORKERS], now + wttl, wid)
 		else
-			redis.call('ZREM', KEYS[7], wid)
+			redis.call('ZREM', KEYS[Q_WORKERS], wid)
 		end
 	end
-	for _, w in ipairs(redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', now,
-	    'LIMIT', 0, batch)) do
-		redis.call('ZREM', KEYS[7], w)
+	for _, w in ipairs(redis.call('ZRANGEBYSCORE', KEYS[Q_WORKERS], '-inf',
+	    now, 'LIMIT', 0, batch)) do
+		redis.call('ZREM', KEYS[Q_WORKERS], w)
 	end
-	local live = redis.call('ZCOUNT', KEYS[7], '(' .. now, '+inf')
+	local live = redis.call('ZCOUNT', KEYS[Q_WORKERS], '(' .. now, '+inf')
 
 	local next_due = -1
-	local first = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+	local first = redis.call('ZRANGE', KEYS[Q_DELAYED], 0, 0, 'WITHSCORES')
 	if first[2] then
 		next_due = math.max(0, tonumber(first[2]) - now)
 	end
@@ -399,25 +409,22 @@ end)
 -- Errors: NOT_FOUND when there is no such task.
 register('queue_cancel', WRITE, function()
 	local id = ARGV[1]
-	local st = redis.call('HGET', KEYS[9], id)
-	if not st then
+	local t = task_get(id)
+	if not t then
 		return fail('NOT_FOUND', 'no task ' .. id)
 	end
-	if st ~= 'pending' then
-		return st
+	if t.st ~= 'p' then
+		return TASK_STATE[t.st]
 	end
 	local now = now_ms()
-	local ttl = task_conf(id).ttl
-	redis.call('LREM', KEYS[1], 1, id)
-	redis.call('ZREM', KEYS[4], id)
-	redis.call('HSET', KEYS[9], id, 'failed')
-	redis.call('HSET', KEYS[12], id, 'cancelled')
-	redis.call('HDEL', KEYS[10], id)
-	redis.call('ZADD', KEYS[8], now + ttl, id)
-	redis.call('DEL', KEYS[17])
-	redis.call('RPUSH', KEYS[17], 1)
-	redis.call('PEXPIRE', KEYS[17], ttl)
-	return st
+	redis.call('LREM', KEYS[Q_QUEUE], 1, id)
+	redis.call('ZREM', KEYS[Q_DELAYED], id)
+	t.st, t.err = 'f', 'cancelled'
+	task_expire(id, t, now + t.ttl)
+	task_save(id, t)
+	redis.call('HDEL', KEYS[Q_DATA], id)
+	task_notify(t.ttl)
+	return 'pending'
 end)
 
 -- queue_status: read a task's state, result, last error, attempts and
@@ -434,42 +441,31 @@ end)
 register('queue_status', WRITE, function()
 	local id, del = ARGV[1], ARGV[2] == '1'
 	local now = now_ms()
-	local st = redis.call('HGET', KEYS[9], id)
-	local exp = redis.call('ZSCORE', KEYS[8], id)
-	if not st or (exp and tonumber(exp) <= now) then
+	local t = task_get(id)
+	if not t or (t.exp > 0 and t.exp <= now) then
 		return fail('NOT_FOUND', 'no task ' .. id)
 	end
-	local c = task_conf(id)
-	if st == 'pending' and c.deadline > 0 and now >= c.deadline then
-		st = 'failed'
-		redis.call('LREM', KEYS[1], 1, id)
-		redis.call('ZREM', KEYS[4], id)
-		redis.call('HSET', KEYS[9], id, st)
-		redis.call('HSET', KEYS[12], id, deadline_error(
-		    tonumber(redis.call('HGET', KEYS[14], id) or '0'),
-		    redis.call('HGET', KEYS[12], id)))
-		redis.call('ZADD', KEYS[8], now + c.ttl, id)
-		redis.call('DEL', KEYS[17])
-		redis.call('RPUSH', KEYS[17], 1)
-		redis.call('PEXPIRE', KEYS[17], c.ttl)
+	if t.st == 'p' and t.deadline > 0 and now >= t.deadline then
+		redis.call('LREM', KEYS[Q_QUEUE], 1, id)
+		redis.call('ZREM', KEYS[Q_DELAYED], id)
+		t.st = 'f'
+		t.err = deadline_error(t.n, t.err)
+		task_expire(id, t, now + t.ttl)
+		task_save(id, t)
+		task_notify(t.ttl)
 	end
-	local prog = redis.call('HGET', KEYS[16], id) or '0:0'
-	local cur, total = string.match(prog, '^(%-?%d+):(%-?%d+)$')
-	local r = {st, redis.call('HGET', KEYS[11], id) or false,
-	    redis.call('HGET', KEYS[12], id) or false,
-	    tonumber(redis.call('HGET', KEYS[14], id) or '0'),
-	    tonumber(cur or 0), tonumber(total or 0),
-	    c.deadline}
-	if del and (st == 'done' or st == 'failed') then
-		-- the same fields the reaper forgets for an expired task
-		if st == 'failed' then
-			redis.call('LREM', KEYS[5], 1, id)
+	local r = {TASK_STATE[t.st],
+	    t.st == 'd' and (redis.call('HGET', KEYS[Q_DATA], id) or '') or
+	    false,
+	    t.err ~= '' and t.err or false, t.n, t.cur, t.total, t.deadline}
+	if del and (t.st == 'd' or t.st == 'f') then
+		-- as the reaper forgets an expired task
+		if t.st == 'f' then
+			redis.call('LREM', KEYS[Q_DEAD], 1, id)
 		end
-		redis.call('ZREM', KEYS[8], id)
-		for k = 9, 16 do
-			redis.call('HDEL', KEYS[k], id)
-		end
-		redis.call('DEL', KEYS[17])
+		task_expire(id, t, 0)
+		task_forget(id)
+		redis.call('DEL', KEYS[Q_NOTIFY])
 	end
 	return r
 end)
@@ -484,8 +480,8 @@ register('queue_dead', READ, function()
 	if start == nil or start < 0 or count == nil or count < 1 then
 		return fail('BAD_ARGUMENT', 'bad start or count')
 	end
-	return {redis.call('LLEN', KEYS[5]),
-	    redis.call('LRANGE', KEYS[5], start, start + count - 1)}
+	return {redis.call('LLEN', KEYS[Q_DEAD]),
+	    redis.call('LRANGE', KEYS[Q_DEAD], start, start + count - 1)}
 end)
 
 -- queue_requeue: take a task off the dead-letter list and queue it
@@ -500,25 +496,18 @@ register('queue_requeue', WRITE, function()
 	if cap == nil or cap < 1 then
 		return fail('BAD_ARGUMENT', 'bad cap')
 	end
-	if redis.call('HGET', KEYS[9], id) ~= 'failed' or
-	    redis.call('LREM', KEYS[5], 1, id) == 0 then
+	local t = task_get(id)
+	if not t or t.st ~= 'f' or
+	    redis.call('LREM', KEYS[Q_DEAD], 1, id) == 0 then
 		return fail('NOT_FOUND', 'task ' .. id .. ' is not dead-lettered')
 	end
 	local now = now_ms()
-	local c = task_conf(id)
-	c.deadline = 0
-	redis.call('ZREM', KEYS[8], id)
-	if c.timeout > 0 then
-		c.deadline = now + c.timeout
-		redis.call('ZADD', KEYS[8], c.deadline + c.ttl, id)
-	end
-	task_conf_set(id, c)
-	redis.call('HSET', KEYS[9], id, 'pending')
-	redis.call('HSET', KEYS[14], id, 0)
-	redis.call('HDEL', KEYS[12], id)
-	redis.call('HDEL', KEYS[16], id)
-	redis.call('DEL', KEYS[17])
-	redis.call('RPUSH', KEYS[1], id)
-	wake(KEYS[6], cap)
-	return c.deadline
+	t.deadline = t.timeout > 0 and now + t.timeout or 0
+	task_expire(id, t, t.deadline > 0 and t.deadline + t.ttl or 0)
+	t.st, t.n, t.err, t.cur, t.total = 'p', 0, '', 0, 0
+	task_save(id, t)
+	redis.call('DEL', KEYS[Q_NOTIFY])
+	redis.call('RPUSH', KEYS[Q_QUEUE], id)
+	wake(KEYS[Q_WAKE], cap)
+	return t.deadline
 end)

@@ -17,11 +17,10 @@
 
 #include "queue_internal.h"
 
-/* The sixteen keys every queue function takes, in KEYS order. */
+/* The nine keys every queue function takes, in KEYS order. */
 static const char *const queue_suffixes[] = {
-	":queue", ":processing", ":leases", ":delayed", ":dead", ":wake",
-	":workers", ":expire", ":state", ":payload", ":result", ":error",
-	":conf", ":attempts", ":token", ":progress",
+	":queue", ":leases", ":delayed", ":dead", ":wake", ":workers",
+	":expire", ":task", ":data",
 };
 #define QUEUE_NKEYS	(sizeof queue_suffixes / sizeof queue_suffixes[0])
 
@@ -313,7 +312,7 @@ queue_key(const char *prefix, const char *name, const char *suffix,
 	return k;
 }
 
-/* Start a call of fn with the sixteen queue keys of name and, when
+/* Start a call of fn with the nine queue keys of name and, when
  * id is given, the task's notify key. */
 static void
 queue_args(struct ra_args *a, int fn, const char *prefix,

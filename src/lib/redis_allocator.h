@@ -758,9 +758,9 @@ int	ra_lock_pool_health(struct ra_context *ctx, const char *pool,
 
 /*
  * Tasks are submitted by id under a queue name and delivered in FIFO order
- * per name, at least once: a worker's take moves the task to a processing
- * list and gives it a lease; a task whose lease is not renewed goes back to
- * the head of the queue.  Payloads and results are opaque bytes; nothing
+ * per name, at least once: a worker's take pops the task and gives it a
+ * lease in one step; a task whose lease is not renewed goes back to the
+ * head of the queue.  Payloads and results are opaque bytes; nothing
  * read from Redis is ever run or deserialised into code: a worker calls
  * the C function registered for the name.  Ids and names are 1..RA_KEY_MAX
  * bytes without NUL; names hold no { or } (they are the hash tag).

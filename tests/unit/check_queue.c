@@ -975,8 +975,9 @@ START_TEST(test_dead_letter_expires)
 	ck_assert_int_eq(ra_queue_dead(q, ctx, "dl", 0, 10, &ids, &total), 0);
 	ck_assert_int_eq(total, 0);
 	ra_strlist_deinit(&ids);
-	ck_assert_int_eq(redis_int("HLEN %s", "{ra:q:dl}:state"), 1);
-	ck_assert_int_eq(redis_int("HLEN %s", "{ra:q:dl}:error"), 0);
+	/* d3's record and payload are all that is left */
+	ck_assert_int_eq(redis_int("HLEN %s", "{ra:q:dl}:task"), 1);
+	ck_assert_int_eq(redis_int("HLEN %s", "{ra:q:dl}:data"), 1);
 	ck_assert_int_eq(ra_queue_status(q, ctx, "dl", "d3", 0, &res), 0);
 	ck_assert_str_eq(ra_task_state_name(res.state), "pending");
 	ra_task_result_deinit(&res);
@@ -1021,12 +1022,12 @@ START_TEST(test_result_ttl_and_delete)
 	ck_assert_int_eq(ctx->err, RA_ERR_NOT_FOUND);
 	/* and the reaper removes its data from Redis */
 	for (i = 0; i < 100; i++) {
-		if (redis_int("HLEN %s", "{ra:q:echo}:state") == 0)
+		if (redis_int("HLEN %s", "{ra:q:echo}:task") == 0)
 			break;
 		msleep(20);
 	}
-	ck_assert_int_eq(redis_int("HLEN %s", "{ra:q:echo}:state"), 0);
-	ck_assert_int_eq(redis_int("HLEN %s", "{ra:q:echo}:result"), 0);
+	ck_assert_int_eq(redis_int("HLEN %s", "{ra:q:echo}:task"), 0);
+	ck_assert_int_eq(redis_int("HLEN %s", "{ra:q:echo}:data"), 0);
 	ra_queue_workers_stop(w);
 	ra_queue_destroy(q);
 	ra_queue_destroy(wq);
