@@ -39,9 +39,49 @@ local function register(name, mode, fn)
 end
 
 -- Redis server time in milliseconds (scripts never trust client clocks).
+-- The first reading of a call is also where its time budget starts.
 local function now_ms()
 	local t = redis.call('TIME')
-	return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+	local s, us = tonumber(t[1]), tonumber(t[2])
+	if not CALL.t0 then
+		CALL.t0 = s * 1000000 + us
+	end
+	return s * 1000 + math.floor(us / 1000)
+end
+
+-- Work in a call that loops over a backlog (reclaim, bulk steps) is
+-- bounded by time, not only by count: BUDGET_US of it at most, so no call
+-- comes near the 2 ms any function may take, whatever an item costs.
+local BUDGET_US = 1000
+
+-- Microseconds since the call's first now_ms() (a TIME call: ~1 us).
+local function spent_us()
+	local t = redis.call('TIME')
+	local at = tonumber(t[1]) * 1000000 + tonumber(t[2])
+	if not CALL.t0 then
+		CALL.t0 = at
+	end
+	return at - CALL.t0
+end
+
+-- The page size of a bulk step (HSCAN COUNT) for the pool: what fit in
+-- the budget last time, at most max (the first step: PAGE_FIRST).  Each
+-- step measures its cost per item with page_done.
+local PAGE_FIRST, PAGE_MIN = 32, 4
+local function page_size(max)
+	local n = tonumber(redis.call('HGET', KEYS[1], 'page')) or PAGE_FIRST
+	return math.max(PAGE_MIN, math.min(max, n))
+end
+
+-- A bulk step handled n items: the next step's page is what 80% of the
+-- budget holds at this step's cost per item.
+local function page_done(n)
+	if n < 1 then
+		return
+	end
+	local per = math.max(1, spent_us() / n)
+	redis.call('HSET', KEYS[1], 'page',
+	    math.max(PAGE_MIN, math.floor(BUDGET_US * 0.8 / per)))
 end
 
 -- The next fence of the counter at key: INCR, but a counter that was

@@ -475,7 +475,8 @@ register('assign_begin', WRITE, function()
 end)
 
 -- assign_sweep: one bounded step of the sweep after an assign:
--- items of a generation older than ARGV[1] are removed (held ones drain).
+-- items of a generation older than ARGV[1] are removed (held ones drain),
+-- one page at a time, sized as pool_delete's.
 --
 -- KEYS: the 12 pool keys (see item.lua)
 -- ARGV: 1 generation, 2 scan cursor ("0" first), 3 count
@@ -491,7 +492,9 @@ register('assign_sweep', WRITE, function()
 	local count
 	count, err = arg_range(ARGV[3], 'count', 1, 100000)
 	if not count then return bad(err) end
-	local r = redis.call('HSCAN', KEYS[2], ARGV[2], 'COUNT', count)
+	spent_us()		-- the step's cost is measured from here
+	local r = redis.call('HSCAN', KEYS[2], ARGV[2], 'COUNT',
+	    page_size(count))
 	local v = r[2]
 	local n = 0
 	for i = 1, #v, 2 do
@@ -500,6 +503,9 @@ register('assign_sweep', WRITE, function()
 			n = n + item_remove(v[i], conf, m)
 		end
 	end
+	-- (the cost is put on the items removed: a page of items kept costs
+	-- little, and one of items removed must fit the budget)
+	page_done(n)
 	return { r[1], n }
 end)
 

@@ -58,8 +58,9 @@ end)
 
 -- pool_delete: one step of deleting a pool.  The first step marks it
 -- deleted (leases, adds fail with NO_SUCH_POOL from then on) and drops it
--- from the registry; every step removes up to count items (held ones
--- drain); when no item is left every key goes.
+-- from the registry; every step removes one page of items (held ones
+-- drain), up to count and as many as the time budget held last step
+-- (page_size); when no item is left every key goes.
 --
 -- KEYS: the 12 pool keys (see item.lua), 13: the registry SET of pools
 -- ARGV: 1 pool name, 2 scan cursor ("0" first), 3 count, 4 first (1/0)
@@ -78,11 +79,14 @@ register('pool_delete', WRITE, function()
 		redis.call('SREM', KEYS[13], ARGV[1])
 	end
 	CALL.deleted = true
-	local r = redis.call('HSCAN', KEYS[2], ARGV[2], 'COUNT', count)
+	spent_us()		-- the step's cost is measured from here
+	local r = redis.call('HSCAN', KEYS[2], ARGV[2], 'COUNT',
+	    page_size(count))
 	local v = r[2]
 	for i = 1, #v, 2 do
 		item_remove(v[i], conf, item_decode(v[i + 1]))
 	end
+	page_done(#v / 2)
 	local left = redis.call('HLEN', KEYS[2])
 	if r[1] == '0' and left == 0 then
 		pool_drop()

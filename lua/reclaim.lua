@@ -7,15 +7,17 @@
 local DUE_KEYS = { 5, 9, 11, 7 }
 local DUE_NEVER = 9000000000000000	-- rdue when nothing is pending
 
--- Reclaim up to n expired leases, bindings, items and ended quarantines.
+-- Reclaim up to n expired leases, bindings, items and ended quarantines,
+-- and no more than the time budget allows (checked every 4 items).
 -- The meta field rdue, when set, is a time before which none of them is
 -- due: reclaim sets it to the earliest time left in the four ZSETs and
 -- every script adding a time lowers it (due_at), so until then this costs
 -- no call at all.  Past it, one ZRANGE per ZSET reads its head, and only
 -- a ZSET whose head is due is scanned (then looked at again next call).
--- Returns the four counts.
+-- Returns the four counts and a fifth value, 1 when the budget ran out
+-- with more due (the caller should call again at once), else 0.
 local function reclaim(now, n, conf)
-	local c = { 0, 0, 0, 0 }
+	local c = { 0, 0, 0, 0, 0 }
 	local stored = CALL.rdue
 	if stored and now < stored then
 		return c
@@ -27,10 +29,18 @@ local function reclaim(now, n, conf)
 		local t = tonumber(h[2])
 		if t and t > now then
 			nxt = math.min(nxt, t)
+		elseif t and c[5] == 1 then
+			nxt = now	-- due, left for the next call
 		elseif t then
 			local v = redis.call('ZRANGEBYSCORE', KEYS[DUE_KEYS[k]], '-inf',
 			    now, 'LIMIT', 0, n)
+			local done = #v
 			for i = 1, #v do
+				if i % 4 == 0 and spent_us() >= BUDGET_US then
+					done = i - 1
+					c[5] = 1
+					break
+				end
 				if k == 1 then
 					lease_end(v[i], 'NONE', -1, now, conf)
 				elseif k == 2 then
@@ -46,7 +56,7 @@ local function reclaim(now, n, conf)
 					end
 				end
 			end
-			c[k] = #v
+			c[k] = done
 			nxt = now
 		end
 	end
@@ -64,7 +74,8 @@ end
 --
 -- KEYS: the 12 pool keys (see item.lua)
 -- ARGV: 1 count
--- Returns: { leases, bindings, items, quarantine } reclaimed
+-- Returns: { leases, bindings, items, quarantine } reclaimed, then 1 when
+--   the time budget ran out with more due (call again), else 0
 -- Errors: NO_SUCH_POOL, BAD_ARGUMENT
 register('gc', WRITE, function()
 	local conf, err = pool_conf(false)
@@ -88,7 +99,7 @@ register('counts', WRITE, function()
 	local batch, e = arg_range(ARGV[1], 'reclaim batch', 0, 100000)
 	if not batch then return bad(e) end
 	if batch > 0 then
-		reclaim(now_ms(), batch, conf)
+		reclaim(now_ms(), batch, conf)	-- what is left, gc does
 		if CALL.deleted and redis.call('EXISTS', KEYS[1]) == 0 then
 			return fail('NO_SUCH_POOL', 'no such pool')
 		end

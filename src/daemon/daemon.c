@@ -359,9 +359,9 @@ daemon_gc_send(struct ra_async *ra, struct gc_sweep *sw)
 }
 
 /*
- * A gc call answered.  One that reclaimed DAEMON_GC_COUNT of a kind may
- * have left more behind, so the next call goes at once, until the backlog of
- * a mass expiry is gone.
+ * A gc call answered.  One that reclaimed DAEMON_GC_COUNT of a kind, or
+ * ran out of its time budget, may have left more behind, so the next call
+ * goes at once, until the backlog of a mass expiry is gone.
  */
 static void
 daemon_gc_done_cb(struct ra_async *ra, struct ra_result *res, void *arg)
@@ -373,8 +373,9 @@ daemon_gc_done_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 
 	if (res->err == RA_OK && (g->leases > 0 || g->quarantine > 0))
 		waitq_serve_all(d);
-	if (res->err == RA_OK && !d->stopping && (g->leases >= full ||
-	    g->bindings >= full || g->items >= full || g->quarantine >= full)) {
+	if (res->err == RA_OK && !d->stopping && (g->more ||
+	    g->leases >= full || g->bindings >= full || g->items >= full ||
+	    g->quarantine >= full)) {
 		d->stats.gc_continued++;
 		daemon_gc_send(ra, sw);
 		return;

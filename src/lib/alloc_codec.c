@@ -880,9 +880,9 @@ ra_decode_pool(const redisReply *r, struct ra_result *res)
 void
 ra_decode_gc(const redisReply *r, struct ra_result *res)
 {
-	long long v[4];
+	long long v[5];
 
-	if (!array_ll(r, v, 4)) {
+	if (!array_ll(r, v, 5)) {
 		bad_reply(res, "gc");
 		return;
 	}
@@ -890,6 +890,7 @@ ra_decode_gc(const redisReply *r, struct ra_result *res)
 	res->u.gc.bindings = v[1];
 	res->u.gc.items = v[2];
 	res->u.gc.quarantine = v[3];
+	res->u.gc.more = v[4] != 0 ? 1 : 0;
 }
 
 void

@@ -291,8 +291,12 @@ struct ra_gc_stats {
 	long long	bindings;	/* expired bindings removed */
 	long long	items;		/* expired items removed */
 	long long	quarantine;	/* items back from quarantine */
+	int		more;		/* 1: stopped on the call's time budget
+					 * (about 1 ms) with more due: call
+					 * again */
 };
-/* Reclaim up to count of each kind now (the lease path does this too). */
+/* Reclaim up to count of each kind now, within about 1 ms of Redis time
+ * (the lease path does a little of this too). */
 int	ra_gc(struct ra_context *ctx, const char *pool, unsigned count,
 	    struct ra_gc_stats *out);
 

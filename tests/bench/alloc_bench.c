@@ -709,7 +709,8 @@ run_bulk(struct ra_context *ctx, const char *sock, size_t items, long expire,
 			die("gc", ctx);
 		gc_calls++;
 		gc_leases += st.leases;
-	} while (st.leases + st.bindings + st.items + st.quarantine > 0 &&
+	} while ((st.more ||
+	    st.leases + st.bindings + st.items + st.quarantine > 0) &&
 	    now_s() - t0 < 600);
 	printf("bulk_reclaim_%ld_sec %.2f\n", expire, now_s() - t0);
 	printf("bulk_reclaim_gc_calls %ld\n", gc_calls);

@@ -372,9 +372,16 @@ START_TEST(test_decode_others)
 	ck_assert(fabs(res.u.pool.eject_max - 300) < 1e-9);
 	rfree(r);
 	memset(&res, 0, sizeof res);
-	r = mk_arr(4, mk_int(1), mk_int(2), mk_int(3), mk_int(4));
+	r = mk_arr(5, mk_int(1), mk_int(2), mk_int(3), mk_int(4), mk_int(1));
 	ra_decode_gc(r, &res);
+	ck_assert_int_eq(res.err, 0);
 	ck_assert_int_eq(res.u.gc.quarantine, 4);
+	ck_assert(res.u.gc.more);
+	rfree(r);
+	memset(&res, 0, sizeof res);
+	r = mk_arr(4, mk_int(1), mk_int(2), mk_int(3), mk_int(4));
+	ra_decode_gc(r, &res);		/* the budget flag is not optional */
+	ck_assert_int_eq(res.err, RA_ERR_PROTOCOL);
 	rfree(r);
 	memset(&res, 0, sizeof res);
 	r = mk_arr(2, mk_str("0"), mk_int(12));
