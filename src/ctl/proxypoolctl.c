@@ -26,6 +26,8 @@
 #include <hiredis/hiredis.h>
 
 #include "ctl.h"
+#include "proxyurl.h"
+#include "where.h"
 
 #ifndef RUNSTATEDIR
 #define RUNSTATEDIR "/run"
@@ -1296,7 +1298,7 @@ cmd_add_file(struct ctl *ctl, struct cmd_args *a, const char *prio,
 	redisReply *reply;
 	size_t i, start, end, added = 0, refused = 0;
 	const char *path = a->opt[ADD_FILE];
-	char *safe, *red, pbuf[CTL_ADD_BATCH][16];
+	char *safe, *red, *msg, pbuf[CTL_ADD_BATCH][16];
 	int bad, rc = 0;
 
 	if ((bad = proxyfile_load(&pf, path, stderr)) < 0)
@@ -1349,10 +1351,12 @@ cmd_add_file(struct ctl *ctl, struct cmd_args *a, const char *prio,
 				goto out;
 			}
 			if (reply->type == REDIS_REPLY_ERROR) {
-				red = out_redact(pf.v[i].url);
+				red = proxyurl_redact(pf.v[i].url);
 				safe = out_sanitize(reply->str, reply->len);
-				fprintf(stderr, "%s:%u: %s: %s\n", path,
-				    pf.v[i].line, red, safe);
+				msg = where_fmt(path, pf.v[i].line, red, "%s",
+				    safe);
+				fprintf(stderr, "%s\n", msg);
+				free(msg);
 				free(safe);
 				free(red);
 				refused++;

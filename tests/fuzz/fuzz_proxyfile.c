@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "proxyurl.h"
 #include "fuzz.h"
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if none:
@@ -118,7 +119,7 @@ fuzz_proxyfile_output(const uint8_t *data, size_t size)
 	FUZZ_CHECK(s != NULL);
 	memcpy(s, data, size);
 	s[size] = '\0';
-	buf = out_redact(s);
+	buf = proxyurl_redact(s);
 	FUZZ_CHECK(buf != NULL);
 	free(buf);
 	free(s);
@@ -171,7 +172,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(errlen == 0);
 		for (i = 0; i < pf.n; i++) {
 			FUZZ_CHECK(pf.v[i].url != NULL && pf.v[i].line >= 1);
-			FUZZ_CHECK(proxyfile_check_url(pf.v[i].url) == NULL);
+			FUZZ_CHECK(proxyurl_check(pf.v[i].url) == NULL);
 		}
 	} else {
 		FUZZ_CHECK(errlen > 0);
