@@ -5,7 +5,9 @@
 # committed corpus (tests/fuzz/corpus/<harness>/) through them, under
 # ASan and UBSan when the compiler has them (FUZZ_CFLAGS, configure.ac).
 # The sources under test are compiled into each harness (not taken from
-# the library), so they are instrumented too.
+# the libraries), so they are instrumented too.  The code proxypoold and
+# proxypoolctl share (src/common) is fuzzed once: its proxy URLs by
+# fuzz_proxyurl, its proxies file format by fuzz_proxyfile.
 FUZZ_HARNESSES = tests/fuzz/fuzz_resp tests/fuzz/fuzz_proxyurl \
 	tests/fuzz/fuzz_conf tests/fuzz/fuzz_codec tests/fuzz/fuzz_proxyfile
 check_PROGRAMS += $(FUZZ_HARNESSES)
