@@ -1,6 +1,8 @@
 /*
  * ctl.h: proxypoolctl's output helpers (aligned tables, JSON strings, safe
  * terminal text) and the proxy list file reader shared with its tests.
+ * Allocation (xmalloc.h) and proxy URLs (proxyurl.h) are src/common's, as
+ * the daemon's.
  */
 #ifndef CTL_H
 #define CTL_H
@@ -8,13 +10,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* ---- output.c ---- */
+#include "xmalloc.h"
 
-/* Allocation that exits the program when memory runs out. */
-void		*xcalloc(size_t n, size_t size);
-void		*xreallocarray(void *p, size_t n, size_t size);
-char		*xstrdup(const char *s);
-char		*xstrndup(const char *s, size_t len);
+/* ---- output.c ---- */
 
 /* An aligned text table: columns are added by name as rows bring them. */
 struct table {
@@ -54,9 +52,6 @@ void		 json_string(FILE *f, const char *s, size_t len);
  * bytes that are not valid UTF-8 become \xHH.  The caller frees. */
 char		*out_sanitize(const char *s, size_t len);
 
-/* A copy of a proxy URL with its password replaced by "***". */
-char		*out_redact(const char *url);
-
 /* Format a time in ms since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ". */
 void		 out_time(char *buf, size_t size, long long ms);
 
@@ -76,7 +71,9 @@ void		 strset_clear(struct strset *set);
 
 /* One proxy of a list file. */
 struct proxyfile_entry {
-	char		*url;		/* the URL, owned */
+	char		*url;		/* the URL as written, owned */
+	char		*key;		/* its normal form (the daemon's
+					   identity of the proxy), owned */
 	unsigned	 line;		/* line number in the file, from 1 */
 	int		 has_priority;	/* priority=N was given */
 	long		 priority;	/* its value */
@@ -91,18 +88,13 @@ struct proxyfile {
 };
 
 /* Read a list file ("URL [priority=N] [expires=S]" a line, blank lines
- * and # comments skipped, as proxypoold's proxies_file) into pf.  Every
- * bad line, a URL listed twice included, is reported on errf as
- * "file:line: problem".  Returns the number of bad lines (0 when all is
- * well; pf is then empty), or -1 when the file cannot be read. */
+ * and # comments skipped: proxypoold's proxies_file, read by the same
+ * src/common code) into pf.  Every bad line, a URL listed twice (in
+ * normal form) included, is reported on errf as "file:line: problem".
+ * Returns the number of bad lines (0 when all is well; pf is empty
+ * otherwise), or -1 when the file cannot be read. */
 int		 proxyfile_load(struct proxyfile *pf, const char *path,
 		     FILE *errf);
 void		 proxyfile_clear(struct proxyfile *pf);
-
-/* Check one proxy URL as proxypoold will: a known scheme (http, https,
- * socks4, socks4a, socks5, socks5h), a host, a port, no path, query or
- * fragment, at most 1024 bytes, no blanks or control bytes.  Returns NULL
- * when good, else a static description. */
-const char	*proxyfile_check_url(const char *url);
 
 #endif

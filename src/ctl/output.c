@@ -14,48 +14,6 @@
 
 #include "ctl.h"
 
-void *
-xcalloc(size_t n, size_t size)
-{
-	void *p;
-
-	if ((p = calloc(n == 0 ? 1 : n, size == 0 ? 1 : size)) == NULL) {
-		fputs("proxypoolctl: out of memory\n", stderr);
-		exit(1);
-	}
-	return p;
-}
-
-void *
-xreallocarray(void *p, size_t n, size_t size)
-{
-	if (size != 0 && n > SIZE_MAX / size) {
-		fputs("proxypoolctl: out of memory\n", stderr);
-		exit(1);
-	}
-	if ((p = realloc(p, n * size == 0 ? 1 : n * size)) == NULL) {
-		fputs("proxypoolctl: out of memory\n", stderr);
-		exit(1);
-	}
-	return p;
-}
-
-char *
-xstrndup(const char *s, size_t len)
-{
-	char *p;
-
-	p = xcalloc(1, len + 1);
-	memcpy(p, s, len);
-	return p;
-}
-
-char *
-xstrdup(const char *s)
-{
-	return xstrndup(s, strlen(s));
-}
-
 /*
  * Length of the valid UTF-8 sequence at s (at most len bytes), or 0 when
  * the bytes there are not one (overlong forms, surrogates and code points
@@ -177,36 +135,6 @@ out_sanitize(const char *str, size_t len)
 		i += n;
 	}
 	*p = '\0';
-	return out;
-}
-
-char *
-out_redact(const char *url)
-{
-	const char *start, *at, *colon, *end;
-	char *out;
-	size_t len;
-
-	if ((start = strstr(url, "://")) == NULL)
-		return xstrdup(url);
-	start += 3;
-	end = start + strcspn(start, "/?#");
-	/* the last '@' of the authority ends the user information */
-	at = NULL;
-	for (colon = start; colon < end; colon++) {
-		if (*colon == '@')
-			at = colon;
-	}
-	if (at == NULL)
-		return xstrdup(url);
-	colon = memchr(start, ':', at - start);
-	if (colon == NULL)
-		return xstrdup(url);
-	len = (colon + 1 - url) + 3 + strlen(at);
-	out = xcalloc(1, len + 1);
-	memcpy(out, url, colon + 1 - url);
-	strcat(out, "***");
-	strcat(out, at);
 	return out;
 }
 

@@ -26,6 +26,8 @@
 #include <hiredis/hiredis.h>
 
 #include "ctl.h"
+#include "proxyurl.h"
+#include "where.h"
 
 #ifndef RUNSTATEDIR
 #define RUNSTATEDIR "/run"
@@ -76,6 +78,21 @@ struct cmd_args {
 						 * "" for a flag, NULL unset */
 };
 
+/*
+ * A plain command, run by ctl_plain: the daemon's command word then the
+ * positional arguments as given (their number is checked against the
+ * command's minargs and maxargs), and a printer for the reply.  The
+ * printers shared by several commands take their words from here.
+ */
+struct cmd_plain {
+	const char	*word;		/* the daemon's command word */
+	double		 extra;		/* more seconds to wait for a reply */
+	int		(*print)(struct ctl *, redisReply *);
+	const char	*key;		/* JSON key, or column title */
+	const char	*yes;		/* print_bool: the words for 1 */
+	const char	*no;		/* and for 0 */
+};
+
 /* A proxypoolctl command. */
 struct cmd {
 	const char	*name;		/* command word */
@@ -85,30 +102,28 @@ struct cmd {
 	int		(*run)(struct ctl *, struct cmd_args *);
 	const char	*usage;		/* arguments synopsis */
 	const char	*help;		/* one line description */
+	struct cmd_plain plain;		/* run is ctl_plain: what it sends */
 };
 
-static int	cmd_lease(struct ctl *, struct cmd_args *);
-static int	cmd_renew(struct ctl *, struct cmd_args *);
-static int	cmd_release(struct ctl *, struct cmd_args *);
-static int	cmd_report(struct ctl *, struct cmd_args *);
-static int	cmd_bind(struct ctl *, struct cmd_args *);
-static int	cmd_unbind(struct ctl *, struct cmd_args *);
-static int	cmd_binding(struct ctl *, struct cmd_args *);
-static int	cmd_bindings(struct ctl *, struct cmd_args *);
-static int	cmd_pools(struct ctl *, struct cmd_args *);
-static int	cmd_stats(struct ctl *, struct cmd_args *);
-static int	cmd_list(struct ctl *, struct cmd_args *);
-static int	cmd_add(struct ctl *, struct cmd_args *);
-static int	cmd_remove(struct ctl *, struct cmd_args *);
-static int	cmd_gc(struct ctl *, struct cmd_args *);
-static int	cmd_reload(struct ctl *, struct cmd_args *);
-static int	cmd_info(struct ctl *, struct cmd_args *);
-static int	cmd_metrics(struct ctl *, struct cmd_args *);
-static int	cmd_check(struct ctl *, struct cmd_args *);
-static int	cmd_check_config(struct ctl *, struct cmd_args *);
-static int	cmd_lock(struct ctl *, struct cmd_args *);
-static int	cmd_unlock(struct ctl *, struct cmd_args *);
-static int	cmd_ping(struct ctl *, struct cmd_args *);
+static int	ctl_plain(struct ctl *, struct cmd_args *);
+static int	ctl_lease(struct ctl *, struct cmd_args *);
+static int	ctl_renew(struct ctl *, struct cmd_args *);
+static int	ctl_release(struct ctl *, struct cmd_args *);
+static int	ctl_report(struct ctl *, struct cmd_args *);
+static int	ctl_bind(struct ctl *, struct cmd_args *);
+static int	ctl_list(struct ctl *, struct cmd_args *);
+static int	ctl_add(struct ctl *, struct cmd_args *);
+static int	ctl_check_config(struct ctl *, struct cmd_args *);
+static int	ctl_lock(struct ctl *, struct cmd_args *);
+
+static int	print_ok(struct ctl *, redisReply *);
+static int	print_pairs_reply(struct ctl *, redisReply *);
+static int	print_bool(struct ctl *, redisReply *);
+static int	print_names(struct ctl *, redisReply *);
+static int	print_str(struct ctl *, redisReply *);
+static int	print_binding(struct ctl *, redisReply *);
+static int	print_stats(struct ctl *, redisReply *);
+static int	print_info(struct ctl *, redisReply *);
 
 static const struct cmd_opt opts_none[] = { { NULL, 0, 0 } };
 static const struct cmd_opt opts_lease[] = {
@@ -133,57 +148,78 @@ enum { LEASE_NAME, LEASE_TTL, LEASE_WAIT, LEASE_SHARED, LEASE_EXCLUSIVE };
 enum { LIST_STATE, LIST_COUNT };
 enum { ADD_PRIORITY, ADD_EXPIRES, ADD_FILE };
 
+/* Commands; those run by ctl_plain say what to send in their last field. */
 static const struct cmd cmds[] = {
-	{ "lease", 1, 1, opts_lease, cmd_lease,
+	{ "lease", 1, 1, opts_lease, ctl_lease,
 	  "POOL [--name NAME] [--ttl S] [--wait S] [--shared|--exclusive]",
-	  "lease a proxy; prints proxy, token, expires, fence" },
-	{ "renew", 2, 2, opts_ttl, cmd_renew,
-	  "POOL TOKEN [--ttl S]", "extend a lease; prints the new expiry" },
-	{ "release", 2, 3, opts_latency, cmd_release,
+	  "lease a proxy; prints proxy, token, expires, fence", { 0 } },
+	{ "renew", 2, 2, opts_ttl, ctl_renew,
+	  "POOL TOKEN [--ttl S]", "extend a lease; prints the new expiry",
+	  { 0 } },
+	{ "release", 2, 3, opts_latency, ctl_release,
 	  "POOL TOKEN [ok|failed|banned] [--latency MS]",
-	  "give a lease back with how the proxy did" },
-	{ "report", 3, 3, opts_latency, cmd_report,
+	  "give a lease back with how the proxy did", { 0 } },
+	{ "report", 3, 3, opts_latency, ctl_report,
 	  "POOL URL ok|failed|banned [--latency MS]",
-	  "report how a proxy behaved without a lease" },
-	{ "bind", 3, 3, opts_ttl, cmd_bind,
-	  "POOL NAME URL [--ttl S]", "bind a name to a proxy" },
-	{ "unbind", 2, 2, opts_none, cmd_unbind,
-	  "POOL NAME", "remove the binding of a name" },
-	{ "binding", 2, 2, opts_none, cmd_binding,
-	  "POOL NAME", "print the proxy a name is bound to" },
-	{ "bindings", 2, 2, opts_none, cmd_bindings,
-	  "POOL URL", "print the names bound to a proxy" },
-	{ "pools", 0, 0, opts_none, cmd_pools,
-	  "", "list the pools" },
-	{ "stats", 0, 1, opts_none, cmd_stats,
-	  "[POOL]", "counters of one pool or of every pool" },
-	{ "list", 1, 1, opts_list, cmd_list,
-	  "POOL [--state STATE] [--count N]", "list the proxies of a pool" },
-	{ "add", 1, 2, opts_add, cmd_add,
+	  "report how a proxy behaved without a lease", { 0 } },
+	{ "bind", 3, 3, opts_ttl, ctl_bind,
+	  "POOL NAME URL [--ttl S]", "bind a name to a proxy", { 0 } },
+	{ "unbind", 2, 2, opts_none, ctl_plain,
+	  "POOL NAME", "remove the binding of a name",
+	  { .word = "UNBIND", .print = print_bool, .key = "removed",
+	    .yes = "unbound", .no = "not bound" } },
+	{ "binding", 2, 2, opts_none, ctl_plain,
+	  "POOL NAME", "print the proxy a name is bound to",
+	  { .word = "BINDING", .print = print_binding } },
+	{ "bindings", 2, 2, opts_none, ctl_plain,
+	  "POOL URL", "print the names bound to a proxy",
+	  { .word = "BINDINGS", .print = print_names, .key = "name" } },
+	{ "pools", 0, 0, opts_none, ctl_plain,
+	  "", "list the pools",
+	  { .word = "POOLS", .print = print_names, .key = "pool" } },
+	{ "stats", 0, 1, opts_none, ctl_plain,
+	  "[POOL]", "counters of one pool or of every pool",
+	  { .word = "STATS", .print = print_stats } },
+	{ "list", 1, 1, opts_list, ctl_list,
+	  "POOL [--state STATE] [--count N]", "list the proxies of a pool",
+	  { 0 } },
+	{ "add", 1, 2, opts_add, ctl_add,
 	  "POOL URL [--priority P] [--expires S] | POOL -f FILE",
-	  "add a proxy, or every proxy listed in FILE" },
-	{ "remove", 2, 2, opts_none, cmd_remove,
-	  "POOL URL", "remove a proxy (drained if leased)" },
-	{ "gc", 1, 1, opts_none, cmd_gc,
-	  "POOL", "collect expired leases, bindings and proxies now" },
-	{ "reload", 0, 0, opts_none, cmd_reload,
-	  "", "re-read the configuration file" },
-	{ "info", 0, 0, opts_none, cmd_info,
-	  "", "daemon information (INFO)" },
-	{ "metrics", 0, 0, opts_none, cmd_metrics,
-	  "", "Prometheus metrics text" },
-	{ "check", 2, 2, opts_none, cmd_check,
-	  "POOL URL", "probe a proxy now with the pool's checks" },
-	{ "check-config", 1, 1, opts_none, cmd_check_config,
-	  "FILE", "validate a configuration file (proxypoold -t -c FILE)" },
-	{ "lock", 2, 3, opts_wait, cmd_lock,
+	  "add a proxy, or every proxy listed in FILE", { 0 } },
+	{ "remove", 2, 2, opts_none, ctl_plain,
+	  "POOL URL", "remove a proxy (drained if leased)",
+	  { .word = "REMOVE", .print = print_bool, .key = "removed",
+	    .yes = "removed", .no = "not in the pool" } },
+	{ "gc", 1, 1, opts_none, ctl_plain,
+	  "POOL", "collect expired leases, bindings and proxies now",
+	  { .word = "GC", .print = print_pairs_reply } },
+	{ "reload", 0, 0, opts_none, ctl_plain,
+	  "", "re-read the configuration file",
+	  { .word = "RELOAD", .print = print_ok } },
+	{ "info", 0, 0, opts_none, ctl_plain,
+	  "", "daemon information (INFO)",
+	  { .word = "INFO", .print = print_info } },
+	{ "metrics", 0, 0, opts_none, ctl_plain,
+	  "", "Prometheus metrics text",
+	  { .word = "METRICS", .print = print_str, .key = "metrics" } },
+	/* a probe may take as long as its check's timeout */
+	{ "check", 2, 2, opts_none, ctl_plain,
+	  "POOL URL", "probe a proxy now with the pool's checks",
+	  { .word = "CHECK", .extra = 30, .print = print_pairs_reply } },
+	{ "check-config", 1, 1, opts_none, ctl_check_config,
+	  "FILE", "validate a configuration file (proxypoold -t -c FILE)",
+	  { 0 } },
+	{ "lock", 2, 3, opts_wait, ctl_lock,
 	  "NAME OWNER [TTL] [--wait S]",
-	  "take a lock (TTL default " CTL_LOCK_TTL " s); prints its fence" },
-	{ "unlock", 2, 2, opts_none, cmd_unlock,
-	  "NAME OWNER", "release a lock held by OWNER" },
-	{ "ping", 0, 0, opts_none, cmd_ping,
-	  "", "check that the daemon answers" },
-	{ NULL, 0, 0, NULL, NULL, NULL, NULL }
+	  "take a lock (TTL default " CTL_LOCK_TTL " s); prints its fence",
+	  { 0 } },
+	{ "unlock", 2, 2, opts_none, ctl_plain,
+	  "NAME OWNER", "release a lock held by OWNER",
+	  { .word = "UNLOCK", .print = print_ok } },
+	{ "ping", 0, 0, opts_none, ctl_plain,
+	  "", "check that the daemon answers",
+	  { .word = "PING", .print = print_str, .key = "reply" } },
+	{ NULL, 0, 0, NULL, NULL, NULL, NULL, { 0 } }
 };
 
 /* Time fields shown as dates in tables. */
@@ -817,25 +853,29 @@ print_pairs_reply(struct ctl *ctl, redisReply *reply)
 	return 0;
 }
 
-/* Print a :1/:0 reply as "word" / "not word", or {"key":true|false}. */
+/* Print a :1/:0 reply as the command's yes or no words, or
+ * {"key":true|false}. */
 static int
-print_bool(struct ctl *ctl, redisReply *reply, const char *key,
-    const char *yes, const char *no)
+print_bool(struct ctl *ctl, redisReply *reply)
 {
+	const struct cmd_plain *p = &ctl->cmd->plain;
+
 	if (reply->type == REDIS_REPLY_ERROR)
 		return ctl_reply_error(ctl, reply);
 	if (reply->type != REDIS_REPLY_INTEGER)
 		return ctl_unexpected(ctl, reply);
 	if (ctl->json)
-		printf("{\"%s\":%s}\n", key, reply->integer ? "true" : "false");
+		printf("{\"%s\":%s}\n", p->key, reply->integer ? "true" :
+		    "false");
 	else
-		puts(reply->integer ? yes : no);
+		puts(reply->integer ? p->yes : p->no);
 	return 0;
 }
 
-/* Print an array of strings as a one-column table or a JSON array. */
+/* Print an array of strings as a one-column table (titled with the
+ * command's key) or a JSON array. */
 static int
-print_names(struct ctl *ctl, redisReply *reply, const char *title)
+print_names(struct ctl *ctl, redisReply *reply)
 {
 	struct table *t;
 	size_t i;
@@ -856,7 +896,7 @@ print_names(struct ctl *ctl, redisReply *reply, const char *title)
 	if (reply->elements == 0)
 		return 0;
 	t = table_create(1);
-	table_column(t, title);
+	table_column(t, ctl->cmd->plain.key);
 	for (i = 0; i < reply->elements; i++) {
 		table_row(t);
 		table_set(t, 0, reply->element[i]->str,
@@ -893,15 +933,16 @@ req_words(struct req *r, const char *word, const struct cmd_args *a, int n)
 		req_add(r, a->argv[i]);
 }
 
-/* Run a request without options: the word and n positional arguments. */
+/* Run a plain command (struct cmd_plain): its word and every positional
+ * argument, printed by its printer. */
 static int
-ctl_simple(struct ctl *ctl, const struct cmd_args *a, const char *word,
-    int n, int (*fn)(struct ctl *, redisReply *))
+ctl_plain(struct ctl *ctl, struct cmd_args *a)
 {
+	const struct cmd_plain *p = &ctl->cmd->plain;
 	struct req r = { .argc = 0 };
 
-	req_words(&r, word, a, n);
-	return ctl_run(ctl, &r, 0, fn);
+	req_words(&r, p->word, a, a->argc);
+	return ctl_run(ctl, &r, p->extra, p->print);
 }
 
 /* ------------------------------------------------------------------ */
@@ -909,7 +950,7 @@ ctl_simple(struct ctl *ctl, const struct cmd_args *a, const char *word,
 /* ------------------------------------------------------------------ */
 
 static int
-cmd_lease(struct ctl *ctl, struct cmd_args *a)
+ctl_lease(struct ctl *ctl, struct cmd_args *a)
 {
 	struct req r = { .argc = 0 };
 	char ttl[32], wait[32];
@@ -966,7 +1007,7 @@ print_expiry(struct ctl *ctl, redisReply *reply)
 }
 
 static int
-cmd_renew(struct ctl *ctl, struct cmd_args *a)
+ctl_renew(struct ctl *ctl, struct cmd_args *a)
 {
 	struct req r = { .argc = 0 };
 	char ttl[32];
@@ -998,7 +1039,7 @@ add_latency(struct ctl *ctl, struct cmd_args *a, struct req *r, char *buf,
 }
 
 static int
-cmd_release(struct ctl *ctl, struct cmd_args *a)
+ctl_release(struct ctl *ctl, struct cmd_args *a)
 {
 	struct req r = { .argc = 0 };
 	char outcome[16], latency[32];
@@ -1015,7 +1056,7 @@ cmd_release(struct ctl *ctl, struct cmd_args *a)
 }
 
 static int
-cmd_report(struct ctl *ctl, struct cmd_args *a)
+ctl_report(struct ctl *ctl, struct cmd_args *a)
 {
 	struct req r = { .argc = 0 };
 	char outcome[16], latency[32];
@@ -1030,7 +1071,7 @@ cmd_report(struct ctl *ctl, struct cmd_args *a)
 }
 
 static int
-cmd_bind(struct ctl *ctl, struct cmd_args *a)
+ctl_bind(struct ctl *ctl, struct cmd_args *a)
 {
 	struct req r = { .argc = 0 };
 	char ttl[32];
@@ -1044,19 +1085,6 @@ cmd_bind(struct ctl *ctl, struct cmd_args *a)
 		req_add(&r, ttl);
 	}
 	return ctl_run(ctl, &r, 0, print_ok);
-}
-
-/* UNBIND's reply. */
-static int
-print_unbind(struct ctl *ctl, redisReply *reply)
-{
-	return print_bool(ctl, reply, "removed", "unbound", "not bound");
-}
-
-static int
-cmd_unbind(struct ctl *ctl, struct cmd_args *a)
-{
-	return ctl_simple(ctl, a, "UNBIND", 2, print_unbind);
 }
 
 /* BINDING's reply: a proxy or nil. */
@@ -1086,38 +1114,6 @@ print_binding(struct ctl *ctl, redisReply *reply)
 		free(safe);
 	}
 	return 0;
-}
-
-static int
-cmd_binding(struct ctl *ctl, struct cmd_args *a)
-{
-	return ctl_simple(ctl, a, "BINDING", 2, print_binding);
-}
-
-/* BINDINGS' reply: names. */
-static int
-print_bindings(struct ctl *ctl, redisReply *reply)
-{
-	return print_names(ctl, reply, "name");
-}
-
-static int
-cmd_bindings(struct ctl *ctl, struct cmd_args *a)
-{
-	return ctl_simple(ctl, a, "BINDINGS", 2, print_bindings);
-}
-
-/* POOLS' reply: names. */
-static int
-print_pools(struct ctl *ctl, redisReply *reply)
-{
-	return print_names(ctl, reply, "pool");
-}
-
-static int
-cmd_pools(struct ctl *ctl, struct cmd_args *a)
-{
-	return ctl_simple(ctl, a, "POOLS", 0, print_pools);
 }
 
 /* STATS' reply: one pairs array, or an array of them. */
@@ -1170,18 +1166,7 @@ print_stats(struct ctl *ctl, redisReply *reply)
 }
 
 static int
-cmd_stats(struct ctl *ctl, struct cmd_args *a)
-{
-	struct req r = { .argc = 0 };
-
-	req_add(&r, "STATS");
-	if (a->argc > 0)
-		req_add(&r, a->argv[0]);
-	return ctl_run(ctl, &r, 0, print_stats);
-}
-
-static int
-cmd_list(struct ctl *ctl, struct cmd_args *a)
+ctl_list(struct ctl *ctl, struct cmd_args *a)
 {
 	struct req r;
 	redisReply *reply, *items, **all = NULL, **replies = NULL;
@@ -1288,7 +1273,7 @@ cmd_list(struct ctl *ctl, struct cmd_args *a)
  * priority=N and expires=S win over --priority and --expires.
  */
 static int
-cmd_add_file(struct ctl *ctl, struct cmd_args *a, const char *prio,
+ctl_add_file(struct ctl *ctl, struct cmd_args *a, const char *prio,
     const char *expires)
 {
 	struct proxyfile pf;
@@ -1296,7 +1281,7 @@ cmd_add_file(struct ctl *ctl, struct cmd_args *a, const char *prio,
 	redisReply *reply;
 	size_t i, start, end, added = 0, refused = 0;
 	const char *path = a->opt[ADD_FILE];
-	char *safe, *red, pbuf[CTL_ADD_BATCH][16];
+	char *safe, *red, *msg, pbuf[CTL_ADD_BATCH][16];
 	int bad, rc = 0;
 
 	if ((bad = proxyfile_load(&pf, path, stderr)) < 0)
@@ -1349,10 +1334,12 @@ cmd_add_file(struct ctl *ctl, struct cmd_args *a, const char *prio,
 				goto out;
 			}
 			if (reply->type == REDIS_REPLY_ERROR) {
-				red = out_redact(pf.v[i].url);
+				red = proxyurl_redact(pf.v[i].url);
 				safe = out_sanitize(reply->str, reply->len);
-				fprintf(stderr, "%s:%u: %s: %s\n", path,
-				    pf.v[i].line, red, safe);
+				msg = where_fmt(path, pf.v[i].line, red, "%s",
+				    safe);
+				fprintf(stderr, "%s\n", msg);
+				free(msg);
 				free(safe);
 				free(red);
 				refused++;
@@ -1381,7 +1368,7 @@ out:
 }
 
 static int
-cmd_add(struct ctl *ctl, struct cmd_args *a)
+ctl_add(struct ctl *ctl, struct cmd_args *a)
 {
 	struct req r = { .argc = 0 };
 	char expires[32], prio[32];
@@ -1405,7 +1392,7 @@ cmd_add(struct ctl *ctl, struct cmd_args *a)
 		if (a->argc > 1)
 			return usage_error(ctl, "give a URL or -f FILE, not "
 			    "both");
-		return cmd_add_file(ctl, a, p, e);
+		return ctl_add_file(ctl, a, p, e);
 	}
 	if (a->argc < 2)
 		return usage_error(ctl, "missing URL (or -f FILE)");
@@ -1419,31 +1406,6 @@ cmd_add(struct ctl *ctl, struct cmd_args *a)
 		req_add(&r, e);
 	}
 	return ctl_run(ctl, &r, 0, print_ok);
-}
-
-/* REMOVE's reply. */
-static int
-print_remove(struct ctl *ctl, redisReply *reply)
-{
-	return print_bool(ctl, reply, "removed", "removed", "not in the pool");
-}
-
-static int
-cmd_remove(struct ctl *ctl, struct cmd_args *a)
-{
-	return ctl_simple(ctl, a, "REMOVE", 2, print_remove);
-}
-
-static int
-cmd_gc(struct ctl *ctl, struct cmd_args *a)
-{
-	return ctl_simple(ctl, a, "GC", 1, print_pairs_reply);
-}
-
-static int
-cmd_reload(struct ctl *ctl, struct cmd_args *a)
-{
-	return ctl_simple(ctl, a, "RELOAD", 0, print_ok);
 }
 
 /* Write INFO text as {"section": {"key": "value", ...}, ...}. */
@@ -1523,16 +1485,12 @@ print_info(struct ctl *ctl, redisReply *reply)
 	return 0;
 }
 
-static int
-cmd_info(struct ctl *ctl, struct cmd_args *a)
-{
-	return ctl_simple(ctl, a, "INFO", 0, print_info);
-}
-
 /* A string reply: as text, or {"key": string} in JSON. */
 static int
-print_str(struct ctl *ctl, redisReply *reply, const char *key)
+print_str(struct ctl *ctl, redisReply *reply)
 {
+	const char *key = ctl->cmd->plain.key;
+
 	if (reply->type == REDIS_REPLY_ERROR)
 		return ctl_reply_error(ctl, reply);
 	if (!reply_is_str(reply))
@@ -1544,29 +1502,6 @@ print_str(struct ctl *ctl, redisReply *reply, const char *key)
 	} else
 		print_text(reply);
 	return 0;
-}
-
-/* METRICS' reply. */
-static int
-print_metrics(struct ctl *ctl, redisReply *reply)
-{
-	return print_str(ctl, reply, "metrics");
-}
-
-static int
-cmd_metrics(struct ctl *ctl, struct cmd_args *a)
-{
-	return ctl_simple(ctl, a, "METRICS", 0, print_metrics);
-}
-
-static int
-cmd_check(struct ctl *ctl, struct cmd_args *a)
-{
-	struct req r = { .argc = 0 };
-
-	req_words(&r, "CHECK", a, 2);
-	/* a probe may take as long as its check's timeout */
-	return ctl_run(ctl, &r, 30, print_pairs_reply);
 }
 
 /*
@@ -1608,7 +1543,7 @@ find_proxypoold(void)
 }
 
 static int
-cmd_check_config(struct ctl *ctl, struct cmd_args *a)
+ctl_check_config(struct ctl *ctl, struct cmd_args *a)
 {
 	char *daemon, *out = NULL;
 	size_t len = 0, cap = 0;
@@ -1710,7 +1645,7 @@ print_fence(struct ctl *ctl, redisReply *reply)
 }
 
 static int
-cmd_lock(struct ctl *ctl, struct cmd_args *a)
+ctl_lock(struct ctl *ctl, struct cmd_args *a)
 {
 	struct req r = { .argc = 0 };
 	char ttl[32], wait[32];
@@ -1730,25 +1665,6 @@ cmd_lock(struct ctl *ctl, struct cmd_args *a)
 		extra = strtod(wait, NULL);
 	}
 	return ctl_run(ctl, &r, extra, print_fence);
-}
-
-static int
-cmd_unlock(struct ctl *ctl, struct cmd_args *a)
-{
-	return ctl_simple(ctl, a, "UNLOCK", 2, print_ok);
-}
-
-/* PING's reply. */
-static int
-print_pong(struct ctl *ctl, redisReply *reply)
-{
-	return print_str(ctl, reply, "reply");
-}
-
-static int
-cmd_ping(struct ctl *ctl, struct cmd_args *a)
-{
-	return ctl_simple(ctl, a, "PING", 0, print_pong);
 }
 
 /* ------------------------------------------------------------------ */

@@ -20,7 +20,9 @@
 
 #include "conf.h"
 #include "log.h"
+#include "proxylist.h"
 #include "proxyurl.h"
+#include "where.h"
 #include "xmalloc.h"
 
 #ifndef REDIS_SERVER_PATH
@@ -144,17 +146,14 @@ static void __attribute__((format(printf, 5, 6)))
 conf_error(const struct conf *c, const config_setting_t *s, char **cause,
     const char *what, const char *fmt, ...)
 {
-	char *msg;
 	va_list ap;
 
 	if (*cause != NULL)
 		return;
 	va_start(ap, fmt);
-	xvasprintf(&msg, fmt, ap);
+	*cause = where_vfmt(conf_where_file(c, s),
+	    (unsigned)conf_where_line(s), what, fmt, ap);
 	va_end(ap);
-	xasprintf(cause, "%s:%d: %s: %s", conf_where_file(c, s),
-	    conf_where_line(s), what, msg);
-	free(msg);
 }
 
 /* A number out of a setting of type int, int64 or float. */
@@ -388,13 +387,13 @@ conf_add_item(struct conf *c, struct conf_pool *p, const char *url,
 	char *norm, *why = NULL;
 
 	if ((norm = proxyurl_normalise(url, &why)) == NULL) {
-		xasprintf(cause, "%s:%d: %s: %s", file, line, what, why);
+		*cause = where_fmt(file, (unsigned)line, what, "%s", why);
 		free(why);
 		return -1;
 	}
 	if (p->nitems >= CONF_MAX_ITEMS) {
-		xasprintf(cause, "%s:%d: %s: more than %d proxies", file, line,
-		    what, CONF_MAX_ITEMS);
+		*cause = where_fmt(file, (unsigned)line, what,
+		    "more than %d proxies", CONF_MAX_ITEMS);
 		free(norm);
 		return -1;
 	}
@@ -415,52 +414,36 @@ conf_add_item(struct conf *c, struct conf_pool *p, const char *url,
 	return 0;
 }
 
-/* qsort: item indices by key, then by order read. */
-static const struct conf_pool *conf_sort_pool;
-
-static int
-conf_cmp_index(const void *a, const void *b)
-{
-	size_t x = *(const size_t *)a, y = *(const size_t *)b;
-	int rc;
-
-	rc = strcmp(conf_sort_pool->items[x].key, conf_sort_pool->items[y].key);
-	if (rc != 0)
-		return rc;
-	return x < y ? -1 : x > y;
-}
-
 /*
- * A URL twice in a pool is an error: sort (O(n log n), pools may hold
- * many thousands) and report the first repeat in reading order.
+ * A URL twice in a pool is an error (proxylist_dups, as proxypoolctl's
+ * check of a list file): report the first repeat in reading order.
  */
 static int
 conf_duplicates(struct conf_pool *p, char **cause)
 {
 	const struct conf_where *w, *first;
-	size_t *idx, i, bad = (size_t)-1, orig = 0;
+	const char **keys;
+	size_t *orig, i;
 	char *r;
 
 	if (p->nitems < 2)
 		return 0;
-	idx = xcalloc(p->nitems, sizeof *idx);
+	keys = xcalloc(p->nitems, sizeof *keys);
+	orig = xcalloc(p->nitems, sizeof *orig);
 	for (i = 0; i < p->nitems; i++)
-		idx[i] = i;
-	conf_sort_pool = p;
-	qsort(idx, p->nitems, sizeof *idx, conf_cmp_index);
-	for (i = 1; i < p->nitems; i++) {
-		if (strcmp(p->items[idx[i]].key, p->items[idx[i - 1]].key) == 0 &&
-		    idx[i] < bad) {
-			bad = idx[i];
-			orig = idx[i - 1];
-		}
-	}
-	free(idx);
-	if (bad == (size_t)-1)
+		keys[i] = p->items[i].key;
+	proxylist_dups(keys, p->nitems, orig);
+	for (i = 0; i < p->nitems && orig[i] == i; i++)
+		;
+	free(keys);
+	if (i == p->nitems) {
+		free(orig);
 		return 0;
-	w = &p->where[bad];
-	first = &p->where[orig];
-	r = proxyurl_redact(p->items[bad].key);
+	}
+	w = &p->where[i];
+	first = &p->where[orig[i]];
+	free(orig);
+	r = proxyurl_redact(p->items[i].key);
 	xasprintf(cause, "%s:%d: pools[%s].%s: duplicate proxy %s (first at "
 	    "%s:%d)", w->file, w->line, p->name, w->from_file ?
 	    "proxies_file" : "proxies", r, first->file, first->line);
@@ -517,20 +500,21 @@ conf_proxy_entry(struct conf *c, struct conf_pool *p, config_setting_t *e,
 }
 
 /*
- * Read a proxies file: one proxy a line, "URL [priority=N] [expires=S]",
- * blank lines and # comments skipped.  Errors name the file's own line.
+ * Read a proxies file (proxylist.h: "URL [priority=N] [expires=S]" a
+ * line, blank lines and # comments skipped).  Errors name the file's own
+ * line; the first one stops the load.
  */
 static int
 conf_proxies_file(struct conf *c, struct conf_pool *p, const char *path,
     int defprio, const char *what, char **cause)
 {
+	struct proxylist_line l;
+	enum proxylist_error e;
 	FILE *f;
-	char *line = NULL, *tok, *save, *e;
+	char *line = NULL, *why;
 	size_t cap = 0;
 	ssize_t len;
-	int lineno = 0, prio, rc = -1;
-	double expires;
-	const char *url;
+	int lineno = 0, rc = -1;
 
 	if ((f = fopen(path, "r")) == NULL) {
 		xasprintf(cause, "%s:0: %s: cannot open: %s", path, what,
@@ -539,42 +523,19 @@ conf_proxies_file(struct conf *c, struct conf_pool *p, const char *path,
 	}
 	while ((len = getline(&line, &cap, f)) != -1) {
 		lineno++;
-		if ((e = strchr(line, '#')) != NULL)
-			*e = '\0';
-		prio = defprio;
-		expires = 0;
-		if ((url = strtok_r(line, " \t\r\n", &save)) == NULL)
-			continue;
-		while ((tok = strtok_r(NULL, " \t\r\n", &save)) != NULL) {
-			if (strncmp(tok, "priority=", 9) == 0) {
-				errno = 0;
-				long v = strtol(tok + 9, &e, 10);
-				if (errno || *e || e == tok + 9 ||
-				    v < -1000000 || v > 1000000) {
-					xasprintf(cause, "%s:%d: %s: bad "
-					    "priority %s", path, lineno, what,
-					    tok + 9);
-					goto out;
-				}
-				prio = (int)v;
-			} else if (strncmp(tok, "expires=", 8) == 0) {
-				expires = strtod(tok + 8, &e);
-				if (*e || e == tok + 8 || !isfinite(expires) ||
-				    expires < 0 || expires > 315360000) {
-					xasprintf(cause, "%s:%d: %s: bad "
-					    "expires %s", path, lineno, what,
-					    tok + 8);
-					goto out;
-				}
-			} else {
-				xasprintf(cause, "%s:%d: %s: unexpected %s "
-				    "(expected priority=N or expires=S)", path,
-				    lineno, what, tok);
-				goto out;
-			}
+		if ((e = proxylist_parse(line, (size_t)len, &l)) !=
+		    PROXYLIST_OK) {
+			why = proxylist_strerror(e, &l, false);
+			*cause = where_fmt(path, (unsigned)lineno, what, "%s",
+			    why);
+			free(why);
+			goto out;
 		}
-		if (conf_add_item(c, p, url, prio, expires, path, lineno,
-		    what, cause) != 0)
+		if (l.url == NULL)
+			continue;
+		if (conf_add_item(c, p, l.url, l.has_priority ?
+		    (int)l.priority : defprio, l.expires, path, lineno, what,
+		    cause) != 0)
 			goto out;
 	}
 	if (ferror(f)) {

@@ -11,16 +11,16 @@ src_daemon_proxypoold_SOURCES = \
 	src/daemon/main.c \
 	src/daemon/plugin.c src/daemon/plugin.h \
 	src/daemon/prober.c src/daemon/prober.h \
-	src/daemon/proxyurl.c src/daemon/proxyurl.h \
 	src/daemon/redis.c src/daemon/redis.h \
 	src/daemon/resp.c src/daemon/resp.h \
-	src/daemon/server.c src/daemon/server.h \
-	src/daemon/xmalloc.c src/daemon/xmalloc.h
+	src/daemon/server.c src/daemon/server.h
+src_daemon_proxypoold_CPPFLAGS = $(AM_CPPFLAGS) $(COMMON_CPPFLAGS)
 src_daemon_proxypoold_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/checks $(HIREDIS_CFLAGS) \
 	$(LIBEVENT_CFLAGS) $(LIBCONFIG_CFLAGS) $(LIBCURL_CFLAGS) \
 	$(SYSTEMD_CFLAGS)
-src_daemon_proxypoold_LDADD = libredisallocator.la $(HIREDIS_LIBS) \
-	$(LIBEVENT_LIBS) $(LIBCONFIG_LIBS) $(LIBCURL_LIBS) $(SYSTEMD_LIBS) -lm
+src_daemon_proxypoold_LDADD = libppcommon.la libredisallocator.la \
+	$(HIREDIS_LIBS) $(LIBEVENT_LIBS) $(LIBCONFIG_LIBS) $(LIBCURL_LIBS) \
+	$(SYSTEMD_LIBS) -lm
 
 # integration tests
 TESTS += tests/integ/daemon_cli.sh tests/integ/daemon_py.py \

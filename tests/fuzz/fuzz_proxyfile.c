@@ -1,20 +1,27 @@
 /*
- * fuzz_proxyfile.c: proxypoolctl's proxies-file reader on arbitrary file
- * contents, and its output escapers (json_string, out_sanitize,
- * out_redact) on arbitrary bytes.  A file either loads (every entry a
- * good URL) or each bad line is reported as "file:line: problem"; JSON
- * output is always one valid JSON string; sanitised text is valid UTF-8
- * without control bytes.
+ * fuzz_proxyfile.c: the proxies file format (src/common/proxylist.c, as
+ * proxypoold and proxypoolctl read it) on arbitrary file contents,
+ * through its parser and duplicate check and through proxypoolctl's
+ * reader, and proxypoolctl's output escapers (json_string, out_sanitize)
+ * on arbitrary bytes.  Each line parses to a URL without blanks and words
+ * within bounds, or to one error; every repeat points at the first copy;
+ * a file either loads (every entry a good URL, in normal form once) or
+ * each bad line is reported as "file:line: problem"; JSON output is
+ * always one valid JSON string; sanitised text is valid UTF-8 without
+ * control bytes.  The URLs themselves are fuzz_proxyurl's.
  */
 #include "config.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "ctl.h"
 #include "fuzz.h"
+#include "proxylist.h"
+#include "proxyurl.h"
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if none:
  * no overlong forms, surrogates or code points past U+10FFFF. */
@@ -113,15 +120,69 @@ fuzz_proxyfile_output(const uint8_t *data, size_t size)
 		FUZZ_CHECK(k != 0);
 	}
 	free(s);
+}
 
-	s = malloc(size + 1);
-	FUZZ_CHECK(s != NULL);
-	memcpy(s, data, size);
-	s[size] = '\0';
-	buf = out_redact(s);
-	FUZZ_CHECK(buf != NULL);
-	free(buf);
-	free(s);
+/*
+ * Every line through proxylist_parse, and the URLs it finds (taken as
+ * keys as written) through proxylist_dups.
+ */
+static void
+fuzz_proxylist(const uint8_t *data, size_t size)
+{
+	struct proxylist_line l;
+	enum proxylist_error e;
+	const char **keys;
+	char *text, *line, *nl, *why;
+	size_t n = 0, i, *first, len;
+
+	text = malloc(size + 1);
+	keys = calloc(size + 1, sizeof *keys);
+	FUZZ_CHECK(text != NULL && keys != NULL);
+	memcpy(text, data, size);
+	text[size] = '\0';
+	for (line = text; line < text + size; line = nl + 1) {
+		/* a line as getline gives it: to '\n', NULs included */
+		nl = memchr(line, '\n', (size_t)(text + size - line));
+		if (nl == NULL)
+			nl = text + size;
+		len = (size_t)(nl - line);
+		*nl = '\0';
+		e = proxylist_parse(line, len, &l);
+		why = proxylist_strerror(e, &l, true);
+		FUZZ_CHECK(why != NULL && *why != '\0');
+		free(why);
+		if (e == PROXYLIST_NUL)
+			continue;
+		if (e != PROXYLIST_OK) {
+			FUZZ_CHECK(l.url != NULL && l.bad != NULL);
+			continue;
+		}
+		FUZZ_CHECK(l.bad == NULL);
+		if (l.url == NULL)
+			continue;
+		FUZZ_CHECK(*l.url != '\0' && strpbrk(l.url, " \t\r\n#") ==
+		    NULL);
+		FUZZ_CHECK(!l.has_priority ||
+		    (l.priority >= -PROXYLIST_PRIORITY_MAX &&
+		    l.priority <= PROXYLIST_PRIORITY_MAX));
+		FUZZ_CHECK(l.expires_text != NULL || l.expires == 0);
+		FUZZ_CHECK(isfinite(l.expires) && l.expires >= 0 &&
+		    l.expires <= PROXYLIST_EXPIRES_MAX);
+		keys[n++] = l.url;
+	}
+	first = calloc(n + 1, sizeof *first);
+	FUZZ_CHECK(first != NULL);
+	len = proxylist_dups(keys, n, first);
+	for (i = 0; i < n; i++) {
+		FUZZ_CHECK(first[i] <= i && first[first[i]] == first[i]);
+		FUZZ_CHECK(strcmp(keys[first[i]], keys[i]) == 0);
+		if (first[i] != i)
+			len--;
+	}
+	FUZZ_CHECK(len == 0);
+	free(first);
+	free(keys);
+	free(text);
 }
 
 /* Every line of errors is "path:N: problem". */
@@ -147,6 +208,28 @@ fuzz_proxyfile_errors(const char *path, const char *errs, size_t len)
 	}
 }
 
+/* The keys of a loaded file: each its URL's normal form, none twice. */
+static void
+fuzz_proxyfile_keys(const struct proxyfile *pf)
+{
+	const char **keys;
+	size_t *first, i;
+	char *norm, *cause;
+
+	keys = calloc(pf->n + 1, sizeof *keys);
+	first = calloc(pf->n + 1, sizeof *first);
+	FUZZ_CHECK(keys != NULL && first != NULL);
+	for (i = 0; i < pf->n; i++) {
+		norm = proxyurl_normalise(pf->v[i].url, &cause);
+		FUZZ_CHECK(norm != NULL && strcmp(norm, pf->v[i].key) == 0);
+		free(norm);
+		keys[i] = pf->v[i].key;
+	}
+	FUZZ_CHECK(proxylist_dups(keys, pf->n, first) == 0);
+	free(first);
+	free(keys);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -158,6 +241,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc;
 
 	fuzz_proxyfile_output(data, size);
+	fuzz_proxylist(data, size);
 
 	path = fuzz_input_file("proxies.txt", data, size);
 	if ((errf = open_memstream(&errs, &errlen)) == NULL)
@@ -171,8 +255,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(errlen == 0);
 		for (i = 0; i < pf.n; i++) {
 			FUZZ_CHECK(pf.v[i].url != NULL && pf.v[i].line >= 1);
-			FUZZ_CHECK(proxyfile_check_url(pf.v[i].url) == NULL);
+			FUZZ_CHECK(pf.v[i].key != NULL);
 		}
+		fuzz_proxyfile_keys(&pf);
 	} else {
 		FUZZ_CHECK(errlen > 0);
 		fuzz_proxyfile_errors(path, errs, errlen);

@@ -1,9 +1,10 @@
 /*
- * fuzz_proxyurl.c: proxy URL validation, normalisation and redaction on
+ * fuzz_proxyurl.c: src/common/proxyurl.c (validation, normalisation and
+ * redaction of proxy URLs, for proxypoold and proxypoolctl alike) on
  * arbitrary text.  A URL is either accepted with a normal form and no
- * cause or refused with a cause; a normal form is accepted again as
- * itself, has no blank or control byte, and its redaction shows
- * everything but the password.
+ * cause or refused with a cause, and the brief form (proxypoolctl's)
+ * agrees; a normal form is accepted again as itself, has no blank or
+ * control byte, and its redaction shows everything but the password.
  */
 #include "config.h"
 
@@ -45,8 +46,8 @@ fuzz_proxyurl_redaction(const char *norm)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *text, *norm, *again, *cause, *red;
-	const char *p;
+	char *text, *norm, *again, *cause, *red, *brief_norm;
+	const char *p, *brief;
 
 	text = xmalloc(size + 1);
 	memcpy(text, data, size);
@@ -57,6 +58,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(red);
 
 	norm = proxyurl_normalise(text, &cause);
+	/* the two ways of asking give one verdict and one normal form */
+	brief_norm = proxyurl_normalise_brief(text, &brief);
+	FUZZ_CHECK((norm == NULL) == (brief_norm == NULL));
+	FUZZ_CHECK((brief == NULL) == (brief_norm != NULL));
+	FUZZ_CHECK(brief_norm == NULL || strcmp(brief_norm, norm) == 0);
+	FUZZ_CHECK((proxyurl_check(text) == NULL) == (norm != NULL));
+	free(brief_norm);
 	if (norm == NULL) {
 		FUZZ_CHECK(cause != NULL && *cause != '\0');
 		free(cause);

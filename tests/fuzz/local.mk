@@ -5,7 +5,9 @@
 # committed corpus (tests/fuzz/corpus/<harness>/) through them, under
 # ASan and UBSan when the compiler has them (FUZZ_CFLAGS, configure.ac).
 # The sources under test are compiled into each harness (not taken from
-# the library), so they are instrumented too.
+# the libraries), so they are instrumented too.  The code proxypoold and
+# proxypoolctl share (src/common) is fuzzed once: its proxy URLs by
+# fuzz_proxyurl, its proxies file format by fuzz_proxyfile.
 FUZZ_HARNESSES = tests/fuzz/fuzz_resp tests/fuzz/fuzz_proxyurl \
 	tests/fuzz/fuzz_conf tests/fuzz/fuzz_codec tests/fuzz/fuzz_proxyfile
 check_PROGRAMS += $(FUZZ_HARNESSES)
@@ -18,10 +20,11 @@ else
 FUZZ_MAIN = tests/fuzz/driver.c
 endif
 FUZZ_CFLAGS_ALL = $(AM_CFLAGS) $(FUZZ_CFLAGS) -I$(top_srcdir)/tests/fuzz
-FUZZ_DAEMON_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/daemon
+FUZZ_DAEMON_CPPFLAGS = $(AM_CPPFLAGS) $(COMMON_CPPFLAGS) \
+	-I$(top_srcdir)/src/daemon
 
 tests_fuzz_fuzz_resp_SOURCES = tests/fuzz/fuzz_resp.c tests/fuzz/fuzz.h \
-	src/daemon/resp.c src/daemon/xmalloc.c $(FUZZ_MAIN)
+	src/daemon/resp.c src/common/xmalloc.c $(FUZZ_MAIN)
 EXTRA_tests_fuzz_fuzz_resp_SOURCES = tests/fuzz/driver.c
 tests_fuzz_fuzz_resp_CPPFLAGS = $(FUZZ_DAEMON_CPPFLAGS)
 tests_fuzz_fuzz_resp_CFLAGS = $(FUZZ_CFLAGS_ALL) $(HIREDIS_CFLAGS) \
@@ -30,7 +33,7 @@ tests_fuzz_fuzz_resp_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_resp_LDADD = $(HIREDIS_LIBS) $(LIBEVENT_LIBS)
 
 tests_fuzz_fuzz_proxyurl_SOURCES = tests/fuzz/fuzz_proxyurl.c \
-	tests/fuzz/fuzz.h src/daemon/proxyurl.c src/daemon/xmalloc.c \
+	tests/fuzz/fuzz.h src/common/proxyurl.c src/common/xmalloc.c \
 	$(FUZZ_MAIN)
 EXTRA_tests_fuzz_fuzz_proxyurl_SOURCES = tests/fuzz/driver.c
 tests_fuzz_fuzz_proxyurl_CPPFLAGS = $(FUZZ_DAEMON_CPPFLAGS)
@@ -39,8 +42,7 @@ tests_fuzz_fuzz_proxyurl_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_proxyurl_LDADD = $(LIBCURL_LIBS)
 
 tests_fuzz_fuzz_conf_SOURCES = tests/fuzz/fuzz_conf.c tests/fuzz/fuzz.h \
-	src/daemon/conf.c src/daemon/log.c src/daemon/proxyurl.c \
-	src/daemon/xmalloc.c $(FUZZ_MAIN)
+	src/daemon/conf.c src/daemon/log.c $(COMMON_SOURCES) $(FUZZ_MAIN)
 EXTRA_tests_fuzz_fuzz_conf_SOURCES = tests/fuzz/driver.c
 tests_fuzz_fuzz_conf_CPPFLAGS = $(FUZZ_DAEMON_CPPFLAGS)
 tests_fuzz_fuzz_conf_CFLAGS = $(FUZZ_CFLAGS_ALL) $(HIREDIS_CFLAGS) \
@@ -58,9 +60,11 @@ tests_fuzz_fuzz_codec_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_codec_LDADD = libredisallocator.la $(HIREDIS_LIBS) -lm
 
 tests_fuzz_fuzz_proxyfile_SOURCES = tests/fuzz/fuzz_proxyfile.c \
-	tests/fuzz/fuzz.h src/ctl/output.c src/ctl/proxyfile.c $(FUZZ_MAIN)
+	tests/fuzz/fuzz.h src/ctl/output.c src/ctl/proxyfile.c \
+	$(COMMON_SOURCES) $(FUZZ_MAIN)
 EXTRA_tests_fuzz_fuzz_proxyfile_SOURCES = tests/fuzz/driver.c
-tests_fuzz_fuzz_proxyfile_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/ctl
+tests_fuzz_fuzz_proxyfile_CPPFLAGS = $(AM_CPPFLAGS) $(COMMON_CPPFLAGS) \
+	-I$(top_srcdir)/src/ctl
 tests_fuzz_fuzz_proxyfile_CFLAGS = $(FUZZ_CFLAGS_ALL) $(LIBCURL_CFLAGS)
 tests_fuzz_fuzz_proxyfile_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_proxyfile_LDADD = $(LIBCURL_LIBS) -lm

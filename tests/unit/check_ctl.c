@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "proxyurl.h"
 #include "testutil.h"
 
 /* JSON text of len bytes of s; the caller frees. */
@@ -73,16 +74,16 @@ START_TEST(test_sanitize_and_redact)
 	s = out_sanitize("x\xc2\x9b" "2Jy\xc2\xa0", 8);
 	ck_assert_str_eq(s, "x\\xc2\\x9b2Jy\xc2\xa0");
 	free(s);
-	s = out_redact("http://user:secret@10.0.0.1:3128");
+	s = proxyurl_redact("http://user:secret@10.0.0.1:3128");
 	ck_assert_str_eq(s, "http://user:***@10.0.0.1:3128");
 	free(s);
-	s = out_redact("socks5://user@10.0.0.1:1080");
+	s = proxyurl_redact("socks5://user@10.0.0.1:1080");
 	ck_assert_str_eq(s, "socks5://user@10.0.0.1:1080");
 	free(s);
-	s = out_redact("http://10.0.0.1:3128");
+	s = proxyurl_redact("http://10.0.0.1:3128");
 	ck_assert_str_eq(s, "http://10.0.0.1:3128");
 	free(s);
-	s = out_redact("http://u:p@ss@h:1");
+	s = proxyurl_redact("http://u:p@ss@h:1");
 	ck_assert_str_eq(s, "http://u:***@h:1");
 	free(s);
 }
@@ -130,19 +131,19 @@ END_TEST
 
 START_TEST(test_check_url)
 {
-	ck_assert_ptr_eq(proxyfile_check_url("http://127.0.0.1:3128"), NULL);
-	ck_assert_ptr_eq(proxyfile_check_url("socks5h://u:p@[::1]:1080"), NULL);
-	ck_assert_ptr_eq(proxyfile_check_url("HTTPS://proxy.example:443/"),
+	ck_assert_ptr_eq(proxyurl_check("http://127.0.0.1:3128"), NULL);
+	ck_assert_ptr_eq(proxyurl_check("socks5h://u:p@[::1]:1080"), NULL);
+	ck_assert_ptr_eq(proxyurl_check("HTTPS://proxy.example:443/"),
 	    NULL);
-	ck_assert_ptr_ne(proxyfile_check_url(""), NULL);
-	ck_assert_ptr_ne(proxyfile_check_url("127.0.0.1:3128"), NULL);
-	ck_assert_ptr_ne(proxyfile_check_url("ftp://127.0.0.1:21"), NULL);
-	ck_assert_ptr_ne(proxyfile_check_url("http://127.0.0.1"), NULL);
-	ck_assert_ptr_ne(proxyfile_check_url("http://127.0.0.1:0"), NULL);
-	ck_assert_ptr_ne(proxyfile_check_url("http://127.0.0.1:70000"), NULL);
-	ck_assert_ptr_ne(proxyfile_check_url("http://h:1/path"), NULL);
-	ck_assert_ptr_ne(proxyfile_check_url("http://h:1?q"), NULL);
-	ck_assert_ptr_ne(proxyfile_check_url("http://h :1"), NULL);
+	ck_assert_ptr_ne(proxyurl_check(""), NULL);
+	ck_assert_ptr_ne(proxyurl_check("127.0.0.1:3128"), NULL);
+	ck_assert_ptr_ne(proxyurl_check("ftp://127.0.0.1:21"), NULL);
+	ck_assert_ptr_ne(proxyurl_check("http://127.0.0.1"), NULL);
+	ck_assert_ptr_ne(proxyurl_check("http://127.0.0.1:0"), NULL);
+	ck_assert_ptr_ne(proxyurl_check("http://127.0.0.1:70000"), NULL);
+	ck_assert_ptr_ne(proxyurl_check("http://h:1/path"), NULL);
+	ck_assert_ptr_ne(proxyurl_check("http://h:1?q"), NULL);
+	ck_assert_ptr_ne(proxyurl_check("http://h :1"), NULL);
 }
 END_TEST
 

@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,15 +12,21 @@
 
 #include "xmalloc.h"
 
-/* Out of memory: nothing sensible can be done, say so and stop. */
+/*
+ * Out of memory: nothing sensible can be done, say so and stop.  The
+ * program's own name (glibc's, set from argv[0]) heads the line, so the
+ * daemon, proxypoolctl and the tests each speak for themselves.
+ */
 static void __attribute__((noreturn))
 xmalloc_fatal(size_t size)
 {
-	char msg[96];
+	char msg[160];
 	int n;
 
-	n = snprintf(msg, sizeof msg, "proxypoold: out of memory (%zu bytes)\n",
-	    size);
+	n = snprintf(msg, sizeof msg, "%s: out of memory (%zu bytes)\n",
+	    program_invocation_short_name, size);
+	if (n >= (int)sizeof msg)
+		n = (int)sizeof msg - 1;	/* a long name: cut, not over-read */
 	if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0)
 		abort();
 	abort();

@@ -1,6 +1,8 @@
 /*
  * proxyurl.c: proxy URLs: validation and normalisation with curl_url,
- * and redaction of the credentials they carry.
+ * and redaction of the credentials they carry.  proxypoold (its
+ * configuration and its commands) and proxypoolctl (its list files) both
+ * use these, so a URL is judged, and hidden, one way only.
  */
 #include "config.h"
 
@@ -13,10 +15,58 @@
 #include "proxyurl.h"
 #include "xmalloc.h"
 
-#define PROXYURL_MAX	1024	/* RA_KEY_MAX: the longest identity */
-
+/* The schemes libcurl can use as a proxy (the messages below list them
+ * too). */
 static const char *proxyurl_schemes[] = {
 	"http", "https", "socks4", "socks4a", "socks5", "socks5h", NULL
+};
+
+/* Why a URL is refused. */
+enum proxyurl_why {
+	PROXYURL_OK,
+	PROXYURL_BLANK,
+	PROXYURL_EMPTY,
+	PROXYURL_NOT_URL,
+	PROXYURL_ESCAPED,
+	PROXYURL_NOMEM,
+	PROXYURL_MALFORMED,
+	PROXYURL_NO_SCHEME,
+	PROXYURL_SCHEME,
+	PROXYURL_NO_HOST,
+	PROXYURL_NO_PORT,
+	PROXYURL_PORT,
+	PROXYURL_PATH,
+	PROXYURL_PASSWORD,
+	PROXYURL_LONG,
+	PROXYURL_HOST_BLANK,
+	PROXYURL_UNSTABLE
+};
+
+/*
+ * The short form of each reason, for messages that show the URL before
+ * it (proxypoolctl's "file:line: URL: problem"); the long forms, which
+ * name their subject and carry details, are made where the reason is
+ * found.
+ */
+static const char *proxyurl_brief[] = {
+	[PROXYURL_OK] = NULL,
+	[PROXYURL_BLANK] = "blank or control character in URL",
+	[PROXYURL_EMPTY] = "empty URL",
+	[PROXYURL_NOT_URL] = "not a URL (expected scheme://host:port)",
+	[PROXYURL_ESCAPED] = "%-escaped host (or IPv6 zone)",
+	[PROXYURL_NOMEM] = "out of memory",
+	[PROXYURL_MALFORMED] = "malformed URL",
+	[PROXYURL_NO_SCHEME] = "no scheme",
+	[PROXYURL_SCHEME] = "unsupported scheme (use http, https, socks4, "
+	    "socks4a, socks5 or socks5h)",
+	[PROXYURL_NO_HOST] = "no host",
+	[PROXYURL_NO_PORT] = "no port",
+	[PROXYURL_PORT] = "port out of range 1-65535",
+	[PROXYURL_PATH] = "a proxy URL has no path, query or fragment",
+	[PROXYURL_PASSWORD] = "password without a user",
+	[PROXYURL_LONG] = "URL longer than 1024 bytes",
+	[PROXYURL_HOST_BLANK] = "blank or control character in host",
+	[PROXYURL_UNSTABLE] = "no stable normal form"
 };
 
 /* Get one part; NULL when absent.  The caller frees with curl_free. */
@@ -56,9 +106,9 @@ proxyurl_host_escaped(const char *url)
 	return memchr(host, '%', (size_t)(end - host)) != NULL;
 }
 
-/* One pass of proxyurl_normalise. */
+/* One pass of proxyurl_normalise; *why says what is wrong. */
 static char *
-proxyurl_normalise1(const char *url, char **cause)
+proxyurl_normalise1(const char *url, char **cause, enum proxyurl_why *why)
 {
 	CURLU *u;
 	char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL;
@@ -69,33 +119,40 @@ proxyurl_normalise1(const char *url, char **cause)
 	long v;
 
 	*cause = NULL;
+	*why = PROXYURL_OK;
 	for (p = (char *)url; *p != '\0'; p++) {
 		if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p)) {
+			*why = PROXYURL_BLANK;
 			xasprintf(cause, "proxy URL contains a space or a "
 			    "control character");
 			return NULL;
 		}
 	}
 	if (*url == '\0') {
+		*why = PROXYURL_EMPTY;
 		xasprintf(cause, "empty proxy URL");
 		return NULL;
 	}
 	if (strstr(url, "://") == NULL) {
+		*why = PROXYURL_NOT_URL;
 		xasprintf(cause, "proxy URL needs a scheme "
 		    "(http, https, socks4, socks4a, socks5, socks5h)");
 		return NULL;
 	}
 	if (proxyurl_host_escaped(url)) {
+		*why = PROXYURL_ESCAPED;
 		xasprintf(cause, "proxy URL host must not be %%-escaped "
 		    "(nor have an IPv6 zone)");
 		return NULL;
 	}
 	if ((u = curl_url()) == NULL) {
+		*why = PROXYURL_NOMEM;
 		xasprintf(cause, "out of memory");
 		return NULL;
 	}
 	rc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
 	if (rc != CURLUE_OK) {
+		*why = PROXYURL_MALFORMED;
 		xasprintf(cause, "bad proxy URL: %s", curl_url_strerror(rc));
 		goto out;
 	}
@@ -105,21 +162,25 @@ proxyurl_normalise1(const char *url, char **cause)
 			break;
 	}
 	if (scheme == NULL || *s == NULL) {
+		*why = scheme != NULL ? PROXYURL_SCHEME : PROXYURL_NO_SCHEME;
 		xasprintf(cause, "unsupported proxy scheme %s (expected http, "
 		    "https, socks4, socks4a, socks5 or socks5h)",
 		    scheme ? scheme : "(none)");
 		goto out;
 	}
 	if ((host = proxyurl_part(u, CURLUPART_HOST)) == NULL || *host == '\0') {
+		*why = PROXYURL_NO_HOST;
 		xasprintf(cause, "proxy URL has no host");
 		goto out;
 	}
 	if ((port = proxyurl_part(u, CURLUPART_PORT)) == NULL) {
+		*why = PROXYURL_NO_PORT;
 		xasprintf(cause, "proxy URL has no port");
 		goto out;
 	}
 	v = strtol(port, &e, 10);
 	if (*e != '\0' || v < 1 || v > 65535) {
+		*why = PROXYURL_PORT;
 		xasprintf(cause, "proxy port %s out of range 1-65535", port);
 		goto out;
 	}
@@ -128,6 +189,7 @@ proxyurl_normalise1(const char *url, char **cause)
 	frag = proxyurl_part(u, CURLUPART_FRAGMENT);
 	if ((path != NULL && *path != '\0' && strcmp(path, "/") != 0) ||
 	    query != NULL || frag != NULL) {
+		*why = PROXYURL_PATH;
 		xasprintf(cause, "proxy URL must not have a path, query or "
 		    "fragment");
 		goto out;
@@ -139,6 +201,7 @@ proxyurl_normalise1(const char *url, char **cause)
 	for (p = host; *p != '\0'; p++)
 		*p = (char)tolower((unsigned char)*p);
 	if (pass != NULL && user == NULL) {
+		*why = PROXYURL_PASSWORD;
 		xasprintf(cause, "proxy URL has a password but no user");
 		goto out;
 	}
@@ -147,6 +210,7 @@ proxyurl_normalise1(const char *url, char **cause)
 	if (strlen(out) > PROXYURL_MAX) {
 		free(out);
 		out = NULL;
+		*why = PROXYURL_LONG;
 		xasprintf(cause, "proxy URL longer than %d bytes", PROXYURL_MAX);
 		goto out;
 	}
@@ -156,6 +220,7 @@ proxyurl_normalise1(const char *url, char **cause)
 		if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p)) {
 			free(out);
 			out = NULL;
+			*why = PROXYURL_HOST_BLANK;
 			xasprintf(cause, "proxy URL host contains a space or a "
 			    "control character");
 			break;
@@ -175,25 +240,58 @@ out:
 	return out;
 }
 
-char *
-proxyurl_normalise(const char *url, char **cause)
+/* proxyurl_normalise, with the reason of a refusal. */
+static char *
+proxyurl_parse(const char *url, char **cause, enum proxyurl_why *why)
 {
-	char *out, *again, *why;
+	char *out, *again, *because;
+	enum proxyurl_why why2;
 
-	if ((out = proxyurl_normalise1(url, cause)) == NULL)
+	if ((out = proxyurl_normalise1(url, cause, why)) == NULL)
 		return NULL;
 	/* a guard for what the checks above miss: the identity is a normal
 	 * form that normalises to itself */
-	again = proxyurl_normalise1(out, &why);
+	again = proxyurl_normalise1(out, &because, &why2);
 	if (again == NULL || strcmp(again, out) != 0) {
+		*why = PROXYURL_UNSTABLE;
 		xasprintf(cause, "proxy URL has no stable normal form (%s "
-		    "reads as %s)", out, again != NULL ? again : why);
+		    "reads as %s)", out, again != NULL ? again : because);
 		free(out);
 		out = NULL;
 	}
 	free(again);
-	free(why);
+	free(because);
 	return out;
+}
+
+char *
+proxyurl_normalise(const char *url, char **cause)
+{
+	enum proxyurl_why why;
+
+	return proxyurl_parse(url, cause, &why);
+}
+
+char *
+proxyurl_normalise_brief(const char *url, const char **brief)
+{
+	enum proxyurl_why why;
+	char *out, *cause;
+
+	out = proxyurl_parse(url, &cause, &why);
+	free(cause);
+	if (brief != NULL)
+		*brief = proxyurl_brief[why];
+	return out;
+}
+
+const char *
+proxyurl_check(const char *url)
+{
+	const char *brief;
+
+	free(proxyurl_normalise_brief(url, &brief));
+	return brief;
 }
 
 /*
@@ -219,10 +317,18 @@ proxyurl_redact_text(const char *text)
 	size_t len = 0, cap = 0;
 
 	proxyurl_append(&buf, &len, &cap, "", 0);
+	/*
+	 * The userinfo runs from "://" to the last '@' before a '/', a
+	 * blank or the end: a password may hold '@', quotes, '?' and '#'.
+	 * RFC 3986 (and curl, hence any proxy identity) ends the authority
+	 * at '?' and '#' too, but the library's Redis URLs do not (their
+	 * password ends at the last '@' of the URL), and a password must not
+	 * show because a message holds a URL that is not a good proxy URL:
+	 * so this errs on hiding too much ("http://h:1?a:b@c" shows as
+	 * "http://h:***@c"), never too little.
+	 */
 	while ((sep = strstr(p, "://")) != NULL) {
 		ui = sep + 3;
-		/* the userinfo ends at the last '@' before a '/', a blank
-		 * or the end (a password may hold '@' and quotes) */
 		colon = at = NULL;
 		for (q = ui; *q != '\0' && *q != '/' &&
 		    !isspace((unsigned char)*q); q++) {

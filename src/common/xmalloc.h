@@ -1,6 +1,7 @@
 /*
- * xmalloc.h: allocation that never returns NULL (the daemon aborts on
- * out of memory instead of carrying half-built state around).
+ * xmalloc.h: allocation that never returns NULL, for proxypoold and
+ * proxypoolctl alike: out of memory, the program says so and aborts
+ * instead of carrying half-built state around.
  */
 #ifndef XMALLOC_H
 #define XMALLOC_H
