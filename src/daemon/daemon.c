@@ -34,12 +34,6 @@
 #define DAEMON_PROBE_BURST	16	/* probe callbacks between polls */
 #define DAEMON_PROBE_US		500	/* or this long, whichever first */
 
-struct ra_async *
-daemon_ra(struct daemon *d)
-{
-	return redis_ra(d->redis);
-}
-
 /* One pool sync call came back. */
 static void
 daemon_sync_cb(struct ra_async *ra, struct ra_result *res, void *arg)

@@ -30,48 +30,9 @@
 struct daemon;
 struct client;
 struct req;
-struct cmd_entry;
 
-/* Queue of LEASE ... WAIT requests of one pool, served in arrival order. */
-struct waitq {
-	char			*pool;		/* owned pool name */
-	TAILQ_HEAD(, req)	 reqs;		/* waiting requests, oldest first */
-	struct req		*trying;	/* (ref) head with a lease in flight */
-	TAILQ_ENTRY(waitq)	 entry;
-};
+struct waitq;				/* cmd_lease.c */
 TAILQ_HEAD(waitq_list, waitq);
-
-/* One command being answered. */
-struct req {
-	struct daemon		*d;		/* (ref) */
-	struct client		*c;		/* (ref) NULL once abandoned */
-	struct resp_args	 args;		/* owned request words */
-	const struct cmd_entry	*cmd;		/* (ref) command table entry */
-	struct event		*deadline;	/* owned: Redis or WAIT deadline */
-	int			 inflight;	/* async calls not yet answered */
-	bool			 answered;	/* a reply was written */
-
-	/* LEASE */
-	struct ra_lease_req	 lease;		/* strings point into args */
-	char			 holder[64];	/* "pid N uid U" for LIST */
-	double			 wait;		/* WAIT seconds, 0 = none */
-	struct timeval		 wait_until;	/* WAIT deadline (monotonic) */
-	struct timeval		 sent;		/* when the last call left */
-	bool			 wait_over;	/* WAIT passed, a call is out */
-	struct event		*retry;		/* owned LOCK ... WAIT retry */
-	bool			 lockwait;	/* in d->lockwaits */
-	TAILQ_ENTRY(req)	 lentry;	/* in d->lockwaits */
-	struct waitq		*wq;		/* (ref) queued here, or NULL */
-	TAILQ_ENTRY(req)	 wentry;	/* in wq->reqs */
-
-	/* commands made of several calls (STATS without a pool) */
-	struct ra_strlist	 names;		/* owned pool names */
-	struct ra_counts	*counts;	/* owned, one per name */
-	struct ra_health_counts	*hcounts;	/* owned, one per name */
-	size_t			 done;		/* answers received */
-	int			 err;		/* first error of the calls */
-	char			 errstr[RA_ERRSTR_LEN];
-};
 
 /* One connected peer. */
 struct client {
@@ -163,8 +124,5 @@ void	daemon_sync_pools(struct daemon *d, const struct conf *old);
 void	daemon_stop(struct daemon *d);
 /* Exit the loop when a stop was asked and nothing is left to answer. */
 void	daemon_check_stopped(struct daemon *d);
-
-/* The Redis handle, NULL while disconnected. */
-struct ra_async *daemon_ra(struct daemon *d);
 
 #endif /* DAEMON_H */

@@ -360,7 +360,7 @@ client_close(struct client *c)
 		return;
 	}
 	if (c->req != NULL)
-		cmd_abandon(c->req);
+		req_abandon(c->req);
 	TAILQ_REMOVE(&d->clients, c, entry);
 	d->nclients--;
 	resp_reader_deinit(&c->reader);
