@@ -58,7 +58,7 @@ static const struct cmd_entry cmd_table[] = {
 };
 
 void
-cmd_dispatch(struct client *c, struct resp_args *args)
+cmd_dispatch(struct client *c, struct resp_args *args, req_fn *on_answer)
 {
 	struct daemon *d = c->d;
 	const struct cmd_entry *e;
@@ -68,6 +68,7 @@ cmd_dispatch(struct client *c, struct resp_args *args)
 	r = xcalloc(1, sizeof *r);
 	r->d = d;
 	r->c = c;
+	r->on_answer = on_answer;
 	r->args = *args;
 	c->req = r;
 	for (e = cmd_table; e->name != NULL; e++) {

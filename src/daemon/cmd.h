@@ -25,8 +25,10 @@ struct cmd_entry {
 	const char	*usage;		/* for the wrong-arity error */
 };
 
-/* Find and run the command in args (taken over). */
-void	cmd_dispatch(struct client *c, struct resp_args *args);
+/* Find and run the command in args (taken over) for c; on_answer runs
+ * when it is answered while c is there. */
+void	cmd_dispatch(struct client *c, struct resp_args *args,
+	    req_fn *on_answer);
 
 /* cmd_lease.c */
 cmd_fn	cmd_lease, cmd_renew, cmd_release, cmd_report;

@@ -9,10 +9,9 @@
 
 #include <event2/buffer.h>
 
+#include "client.h"
 #include "cmd.h"
-#include "daemon.h"
 #include "req.h"
-#include "server.h"
 
 /* RELOAD */
 void
@@ -25,7 +24,7 @@ cmd_reload(struct req *r)
 		    "(a reload or a reconnection); try again");
 		return;
 	}
-	if (daemon_reload(r->d, r, &cause) != 0) {
+	if (r->d->on_reload(r->d, r, &cause) != 0) {
 		req_error(r, "ERR", "%s", cause);
 		free(cause);
 	}
@@ -45,10 +44,8 @@ cmd_ping(struct req *r)
 void
 cmd_quit(struct req *r)
 {
-	struct client *c = r->c;
-
 	resp_status(req_out(r), "OK");
-	client_close_after_write(c);
+	r->quit = true;
 	req_finish(r);
 }
 

@@ -13,6 +13,7 @@
 
 #include <event2/buffer.h>
 
+#include "client.h"
 #include "cmd.h"
 #include "log.h"
 #include "redis.h"

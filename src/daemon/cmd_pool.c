@@ -14,6 +14,7 @@
 
 #include <event2/buffer.h>
 
+#include "client.h"
 #include "cmd.h"
 #include "log.h"
 #include "prober.h"

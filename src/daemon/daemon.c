@@ -14,6 +14,7 @@
 
 #include <event2/buffer.h>
 
+#include "client.h"
 #include "cmd.h"
 #include "compat.h"
 #include "daemon.h"
@@ -411,6 +412,8 @@ daemon_start(struct daemon *d, struct conf *conf, const char *path,
 	d->conf = conf;
 	d->conf_path = xstrdup(path);
 	d->started = time(NULL);
+	d->on_idle = daemon_check_stopped;
+	d->on_reload = daemon_reload;
 	if ((cfg = event_config_new()) == NULL) {
 		xasprintf(cause, "cannot create the event loop");
 		return -1;

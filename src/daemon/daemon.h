@@ -34,26 +34,7 @@ struct req;
 struct waitq;				/* cmd_lease.c */
 TAILQ_HEAD(waitq_list, waitq);
 
-/* One connected peer. */
-struct client {
-	struct daemon		*d;		/* (ref) */
-	unsigned long long	 id;		/* for logs */
-	struct bufferevent	*bev;		/* owned, owns the fd */
-	struct evbuffer		*reply;		/* owned: the answer being
-						 * built, sent by client_flush */
-	uid_t			 uid;		/* peer credentials */
-	gid_t			 gid;
-	pid_t			 pid;
-	bool			 admin;		/* may run admin commands */
-	struct resp_reader	 reader;	/* request parser state */
-	struct req		*req;		/* (ref) request being answered */
-	struct timeval		 answered;	/* when the last one was, for
-						 * the idle timeout */
-	bool			 processing;	/* inside client_process */
-	bool			 closing;	/* close once output is written */
-	TAILQ_ENTRY(client)	 entry;
-};
-TAILQ_HEAD(client_list, client);
+TAILQ_HEAD(client_list, client);	/* client.h */
 
 /* Counters shown by INFO and METRICS. */
 struct daemon_stats {
@@ -108,6 +89,13 @@ struct daemon {
 	struct event		*gc_ev;		/* owned periodic GC timer */
 	struct event		*resync_ev;	/* owned: retry a failed sync */
 	time_t			 started;	/* for INFO uptime */
+	/* set by daemon_start, called by the modules below, which never
+	 * call up into daemon.c: */
+	void			(*on_idle)(struct daemon *d);	/* a request
+						 * or client ended: the stop may
+						 * be complete */
+	int			(*on_reload)(struct daemon *d, struct req *r,
+				    char **cause);	/* RELOAD */
 	struct daemon_stats	 stats;
 };
 

@@ -5,6 +5,7 @@ src_daemon_proxypoold_SOURCES = \
 	src/daemon/cmd.c src/daemon/cmd.h \
 	src/daemon/cmd_admin.c src/daemon/cmd_bind.c src/daemon/cmd_lease.c \
 	src/daemon/cmd_lock.c src/daemon/cmd_pool.c \
+	src/daemon/client.c src/daemon/client.h \
 	src/daemon/compat.h \
 	src/daemon/conf.c src/daemon/conf.h \
 	src/daemon/daemon.c src/daemon/daemon.h \

@@ -12,6 +12,7 @@
 
 #include <event2/buffer.h>
 
+#include "client.h"
 #include "cmd.h"
 #include "embedded.h"
 #include "plugin.h"

@@ -23,7 +23,6 @@
 #include "proxyurl.h"
 #include "redis.h"
 #include "req.h"
-#include "server.h"
 #include "xmalloc.h"
 
 /* Free r once nothing refers to it any more. */
@@ -116,27 +115,15 @@ req_out(struct req *r)
 void
 req_finish(struct req *r)
 {
-	struct client *c = r->c;
 	struct daemon *d = r->d;
 
 	r->answered = true;
 	req_stop(r);
-	if (c != NULL) {
-		client_flush(c);
-		r->c = NULL;
-		c->req = NULL;
-		event_base_gettimeofday_cached(d->base, &c->answered);
-		if (d->stopping) {
-			client_close_after_write(c);
-			/* written whole: no write callback will close it */
-			if (evbuffer_get_length(bufferevent_get_output(c->bev))
-			    == 0)
-				client_close(c);
-		} else
-			client_process(c);
-	}
+	if (r->c != NULL && r->on_answer != NULL)
+		r->on_answer(r);
+	r->c = NULL;
 	req_maybe_free(r);
-	daemon_check_stopped(d);
+	d->on_idle(d);
 }
 
 void

@@ -13,6 +13,7 @@
 
 #include <event2/event.h>
 
+#include "client.h"
 #include "daemon.h"
 #include "resp.h"
 #include "redis_allocator.h"
@@ -35,6 +36,10 @@ struct req {
 						 * -TRYAGAIN, Redis is late) */
 	req_fn			*on_stop;	/* answered or abandoned: leave
 						 * the family's waiters (or NULL) */
+	req_fn			*on_answer;	/* answered while its client is
+						 * there: the client goes on */
+	bool			 quit;		/* close the connection once
+						 * answered (QUIT) */
 	int			 inflight;	/* async calls not yet answered */
 	bool			 answered;	/* a reply was written */
 
