@@ -36,22 +36,36 @@ TAILQ_HEAD(waitq_list, waitq);
 
 TAILQ_HEAD(client_list, client);	/* client.h */
 
-/* Counters shown by INFO and METRICS. */
+/*
+ * The daemon's counters, written once: the struct, INFO's "# Stats"
+ * section and METRICS (metrics.c) all expand this list.  X(field, INFO
+ * name, METRICS name without the proxypoold_ prefix, METRICS help).
+ */
+#define DAEMON_COUNTERS(X)						\
+	X(commands, "commands", "commands_total", "Requests dispatched.") \
+	X(leases, "leases", "leases_total", "Leases granted.")		\
+	X(empty, "empty", "lease_empty_total", "LEASE answered EMPTY.")	\
+	X(releases, "releases", "releases_total", "Leases released.")	\
+	X(errors, "errors", "errors_total", "Error replies.")		\
+	X(tryagain, "tryagain", "tryagain_total",			\
+	    "TRYAGAIN replies (Redis unreachable).")			\
+	X(denied, "denied", "denied_total", "Admin commands denied.")	\
+	X(accepted, "accepted", "connections_total",			\
+	    "Connections accepted.")					\
+	X(rejected, "rejected", "connections_rejected_total",		\
+	    "Connections over max_clients.")				\
+	X(protocol, "protocol_errors", "protocol_errors_total",		\
+	    "Clients closed on bad requests.")				\
+	X(reloads, "reloads", "reloads_total", "Successful reloads.")	\
+	X(reload_failures, "reload_failures", "reload_failures_total",	\
+	    "Rejected reloads.")					\
+	X(gc_continued, "gc_continued", "gc_continued_total",		\
+	    "GC sweep calls sent at once after a full one (a backlog).")
+
 struct daemon_stats {
-	unsigned long long	 commands;	/* requests dispatched */
-	unsigned long long	 leases;	/* leases granted */
-	unsigned long long	 empty;		/* LEASE answered -EMPTY */
-	unsigned long long	 releases;	/* successful releases */
-	unsigned long long	 errors;	/* error replies */
-	unsigned long long	 tryagain;	/* -TRYAGAIN replies */
-	unsigned long long	 denied;	/* -DENIED replies */
-	unsigned long long	 accepted;	/* connections accepted */
-	unsigned long long	 rejected;	/* over max_clients */
-	unsigned long long	 protocol;	/* clients closed on bad frames */
-	unsigned long long	 reloads;	/* successful reloads */
-	unsigned long long	 reload_failures;
-	unsigned long long	 gc_continued;	/* sweep calls sent at once,
-						 * after a full one */
+#define DAEMON_COUNTER_FIELD(f, info, metric, help) unsigned long long f;
+	DAEMON_COUNTERS(DAEMON_COUNTER_FIELD)
+#undef DAEMON_COUNTER_FIELD
 };
 
 struct redis;

@@ -61,14 +61,12 @@ cmd_info(struct req *r)
 	    redis_reconnects(d->redis_probe), d->embedded != NULL,
 	    (long)embedded_pid(d->embedded), embedded_restarts(d->embedded),
 	    d->conf->redis_prefix);
-	evbuffer_add_printf(b, "# Stats\r\ncommands:%llu\r\nleases:%llu\r\n"
-	    "empty:%llu\r\nreleases:%llu\r\nerrors:%llu\r\ntryagain:%llu\r\n"
-	    "denied:%llu\r\naccepted:%llu\r\nrejected:%llu\r\n"
-	    "protocol_errors:%llu\r\nreloads:%llu\r\nreload_failures:%llu\r\n"
-	    "gc_continued:%llu\r\n\r\n", s->commands, s->leases, s->empty,
-	    s->releases, s->errors, s->tryagain, s->denied, s->accepted,
-	    s->rejected, s->protocol, s->reloads, s->reload_failures,
-	    s->gc_continued);
+	evbuffer_add_printf(b, "# Stats\r\n");
+#define INFO_COUNTER(f, info, metric, help)				\
+	evbuffer_add_printf(b, info ":%llu\r\n", s->f);
+	DAEMON_COUNTERS(INFO_COUNTER)
+#undef INFO_COUNTER
+	evbuffer_add_printf(b, "\r\n");
 	{
 		unsigned long long probes;
 		unsigned inflight;
@@ -145,22 +143,9 @@ cmd_metrics_reply(struct req *r)
 #define GAUGE(n, h, v) evbuffer_add_printf(b, "# HELP proxypoold_" n	\
 	" " h "\n# TYPE proxypoold_" n " gauge\nproxypoold_" n " %llu\n", \
 	(unsigned long long)(v))
-	COUNTER("commands_total", "Requests dispatched.", s->commands);
-	COUNTER("leases_total", "Leases granted.", s->leases);
-	COUNTER("lease_empty_total", "LEASE answered EMPTY.", s->empty);
-	COUNTER("releases_total", "Leases released.", s->releases);
-	COUNTER("errors_total", "Error replies.", s->errors);
-	COUNTER("tryagain_total", "TRYAGAIN replies (Redis unreachable).",
-	    s->tryagain);
-	COUNTER("denied_total", "Admin commands denied.", s->denied);
-	COUNTER("connections_total", "Connections accepted.", s->accepted);
-	COUNTER("connections_rejected_total", "Connections over max_clients.",
-	    s->rejected);
-	COUNTER("protocol_errors_total", "Clients closed on bad requests.",
-	    s->protocol);
-	COUNTER("reloads_total", "Successful reloads.", s->reloads);
-	COUNTER("reload_failures_total", "Rejected reloads.",
-	    s->reload_failures);
+#define METRICS_COUNTER(f, info, metric, help) COUNTER(metric, help, s->f);
+	DAEMON_COUNTERS(METRICS_COUNTER)
+#undef METRICS_COUNTER
 	COUNTER("redis_reconnects_total", "Reconnections to Redis.",
 	    redis_reconnects(d->redis));
 	COUNTER("redis_probe_reconnects_total", "Reconnections of the "
