@@ -118,10 +118,6 @@ int	daemon_start(struct daemon *d, struct conf *conf, const char *path,
 	    char **cause);
 /* Tear down what daemon_start made (after the loop ended). */
 void	daemon_finish(struct daemon *d);
-/* Re-read the config file; 0 or -1 with cause (the old config stays). */
-int	daemon_reload(struct daemon *d, struct req *r, char **cause);
-/* Push every configured pool to Redis (on connect and after reload). */
-void	daemon_sync_pools(struct daemon *d, const struct conf *old);
 /* Begin the graceful stop. */
 void	daemon_stop(struct daemon *d);
 /* Exit the loop when a stop was asked and nothing is left to answer. */

@@ -17,6 +17,7 @@ src_daemon_proxypoold_SOURCES = \
 	src/daemon/prober.c src/daemon/prober.h \
 	src/daemon/proxyurl.c src/daemon/proxyurl.h \
 	src/daemon/redis.c src/daemon/redis.h \
+	src/daemon/reload.c src/daemon/reload.h \
 	src/daemon/req.c src/daemon/req.h \
 	src/daemon/resp.c src/daemon/resp.h \
 	src/daemon/server.c src/daemon/server.h \
