@@ -17,11 +17,12 @@
 void
 cmd_bind(struct req *r)
 {
+	enum { O_TTL, O_N };
 	static const struct req_opt opts[] = {
-		{ "TTL", OPT_NUM, 0, 315360000 },
-		{ NULL, 0, 0, 0 }
+		[O_TTL] = { "TTL", OPT_NUM, 0, 315360000 },
+		[O_N] = { NULL, 0, 0, 0 }
 	};
-	struct req_optval v[1];
+	struct req_optval v[O_N];
 	struct ra_async *ra;
 	char *url;
 
@@ -31,7 +32,8 @@ cmd_bind(struct req *r)
 		return;
 	if ((ra = req_ra(r)) != NULL)
 		REQ_CALL(r, ra_async_bind(ra, r->args.argv[1], r->args.argv[2],
-		    url, v[0].set ? v[0].num : RA_TTL_DEFAULT, req_ok_cb, r));
+		    url, v[O_TTL].set ? v[O_TTL].num : RA_TTL_DEFAULT, req_ok_cb,
+		    r));
 	free(url);
 }
 

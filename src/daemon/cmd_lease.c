@@ -290,15 +290,16 @@ lease_stop(struct req *r)
 void
 cmd_lease(struct req *r)
 {
+	enum { O_NAME, O_TTL, O_WAIT, O_SHARED, O_EXCLUSIVE, O_N };
 	static const struct req_opt opts[] = {
-		{ "NAME", OPT_STR, 0, 0 },
-		{ "TTL", OPT_NUM, 0.001, 315360000 },
-		{ "WAIT", OPT_NUM, 0, REQ_WAIT_MAX },
-		{ "SHARED", OPT_FLAG, 0, 0 },
-		{ "EXCLUSIVE", OPT_FLAG, 0, 0 },
-		{ NULL, 0, 0, 0 }
+		[O_NAME] = { "NAME", OPT_STR, 0, 0 },
+		[O_TTL] = { "TTL", OPT_NUM, 0.001, 315360000 },
+		[O_WAIT] = { "WAIT", OPT_NUM, 0, REQ_WAIT_MAX },
+		[O_SHARED] = { "SHARED", OPT_FLAG, 0, 0 },
+		[O_EXCLUSIVE] = { "EXCLUSIVE", OPT_FLAG, 0, 0 },
+		[O_N] = { NULL, 0, 0, 0 }
 	};
-	struct req_optval v[5];
+	struct req_optval v[O_N];
 	struct ra_async *ra;
 	struct waitq *wq;
 	double timeout = r->d->conf->redis_timeout;
@@ -309,25 +310,26 @@ cmd_lease(struct req *r)
 	if (!req_key(r, 1, "pool") || req_options(r, 2, opts, v) != 0)
 		return;
 	ra_lease_req_init(&r->lease);
-	if (v[0].set) {
-		if (strlen(v[0].str) == 0 || strlen(v[0].str) > RA_KEY_MAX) {
+	if (v[O_NAME].set) {
+		if (strlen(v[O_NAME].str) == 0 ||
+		    strlen(v[O_NAME].str) > RA_KEY_MAX) {
 			req_error(r, "BADARG", "bad NAME");
 			return;
 		}
-		r->lease.name = v[0].str;
+		r->lease.name = v[O_NAME].str;
 	}
-	if (v[1].set)
-		r->lease.ttl = v[1].num;
-	if (v[3].set && v[4].set) {
+	if (v[O_TTL].set)
+		r->lease.ttl = v[O_TTL].num;
+	if (v[O_SHARED].set && v[O_EXCLUSIVE].set) {
 		req_error(r, "BADARG", "SHARED and EXCLUSIVE together");
 		return;
 	}
-	r->lease.shared = v[3].set ? 1 : v[4].set ? 0 : -1;
+	r->lease.shared = v[O_SHARED].set ? 1 : v[O_EXCLUSIVE].set ? 0 : -1;
 	if (r->c != NULL)
 		snprintf(r->holder, sizeof r->holder, "pid %ld uid %ld",
 		    (long)r->c->pid, (long)r->c->uid);
 	r->lease.holder = r->holder;
-	r->wait = v[2].set ? v[2].num : 0;
+	r->wait = v[O_WAIT].set ? v[O_WAIT].num : 0;
 	if ((ra = req_ra(r)) == NULL)
 		return;
 	/* the WAIT ends r; a lease call out then still gets its Redis
@@ -351,11 +353,12 @@ cmd_lease(struct req *r)
 void
 cmd_renew(struct req *r)
 {
+	enum { O_TTL, O_N };
 	static const struct req_opt opts[] = {
-		{ "TTL", OPT_NUM, 0.001, 315360000 },
-		{ NULL, 0, 0, 0 }
+		[O_TTL] = { "TTL", OPT_NUM, 0.001, 315360000 },
+		[O_N] = { NULL, 0, 0, 0 }
 	};
-	struct req_optval v[1];
+	struct req_optval v[O_N];
 	struct ra_async *ra;
 
 	memset(v, 0, sizeof v);
@@ -363,7 +366,7 @@ cmd_renew(struct req *r)
 	    req_options(r, 3, opts, v) != 0 || (ra = req_ra(r)) == NULL)
 		return;
 	REQ_CALL(r, ra_async_renew(ra, r->args.argv[1], r->args.argv[2],
-	    v[0].set ? v[0].num : RA_TTL_DEFAULT, req_int_cb, r));
+	    v[O_TTL].set ? v[O_TTL].num : RA_TTL_DEFAULT, req_int_cb, r));
 }
 
 static void
@@ -400,14 +403,15 @@ cmd_outcome(const char *s)
 void
 cmd_release(struct req *r)
 {
+	enum { O_OK, O_FAILED, O_BANNED, O_LATENCY, O_N };
 	static const struct req_opt opts[] = {
-		{ "OK", OPT_FLAG, 0, 0 },
-		{ "FAILED", OPT_FLAG, 0, 0 },
-		{ "BANNED", OPT_FLAG, 0, 0 },
-		{ "LATENCY", OPT_NUM, 0, 86400000 },
-		{ NULL, 0, 0, 0 }
+		[O_OK] = { "OK", OPT_FLAG, 0, 0 },
+		[O_FAILED] = { "FAILED", OPT_FLAG, 0, 0 },
+		[O_BANNED] = { "BANNED", OPT_FLAG, 0, 0 },
+		[O_LATENCY] = { "LATENCY", OPT_NUM, 0, 86400000 },
+		[O_N] = { NULL, 0, 0, 0 }
 	};
-	struct req_optval v[4];
+	struct req_optval v[O_N];
 	struct ra_async *ra;
 	int outcome = RA_OUTCOME_NONE, i;
 
@@ -415,30 +419,33 @@ cmd_release(struct req *r)
 	if (!req_key(r, 1, "pool") || !req_key(r, 2, "token") ||
 	    req_options(r, 3, opts, v) != 0)
 		return;
-	for (i = 0; i < 3; i++) {
+	/* O_OK, O_FAILED, O_BANNED in the order of RA_OUTCOME_OK... */
+	for (i = O_OK; i <= O_BANNED; i++) {
 		if (!v[i].set)
 			continue;
 		if (outcome != RA_OUTCOME_NONE) {
 			req_error(r, "BADARG", "one outcome at most");
 			return;
 		}
-		outcome = RA_OUTCOME_OK + i;
+		outcome = RA_OUTCOME_OK + (i - O_OK);
 	}
 	if ((ra = req_ra(r)) == NULL)
 		return;
 	REQ_CALL(r, ra_async_release(ra, r->args.argv[1], r->args.argv[2],
-	    outcome, v[3].set ? v[3].num : -1, cmd_release_cb, r));
+	    outcome, v[O_LATENCY].set ? v[O_LATENCY].num : -1, cmd_release_cb,
+	    r));
 }
 
 /* REPORT pool proxy OK|FAILED|BANNED [LATENCY ms] */
 void
 cmd_report(struct req *r)
 {
+	enum { O_LATENCY, O_N };
 	static const struct req_opt opts[] = {
-		{ "LATENCY", OPT_NUM, 0, 86400000 },
-		{ NULL, 0, 0, 0 }
+		[O_LATENCY] = { "LATENCY", OPT_NUM, 0, 86400000 },
+		[O_N] = { NULL, 0, 0, 0 }
 	};
-	struct req_optval v[1];
+	struct req_optval v[O_N];
 	struct ra_async *ra;
 	char *url;
 	int outcome;
@@ -454,6 +461,6 @@ cmd_report(struct req *r)
 		return;
 	if ((ra = req_ra(r)) != NULL)
 		REQ_CALL(r, ra_async_report(ra, r->args.argv[1], url, outcome,
-		    v[0].set ? v[0].num : -1, req_ok_cb, r));
+		    v[O_LATENCY].set ? v[O_LATENCY].num : -1, req_ok_cb, r));
 	free(url);
 }

@@ -149,11 +149,12 @@ lockwait_count(struct daemon *d)
 void
 cmd_lock(struct req *r)
 {
+	enum { O_WAIT, O_N };
 	static const struct req_opt opts[] = {
-		{ "WAIT", OPT_NUM, 0, REQ_WAIT_MAX },
-		{ NULL, 0, 0, 0 }
+		[O_WAIT] = { "WAIT", OPT_NUM, 0, REQ_WAIT_MAX },
+		[O_N] = { NULL, 0, 0, 0 }
 	};
-	struct req_optval v[1];
+	struct req_optval v[O_N];
 	char errstr[RA_ERRSTR_LEN], *e;
 	struct timeval now, tv;
 	double ttl, timeout = r->d->conf->redis_timeout;
@@ -174,7 +175,7 @@ cmd_lock(struct req *r)
 		req_error(r, "BADARG", "%s", errstr);
 		return;
 	}
-	r->wait = v[0].set ? v[0].num : 0;
+	r->wait = v[O_WAIT].set ? v[O_WAIT].num : 0;
 	req_now(&now);
 	req_tv(r->wait, &tv);
 	timeradd(&now, &tv, &r->wait_until);

@@ -270,13 +270,14 @@ cmd_list_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 void
 cmd_list(struct req *r)
 {
+	enum { O_STATE, O_CURSOR, O_COUNT, O_N };
 	static const struct req_opt opts[] = {
-		{ "STATE", OPT_STR, 0, 0 },
-		{ "CURSOR", OPT_STR, 0, 0 },
-		{ "COUNT", OPT_NUM, 1, CMD_LIST_MAX },
-		{ NULL, 0, 0, 0 }
+		[O_STATE] = { "STATE", OPT_STR, 0, 0 },
+		[O_CURSOR] = { "CURSOR", OPT_STR, 0, 0 },
+		[O_COUNT] = { "COUNT", OPT_NUM, 1, CMD_LIST_MAX },
+		[O_N] = { NULL, 0, 0, 0 }
 	};
-	struct req_optval v[3];
+	struct req_optval v[O_N];
 	struct ra_async *ra;
 	unsigned long long cursor = 0;
 	int state = RA_STATE_ANY;
@@ -285,41 +286,42 @@ cmd_list(struct req *r)
 	memset(v, 0, sizeof v);
 	if (!req_key(r, 1, "pool") || req_options(r, 2, opts, v) != 0)
 		return;
-	if (v[0].set && strcasecmp(v[0].str, "any") != 0 &&
-	    (state = ra_state_parse(v[0].str)) < 0) {
+	if (v[O_STATE].set && strcasecmp(v[O_STATE].str, "any") != 0 &&
+	    (state = ra_state_parse(v[O_STATE].str)) < 0) {
 		req_error(r, "BADARG", "unknown STATE (free, leased, shared, "
 		    "quarantined, draining)");
 		return;
 	}
-	if (v[1].set) {
+	if (v[O_CURSOR].set) {
 		errno = 0;
-		cursor = strtoull(v[1].str, &e, 10);
-		if (errno || *e != '\0' || e == v[1].str ||
-		    !isdigit((unsigned char)v[1].str[0])) {
+		cursor = strtoull(v[O_CURSOR].str, &e, 10);
+		if (errno || *e != '\0' || e == v[O_CURSOR].str ||
+		    !isdigit((unsigned char)v[O_CURSOR].str[0])) {
 			req_error(r, "BADARG", "bad CURSOR");
 			return;
 		}
 	}
-	if (v[2].set && v[2].num != floor(v[2].num)) {
+	if (v[O_COUNT].set && v[O_COUNT].num != floor(v[O_COUNT].num)) {
 		req_error(r, "BADARG", "COUNT must be an integer");
 		return;
 	}
 	if ((ra = req_ra(r)) == NULL)
 		return;
 	REQ_CALL(r, ra_async_list(ra, r->args.argv[1], state, cursor,
-	    v[2].set ? (unsigned)v[2].num : 100, cmd_list_cb, r));
+	    v[O_COUNT].set ? (unsigned)v[O_COUNT].num : 100, cmd_list_cb, r));
 }
 
 /* ADD pool url [PRIORITY p] [EXPIRES s] */
 void
 cmd_add(struct req *r)
 {
+	enum { O_PRIORITY, O_EXPIRES, O_N };
 	static const struct req_opt opts[] = {
-		{ "PRIORITY", OPT_NUM, -1000000, 1000000 },
-		{ "EXPIRES", OPT_NUM, 0, 315360000 },
-		{ NULL, 0, 0, 0 }
+		[O_PRIORITY] = { "PRIORITY", OPT_NUM, -1000000, 1000000 },
+		[O_EXPIRES] = { "EXPIRES", OPT_NUM, 0, 315360000 },
+		[O_N] = { NULL, 0, 0, 0 }
 	};
-	struct req_optval v[2];
+	struct req_optval v[O_N];
 	struct ra_async *ra;
 	struct ra_item item;
 	char *url;
@@ -327,15 +329,16 @@ cmd_add(struct req *r)
 	memset(v, 0, sizeof v);
 	if (!req_key(r, 1, "pool") || req_options(r, 3, opts, v) != 0)
 		return;
-	if (v[0].set && v[0].num != floor(v[0].num)) {
+	if (v[O_PRIORITY].set &&
+	    v[O_PRIORITY].num != floor(v[O_PRIORITY].num)) {
 		req_error(r, "BADARG", "PRIORITY must be an integer");
 		return;
 	}
 	if ((url = req_proxy(r, 2)) == NULL)
 		return;
 	item.key = url;
-	item.priority = v[0].set ? (int)v[0].num : 0;
-	item.expires = v[1].set ? v[1].num : 0;
+	item.priority = v[O_PRIORITY].set ? (int)v[O_PRIORITY].num : 0;
+	item.expires = v[O_EXPIRES].set ? v[O_EXPIRES].num : 0;
 	if ((ra = req_ra(r)) != NULL) {
 		if (r->c != NULL)
 			log_client(LOG_LEVEL_INFO, r->c, "pool %s: ADD %s",

@@ -24,7 +24,7 @@
 #include "server.h"
 #include "xmalloc.h"
 
-#define RELOAD_RESYNC_DELAY	2	/* s before retrying a failed sync */
+#define RELOAD_RESYNC_DELAY	2	/* s before a failed sync is retried */
 
 /* One pool sync call came back. */
 static void
