@@ -1,12 +1,12 @@
 /*
- * cmd.h: the socket commands: a table of { name, arity, flags, handler },
- * one shared option parser, requests and their replies, and the queues of
- * LEASE ... WAIT requests.
+ * cmd.h: the socket commands: a table of { name, arity, flags, handler }
+ * (cmd.c) and the handlers, one file per family.
  */
 #ifndef CMD_H
 #define CMD_H
 
 #include "daemon.h"
+#include "req.h"
 
 #define CMD_ADMIN	0x1	/* only for admin peers */
 #define CMD_WRITE	0x2	/* changes allocator state */
@@ -25,33 +25,41 @@ struct cmd_entry {
 	const char	*usage;		/* for the wrong-arity error */
 };
 
-/* Find and run the command in args (taken over). */
-void	cmd_dispatch(struct client *c, struct resp_args *args);
-/* The client went away: never answer r, free it when it is idle. */
-void	cmd_abandon(struct req *r);
+/* Find and run the command in args (taken over) for c; on_answer runs
+ * when it is answered while c is there. */
+void	cmd_dispatch(struct client *c, struct resp_args *args,
+	    req_fn *on_answer);
 
-/* The output of r's client, NULL if r must not be answered any more. */
-struct evbuffer *req_out(struct req *r);
-/* r is answered: detach it from its client and go on with the next. */
-void	req_finish(struct req *r);
-/* Something r waited for came back (r->inflight was raised for it).
- * Returns false, freeing r when nothing else holds it, if r must not be
- * answered any more (its client went away or it was answered). */
-bool	req_back(struct req *r);
-/* Answer "-CODE message" and finish. */
-void	req_error(struct req *r, const char *code, const char *fmt, ...)
-	    __attribute__((format(printf, 3, 4)));
-
-/* Waiters of LEASE ... WAIT. */
+/* cmd_lease.c */
+cmd_fn	cmd_lease, cmd_renew, cmd_release, cmd_report;
+/* Try to lease for the waiters of every pool (a proxy may be free). */
 void	waitq_serve_all(struct daemon *d);
 /* Answer every waiter (at stop or pool removal; pool NULL = all). */
 void	waitq_fail(struct daemon *d, const char *pool, const char *code,
 	    const char *msg);
 void	waitq_free_all(struct daemon *d);
+/* Requests queued or in flight, for INFO. */
+unsigned waitq_count(struct daemon *d);
+
+/* cmd_bind.c */
+cmd_fn	cmd_bind, cmd_unbind, cmd_binding, cmd_bindings;
+
+/* cmd_pool.c */
+cmd_fn	cmd_pools, cmd_stats, cmd_list, cmd_add, cmd_remove, cmd_gc,
+	cmd_check;
+
+/* cmd_lock.c */
+cmd_fn	cmd_lock, cmd_unlock;
 /* Answer every LOCK ... WAIT waiter (at stop). */
 void	lockwait_fail_all(struct daemon *d, const char *code,
 	    const char *msg);
-/* Requests queued or in flight, for INFO. */
-unsigned waitq_count(struct daemon *d);
+/* LOCK ... WAIT waiters, for INFO. */
+unsigned lockwait_count(struct daemon *d);
+
+/* cmd_admin.c */
+cmd_fn	cmd_reload, cmd_ping, cmd_quit, cmd_client, cmd_command;
+
+/* metrics.c */
+cmd_fn	cmd_info, cmd_metrics;
 
 #endif /* CMD_H */

@@ -1,8 +1,8 @@
 /*
  * daemon.c: proxypoold's life on the loop: start-up (embedded Redis,
- * Redis connection, socket), pool sync to Redis on every connection and
- * reload, signals (SIGHUP reload, SIGTERM/SIGINT graceful stop, a second
- * one exits at once), the waiter retry timer and a periodic GC sweep.
+ * Redis connections, socket, prober), signals (SIGHUP reload,
+ * SIGTERM/SIGINT graceful stop, a second one exits at once), the stop,
+ * and a periodic GC sweep.  Reloads and the pool sync are reload.c.
  */
 #include "config.h"
 
@@ -14,6 +14,7 @@
 
 #include <event2/buffer.h>
 
+#include "client.h"
 #include "cmd.h"
 #include "compat.h"
 #include "daemon.h"
@@ -21,6 +22,7 @@
 #include "log.h"
 #include "plugin.h"
 #include "prober.h"
+#include "reload.h"
 #include "redis.h"
 #include "resp.h"
 #include "server.h"
@@ -30,130 +32,8 @@
 /* Reclaimed per kind by one sweep call: the most the library gives one
  * call (half a batch, about 1 ms of Redis time). */
 #define DAEMON_GC_COUNT		(RA_BATCH_DEFAULT / 2)
-#define DAEMON_RESYNC_DELAY	2	/* s before retrying a failed sync */
 #define DAEMON_PROBE_BURST	16	/* probe callbacks between polls */
 #define DAEMON_PROBE_US		500	/* or this long, whichever first */
-
-struct ra_async *
-daemon_ra(struct daemon *d)
-{
-	return redis_ra(d->redis);
-}
-
-/* One pool sync call came back. */
-static void
-daemon_sync_cb(struct ra_async *ra, struct ra_result *res, void *arg)
-{
-	struct daemon *d = arg;
-	struct req *r;
-
-	if (res->err != RA_OK) {
-		log_warn("pool sync: %s", res->errstr);
-		if (d->sync_error == NULL)
-			d->sync_error = xstrdup(res->errstr);
-	}
-	if (--d->syncing > 0)
-		return;
-	if (d->sync_error == NULL)
-		log_info("pools synced to Redis");
-	/* the RELOAD that asked for this sync, if its client is still here */
-	r = d->reload_req;
-	d->reload_req = NULL;
-	if (r != NULL && req_back(r)) {
-		if (d->sync_error != NULL)
-			req_error(r, "TRYAGAIN", "configuration loaded, but "
-			    "the pool sync failed: %s (it is retried on "
-			    "reconnect)", d->sync_error);
-		else {
-			resp_status(req_out(r), "OK");
-			req_finish(r);
-		}
-	}
-	/* Redis answered but could not take the pools (loading, read-only
-	 * replica, out of memory): try again soon, not only on reconnect */
-	if (d->sync_error != NULL && redis_connected(d->redis) &&
-	    !d->stopping) {
-		struct timeval tv = { DAEMON_RESYNC_DELAY, 0 };
-
-		evtimer_add(d->resync_ev, &tv);
-	}
-	free(d->sync_error);
-	d->sync_error = NULL;
-	waitq_serve_all(d);
-	if (d->reload_pending) {
-		d->reload_pending = false;
-		daemon_reload(d, NULL, NULL);
-	}
-}
-
-void
-daemon_sync_pools(struct daemon *d, const struct conf *old)
-{
-	struct ra_async *ra = redis_ra(d->redis);
-	const struct conf_pool *p;
-	size_t i;
-
-	if (ra == NULL)
-		return;
-	d->syncing++;	/* hold: the callbacks may not finish first */
-	for (i = 0; old != NULL && i < old->npools; i++) {
-		if (conf_pool_find(d->conf, old->pools[i].name) != NULL)
-			continue;
-		log_pool(LOG_LEVEL_INFO, old->pools[i].name, "removed from "
-		    "the configuration: draining");
-		waitq_fail(d, old->pools[i].name, "NOPOOL", "pool removed");
-		d->syncing++;
-		if (ra_async_pool_delete(ra, old->pools[i].name,
-		    daemon_sync_cb, d) != 0)
-			d->syncing--;
-	}
-	for (i = 0; i < d->conf->npools; i++) {
-		p = &d->conf->pools[i];
-		d->syncing++;
-		if (ra_async_pool_create(ra, p->name, &p->ra, daemon_sync_cb,
-		    d) != 0) {
-			d->syncing--;
-			continue;
-		}
-		d->syncing++;
-		if (ra_async_assign(ra, p->name, p->items, p->nitems,
-		    daemon_sync_cb, d) != 0)
-			d->syncing--;
-		log_pool(LOG_LEVEL_DEBUG, p->name, "sync: %zu proxies",
-		    p->nitems);
-	}
-	/* release the hold through the same path */
-	{
-		struct ra_result res;
-
-		memset(&res, 0, sizeof res);
-		daemon_sync_cb(ra, &res, d);
-	}
-}
-
-/* A pool sync failed while Redis was up: again, unless one runs. */
-static void
-daemon_resync_cb(evutil_socket_t fd, short ev, void *arg)
-{
-	struct daemon *d = arg;
-
-	if (d->syncing == 0 && !d->stopping) {
-		log_info("retrying the pool sync");
-		daemon_sync_pools(d, NULL);
-	}
-}
-
-/* (Re)start the waiter retry timer at the configured listen.wait_retry. */
-static void
-daemon_arm_retry(struct daemon *d)
-{
-	struct timeval tv;
-
-	tv.tv_sec = (time_t)d->conf->wait_retry;
-	tv.tv_usec = (suseconds_t)((d->conf->wait_retry - (double)tv.tv_sec) *
-	    1e6);
-	evtimer_add(d->retry_ev, &tv);
-}
 
 /* Redis (re)connected: make sure it has our pools. */
 static void
@@ -161,7 +41,7 @@ daemon_connected(void *arg)
 {
 	struct daemon *d = arg;
 
-	daemon_sync_pools(d, NULL);
+	reload_sync_pools(d, NULL);
 	prober_kick(d->prober);
 }
 
@@ -184,85 +64,6 @@ daemon_prober_ra(void *arg)
 	return d->redis_probe != NULL ? redis_ra(d->redis_probe) : NULL;
 }
 
-int
-daemon_reload(struct daemon *d, struct req *r, char **cause)
-{
-	struct conf *next, *old;
-	char *why = NULL, *kept;
-
-	sd_notify(0, "RELOADING=1");
-	if (d->syncing > 0) {
-		if (r == NULL) {
-			d->reload_pending = true;
-			return 0;
-		}
-		xasprintf(cause, "the previous reload is still being applied; "
-		    "try again");
-		sd_notify(0, "READY=1");
-		return -1;
-	}
-	if ((next = conf_load(d->conf_path, &why)) == NULL) {
-		d->stats.reload_failures++;
-		log_warn("reload failed, keeping the running configuration: %s",
-		    why);
-		if (cause != NULL)
-			*cause = why;
-		else
-			free(why);
-		sd_notify(0, "READY=1");
-		return -1;
-	}
-	/* the checks are part of the configuration: all or nothing */
-	if (prober_configure(d->prober, next, &why) != 0) {
-		d->stats.reload_failures++;
-		log_warn("reload failed, keeping the running configuration: %s",
-		    why);
-		conf_destroy(next);
-		if (cause != NULL)
-			*cause = why;
-		else
-			free(why);
-		sd_notify(0, "READY=1");
-		return -1;
-	}
-	if ((kept = conf_keep_noreload(d->conf, next)) != NULL) {
-		log_warn("reload: %s cannot change without a restart; the "
-		    "running values stay", kept);
-		free(kept);
-	}
-	if (!conf_same_log(d->conf, next)) {
-		if (log_open(next->log_file, next->log_syslog, next->log_level,
-		    &why) != 0) {
-			log_warn("reload: log: %s; keeping the old log", why);
-			free(why);
-		}
-	}
-	log_level = next->log_level;
-	redis_set_timeout(d->redis, next->redis_timeout);
-	redis_set_timeout(d->redis_probe, next->redis_timeout);
-	old = d->conf;
-	d->conf = next;
-	server_apply_conf(d);
-	if (next->wait_retry != old->wait_retry)
-		daemon_arm_retry(d);
-	d->stats.reloads++;
-	log_info("configuration reloaded from %s (%zu pools)", d->conf_path,
-	    next->npools);
-	if (r != NULL && redis_connected(d->redis)) {
-		d->reload_req = r;	/* held until the sync ends */
-		r->inflight++;
-	} else if (r != NULL) {
-		log_warn("reload: Redis is unreachable; pools sync on "
-		    "reconnect");
-		resp_status(req_out(r), "OK");
-		req_finish(r);
-	}
-	daemon_sync_pools(d, old);
-	conf_destroy(old);
-	sd_notify(0, "READY=1");
-	return 0;
-}
-
 static void
 daemon_sighup_cb(evutil_socket_t sig, short ev, void *arg)
 {
@@ -270,7 +71,7 @@ daemon_sighup_cb(evutil_socket_t sig, short ev, void *arg)
 
 	log_info("SIGHUP: reloading %s", d->conf_path);
 	log_reopen();
-	daemon_reload(d, NULL, NULL);
+	reload_config(d, NULL, NULL);
 }
 
 static void
@@ -418,6 +219,8 @@ daemon_start(struct daemon *d, struct conf *conf, const char *path,
 	d->conf = conf;
 	d->conf_path = xstrdup(path);
 	d->started = time(NULL);
+	d->on_idle = daemon_check_stopped;
+	d->on_reload = reload_config;
 	if ((cfg = event_config_new()) == NULL) {
 		xasprintf(cause, "cannot create the event loop");
 		return -1;
@@ -466,12 +269,12 @@ daemon_start(struct daemon *d, struct conf *conf, const char *path,
 	redis_set_priority(d->redis_probe, prober_priority(d->prober));
 	if (prober_configure(d->prober, conf, cause) != 0)
 		return -1;
-	d->resync_ev = evtimer_new(d->base, daemon_resync_cb, d);
+	d->resync_ev = evtimer_new(d->base, reload_resync_cb, d);
 	redis_start(d->redis);
 	redis_start(d->redis_probe);
 
 	d->retry_ev = event_new(d->base, -1, EV_PERSIST, daemon_retry_cb, d);
-	daemon_arm_retry(d);
+	reload_arm_retry(d);
 	tv.tv_sec = DAEMON_GC_INTERVAL;
 	tv.tv_usec = 0;
 	d->gc_ev = event_new(d->base, -1, EV_PERSIST, daemon_gc_cb, d);

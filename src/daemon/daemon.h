@@ -30,86 +30,42 @@
 struct daemon;
 struct client;
 struct req;
-struct cmd_entry;
 
-/* Queue of LEASE ... WAIT requests of one pool, served in arrival order. */
-struct waitq {
-	char			*pool;		/* owned pool name */
-	TAILQ_HEAD(, req)	 reqs;		/* waiting requests, oldest first */
-	struct req		*trying;	/* (ref) head with a lease in flight */
-	TAILQ_ENTRY(waitq)	 entry;
-};
+struct waitq;				/* cmd_lease.c */
 TAILQ_HEAD(waitq_list, waitq);
 
-/* One command being answered. */
-struct req {
-	struct daemon		*d;		/* (ref) */
-	struct client		*c;		/* (ref) NULL once abandoned */
-	struct resp_args	 args;		/* owned request words */
-	const struct cmd_entry	*cmd;		/* (ref) command table entry */
-	struct event		*deadline;	/* owned: Redis or WAIT deadline */
-	int			 inflight;	/* async calls not yet answered */
-	bool			 answered;	/* a reply was written */
+TAILQ_HEAD(client_list, client);	/* client.h */
 
-	/* LEASE */
-	struct ra_lease_req	 lease;		/* strings point into args */
-	char			 holder[64];	/* "pid N uid U" for LIST */
-	double			 wait;		/* WAIT seconds, 0 = none */
-	struct timeval		 wait_until;	/* WAIT deadline (monotonic) */
-	struct timeval		 sent;		/* when the last call left */
-	bool			 wait_over;	/* WAIT passed, a call is out */
-	struct event		*retry;		/* owned LOCK ... WAIT retry */
-	bool			 lockwait;	/* in d->lockwaits */
-	TAILQ_ENTRY(req)	 lentry;	/* in d->lockwaits */
-	struct waitq		*wq;		/* (ref) queued here, or NULL */
-	TAILQ_ENTRY(req)	 wentry;	/* in wq->reqs */
+/*
+ * The daemon's counters, written once: the struct, INFO's "# Stats"
+ * section and METRICS (metrics.c) all expand this list.  X(field, INFO
+ * name, METRICS name without the proxypoold_ prefix, METRICS help).
+ */
+#define DAEMON_COUNTERS(X)						\
+	X(commands, "commands", "commands_total", "Requests dispatched.") \
+	X(leases, "leases", "leases_total", "Leases granted.")		\
+	X(empty, "empty", "lease_empty_total", "LEASE answered EMPTY.")	\
+	X(releases, "releases", "releases_total", "Leases released.")	\
+	X(errors, "errors", "errors_total", "Error replies.")		\
+	X(tryagain, "tryagain", "tryagain_total",			\
+	    "TRYAGAIN replies (Redis unreachable).")			\
+	X(denied, "denied", "denied_total", "Admin commands denied.")	\
+	X(accepted, "accepted", "connections_total",			\
+	    "Connections accepted.")					\
+	X(rejected, "rejected", "connections_rejected_total",		\
+	    "Connections over max_clients.")				\
+	X(protocol, "protocol_errors", "protocol_errors_total",		\
+	    "Clients closed on bad requests.")				\
+	X(reloads, "reloads", "reloads_total", "Successful reloads.")	\
+	X(reload_failures, "reload_failures", "reload_failures_total",	\
+	    "Rejected reloads.")					\
+	X(gc_continued, "gc_continued", "gc_continued_total",		\
+	    "GC sweep calls sent at once after a full one (a backlog).")
 
-	/* commands made of several calls (STATS without a pool) */
-	struct ra_strlist	 names;		/* owned pool names */
-	struct ra_counts	*counts;	/* owned, one per name */
-	struct ra_health_counts	*hcounts;	/* owned, one per name */
-	size_t			 done;		/* answers received */
-	int			 err;		/* first error of the calls */
-	char			 errstr[RA_ERRSTR_LEN];
-};
-
-/* One connected peer. */
-struct client {
-	struct daemon		*d;		/* (ref) */
-	unsigned long long	 id;		/* for logs */
-	struct bufferevent	*bev;		/* owned, owns the fd */
-	struct evbuffer		*reply;		/* owned: the answer being
-						 * built, sent by client_flush */
-	uid_t			 uid;		/* peer credentials */
-	gid_t			 gid;
-	pid_t			 pid;
-	bool			 admin;		/* may run admin commands */
-	struct resp_reader	 reader;	/* request parser state */
-	struct req		*req;		/* (ref) request being answered */
-	struct timeval		 answered;	/* when the last one was, for
-						 * the idle timeout */
-	bool			 processing;	/* inside client_process */
-	bool			 closing;	/* close once output is written */
-	TAILQ_ENTRY(client)	 entry;
-};
-TAILQ_HEAD(client_list, client);
-
-/* Counters shown by INFO and METRICS. */
 struct daemon_stats {
-	unsigned long long	 commands;	/* requests dispatched */
-	unsigned long long	 leases;	/* leases granted */
-	unsigned long long	 empty;		/* LEASE answered -EMPTY */
-	unsigned long long	 releases;	/* successful releases */
-	unsigned long long	 errors;	/* error replies */
-	unsigned long long	 tryagain;	/* -TRYAGAIN replies */
-	unsigned long long	 denied;	/* -DENIED replies */
-	unsigned long long	 accepted;	/* connections accepted */
-	unsigned long long	 rejected;	/* over max_clients */
-	unsigned long long	 protocol;	/* clients closed on bad frames */
-	unsigned long long	 reloads;	/* successful reloads */
-	unsigned long long	 reload_failures;
-	unsigned long long	 gc_continued;	/* sweep calls sent at once,
-						 * after a full one */
+#define DAEMON_COUNTER_FIELD(f, info, metric, help) unsigned long long f;
+	DAEMON_COUNTERS(DAEMON_COUNTER_FIELD)
+#undef DAEMON_COUNTER_FIELD
 };
 
 struct redis;
@@ -147,6 +103,13 @@ struct daemon {
 	struct event		*gc_ev;		/* owned periodic GC timer */
 	struct event		*resync_ev;	/* owned: retry a failed sync */
 	time_t			 started;	/* for INFO uptime */
+	/* set by daemon_start, called by the modules below, which never
+	 * call up into daemon.c: */
+	void			(*on_idle)(struct daemon *d);	/* a request
+						 * or client ended: the stop may
+						 * be complete */
+	int			(*on_reload)(struct daemon *d, struct req *r,
+				    char **cause);	/* RELOAD */
 	struct daemon_stats	 stats;
 };
 
@@ -155,16 +118,9 @@ int	daemon_start(struct daemon *d, struct conf *conf, const char *path,
 	    char **cause);
 /* Tear down what daemon_start made (after the loop ended). */
 void	daemon_finish(struct daemon *d);
-/* Re-read the config file; 0 or -1 with cause (the old config stays). */
-int	daemon_reload(struct daemon *d, struct req *r, char **cause);
-/* Push every configured pool to Redis (on connect and after reload). */
-void	daemon_sync_pools(struct daemon *d, const struct conf *old);
 /* Begin the graceful stop. */
 void	daemon_stop(struct daemon *d);
 /* Exit the loop when a stop was asked and nothing is left to answer. */
 void	daemon_check_stopped(struct daemon *d);
-
-/* The Redis handle, NULL while disconnected. */
-struct ra_async *daemon_ra(struct daemon *d);
 
 #endif /* DAEMON_H */

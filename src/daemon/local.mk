@@ -3,15 +3,21 @@ sbin_PROGRAMS += src/daemon/proxypoold
 
 src_daemon_proxypoold_SOURCES = \
 	src/daemon/cmd.c src/daemon/cmd.h \
+	src/daemon/cmd_admin.c src/daemon/cmd_bind.c src/daemon/cmd_lease.c \
+	src/daemon/cmd_lock.c src/daemon/cmd_pool.c \
+	src/daemon/client.c src/daemon/client.h \
 	src/daemon/compat.h \
 	src/daemon/conf.c src/daemon/conf.h \
 	src/daemon/daemon.c src/daemon/daemon.h \
 	src/daemon/embedded.c src/daemon/embedded.h \
 	src/daemon/log.c src/daemon/log.h \
 	src/daemon/main.c \
+	src/daemon/metrics.c \
 	src/daemon/plugin.c src/daemon/plugin.h \
 	src/daemon/prober.c src/daemon/prober.h \
 	src/daemon/redis.c src/daemon/redis.h \
+	src/daemon/reload.c src/daemon/reload.h \
+	src/daemon/req.c src/daemon/req.h \
 	src/daemon/resp.c src/daemon/resp.h \
 	src/daemon/server.c src/daemon/server.h
 src_daemon_proxypoold_CPPFLAGS = $(AM_CPPFLAGS) $(COMMON_CPPFLAGS)

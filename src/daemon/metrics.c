@@ -1,0 +1,262 @@
+/*
+ * metrics.c: INFO (the daemon's state, Redis INFO style) and METRICS (its
+ * counters and each pool's proxies by state, Prometheus text format).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "client.h"
+#include "cmd.h"
+#include "embedded.h"
+#include "plugin.h"
+#include "prober.h"
+#include "proxyurl.h"
+#include "redis.h"
+#include "req.h"
+#include "xmalloc.h"
+
+/* INFO: the daemon's state, Redis INFO style. */
+void
+cmd_info(struct req *r)
+{
+	struct daemon *d = r->d;
+	const struct daemon_stats *s = &d->stats;
+	struct evbuffer *b = evbuffer_new();
+	unsigned nlock = 0;
+	struct client *c;
+	unsigned pending = 0;
+	size_t len;
+	char *text;
+
+	/* requests not answered yet (on Redis or waiting), this one aside */
+	TAILQ_FOREACH(c, &d->clients, entry) {
+		if (c->req != NULL && c->req != r)
+			pending++;
+	}
+	evbuffer_add_printf(b, "# Server\r\nversion:%s\r\npid:%ld\r\n"
+	    "uptime_in_seconds:%lld\r\nconfig_file:%s\r\nsocket:%s\r\n\r\n",
+	    PACKAGE_VERSION, (long)getpid(),
+	    (long long)(time(NULL) - d->started), d->conf_path,
+	    d->conf->socket);
+	nlock = lockwait_count(d);
+	evbuffer_add_printf(b, "# Clients\r\nconnected_clients:%u\r\n"
+	    "max_clients:%d\r\nwaiting_clients:%u\r\nlock_waiters:%u\r\n"
+	    "pending_requests:%u\r\nadmin:%d\r\n\r\n", d->nclients,
+	    d->conf->max_clients, waitq_count(d), nlock, pending,
+	    r->c != NULL && r->c->admin);
+	evbuffer_add_printf(b, "# Redis\r\nredis_url:%s\r\n"
+	    "redis_connected:%d\r\nredis_reconnects:%llu\r\n"
+	    "redis_probe_connected:%d\r\nredis_probe_reconnects:%llu\r\n"
+	    "embedded:%d\r\n"
+	    "embedded_pid:%ld\r\nembedded_restarts:%u\r\nprefix:%s\r\n\r\n",
+	    redis_where(d->redis), redis_connected(d->redis),
+	    redis_reconnects(d->redis), redis_connected(d->redis_probe),
+	    redis_reconnects(d->redis_probe), d->embedded != NULL,
+	    (long)embedded_pid(d->embedded), embedded_restarts(d->embedded),
+	    d->conf->redis_prefix);
+	evbuffer_add_printf(b, "# Stats\r\n");
+#define INFO_COUNTER(f, info, metric, help)				\
+	evbuffer_add_printf(b, info ":%llu\r\n", s->f);
+	DAEMON_COUNTERS(INFO_COUNTER)
+#undef INFO_COUNTER
+	evbuffer_add_printf(b, "\r\n");
+	{
+		unsigned long long probes;
+		unsigned inflight;
+		double rate;
+
+		prober_totals(d->prober, &probes, &inflight, &rate);
+		evbuffer_add_printf(b, "# Health\r\ncheck_plugins:%s\r\n"
+		    "probes:%llu\r\nprobes_per_sec:%.1f\r\n"
+		    "probes_inflight:%u\r\n", plugin_names(), probes, rate,
+		    inflight);
+		for (len = 0; len < d->conf->npools; len++) {
+			struct prober_stats ps;
+
+			prober_stats(d->prober, d->conf->pools[len].name, &ps);
+			if (!ps.active)
+				continue;
+			evbuffer_add_printf(b, "health_%s:check=%s,probes=%llu,"
+			    "per_sec=%.1f,inflight=%u,up=%llu,warn=%llu,"
+			    "down=%llu,unknown=%llu\r\n",
+			    d->conf->pools[len].name, ps.type, ps.probes,
+			    ps.probes_per_sec, ps.inflight, ps.up, ps.warn,
+			    ps.down, ps.unknown);
+			if (*ps.errors != '\0')
+				evbuffer_add_printf(b, "health_%s_errors:%s\r\n",
+				    d->conf->pools[len].name, ps.errors);
+		}
+		evbuffer_add_printf(b, "\r\n");
+	}
+	evbuffer_add_printf(b, "# Pools\r\npools:%zu\r\n", d->conf->npools);
+	for (len = 0; len < d->conf->npools; len++)
+		evbuffer_add_printf(b, "pool_%s:proxies=%zu,shared=%d,"
+		    "lease_ttl=%g\r\n", d->conf->pools[len].name,
+		    d->conf->pools[len].nitems, d->conf->pools[len].ra.shared,
+		    d->conf->pools[len].ra.lease_ttl);
+	len = evbuffer_get_length(b);
+	text = xmalloc(len + 1);
+	evbuffer_remove(b, text, len);
+	text[len] = '\0';
+	evbuffer_free(b);
+	{
+		char *red = proxyurl_redact_text(text);
+
+		resp_bulk(req_out(r), red, strlen(red));
+		free(red);
+	}
+	free(text);
+	req_finish(r);
+}
+
+/* METRICS: the daemon's counters and, when Redis answered, each
+ * configured pool's proxies by state, in Prometheus text format. */
+static void
+cmd_metrics_reply(struct req *r)
+{
+	static const char *const states[] = { "free", "leased", "shared",
+	    "quarantined", "draining" };
+	struct daemon *d = r->d;
+	const struct daemon_stats *s = &d->stats;
+	const struct ra_counts *k;
+	struct evbuffer *b;
+	long long v[5];
+	size_t len, i, j;
+	char *text;
+
+	if (!req_alive(r)) {
+		req_maybe_free(r);
+		return;
+	}
+	b = evbuffer_new();
+
+#define COUNTER(n, h, v) evbuffer_add_printf(b, "# HELP proxypoold_" n	\
+	" " h "\n# TYPE proxypoold_" n " counter\nproxypoold_" n " %llu\n", \
+	(unsigned long long)(v))
+#define GAUGE(n, h, v) evbuffer_add_printf(b, "# HELP proxypoold_" n	\
+	" " h "\n# TYPE proxypoold_" n " gauge\nproxypoold_" n " %llu\n", \
+	(unsigned long long)(v))
+#define METRICS_COUNTER(f, info, metric, help) COUNTER(metric, help, s->f);
+	DAEMON_COUNTERS(METRICS_COUNTER)
+#undef METRICS_COUNTER
+	COUNTER("redis_reconnects_total", "Reconnections to Redis.",
+	    redis_reconnects(d->redis));
+	COUNTER("redis_probe_reconnects_total", "Reconnections of the "
+	    "health checks' Redis connection.",
+	    redis_reconnects(d->redis_probe));
+	GAUGE("clients", "Connected clients.", d->nclients);
+	GAUGE("waiting_clients", "LEASE requests waiting for a proxy.",
+	    waitq_count(d));
+	GAUGE("redis_up", "1 when Redis is connected.",
+	    redis_connected(d->redis));
+	GAUGE("redis_probe_up", "1 when the health checks' Redis connection "
+	    "is up.", redis_connected(d->redis_probe));
+	GAUGE("pools", "Configured pools.", d->conf->npools);
+	GAUGE("uptime_seconds", "Seconds since start.",
+	    time(NULL) - d->started);
+	{
+		unsigned long long probes;
+		unsigned inflight;
+		double rate;
+
+		prober_totals(d->prober, &probes, &inflight, &rate);
+		COUNTER("probes_total", "Health checks finished here.",
+		    probes);
+		GAUGE("probes_inflight", "Health checks running.", inflight);
+	}
+#undef COUNTER
+#undef GAUGE
+	if (r->counts != NULL) {
+		evbuffer_add_printf(b, "# HELP proxypoold_pool_proxies Proxies "
+		    "of a pool by state (Redis).\n# TYPE proxypoold_pool_proxies "
+		    "gauge\n");
+		for (i = 0; i < r->names.n; i++) {
+			k = &r->counts[i];
+			if (k->total < 0)
+				continue;
+			v[0] = k->free;
+			v[1] = k->leased;
+			v[2] = k->shared;
+			v[3] = k->quarantined;
+			v[4] = k->draining;
+			for (j = 0; j < 5; j++)
+				evbuffer_add_printf(b, "proxypoold_pool_proxies"
+				    "{pool=\"%s\",state=\"%s\"} %lld\n",
+				    r->names.v[i], states[j], v[j]);
+		}
+		evbuffer_add_printf(b, "# HELP proxypoold_pool_leases Leases "
+		    "held in a pool (Redis).\n# TYPE proxypoold_pool_leases "
+		    "gauge\n");
+		for (i = 0; i < r->names.n; i++) {
+			if (r->counts[i].total >= 0)
+				evbuffer_add_printf(b, "proxypoold_pool_leases"
+				    "{pool=\"%s\"} %lld\n", r->names.v[i],
+				    r->counts[i].leases);
+		}
+	}
+	len = evbuffer_get_length(b);
+	text = xmalloc(len + 1);
+	evbuffer_remove(b, text, len);
+	evbuffer_free(b);
+	resp_bulk(req_out(r), text, len);
+	free(text);
+	req_finish(r);
+}
+
+/* One pool's counts for METRICS came back. */
+static void
+cmd_metrics_cb(struct ra_async *ra, struct ra_result *res, void *arg)
+{
+	struct req *r = arg;
+
+	if (res->err == RA_OK)
+		r->counts[r->done] = res->u.counts;
+	else
+		r->counts[r->done].total = -1;	/* left out */
+	r->done++;
+	if (!req_back(r) || r->inflight > 0)
+		return;
+	cmd_metrics_reply(r);
+}
+
+/* METRICS: ask Redis for each configured pool's counts (pipelined), then
+ * answer; without Redis the daemon's own metrics only. */
+void
+cmd_metrics(struct req *r)
+{
+	struct ra_async *ra = redis_ra(r->d->redis);
+	const struct conf *conf = r->d->conf;
+	size_t i;
+
+	if (ra == NULL || conf->npools == 0) {
+		cmd_metrics_reply(r);
+		return;
+	}
+	r->names.n = conf->npools;
+	r->names.v = xcalloc(conf->npools, sizeof *r->names.v);
+	for (i = 0; i < conf->npools; i++)
+		r->names.v[i] = xstrdup(conf->pools[i].name);
+	r->counts = xcalloc(conf->npools, sizeof *r->counts);
+	r->inflight++;		/* hold r while queueing */
+	req_arm(r, conf->redis_timeout);
+	for (i = 0; i < r->names.n; i++) {
+		r->inflight++;
+		if (ra_async_counts(ra, r->names.v[i], cmd_metrics_cb,
+		    r) != 0) {
+			/* not queued: this and the rest are left out */
+			r->inflight--;
+			for (; i < r->names.n; i++)
+				r->counts[i].total = -1;
+			break;
+		}
+	}
+	if (--r->inflight == 0)
+		cmd_metrics_reply(r);
+}
