@@ -423,12 +423,6 @@ int	ra_health_counts(struct ra_context *ctx, const char *pool,
 
 struct ra_async;
 
-/* One step of a call the library chains (assign, remove, delete). */
-struct ra_step {
-	unsigned long long	 cursor; /* scan cursor, 0 = done */
-	long long		 n;	/* items changed by the step */
-};
-
 /* Result of an asynchronous call; valid only during the callback (its
  * strings are freed after it returns: copy what you keep). */
 struct ra_result {
@@ -443,7 +437,6 @@ struct ra_result {
 		char			*str;	/* binding (NULL: none) */
 		struct ra_pool_conf	pool;	/* pool_get */
 		struct ra_gc_stats	gc;	/* gc */
-		struct ra_step		step;	/* one step of a chained call */
 		struct ra_health_result	health;	/* health_report */
 		struct ra_health_results hbatch; /* health_report_batch */
 		struct ra_health_counts	hcounts; /* health_counts */
