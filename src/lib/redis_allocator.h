@@ -35,6 +35,11 @@ extern "C" {
 #define RA_BATCH_DEFAULT 128	/* items one call may touch (bulk calls
 				 * are given half: about 1 ms of Redis time) */
 #define RA_TTL_DEFAULT	(-1.0)	/* "use the pool's default" */
+/* The longest TTL, expiry, quarantine or lock wait any call accepts, in
+ * seconds: 10 years of 365 days.  The functions library refuses longer
+ * durations too (MS_MAX in lua/common.lua, in ms), so a caller checking
+ * against it sees BAD_ARGUMENT before anything is sent. */
+#define RA_TTL_MAX	315360000.0
 
 /* What went wrong; 0 is success.  ra_strerror() gives the code word. */
 enum ra_error {
@@ -567,7 +572,8 @@ int	ra_async_health_counts(struct ra_async *ra, const char *pool,
  * Names are 1..1024 bytes (RA_ERR_BAD_ARGUMENT otherwise, nothing
  * changed).  TTLs and timeouts are seconds as a double, fractions kept to
  * the millisecond (a positive TTL is at least 1 ms); a TTL of 0 or below
- * means the lock never expires.  A TTL over 10 years is BAD_ARGUMENT.
+ * means the lock never expires.  A TTL over RA_TTL_MAX (10 years) is
+ * BAD_ARGUMENT.
  */
 #define RA_LOCK_EPSILON		1e-9	/* conditional setters compare with it */
 #define RA_LOCK_SIGNAL_MS	1000	/* lifetime of a wake-up token */
