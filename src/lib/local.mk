@@ -39,10 +39,17 @@ $(RA_FUNCTIONS_USERS): src/lib/ra_functions.h
 libredisallocator_internal_la_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS)
 libredisallocator_internal_la_LIBADD = $(HIREDIS_LIBS) -lm
 
+# The shared library exports the functions of redis_allocator.h, which
+# libredisallocator.sym lists one a line (libtool makes it a version
+# script, every other name local): what callers may use, and so what a
+# change of -version-info is about.  tests/unit/lib_exports.sh fails when
+# the list and the header differ or the library exports anything else.
 libredisallocator_la_SOURCES =
 libredisallocator_la_LIBADD = libredisallocator_internal.la
 libredisallocator_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 \
-	-export-symbols-regex '^ra_'
+	-export-symbols $(srcdir)/src/lib/libredisallocator.sym
+EXTRA_libredisallocator_la_DEPENDENCIES = src/lib/libredisallocator.sym
+EXTRA_DIST += src/lib/libredisallocator.sym
 
 pkgconfigdir = $(libdir)/pkgconfig
 pkgconfig_DATA = src/lib/redisallocator.pc
