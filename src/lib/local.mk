@@ -50,6 +50,8 @@ libredisallocator_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 \
 	-export-symbols $(srcdir)/src/lib/libredisallocator.sym
 EXTRA_libredisallocator_la_DEPENDENCIES = src/lib/libredisallocator.sym
 EXTRA_DIST += src/lib/libredisallocator.sym
+TESTS += tests/unit/lib_exports.sh
+EXTRA_DIST += tests/unit/lib_exports.sh
 
 pkgconfigdir = $(libdir)/pkgconfig
 pkgconfig_DATA = src/lib/redisallocator.pc
