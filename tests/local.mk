@@ -20,6 +20,13 @@ EXTRA_DIST += tests/bench/bench_lib.sh
 TEST_CK_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(HIREDIS_CFLAGS) \
 	-I$(top_srcdir)/tests/unit
 TEST_CK_LDADD = libredisallocator.la libtestutil.la $(CHECK_LIBS) $(HIREDIS_LIBS)
+# Tests of internal functions and data (ra_args_*, ra_decode_*, the
+# function table ra_functions...) link the library's objects
+# (src/lib/local.mk), after the test helpers: the helpers' calls of the
+# API resolve in those archives only when they come later on the command
+# line.
+TEST_CK_INTERNAL_LDADD = libtestutil.la libredisallocator_internal.la \
+	$(CHECK_LIBS) $(HIREDIS_LIBS)
 
 check_LTLIBRARIES += libtestutil.la
 libtestutil_la_SOURCES = tests/unit/testutil.c tests/unit/testutil.h
@@ -28,13 +35,13 @@ libtestutil_la_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(HIREDIS_CFLAGS)
 check_PROGRAMS += tests/unit/check_args
 tests_unit_check_args_SOURCES = tests/unit/check_args.c
 tests_unit_check_args_CFLAGS = $(TEST_CK_CFLAGS)
-tests_unit_check_args_LDADD = $(TEST_CK_LDADD)
+tests_unit_check_args_LDADD = $(TEST_CK_INTERNAL_LDADD)
 
 check_PROGRAMS += tests/unit/check_conn
 tests_unit_check_conn_SOURCES = tests/unit/check_conn.c
 tests_unit_check_conn_CFLAGS = $(TEST_CK_CFLAGS)
 tests_unit_check_conn_CFLAGS += $(LIBEVENT_CFLAGS)
-tests_unit_check_conn_LDADD = $(TEST_CK_LDADD) $(LIBEVENT_LIBS)
+tests_unit_check_conn_LDADD = $(TEST_CK_INTERNAL_LDADD) $(LIBEVENT_LIBS)
 
 TESTS += tests/unit/check_args tests/unit/check_conn tests/unit/lua_lint.sh
 EXTRA_DIST += tests/unit/lua_lint.sh
@@ -45,23 +52,25 @@ liballoctestutil_la_SOURCES = tests/unit/alloc_testutil.c \
 	tests/unit/alloc_testutil.h
 liballoctestutil_la_CFLAGS = $(TEST_CK_CFLAGS)
 TEST_ALLOC_LDADD = $(TEST_CK_LDADD) liballoctestutil.la
+TEST_ALLOC_INTERNAL_LDADD = liballoctestutil.la $(TEST_CK_INTERNAL_LDADD)
 
 check_PROGRAMS += tests/unit/check_alloc
 tests_unit_check_alloc_SOURCES = tests/unit/check_alloc.c
 tests_unit_check_alloc_CFLAGS = $(TEST_CK_CFLAGS)
-tests_unit_check_alloc_LDADD = $(TEST_ALLOC_LDADD) -lm
+tests_unit_check_alloc_LDADD = $(TEST_ALLOC_INTERNAL_LDADD) -lm
 TESTS += tests/unit/check_alloc
 
 check_PROGRAMS += tests/unit/check_alloc_async
 tests_unit_check_alloc_async_SOURCES = tests/unit/check_alloc_async.c
 tests_unit_check_alloc_async_CFLAGS = $(TEST_CK_CFLAGS) $(LIBEVENT_CFLAGS)
-tests_unit_check_alloc_async_LDADD = $(TEST_ALLOC_LDADD) $(LIBEVENT_LIBS)
+tests_unit_check_alloc_async_LDADD = $(TEST_ALLOC_INTERNAL_LDADD) \
+	$(LIBEVENT_LIBS)
 TESTS += tests/unit/check_alloc_async
 
 check_PROGRAMS += tests/unit/check_alloc_codec
 tests_unit_check_alloc_codec_SOURCES = tests/unit/check_alloc_codec.c
 tests_unit_check_alloc_codec_CFLAGS = $(TEST_CK_CFLAGS)
-tests_unit_check_alloc_codec_LDADD = $(TEST_CK_LDADD) -lm
+tests_unit_check_alloc_codec_LDADD = $(TEST_CK_INTERNAL_LDADD) -lm
 TESTS += tests/unit/check_alloc_codec
 
 check_PROGRAMS += tests/unit/check_alloc_stress

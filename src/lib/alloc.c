@@ -56,7 +56,7 @@ ra_pool_delete(struct ra_context *ctx, const char *pool)
 		    ra_decode_step, &res) != 0)
 			return -1;
 		first = 0;
-		cursor = res.u.step.cursor;
+		cursor = ra_result_step(&res).cursor;
 	} while (cursor != 0);
 	return 0;
 }
@@ -147,7 +147,7 @@ sweep(struct ra_context *ctx, const char *pool, long long gen)
 		    ctx->errstr), &a,
 		    ra_decode_step, &res) != 0)
 			return -1;
-		cursor = res.u.step.cursor;
+		cursor = ra_result_step(&res).cursor;
 	} while (cursor != 0);
 	return 0;
 }

@@ -310,6 +310,7 @@ static void
 chain_done(struct ra_async *ra, struct ra_result *res, void *priv)
 {
 	struct chain *c = priv;
+	struct ra_step step;
 
 	if (res->err != RA_OK) {
 		chain_end(ra, c, res);
@@ -325,12 +326,13 @@ chain_done(struct ra_async *ra, struct ra_result *res, void *priv)
 			c->total += res->u.integer;
 		break;
 	case STEP_SWEEP:
+		step = ra_result_step(res);
 		if (c->kind == CHAIN_DELETE) {
 			c->gen = 1;	/* past the first step */
-			c->total = res->u.step.n;
+			c->total = step.n;
 		} else
-			c->total += res->u.step.n;
-		c->cursor = res->u.step.cursor;
+			c->total += step.n;
+		c->cursor = step.cursor;
 		if (c->cursor == 0) {
 			chain_end(ra, c, NULL);
 			return;

@@ -893,13 +893,18 @@ ra_decode_gc(const redisReply *r, struct ra_result *res)
 	res->u.gc.more = v[4] != 0 ? 1 : 0;
 }
 
+/* Kept in the bytes of res->u: see struct ra_step (ra_alloc.h). */
 void
 ra_decode_step(const redisReply *r, struct ra_result *res)
 {
-	if (!is_array(r, 2) || !reply_cursor(r->element[0],
-	    &res->u.step.cursor) || !ra_reply_ll(r->element[1],
-	    &res->u.step.n))
+	struct ra_step s;
+
+	if (!is_array(r, 2) || !reply_cursor(r->element[0], &s.cursor) ||
+	    !ra_reply_ll(r->element[1], &s.n)) {
 		bad_reply(res, "a sweep step");
+		return;
+	}
+	memcpy(&res->u, &s, sizeof s);
 }
 
 void

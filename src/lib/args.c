@@ -419,8 +419,6 @@ ra_check_key(const char *what, const char *s, int *err, char *errstr)
 	return 0;
 }
 
-#define RA_TTL_MAX	(10.0 * 365 * 24 * 3600)
-
 int
 ra_check_ttl(const char *what, double ttl, bool allow_default, int *err,
     char *errstr)

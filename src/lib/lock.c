@@ -15,7 +15,6 @@
 
 #include "ra_internal.h"
 
-#define LOCK_TTL_MAX		(10.0 * 365 * 24 * 3600)
 #define LOCK_STAGING_MS		60000	/* lifetime of assign's staging set */
 
 static const char *const lock_status_names[] = {
@@ -65,13 +64,13 @@ lock_check_str(const char *what, const char *s, char *errstr)
 	return ra_check_key(what, s, &err, errstr);
 }
 
-/* Check a TTL or timeout: finite, at most 10 years (any sign). */
+/* Check a TTL or timeout: finite, at most RA_TTL_MAX (any sign). */
 static int
 lock_check_ttl(const char *what, double ttl, char *errstr)
 {
-	if (!isfinite(ttl) || ttl > LOCK_TTL_MAX) {
+	if (!isfinite(ttl) || ttl > RA_TTL_MAX) {
 		snprintf(errstr, RA_ERRSTR_LEN, "%s %g out of range (at most "
-		    "%.0f seconds)", what, ttl, LOCK_TTL_MAX);
+		    "%.0f seconds)", what, ttl, RA_TTL_MAX);
 		return -1;
 	}
 	return 0;
@@ -377,7 +376,7 @@ ra_lock_wait(struct ra_context *ctx, const char *name, const char *owner,
 		    "unknown lock flags 0x%x", (unsigned)flags);
 		return -1;
 	}
-	if (!isfinite(wait) || wait > LOCK_TTL_MAX) {
+	if (!isfinite(wait) || wait > RA_TTL_MAX) {
 		ra_set_error(&ctx->err, ctx->errstr, RA_ERR_BAD_ARGUMENT,
 		    "wait %g out of range", wait);
 		return -1;

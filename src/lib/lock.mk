@@ -1,6 +1,6 @@
 # src/lib/lock.mk: the distributed lock (ra_lock): its sources, scripts,
 # Check tests and benchmark.
-libredisallocator_la_SOURCES += src/lib/lock.c
+libredisallocator_internal_la_SOURCES += src/lib/lock.c
 
 
 check_PROGRAMS += tests/unit/check_lock

@@ -121,7 +121,8 @@ ra_queue_conf_init(struct ra_queue_conf *c)
 	c->batch = 100;
 }
 
-/* Check one duration setting: finite, > 0 (>= 0 if zero_ok), <= 10 years. */
+/* Check one duration setting: finite, > 0 (>= 0 if zero_ok), at most
+ * RA_TTL_MAX. */
 static int
 conf_check(const char *what, double v, bool zero_ok, char *errstr)
 {

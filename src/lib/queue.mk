@@ -1,6 +1,6 @@
 # src/lib/queue.mk: the task queue of libredisallocator (ra_queue), its
 # scripts, tests and benchmark.
-libredisallocator_la_SOURCES += \
+libredisallocator_internal_la_SOURCES += \
 	src/lib/queue.c \
 	src/lib/queue_internal.h \
 	src/lib/queue_worker.c

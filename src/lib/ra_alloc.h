@@ -9,6 +9,8 @@
 #ifndef RA_ALLOC_H
 #define RA_ALLOC_H
 
+#include <string.h>
+
 #include "ra_internal.h"
 
 /* Reclaimed per kind on each lease: about 20 us of Redis time each (a
@@ -87,6 +89,33 @@ int	ra_build_gc(struct ra_args *a, const char *prefix, const char *pool,
 int	ra_build_check(struct ra_args *a, const char *prefix,
 	    const char *pool, int phase, unsigned long long cursor,
 	    unsigned count, int *err, char *errstr);
+
+/*
+ * One step of a call the library chains (assign's sweep, pool delete):
+ * the scan cursor to go on from (0: done) and the items the step
+ * changed.  Only the library's own chaining reads one, never a caller's
+ * callback, so it is no member of the public union of struct
+ * ra_result: ra_decode_step copies it into the union's bytes, which are
+ * more than enough, and ra_result_step copies it back out.  memcpy may
+ * read and write any object's bytes, where a struct ra_step pointer into
+ * the union would break the aliasing rules.
+ */
+struct ra_step {
+	unsigned long long	 cursor; /* scan cursor, 0 = done */
+	long long		 n;	/* items changed by the step */
+};
+_Static_assert(sizeof(struct ra_step) <=
+    sizeof(((struct ra_result *)0)->u), "a step must fit in a result");
+
+/* The step ra_decode_step left in res. */
+static inline struct ra_step
+ra_result_step(const struct ra_result *res)
+{
+	struct ra_step s;
+
+	memcpy(&s, &res->u, sizeof s);
+	return s;
+}
 
 /* Decoders (res->err set when the reply has an unexpected shape). */
 void	ra_decode_integer(const redisReply *r, struct ra_result *res);

@@ -85,7 +85,7 @@ int	ra_reply_error(const redisReply *r, int *err, char *errstr);
  * no NUL is guaranteed by C strings; sets BAD_ARGUMENT on failure. */
 int	ra_check_key(const char *what, const char *s, int *err, char *errstr);
 /* Validate a TTL: finite, >= 0 (or RA_TTL_DEFAULT if allow_default),
- * at most 10 years. */
+ * at most RA_TTL_MAX. */
 int	ra_check_ttl(const char *what, double ttl, bool allow_default,
 	    int *err, char *errstr);
 

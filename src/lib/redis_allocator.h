@@ -35,6 +35,11 @@ extern "C" {
 #define RA_BATCH_DEFAULT 128	/* items one call may touch (bulk calls
 				 * are given half: about 1 ms of Redis time) */
 #define RA_TTL_DEFAULT	(-1.0)	/* "use the pool's default" */
+/* The longest TTL, expiry, quarantine or lock wait any call accepts, in
+ * seconds: 10 years of 365 days.  The functions library refuses longer
+ * durations too (MS_MAX in lua/common.lua, in ms), so a caller checking
+ * against it sees BAD_ARGUMENT before anything is sent. */
+#define RA_TTL_MAX	315360000.0
 
 /* What went wrong; 0 is success.  ra_strerror() gives the code word. */
 enum ra_error {
@@ -427,12 +432,6 @@ int	ra_health_counts(struct ra_context *ctx, const char *pool,
 
 struct ra_async;
 
-/* One step of a call the library chains (assign, remove, delete). */
-struct ra_step {
-	unsigned long long	 cursor; /* scan cursor, 0 = done */
-	long long		 n;	/* items changed by the step */
-};
-
 /* Result of an asynchronous call; valid only during the callback (its
  * strings are freed after it returns: copy what you keep). */
 struct ra_result {
@@ -447,7 +446,6 @@ struct ra_result {
 		char			*str;	/* binding (NULL: none) */
 		struct ra_pool_conf	pool;	/* pool_get */
 		struct ra_gc_stats	gc;	/* gc */
-		struct ra_step		step;	/* one step of a chained call */
 		struct ra_health_result	health;	/* health_report */
 		struct ra_health_results hbatch; /* health_report_batch */
 		struct ra_health_counts	hcounts; /* health_counts */
@@ -578,7 +576,8 @@ int	ra_async_health_counts(struct ra_async *ra, const char *pool,
  * Names are 1..1024 bytes (RA_ERR_BAD_ARGUMENT otherwise, nothing
  * changed).  TTLs and timeouts are seconds as a double, fractions kept to
  * the millisecond (a positive TTL is at least 1 ms); a TTL of 0 or below
- * means the lock never expires.  A TTL over 10 years is BAD_ARGUMENT.
+ * means the lock never expires.  A TTL over RA_TTL_MAX (10 years) is
+ * BAD_ARGUMENT.
  */
 #define RA_LOCK_EPSILON		1e-9	/* conditional setters compare with it */
 #define RA_LOCK_SIGNAL_MS	1000	/* lifetime of a wake-up token */

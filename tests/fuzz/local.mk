@@ -57,7 +57,8 @@ tests_fuzz_fuzz_codec_SOURCES = tests/fuzz/fuzz_codec.c tests/fuzz/fuzz.h \
 EXTRA_tests_fuzz_fuzz_codec_SOURCES = tests/fuzz/driver.c
 tests_fuzz_fuzz_codec_CFLAGS = $(FUZZ_CFLAGS_ALL) $(HIREDIS_CFLAGS)
 tests_fuzz_fuzz_codec_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_CFLAGS)
-tests_fuzz_fuzz_codec_LDADD = libredisallocator.la $(HIREDIS_LIBS) -lm
+# (and the objects of the library, whose internal functions it calls)
+tests_fuzz_fuzz_codec_LDADD = libredisallocator_internal.la $(HIREDIS_LIBS) -lm
 
 tests_fuzz_fuzz_proxyfile_SOURCES = tests/fuzz/fuzz_proxyfile.c \
 	tests/fuzz/fuzz.h src/ctl/output.c src/ctl/proxyfile.c \

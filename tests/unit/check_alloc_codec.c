@@ -387,8 +387,8 @@ START_TEST(test_decode_others)
 	r = mk_arr(2, mk_str("0"), mk_int(12));
 	ra_decode_step(r, &res);
 	ck_assert_int_eq(res.err, 0);
-	ck_assert_int_eq(res.u.step.cursor, 0);
-	ck_assert_int_eq(res.u.step.n, 12);
+	ck_assert_int_eq(ra_result_step(&res).cursor, 0);
+	ck_assert_int_eq(ra_result_step(&res).n, 12);
 	rfree(r);
 	memset(&res, 0, sizeof res);
 	r = mk_str("x");
