@@ -11,7 +11,10 @@
 #include <stddef.h>
 
 #define PROXYLIST_PRIORITY_MAX	1000000		/* |priority=N| at most */
-#define PROXYLIST_EXPIRES_MAX	315360000	/* expires=S at most, s */
+#define PROXYLIST_EXPIRES_MAX	315360000	/* expires=S at most, s: RA_TTL_MAX
+					 * of redis_allocator.h (asserted in
+					 * src/daemon/conf.c), for programs
+					 * that do not use the library */
 
 /* What is wrong with a line. */
 enum proxylist_error {

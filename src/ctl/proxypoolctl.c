@@ -26,6 +26,7 @@
 #include <hiredis/hiredis.h>
 
 #include "ctl.h"
+#include "proxylist.h"
 #include "proxyurl.h"
 #include "where.h"
 
@@ -44,7 +45,8 @@
 #define CTL_LIST_PAGES	100000	/* pages followed at most */
 #define CTL_ADD_BATCH	256	/* ADD commands pipelined at once */
 #define CTL_LOCK_TTL	"60"	/* lock TTL when none is given */
-#define CTL_TTL_MAX	315360000.0	/* longest TTL or expiry, s (daemon) */
+#define CTL_TTL_MAX	((double)PROXYLIST_EXPIRES_MAX)	/* longest TTL or
+						 * expiry, s (the daemon's) */
 #define CTL_WAIT_MAX	3600.0	/* longest WAIT, s (daemon) */
 #define CTL_LATENCY_MAX	86400000.0	/* largest LATENCY, ms (daemon) */
 #define CTL_CHECK_OUTPUT (1024 * 1024) /* bytes kept of proxypoold -t */

@@ -19,7 +19,7 @@ cmd_bind(struct req *r)
 {
 	enum { O_TTL, O_N };
 	static const struct req_opt opts[] = {
-		[O_TTL] = { "TTL", OPT_NUM, 0, 315360000 },
+		[O_TTL] = { "TTL", OPT_NUM, 0, RA_TTL_MAX },
 		[O_N] = { NULL, 0, 0, 0 }
 	};
 	struct req_optval v[O_N];

@@ -293,7 +293,7 @@ cmd_lease(struct req *r)
 	enum { O_NAME, O_TTL, O_WAIT, O_SHARED, O_EXCLUSIVE, O_N };
 	static const struct req_opt opts[] = {
 		[O_NAME] = { "NAME", OPT_STR, 0, 0 },
-		[O_TTL] = { "TTL", OPT_NUM, 0.001, 315360000 },
+		[O_TTL] = { "TTL", OPT_NUM, 0.001, RA_TTL_MAX },
 		[O_WAIT] = { "WAIT", OPT_NUM, 0, REQ_WAIT_MAX },
 		[O_SHARED] = { "SHARED", OPT_FLAG, 0, 0 },
 		[O_EXCLUSIVE] = { "EXCLUSIVE", OPT_FLAG, 0, 0 },
@@ -355,7 +355,7 @@ cmd_renew(struct req *r)
 {
 	enum { O_TTL, O_N };
 	static const struct req_opt opts[] = {
-		[O_TTL] = { "TTL", OPT_NUM, 0.001, 315360000 },
+		[O_TTL] = { "TTL", OPT_NUM, 0.001, RA_TTL_MAX },
 		[O_N] = { NULL, 0, 0, 0 }
 	};
 	struct req_optval v[O_N];

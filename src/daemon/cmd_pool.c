@@ -318,7 +318,7 @@ cmd_add(struct req *r)
 	enum { O_PRIORITY, O_EXPIRES, O_N };
 	static const struct req_opt opts[] = {
 		[O_PRIORITY] = { "PRIORITY", OPT_NUM, -1000000, 1000000 },
-		[O_EXPIRES] = { "EXPIRES", OPT_NUM, 0, 315360000 },
+		[O_EXPIRES] = { "EXPIRES", OPT_NUM, 0, RA_TTL_MAX },
 		[O_N] = { NULL, 0, 0, 0 }
 	};
 	struct req_optval v[O_N];

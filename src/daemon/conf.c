@@ -25,6 +25,10 @@
 #include "where.h"
 #include "xmalloc.h"
 
+/* proxylist.c (and proxypoolctl) bound expires= by the library's maximum */
+_Static_assert(PROXYLIST_EXPIRES_MAX == RA_TTL_MAX,
+    "PROXYLIST_EXPIRES_MAX is not RA_TTL_MAX");
+
 #ifndef REDIS_SERVER_PATH
 #define REDIS_SERVER_PATH "redis-server"
 #endif
@@ -106,9 +110,9 @@ static const struct conf_opt conf_pool_opts[] = {
 	{ "name", CONF_STR, P(name), NULL, 0, 0, 0 },
 	{ "shared", CONF_BOOL, P(ra.shared), "false", 0, 0, 0 },
 	{ "max_shares", CONF_UINT, P(ra.max_shares), "0", 0, 1000000, 0 },
-	{ "lease_ttl", CONF_DOUBLE, P(ra.lease_ttl), "60", 0.001, 315360000, 0 },
-	{ "bind_ttl", CONF_DOUBLE, P(ra.bind_ttl), "3600", 0, 315360000, 0 },
-	{ "evict_after", CONF_DOUBLE, P(evict_after), "0", 0, 315360000, 0 },
+	{ "lease_ttl", CONF_DOUBLE, P(ra.lease_ttl), "60", 0.001, RA_TTL_MAX, 0 },
+	{ "bind_ttl", CONF_DOUBLE, P(ra.bind_ttl), "3600", 0, RA_TTL_MAX, 0 },
+	{ "evict_after", CONF_DOUBLE, P(evict_after), "0", 0, RA_TTL_MAX, 0 },
 	{ "priority", CONF_INT, P(priority), "0", -1000000, 1000000, 0 },
 	{ "proxies", CONF_GROUP, 0, NULL, 0, 0, 0 },
 	{ "proxies_file", CONF_GROUP, 0, NULL, 0, 0, 0 },
@@ -118,10 +122,10 @@ static const struct conf_opt conf_pool_opts[] = {
 };
 static const struct conf_opt conf_eject_opts[] = {
 	{ "failures", CONF_UINT, P(ra.eject_failures), "5", 0, 1000000, 0 },
-	{ "base_time", CONF_DOUBLE, P(ra.eject_base), "30", 0, 315360000, 0 },
-	{ "max_time", CONF_DOUBLE, P(ra.eject_max), "300", 0, 315360000, 0 },
+	{ "base_time", CONF_DOUBLE, P(ra.eject_base), "30", 0, RA_TTL_MAX, 0 },
+	{ "max_time", CONF_DOUBLE, P(ra.eject_max), "300", 0, RA_TTL_MAX, 0 },
 	{ "max_percent", CONF_UINT, P(ra.eject_max_percent), "50", 0, 100, 0 },
-	{ "ban_time", CONF_DOUBLE, P(ra.ban_time), "600", 0, 315360000, 0 },
+	{ "ban_time", CONF_DOUBLE, P(ra.ban_time), "600", 0, RA_TTL_MAX, 0 },
 	{ NULL, 0, 0, NULL, 0, 0, 0 }
 };
 #undef P
@@ -482,7 +486,7 @@ conf_proxy_entry(struct conf *c, struct conf_pool *p, config_setting_t *e,
 		    v >= -1000000 && v <= 1000000)
 			prio = (int)v;
 		else if (strcmp(config_setting_name(s), "expires") == 0 &&
-		    conf_number(s, &v, &integral) && v >= 0 && v <= 315360000)
+		    conf_number(s, &v, &integral) && v >= 0 && v <= RA_TTL_MAX)
 			expires = v;
 		else {
 			conf_error(c, s, cause, what, "bad setting %s (expected "
