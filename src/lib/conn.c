@@ -137,37 +137,30 @@ toolong:
 	return -1;
 }
 
-/* Replace *dst with a copy of src (NULL stays NULL); -1 on OOM. */
+/* *dst = a copy of src (NULL stays NULL); -1 when out of memory. */
 static int
 dup_opt(char **dst, const char *src)
 {
-	free(*dst);
 	*dst = NULL;
 	if (src != NULL && (*dst = strdup(src)) == NULL)
 		return -1;
 	return 0;
 }
 
-static void
-priv_destroy(struct ra_private *p)
+void
+ra_options_free(struct ra_private *p)
 {
-	if (p == NULL)
-		return;
 	free(p->host);
 	free(p->path);
 	free(p->username);
 	free(p->password);
 	free(p->prefix);
-	free(p);
+	memset(p, 0, sizeof *p);
 }
 
-static struct ra_private *
-priv_create(const struct ra_options *opt)
+int
+ra_options_copy(struct ra_private *p, const struct ra_options *opt)
 {
-	struct ra_private *p;
-
-	if ((p = calloc(1, sizeof *p)) == NULL)
-		return NULL;
 	p->opt = *opt;
 	if (dup_opt(&p->host, opt->host) != 0 ||
 	    dup_opt(&p->path, opt->path) != 0 ||
@@ -175,8 +168,8 @@ priv_create(const struct ra_options *opt)
 	    dup_opt(&p->password, opt->password) != 0 ||
 	    dup_opt(&p->prefix, opt->prefix != NULL && *opt->prefix != '\0' ?
 	    opt->prefix : RA_PREFIX_DEFAULT) != 0) {
-		priv_destroy(p);
-		return NULL;
+		ra_options_free(p);
+		return -1;
 	}
 	p->opt.host = p->host;
 	p->opt.path = p->path;
@@ -187,6 +180,29 @@ priv_create(const struct ra_options *opt)
 		p->opt.port = 6379;
 	if (p->opt.batch == 0)
 		p->opt.batch = RA_BATCH_DEFAULT;
+	return 0;
+}
+
+static void
+priv_destroy(struct ra_private *p)
+{
+	if (p == NULL)
+		return;
+	ra_options_free(p);
+	free(p);
+}
+
+static struct ra_private *
+priv_create(const struct ra_options *opt)
+{
+	struct ra_private *p;
+
+	if ((p = calloc(1, sizeof *p)) == NULL)
+		return NULL;
+	if (ra_options_copy(p, opt) != 0) {
+		free(p);
+		return NULL;
+	}
 	return p;
 }
 

@@ -32,12 +32,7 @@ struct worker_slot {
 
 struct ra_queue_workers {
 	struct ra_queue		*q;		/* (ref) handle, functions */
-	struct ra_options	 opt;		/* strings point at copies below */
-	char			*host;		/* owned copies of opt strings */
-	char			*path;
-	char			*username;
-	char			*password;
-	char			*prefix;
+	struct ra_private	 o;		/* owned copy of the options */
 	char			**names;	/* owned, n names served */
 	size_t			 n;
 	struct worker_slot	*slots;		/* owned, nslots worker threads */
@@ -172,7 +167,7 @@ worker_main(void *arg)
 	struct ra_task t;
 
 	while (!workers_flag(w, &w->stopping)) {
-		if (ctx == NULL && (ctx = ra_connect(&w->opt)) == NULL) {
+		if (ctx == NULL && (ctx = ra_connect(&w->o.opt)) == NULL) {
 			workers_wait(w, &w->stopping, QUEUE_BACKOFF_MAX_NS);
 			continue;
 		}
@@ -253,7 +248,7 @@ hb_main(void *arg)
 	size_t i;
 
 	while (!workers_flag(w, &w->joined)) {
-		if (ctx == NULL && (ctx = ra_connect(&w->opt)) == NULL) {
+		if (ctx == NULL && (ctx = ra_connect(&w->o.opt)) == NULL) {
 			workers_wait(w, &w->joined, QUEUE_BACKOFF_MAX_NS);
 			continue;
 		}
@@ -282,14 +277,6 @@ hb_main(void *arg)
 	return NULL;
 }
 
-/* Replace *dst with a copy of src (NULL stays NULL); -1 on OOM. */
-static int
-copy_opt(char **dst, const char *src)
-{
-	*dst = NULL;
-	return src != NULL && (*dst = strdup(src)) == NULL ? -1 : 0;
-}
-
 /* Free a pool whose threads are not running. */
 static void
 workers_free(struct ra_queue_workers *w)
@@ -300,11 +287,7 @@ workers_free(struct ra_queue_workers *w)
 		free(w->names[i]);
 	free(w->names);
 	free(w->slots);
-	free(w->host);
-	free(w->path);
-	free(w->username);
-	free(w->password);
-	free(w->prefix);
+	ra_options_free(&w->o);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
@@ -338,7 +321,6 @@ ra_queue_workers_start(struct ra_queue *q, const struct ra_options *opt,
 	if ((w = calloc(1, sizeof *w)) == NULL)
 		goto fail_oom;
 	w->q = q;
-	w->opt = *opt;
 	if (pthread_mutex_init(&w->lock, NULL) != 0) {
 		free(w);
 		goto fail_oom;
@@ -352,21 +334,12 @@ ra_queue_workers_start(struct ra_queue *q, const struct ra_options *opt,
 		free(w);
 		goto fail_oom;
 	}
-	if (copy_opt(&w->host, opt->host) != 0 ||
-	    copy_opt(&w->path, opt->path) != 0 ||
-	    copy_opt(&w->username, opt->username) != 0 ||
-	    copy_opt(&w->password, opt->password) != 0 ||
-	    copy_opt(&w->prefix, opt->prefix) != 0 ||
+	if (ra_options_copy(&w->o, opt) != 0 ||
 	    (w->names = calloc(n, sizeof *w->names)) == NULL ||
 	    (w->slots = calloc(threads, sizeof *w->slots)) == NULL) {
 		workers_free(w);
 		goto fail_oom;
 	}
-	w->opt.host = w->host;
-	w->opt.path = w->path;
-	w->opt.username = w->username;
-	w->opt.password = w->password;
-	w->opt.prefix = w->prefix;
 	for (i = 0; i < n; i++) {
 		if ((w->names[i] = strdup(names[i])) == NULL) {
 			workers_free(w);

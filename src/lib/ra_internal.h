@@ -21,6 +21,12 @@ struct ra_private {
 	char			*password;
 	char			*prefix;
 };
+/* Fill p (zeroed) from opt: copies of its strings, the defaults filled
+ * in (port, prefix, batch).  -1 when out of memory, p then owning
+ * nothing. */
+int	ra_options_copy(struct ra_private *p, const struct ra_options *opt);
+/* Free what ra_options_copy made. */
+void	ra_options_free(struct ra_private *p);
 
 /*
  * A function call being built: "FCALL[_RO] raN_name numkeys keys...
