@@ -1005,6 +1005,61 @@ START_TEST(test_gc)
 }
 END_TEST
 
+/*
+ * A backlog bigger than a call's time budget: one gc call with a count
+ * of every lease stops after about 1 ms of Redis time and says there is
+ * more (1,500 lease ends take several ms on any machine); further calls
+ * reclaim the rest, the last one saying there is nothing more.
+ */
+START_TEST(test_gc_time_budget)
+{
+	enum { N = 1500 };
+	struct ra_context *ctx = tu_connect();
+	redisContext *rc = tu_redis();
+	struct ra_lease_req req;
+	struct ra_lease l;
+	struct ra_gc_stats g;
+	long long last = 0, total;
+	redisReply *r;
+	int i;
+
+	at_pool(ctx, "p", 0, 0, N);
+	ra_lease_req_init(&req);
+	req.ttl = 1;
+	for (i = 0; i < N; i++) {
+		ck_assert_int_eq(ra_lease(ctx, "p", &req, &l), 0);
+		last = l.expires_ms;
+		ra_lease_deinit(&l);
+	}
+	while (at_redis_ms() <= last)
+		at_sleep_ms(20);
+	r = redisCommand(rc, "FCALL %s 12 {ra:p}:meta {ra:p}:items "
+	    "{ra:p}:free {ra:p}:shared {ra:p}:leases {ra:p}:lease "
+	    "{ra:p}:quarantine {ra:p}:bind {ra:p}:bindexp {ra:p}:bindrev "
+	    "{ra:p}:itemexp {ra:p}:fence %d", ra_functions[RA_FN_GC].name, N);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
+	ck_assert_int_eq(r->elements, 5);
+	total = r->element[0]->integer;
+	ck_assert_int_gt(total, 0);
+	ck_assert_int_lt(total, N);
+	ck_assert_int_eq(r->element[4]->integer, 1);
+	freeReplyObject(r);
+	for (i = 0; i < 1000; i++) {
+		ck_assert_int_eq(ra_gc(ctx, "p", 0, &g), 0);
+		total += g.leases;
+		if (!g.more && g.leases == 0)
+			break;
+	}
+	ck_assert_int_eq(total, N);
+	ck_assert_int_eq(g.more, 0);
+	ck_assert_int_eq(at_counts(ctx, "p").free, N);
+	at_sound(ctx, "p");
+	redisFree(rc);
+	ra_free(ctx);
+}
+END_TEST
+
 START_TEST(test_pool_delete_drains)
 {
 	struct ra_context *ctx = tu_connect();
@@ -1320,6 +1375,7 @@ main(void)
 	tcase_add_test(tc, test_assign_big);
 	tcase_add_test(tc, test_list);
 	tcase_add_test(tc, test_gc);
+	tcase_add_test(tc, test_gc_time_budget);
 	tcase_add_test(tc, test_pool_delete_drains);
 	suite_add_tcase(s, tc);
 
