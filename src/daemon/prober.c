@@ -713,15 +713,15 @@ proxy_grow(struct prober *pr)
 	pr->nbuckets = n;
 }
 
-/* Copy n bytes of s to *at as a string; returns it, moves *at on. */
+/* Copy s to *at; returns the copy, moves *at past it. */
 static const char *
-proxy_put(char **at, const char *s, size_t n)
+proxy_put(char **at, const char *s)
 {
 	char *d = *at;
+	size_t n = strlen(s) + 1;
 
 	memcpy(d, s, n);
-	d[n] = '\0';
-	*at += n + 1;
+	*at += n;
 	return d;
 }
 
@@ -730,60 +730,28 @@ proxy_put(char **at, const char *s, size_t n)
 static struct prober_proxy *
 proxy_parse(const char *url, char **cause)
 {
-	struct prober_proxy *e = NULL;
-	CURLU *u;
-	char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL;
-	char *pass = NULL, *at;
-	const char *h;
-	size_t hl, len;
+	struct proxyurl_parts pt;
+	struct prober_proxy *e;
+	const char *user, *pass;
+	char *at;
+	size_t len;
 
-	if ((u = curl_url()) == NULL) {
-		xasprintf(cause, "out of memory");
+	if (proxyurl_split(url, &pt, cause) != 0)
 		return NULL;
-	}
-	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME)
-	    != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
-		xasprintf(cause, "bad proxy URL");
-		goto out;
-	}
-	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-		xasprintf(cause, "proxy URL without a host");
-		goto out;
-	}
-	/* IPv6 literals come bracketed */
-	h = host;
-	hl = strlen(host);
-	if (*host == '[') {
-		h = host + 1;
-		hl = strcspn(h, "]");
-	}
-	if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
-	    CURLUE_OK)
-		port = NULL;
-	if (curl_url_get(u, CURLUPART_USER, &user, CURLU_URLDECODE) !=
-	    CURLUE_OK)
-		user = NULL;
-	if (curl_url_get(u, CURLUPART_PASSWORD, &pass, CURLU_URLDECODE) !=
-	    CURLUE_OK)
-		pass = NULL;
-	len = sizeof *e + strlen(url) + 1 + strlen(scheme) + 1 + hl + 1 +
-	    (user ? strlen(user) + 1 : 0) + (pass ? strlen(pass) + 1 : 0);
+	user = pt.user;
+	pass = pt.password;
+	len = sizeof *e + strlen(url) + 1 + strlen(pt.scheme) + 1 +
+	    strlen(pt.host) + 1 + (user ? strlen(user) + 1 : 0) +
+	    (pass ? strlen(pass) + 1 : 0);
 	e = xcalloc(1, len);
 	at = (char *)(e + 1);
-	e->url = proxy_put(&at, url, strlen(url));
-	e->scheme = proxy_put(&at, scheme, strlen(scheme));
-	e->host = proxy_put(&at, h, hl);
-	e->user = user ? proxy_put(&at, user, strlen(user)) : NULL;
-	e->password = pass ? proxy_put(&at, pass, strlen(pass)) : NULL;
-	e->port = port ? atoi(port) : 1080;
-out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(port);
-	curl_free(user);
-	curl_free(pass);
-	curl_url_cleanup(u);
+	e->url = proxy_put(&at, url);
+	e->scheme = proxy_put(&at, pt.scheme);
+	e->host = proxy_put(&at, pt.host);
+	e->user = user ? proxy_put(&at, user) : NULL;
+	e->password = pass ? proxy_put(&at, pass) : NULL;
+	e->port = pt.port;
+	proxyurl_parts_free(&pt);
 	return e;
 }
 
