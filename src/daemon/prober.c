@@ -1548,16 +1548,6 @@ prober_check_now(struct prober *pr, const char *pool, const char *url,
 }
 
 void
-prober_cancel(struct prober *pr, void *arg)
-{
-	struct probe *p;
-
-	TAILQ_FOREACH(p, &pr->probes, entry)
-		if (p->ondemand && p->arg == arg)
-			p->fn = NULL;
-}
-
-void
 prober_stats(struct prober *pr, const char *pool, struct prober_stats *st)
 {
 	struct prober_pool *pp;
