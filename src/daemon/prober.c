@@ -37,6 +37,7 @@
 #include "prober.h"
 #include "pp_util.h"
 #include "proxyurl.h"
+#include "where.h"
 #include "xmalloc.h"
 
 #define PROBER_TICK_MS		100	/* claim attempts when idle */
@@ -243,51 +244,83 @@ check_unref(struct prober_check *c)
 	free(c);
 }
 
-/* "file:line: name: problem" for setting s. */
+/* "file:line: name: problem" for setting s (where.h). */
 static void __attribute__((format(printf, 4, 5)))
 prober_conf_error(char **cause, const config_setting_t *s, const char *name,
     const char *fmt, ...)
 {
 	const char *file = config_setting_source_file(s);
-	char *msg;
 	va_list ap;
 
 	va_start(ap, fmt);
-	xvasprintf(&msg, fmt, ap);
+	*cause = where_vfmt(file ? file : "(config)",
+	    config_setting_source_line(s), name, fmt, ap);
 	va_end(ap);
-	xasprintf(cause, "%s:%u: %s: %s", file ? file : "(config)",
-	    config_setting_source_line(s), name, msg);
-	free(msg);
 }
 
-/* Is name a setting of the check group (common or the plugin's)? */
-static bool
-prober_known_setting(const struct pp_check_type *t, const char *name)
-{
-	static const char *const common[] = { PP_CHECK_COMMON_SETTINGS, NULL };
-	const char *const *s;
+/* The generic settings of a check group as read, before they make a
+ * struct ra_health_conf. */
+struct prober_check_set {
+	double	 inter;
+	double	 fastinter;	/* 0: inter */
+	double	 downinter;	/* 0: inter */
+	double	 rise;		/* counts, read as numbers: checked after */
+	double	 fall;
+	double	 timeout;	/* 0: inter, at most 10 s */
+	double	 jitter;
+	double	 latency_step;	/* s */
+	int	 end_quarantine;
+};
 
-	for (s = common; *s != NULL; s++)
-		if (strcmp(*s, name) == 0)
-			return true;
-	for (s = t->settings; s != NULL && *s != NULL; s++)
-		if (strcmp(*s, name) == 0)
-			return true;
-	return false;
-}
+/*
+ * The settings of PP_CHECK_COMMON_SETTINGS (pp_check.h, which plugins
+ * must not reuse), in the order they are checked: of several bad ones,
+ * the first here is named.  "type" is read first, by hand: it selects
+ * the plugin whose own settings are allowed too.
+ */
+#define C(f)	offsetof(struct prober_check_set, f)
+static const struct conf_opt prober_check_opts[] = {
+	{ "type", CONF_GROUP, 0, NULL, 0, 0, 0 },
+	{ "inter", CONF_DOUBLE, C(inter), NULL, 0.01, 86400, CONF_FROMTO },
+	{ "fastinter", CONF_DOUBLE, C(fastinter), NULL, 0.01, 86400,
+	    CONF_FROMTO },
+	{ "downinter", CONF_DOUBLE, C(downinter), NULL, 0.01, 86400,
+	    CONF_FROMTO },
+	{ "rise", CONF_DOUBLE, C(rise), NULL, 1, 1000, CONF_FROMTO },
+	{ "fall", CONF_DOUBLE, C(fall), NULL, 1, 1000, CONF_FROMTO },
+	{ "timeout", CONF_DOUBLE, C(timeout), NULL, 0.01, 3600, CONF_FROMTO },
+	{ "jitter", CONF_DOUBLE, C(jitter), NULL, 0, 0.5, CONF_FROMTO },
+	{ "latency_step", CONF_DOUBLE, C(latency_step), NULL, 0, 60,
+	    CONF_FROMTO },
+	{ "end_quarantine", CONF_BOOL, C(end_quarantine), NULL, 0, 0, 0 },
+	{ NULL, 0, 0, NULL, 0, 0, 0 }
+};
+#undef C
+_Static_assert(sizeof((const char *[]){ PP_CHECK_COMMON_SETTINGS }) /
+    sizeof(const char *) == sizeof prober_check_opts /
+    sizeof prober_check_opts[0] - 1,
+    "prober_check_opts and PP_CHECK_COMMON_SETTINGS differ");
+
+/* The checks group: dir is read by hand (its own message). */
+static const struct conf_opt prober_checks_opts[] = {
+	{ "dir", CONF_GROUP, 0, NULL, 0, 0, 0 },
+	{ "max_inflight", CONF_DOUBLE, 0, NULL, 1, PROBER_INFLIGHT_MAX,
+	    CONF_FROMTO },
+	{ NULL, 0, 0, NULL, 0, 0, 0 }
+};
 
 /* Build one pool's check from its group; NULL with *cause. */
 static struct prober_check *
-prober_check_parse(const config_setting_t *g, double evict_after,
-    char **cause)
+prober_check_parse(const struct conf *conf, const config_setting_t *g,
+    double evict_after, char **cause)
 {
 	const struct pp_check_type *t;
+	struct prober_check_set set;
 	struct prober_check *c;
 	config_setting_t *s;
 	const char *type;
-	double rise = 2, fall = 3, v;
-	unsigned i, n;
-	int b;
+	char *unknown;
+	int rc;
 
 	if (!config_setting_is_group(g)) {
 		prober_conf_error(cause, g, "check", "expected a group { ... }");
@@ -306,49 +339,37 @@ prober_check_parse(const config_setting_t *g, double evict_after,
 		    *plugin_names() ? plugin_names() : "none");
 		return NULL;
 	}
-	n = (unsigned)config_setting_length(g);
-	for (i = 0; i < n; i++) {
-		s = config_setting_get_elem(g, i);
-		if (!prober_known_setting(t, config_setting_name(s))) {
-			prober_conf_error(cause, s, config_setting_name(s),
-			    "unknown setting of a %s check", t->name);
-			return NULL;
-		}
-	}
 	c = xcalloc(1, sizeof *c);
 	c->refs = 1;
 	c->type = t;
 	ra_health_conf_init(&c->hc);
 	c->hc.evict_after = evict_after;
-	if (pp_conf_number(g, "inter", 0.01, 86400, &c->hc.inter, cause) != 0)
+	memset(&set, 0, sizeof set);
+	set.inter = c->hc.inter;
+	set.rise = 2;
+	set.fall = 3;
+	set.jitter = c->hc.jitter;
+	set.latency_step = c->hc.latency_step / 1000.0;
+	set.end_quarantine = c->hc.end_quarantine;
+	xasprintf(&unknown, "unknown setting of a %s check", t->name);
+	rc = conf_table_names(conf, prober_check_opts, g, t->settings,
+	    unknown, cause);
+	free(unknown);
+	if (rc == 0)
+		rc = conf_table_apply(conf, &set, prober_check_opts, g, cause);
+	if (rc != 0)
 		goto fail;
-	c->hc.fastinter = c->hc.downinter = c->hc.inter;
-	c->timeout = c->hc.inter < 10 ? c->hc.inter : 10;
-	if (pp_conf_number(g, "fastinter", 0.01, 86400, &c->hc.fastinter,
-	    cause) != 0 ||
-	    pp_conf_number(g, "downinter", 0.01, 86400, &c->hc.downinter,
-	    cause) != 0 ||
-	    pp_conf_number(g, "rise", 1, 1000, &rise, cause) != 0 ||
-	    pp_conf_number(g, "fall", 1, 1000, &fall, cause) != 0 ||
-	    pp_conf_number(g, "timeout", 0.01, 3600, &c->timeout, cause) != 0 ||
-	    pp_conf_number(g, "jitter", 0, 0.5, &c->hc.jitter, cause) != 0)
-		goto fail;
-	v = c->hc.latency_step / 1000.0;
-	if (pp_conf_number(g, "latency_step", 0, 60, &v, cause) != 0)
-		goto fail;
-	c->hc.latency_step = v * 1000.0;
-	c->hc.rise = (unsigned)rise;
-	c->hc.fall = (unsigned)fall;
-	if ((s = config_setting_get_member(g, "end_quarantine")) != NULL) {
-		if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-			prober_conf_error(cause, s, "end_quarantine",
-			    "expected true or false");
-			goto fail;
-		}
-		b = config_setting_get_bool(s);
-		c->hc.end_quarantine = b != 0;
-	}
-	if (rise != (unsigned)rise || fall != (unsigned)fall) {
+	c->hc.inter = set.inter;
+	c->hc.fastinter = set.fastinter != 0 ? set.fastinter : set.inter;
+	c->hc.downinter = set.downinter != 0 ? set.downinter : set.inter;
+	c->hc.rise = (unsigned)set.rise;
+	c->hc.fall = (unsigned)set.fall;
+	c->timeout = set.timeout != 0 ? set.timeout :
+	    set.inter < 10 ? set.inter : 10;
+	c->hc.jitter = set.jitter;
+	c->hc.latency_step = set.latency_step * 1000.0;
+	c->hc.end_quarantine = set.end_quarantine != 0;
+	if (set.rise != (unsigned)set.rise || set.fall != (unsigned)set.fall) {
 		prober_conf_error(cause, g, "rise", "rise and fall are counts");
 		goto fail;
 	}
@@ -387,16 +408,10 @@ prober_parse(const struct conf *c, struct prober_check ***out,
 			    "expected a group { dir = ...; max_inflight = ...; }");
 			return -1;
 		}
-		for (i = 0; i < (size_t)config_setting_length(c->checks); i++) {
-			s = config_setting_get_elem(c->checks, (unsigned)i);
-			if (strcmp(config_setting_name(s), "dir") != 0 &&
-			    strcmp(config_setting_name(s), "max_inflight") != 0) {
-				prober_conf_error(cause, s, config_setting_name(s),
-				    "unknown setting of checks (dir, "
-				    "max_inflight)");
-				return -1;
-			}
-		}
+		if (conf_table_names(c, prober_checks_opts, c->checks, NULL,
+		    "unknown setting of checks (dir, max_inflight)",
+		    cause) != 0)
+			return -1;
 		if ((s = config_setting_get_member(c->checks, "dir")) != NULL &&
 		    ((dir = config_setting_get_string(s)) == NULL ||
 		    *dir == '\0')) {
@@ -404,8 +419,8 @@ prober_parse(const struct conf *c, struct prober_check ***out,
 			    "expected a directory path");
 			return -1;
 		}
-		if (pp_conf_number(c->checks, "max_inflight", 1,
-		    PROBER_INFLIGHT_MAX, &v, cause) != 0)
+		if (conf_table_apply(c, &v, prober_checks_opts, c->checks,
+		    cause) != 0)
 			return -1;
 	}
 	*max = (unsigned)v;
@@ -429,7 +444,7 @@ prober_parse(const struct conf *c, struct prober_check ***out,
 	for (i = 0; i < c->npools; i++) {
 		if (c->pools[i].check == NULL)
 			continue;
-		checks[i] = prober_check_parse(c->pools[i].check,
+		checks[i] = prober_check_parse(c, c->pools[i].check,
 		    c->pools[i].evict_after, cause);
 		if (checks[i] == NULL) {
 			for (j = 0; j < i; j++)
