@@ -80,6 +80,20 @@ proxyurl_part(CURLU *u, CURLUPart part)
 	return s;
 }
 
+/* One part with curl_url_get's flags, as our own string; NULL when
+ * absent.  The caller frees. */
+static char *
+proxyurl_part_dup(CURLU *u, CURLUPart part, unsigned int flags)
+{
+	char *s = NULL, *d;
+
+	if (curl_url_get(u, part, &s, flags) != CURLUE_OK)
+		return NULL;
+	d = xstrdup(s);
+	curl_free(s);
+	return d;
+}
+
 /*
  * Whether the host as written (after "scheme://", any more slashes, which
  * curl skips, and the userinfo, up to the path) holds a '%'.  curl
@@ -292,6 +306,59 @@ proxyurl_check(const char *url)
 
 	free(proxyurl_normalise_brief(url, &brief));
 	return brief;
+}
+
+int
+proxyurl_split(const char *url, struct proxyurl_parts *pt, char **cause)
+{
+	CURLU *u;
+	char *host, *port;
+	int rc = -1;
+
+	memset(pt, 0, sizeof *pt);
+	if ((u = curl_url()) == NULL) {
+		xasprintf(cause, "out of memory");
+		return -1;
+	}
+	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) !=
+	    CURLUE_OK ||
+	    (pt->scheme = proxyurl_part_dup(u, CURLUPART_SCHEME, 0)) == NULL) {
+		xasprintf(cause, "bad proxy URL");
+		goto out;
+	}
+	if ((host = proxyurl_part(u, CURLUPART_HOST)) == NULL) {
+		xasprintf(cause, "proxy URL without a host");
+		goto out;
+	}
+	/* IPv6 literals come bracketed */
+	if (*host == '[')
+		pt->host = xstrndup(host + 1, strcspn(host + 1, "]"));
+	else
+		pt->host = xstrdup(host);
+	curl_free(host);
+	/* curl knows no default port of the socks schemes: theirs */
+	port = proxyurl_part_dup(u, CURLUPART_PORT, CURLU_DEFAULT_PORT);
+	pt->port = port != NULL ? atoi(port) : 1080;
+	free(port);
+	pt->user = proxyurl_part_dup(u, CURLUPART_USER, CURLU_URLDECODE);
+	pt->password = proxyurl_part_dup(u, CURLUPART_PASSWORD,
+	    CURLU_URLDECODE);
+	rc = 0;
+out:
+	if (rc != 0)
+		proxyurl_parts_free(pt);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+void
+proxyurl_parts_free(struct proxyurl_parts *pt)
+{
+	free(pt->scheme);
+	free(pt->host);
+	free(pt->user);
+	free(pt->password);
+	memset(pt, 0, sizeof *pt);
 }
 
 /*

@@ -29,6 +29,24 @@ char	*proxyurl_normalise_brief(const char *url, const char **brief);
 /* NULL when url is a good proxy URL, else a short static description. */
 const char *proxyurl_check(const char *url);
 
+/* The parts of a proxy URL, each an owned string (proxyurl_split). */
+struct proxyurl_parts {
+	char	*scheme;	/* as written: normalised URLs have it lower */
+	char	*host;		/* an IPv6 literal without its brackets */
+	int	 port;		/* the scheme's default (socks: 1080) if none */
+	char	*user;		/* %-decoded, or NULL */
+	char	*password;	/* %-decoded, or NULL */
+};
+
+/*
+ * Split a URL (normally one proxyurl_normalise made: the daemon probes
+ * the identities of its pools) into its parts; 0, or -1 with *cause and
+ * nothing to free.  proxyurl_parts_free frees the parts after a 0.
+ */
+int	 proxyurl_split(const char *url, struct proxyurl_parts *pt,
+	    char **cause);
+void	 proxyurl_parts_free(struct proxyurl_parts *pt);
+
 /* A copy of a URL with the password shown as "***". */
 char	*proxyurl_redact(const char *url);
 

@@ -42,31 +42,6 @@ _Static_assert(PROXYLIST_EXPIRES_MAX == RA_TTL_MAX,
 #define CONF_MAX_POOLS	1024
 #define CONF_MAX_ITEMS	1000000
 
-enum conf_type {
-	CONF_STR,		/* string, copied */
-	CONF_INT,		/* int within bounds */
-	CONF_UINT,		/* unsigned within bounds */
-	CONF_DOUBLE,		/* int or float within bounds */
-	CONF_BOOL,
-	CONF_UIDS,		/* list of uids or user names */
-	CONF_GIDS,		/* list of gids or group names */
-	CONF_GROUP		/* a sub-group handled elsewhere */
-};
-
-#define CONF_NORELOAD	0x1	/* a change needs a restart */
-#define CONF_NULLABLE	0x2	/* string default is NULL */
-
-/* One setting of a group. */
-struct conf_opt {
-	const char	*name;		/* setting name in its group */
-	enum conf_type	 type;
-	size_t		 off;		/* offset in the target struct */
-	const char	*def;		/* default as text, NULL = none */
-	double		 min;		/* bounds for numbers */
-	double		 max;
-	int		 flags;		/* CONF_NORELOAD, CONF_NULLABLE */
-};
-
 #define O(f)	offsetof(struct conf, f)
 static const struct conf_opt conf_redis_opts[] = {
 	{ "url", CONF_STR, O(redis_url), "embedded", 0, 0, CONF_NORELOAD },
@@ -276,10 +251,11 @@ conf_default(void *base, const struct conf_opt *o)
 	}
 }
 
-/* Store one value from setting s, checked against o. */
+/* Store one value from setting s, checked against o (no uid or gid
+ * lists: they go into c itself). */
 static int
-conf_value(struct conf *c, void *base, const struct conf_opt *o,
-    config_setting_t *s, const char *what, char **cause)
+conf_scalar(const struct conf *c, void *base, const struct conf_opt *o,
+    const config_setting_t *s, const char *what, char **cause)
 {
 	char *p = (char *)base + o->off;
 	bool integral;
@@ -312,8 +288,12 @@ conf_value(struct conf *c, void *base, const struct conf_opt *o,
 			return -1;
 		}
 		if (!isfinite(v) || v < o->min || v > o->max) {
-			conf_error(c, s, cause, what,
-			    "%g out of range %g to %g", v, o->min, o->max);
+			if (o->flags & CONF_FROMTO)
+				conf_error(c, s, cause, what, "must be from %g "
+				    "to %g", o->min, o->max);
+			else
+				conf_error(c, s, cause, what, "%g out of range "
+				    "%g to %g", v, o->min, o->max);
 			return -1;
 		}
 		if (o->type == CONF_INT)
@@ -323,14 +303,37 @@ conf_value(struct conf *c, void *base, const struct conf_opt *o,
 		else
 			*(double *)p = v;
 		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* Store one value from setting s, checked against o. */
+static int
+conf_value(struct conf *c, void *base, const struct conf_opt *o,
+    config_setting_t *s, const char *what, char **cause)
+{
+	switch (o->type) {
 	case CONF_UIDS:
 		return conf_idlist(c, s, true, cause, what);
 	case CONF_GIDS:
 		return conf_idlist(c, s, false, cause, what);
-	case CONF_GROUP:
-		return 0;
+	default:
+		return conf_scalar(c, base, o, s, what, cause);
 	}
-	return 0;
+}
+
+/* The entry of opts named name, NULL if none. */
+static const struct conf_opt *
+conf_opt_find(const struct conf_opt *opts, const char *name)
+{
+	const struct conf_opt *o;
+
+	for (o = opts; o->name != NULL; o++) {
+		if (strcmp(o->name, name) == 0)
+			return o;
+	}
+	return NULL;
 }
 
 /*
@@ -363,12 +366,9 @@ conf_group(struct conf *c, void *base, const struct conf_opt *opts,
 	n = config_setting_length(g);
 	for (i = 0; i < n; i++) {
 		s = config_setting_get_elem(g, (unsigned)i);
-		for (o = opts; o->name != NULL; o++) {
-			if (strcmp(o->name, config_setting_name(s)) == 0)
-				break;
-		}
+		o = conf_opt_find(opts, config_setting_name(s));
 		xasprintf(&what, "%s.%s", prefix, config_setting_name(s));
-		if (o->name == NULL) {
+		if (o == NULL) {
 			conf_error(c, s, cause, what, "unknown setting");
 			free(what);
 			return -1;
@@ -376,6 +376,51 @@ conf_group(struct conf *c, void *base, const struct conf_opt *opts,
 		rc = conf_value(c, base, o, s, what, cause);
 		free(what);
 		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+conf_table_names(const struct conf *c, const struct conf_opt *opts,
+    const config_setting_t *g, const char *const *others,
+    const char *unknown, char **cause)
+{
+	const config_setting_t *s;
+	const char *const *n;
+	const char *name;
+	int i, len;
+
+	*cause = NULL;
+	len = config_setting_length(g);
+	for (i = 0; i < len; i++) {
+		s = config_setting_get_elem(g, (unsigned)i);
+		name = config_setting_name(s);
+		if (conf_opt_find(opts, name) != NULL)
+			continue;
+		for (n = others; n != NULL && *n != NULL; n++) {
+			if (strcmp(*n, name) == 0)
+				break;
+		}
+		if (n == NULL || *n == NULL) {
+			conf_error(c, s, cause, name, "%s", unknown);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+conf_table_apply(const struct conf *c, void *base,
+    const struct conf_opt *opts, const config_setting_t *g, char **cause)
+{
+	const struct conf_opt *o;
+	const config_setting_t *s;
+
+	*cause = NULL;
+	for (o = opts; o->name != NULL; o++) {
+		if ((s = config_setting_get_member(g, o->name)) != NULL &&
+		    conf_scalar(c, base, o, s, o->name, cause) != 0)
 			return -1;
 	}
 	return 0;

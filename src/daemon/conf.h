@@ -74,6 +74,57 @@ struct conf {
 	size_t			 npools;
 };
 
+/*
+ * The schema tables that drive parsing: one per group, each entry a
+ * setting's name, type, place in the target struct, default, bounds and
+ * reload rule.  conf.c parses its own groups with them; conf_table_* let
+ * the groups read elsewhere (the checks of prober.c) use the same ones.
+ */
+enum conf_type {
+	CONF_STR,		/* string, copied */
+	CONF_INT,		/* int within bounds */
+	CONF_UINT,		/* unsigned within bounds */
+	CONF_DOUBLE,		/* int or float within bounds */
+	CONF_BOOL,		/* true or false, into an int */
+	CONF_UIDS,		/* list of uids or user names */
+	CONF_GIDS,		/* list of gids or group names */
+	CONF_GROUP		/* handled elsewhere (a sub-group, or a
+				 * setting the table's user reads) */
+};
+
+#define CONF_NORELOAD	0x1	/* a change needs a restart */
+#define CONF_NULLABLE	0x2	/* string default is NULL */
+#define CONF_FROMTO	0x4	/* out of range reads "must be from A to
+				 * B", as the check plugins say it */
+
+/* One setting of a group. */
+struct conf_opt {
+	const char	*name;		/* setting name in its group */
+	enum conf_type	 type;
+	size_t		 off;		/* offset in the target struct */
+	const char	*def;		/* default as text, NULL = none */
+	double		 min;		/* bounds for numbers */
+	double		 max;
+	int		 flags;		/* CONF_NORELOAD, CONF_NULLABLE... */
+};
+
+/*
+ * A group read elsewhere, in two steps so its reader may check settings
+ * of its own in between.  conf_table_names: every setting of group g
+ * must be in opts or in others (NULL-ended: a plugin's own names), else
+ * "file:line: name: unknown".  conf_table_apply: each setting of opts
+ * (no uid or gid lists) that g has is checked and stored into base,
+ * which holds the defaults already, in table order.  Settings are named
+ * bare in messages, as the check plugins name theirs.  Both return 0, or
+ * -1 with *cause "file:line: setting: problem".
+ */
+int	conf_table_names(const struct conf *c, const struct conf_opt *opts,
+	    const config_setting_t *g, const char *const *others,
+	    const char *unknown, char **cause);
+int	conf_table_apply(const struct conf *c, void *base,
+	    const struct conf_opt *opts, const config_setting_t *g,
+	    char **cause);
+
 /* Load and validate path; NULL with *cause "file:line: setting: what". */
 struct conf *conf_load(const char *path, char **cause);
 void	conf_destroy(struct conf *c);

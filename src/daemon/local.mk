@@ -14,7 +14,8 @@ src_daemon_proxypoold_SOURCES = \
 	src/daemon/main.c \
 	src/daemon/metrics.c \
 	src/daemon/plugin.c src/daemon/plugin.h \
-	src/daemon/prober.c src/daemon/prober.h \
+	src/daemon/probe.c src/daemon/probe.h \
+	src/daemon/prober.c src/daemon/prober.h src/daemon/prober_int.h \
 	src/daemon/redis.c src/daemon/redis.h \
 	src/daemon/reload.c src/daemon/reload.h \
 	src/daemon/req.c src/daemon/req.h \

@@ -3,40 +3,30 @@
  *
  * Scheduling lives in Redis: each pool has a ZSET of next-due times; a
  * tick claims due entries (one script pops and reschedules them, so
- * several daemons share the work) within the cap on probes in flight.
- * Curl checks run on one curl multi handle driven by libevent (socket and
- * timer callbacks, as curl's hiperfifo example); plugins without curl
- * start a child whose pipe and exit are watched on the loop.  Each
- * verdict goes back to Redis in one script that applies rise/fall,
- * latency, quarantine while DOWN, eviction and the next due time.
- *
- * Per probe the daemon does as little as it can: easy handles are reset
- * and reused (curl_easy_reset keeps their allocations), and a proxy URL
- * is split into the parts the plugins get once, then found in a table
- * (entries unused for a while are dropped).  Every call of the prober
- * goes on the daemon's second Redis connection (see redis.h).
+ * several daemons share the work) within the cap on probes in flight,
+ * and probe.c runs each (curl multi, child processes).  Verdicts are
+ * batched per pool and go back to Redis in one script that applies
+ * rise/fall, latency, quarantine while DOWN, eviction and the next due
+ * time.  Every call of the prober goes on the daemon's second Redis
+ * connection (see redis.h).
  */
 #include "config.h"
 
-#include <errno.h>
-#include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 #include <sys/queue.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
-
-#include <curl/curl.h>
 
 #include "conf.h"
 #include "log.h"
 #include "plugin.h"
+#include "probe.h"
 #include "prober.h"
-#include "pp_util.h"
+#include "prober_int.h"
 #include "proxyurl.h"
+#include "where.h"
 #include "xmalloc.h"
 
 #define PROBER_TICK_MS		100	/* claim attempts when idle */
@@ -47,8 +37,6 @@
 					 * of one claim start in one go */
 #define PROBER_INFLIGHT_DEFAULT	1024
 #define PROBER_INFLIGHT_MAX	65536
-#define PROBER_OUT_MAX		4096	/* bytes of child output kept */
-#define PROBER_REAP_MS		10	/* polls for a child that closed */
 #define PROBER_ERRORS		8	/* reasons counted per pool */
 #define PROBER_BATCH		64	/* results per report call (~5 us of
 					 * Redis time each) */
@@ -58,18 +46,12 @@
 					 * recorded at most this much later */
 #define PROBER_SENDING_MAX	2	/* report calls in flight: a LEASE
 					 * never queues behind many */
-#define PROBER_IDLE_HANDLES	256	/* reset easy handles kept for reuse */
-#define PROBER_PROXY_SWEEP	60.0	/* s between sweeps of the URL table:
-					 * an entry unused since the last one
-					 * goes */
 
 /* One pool's check: immutable once built, shared by its probes. */
 struct prober_check {
+	struct probe_check		 run;	/* first: what probes get back */
 	int				 refs;	/* pool + running probes */
-	const struct pp_check_type	*type;	/* (ref) plugin descriptor */
-	void				*conf;	/* plugin config, type->free */
 	struct ra_health_conf		 hc;	/* rise/fall/intervals */
-	double				 timeout; /* s per probe */
 };
 
 /* A reason counter of a pool's recent errors. */
@@ -103,46 +85,12 @@ struct prober_pool {
 };
 TAILQ_HEAD(prober_pool_list, prober_pool);
 
-/* A proxy URL split into the parts the plugins get, in the URL table. */
-struct prober_proxy {
-	int			 refs;		/* probes using it */
-	bool			 used;		/* since the last sweep */
-	const char		*url;		/* the strings live after the */
-	const char		*scheme;	/* struct, one allocation */
-	const char		*host;
-	const char		*user;		/* or NULL */
-	const char		*password;	/* or NULL */
-	int			 port;
-	struct prober_proxy	*next;		/* in its bucket */
-};
-
-/* One probe running. */
-struct probe {
-	struct prober		*pr;		/* (ref) */
+/* An on-demand probe (CHECK): who gets its verdict. */
+struct prober_ondemand {
 	struct prober_pool	*pp;		/* counted reference */
-	struct prober_check	*check;		/* counted reference */
-	struct prober_proxy	*proxy;		/* counted reference */
-	const char		*url;		/* proxy->url */
-	struct pp_proxy		 px;		/* points into proxy */
-	double			 started;	/* monotonic s */
-
-	CURL			*h;		/* curl checks: owned handle */
-	void			*state;		/* plugin per-probe state */
-
-	struct pp_child		 child;		/* spawn checks */
-	struct event		*ev_read;	/* owned: child output */
-	struct event		*ev_timer;	/* owned: deadline, reap polls */
-	char			*out;		/* owned child output, NUL-ended */
-	size_t			 outlen;
-	bool			 eof;		/* output closed */
-	bool			 killed;	/* timed out, group killed */
-
-	prober_done_fn		*fn;		/* on-demand: callback, or NULL */
-	void			*arg;		/* its argument */
-	bool			 ondemand;	/* a CHECK, not a scheduled probe */
-	TAILQ_ENTRY(probe)	 entry;
+	prober_done_fn		*fn;
+	void			*arg;
 };
-TAILQ_HEAD(probe_list, probe);
 
 /* A finished probe's verdict waiting to be written to Redis. */
 struct prober_result {
@@ -165,25 +113,16 @@ struct prober_batch {
 };
 TAILQ_HEAD(prober_batch_list, prober_batch);
 
-/* A socket curl asked us to watch. */
-struct prober_sock {
-	struct prober		*pr;		/* (ref) */
-	curl_socket_t		 fd;
-	struct event		*ev;		/* owned */
-};
-
 struct prober {
 	struct event_base	*base;		/* (ref) the daemon's loop */
 	prober_ra_fn		*ra_fn;		/* gives the Redis handle */
 	void			*ra_arg;
-	CURLM			*multi;		/* owned */
-	struct event		*curl_timer;	/* owned: curl's timeout */
+	struct probes		*probes;	/* owned: runs them */
 	struct event		*tick;		/* owned: claim timer */
 	unsigned		 max_inflight;	/* cap on probes running */
 	unsigned		 inflight;	/* probes running */
 	unsigned		 reserved;	/* slots of claims in flight */
 	struct prober_pool_list	 pools;
-	struct probe_list	 probes;	/* running probes */
 	struct prober_batch_list ready;		/* batches waiting to be sent */
 	struct prober_batch_list sent;		/* batches in flight */
 	unsigned		 nsent;		/* entries in sent */
@@ -191,44 +130,11 @@ struct prober {
 	double			 rate;		/* probes/s, smoothed */
 	unsigned long long	 rate_total;	/* total at rate_at */
 	double			 rate_at;
-	CURL			*idle[PROBER_IDLE_HANDLES]; /* owned, reset */
-	unsigned		 nidle;
-	struct prober_proxy	**proxies;	/* owned URL table */
-	size_t			 nbuckets;	/* a power of two, or 0 */
-	size_t			 nproxies;
-	double			 proxy_sweep;	/* monotonic s of the next sweep */
 };
 
-static void	probe_finish(struct probe *p, struct pp_result *res);
 static void	prober_flush_cb(evutil_socket_t fd, short what, void *arg);
 static void	prober_flush(struct prober_pool *pp);
 static void	prober_send(struct prober *pr);
-
-/* A new event of the prober, at its priority. */
-static struct event *
-prober_event(struct event_base *base, evutil_socket_t fd, short what,
-    event_callback_fn cb, void *arg)
-{
-	struct event *ev;
-
-	if ((ev = event_new(base, fd, what, cb, arg)) == NULL) {
-		log_error("out of memory");
-		abort();
-	}
-	if (event_base_get_npriorities(base) >= PROBER_PRIORITIES)
-		event_priority_set(ev, PROBER_PRIORITY);
-	return ev;
-}
-
-/* Monotonic seconds. */
-static double
-prober_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ------------------------------------------------------------------ */
 /* Configuration                                                        */
@@ -239,55 +145,87 @@ check_unref(struct prober_check *c)
 {
 	if (c == NULL || --c->refs > 0)
 		return;
-	c->type->free(c->conf);
+	c->run.type->free(c->run.conf);
 	free(c);
 }
 
-/* "file:line: name: problem" for setting s. */
+/* "file:line: name: problem" for setting s (where.h). */
 static void __attribute__((format(printf, 4, 5)))
 prober_conf_error(char **cause, const config_setting_t *s, const char *name,
     const char *fmt, ...)
 {
 	const char *file = config_setting_source_file(s);
-	char *msg;
 	va_list ap;
 
 	va_start(ap, fmt);
-	xvasprintf(&msg, fmt, ap);
+	*cause = where_vfmt(file ? file : "(config)",
+	    config_setting_source_line(s), name, fmt, ap);
 	va_end(ap);
-	xasprintf(cause, "%s:%u: %s: %s", file ? file : "(config)",
-	    config_setting_source_line(s), name, msg);
-	free(msg);
 }
 
-/* Is name a setting of the check group (common or the plugin's)? */
-static bool
-prober_known_setting(const struct pp_check_type *t, const char *name)
-{
-	static const char *const common[] = { PP_CHECK_COMMON_SETTINGS, NULL };
-	const char *const *s;
+/* The generic settings of a check group as read, before they make a
+ * struct ra_health_conf. */
+struct prober_check_set {
+	double	 inter;
+	double	 fastinter;	/* 0: inter */
+	double	 downinter;	/* 0: inter */
+	double	 rise;		/* counts, read as numbers: checked after */
+	double	 fall;
+	double	 timeout;	/* 0: inter, at most 10 s */
+	double	 jitter;
+	double	 latency_step;	/* s */
+	int	 end_quarantine;
+};
 
-	for (s = common; *s != NULL; s++)
-		if (strcmp(*s, name) == 0)
-			return true;
-	for (s = t->settings; s != NULL && *s != NULL; s++)
-		if (strcmp(*s, name) == 0)
-			return true;
-	return false;
-}
+/*
+ * The settings of PP_CHECK_COMMON_SETTINGS (pp_check.h, which plugins
+ * must not reuse), in the order they are checked: of several bad ones,
+ * the first here is named.  "type" is read first, by hand: it selects
+ * the plugin whose own settings are allowed too.
+ */
+#define C(f)	offsetof(struct prober_check_set, f)
+static const struct conf_opt prober_check_opts[] = {
+	{ "type", CONF_GROUP, 0, NULL, 0, 0, 0 },
+	{ "inter", CONF_DOUBLE, C(inter), NULL, 0.01, 86400, CONF_FROMTO },
+	{ "fastinter", CONF_DOUBLE, C(fastinter), NULL, 0.01, 86400,
+	    CONF_FROMTO },
+	{ "downinter", CONF_DOUBLE, C(downinter), NULL, 0.01, 86400,
+	    CONF_FROMTO },
+	{ "rise", CONF_DOUBLE, C(rise), NULL, 1, 1000, CONF_FROMTO },
+	{ "fall", CONF_DOUBLE, C(fall), NULL, 1, 1000, CONF_FROMTO },
+	{ "timeout", CONF_DOUBLE, C(timeout), NULL, 0.01, 3600, CONF_FROMTO },
+	{ "jitter", CONF_DOUBLE, C(jitter), NULL, 0, 0.5, CONF_FROMTO },
+	{ "latency_step", CONF_DOUBLE, C(latency_step), NULL, 0, 60,
+	    CONF_FROMTO },
+	{ "end_quarantine", CONF_BOOL, C(end_quarantine), NULL, 0, 0, 0 },
+	{ NULL, 0, 0, NULL, 0, 0, 0 }
+};
+#undef C
+_Static_assert(sizeof((const char *[]){ PP_CHECK_COMMON_SETTINGS }) /
+    sizeof(const char *) == sizeof prober_check_opts /
+    sizeof prober_check_opts[0] - 1,
+    "prober_check_opts and PP_CHECK_COMMON_SETTINGS differ");
+
+/* The checks group: dir is read by hand (its own message). */
+static const struct conf_opt prober_checks_opts[] = {
+	{ "dir", CONF_GROUP, 0, NULL, 0, 0, 0 },
+	{ "max_inflight", CONF_DOUBLE, 0, NULL, 1, PROBER_INFLIGHT_MAX,
+	    CONF_FROMTO },
+	{ NULL, 0, 0, NULL, 0, 0, 0 }
+};
 
 /* Build one pool's check from its group; NULL with *cause. */
 static struct prober_check *
-prober_check_parse(const config_setting_t *g, double evict_after,
-    char **cause)
+prober_check_parse(const struct conf *conf, const config_setting_t *g,
+    double evict_after, char **cause)
 {
 	const struct pp_check_type *t;
+	struct prober_check_set set;
 	struct prober_check *c;
 	config_setting_t *s;
 	const char *type;
-	double rise = 2, fall = 3, v;
-	unsigned i, n;
-	int b;
+	char *unknown;
+	int rc;
 
 	if (!config_setting_is_group(g)) {
 		prober_conf_error(cause, g, "check", "expected a group { ... }");
@@ -306,53 +244,41 @@ prober_check_parse(const config_setting_t *g, double evict_after,
 		    *plugin_names() ? plugin_names() : "none");
 		return NULL;
 	}
-	n = (unsigned)config_setting_length(g);
-	for (i = 0; i < n; i++) {
-		s = config_setting_get_elem(g, i);
-		if (!prober_known_setting(t, config_setting_name(s))) {
-			prober_conf_error(cause, s, config_setting_name(s),
-			    "unknown setting of a %s check", t->name);
-			return NULL;
-		}
-	}
 	c = xcalloc(1, sizeof *c);
 	c->refs = 1;
-	c->type = t;
+	c->run.type = t;
 	ra_health_conf_init(&c->hc);
 	c->hc.evict_after = evict_after;
-	if (pp_conf_number(g, "inter", 0.01, 86400, &c->hc.inter, cause) != 0)
+	memset(&set, 0, sizeof set);
+	set.inter = c->hc.inter;
+	set.rise = 2;
+	set.fall = 3;
+	set.jitter = c->hc.jitter;
+	set.latency_step = c->hc.latency_step / 1000.0;
+	set.end_quarantine = c->hc.end_quarantine;
+	xasprintf(&unknown, "unknown setting of a %s check", t->name);
+	rc = conf_table_names(conf, prober_check_opts, g, t->settings,
+	    unknown, cause);
+	free(unknown);
+	if (rc == 0)
+		rc = conf_table_apply(conf, &set, prober_check_opts, g, cause);
+	if (rc != 0)
 		goto fail;
-	c->hc.fastinter = c->hc.downinter = c->hc.inter;
-	c->timeout = c->hc.inter < 10 ? c->hc.inter : 10;
-	if (pp_conf_number(g, "fastinter", 0.01, 86400, &c->hc.fastinter,
-	    cause) != 0 ||
-	    pp_conf_number(g, "downinter", 0.01, 86400, &c->hc.downinter,
-	    cause) != 0 ||
-	    pp_conf_number(g, "rise", 1, 1000, &rise, cause) != 0 ||
-	    pp_conf_number(g, "fall", 1, 1000, &fall, cause) != 0 ||
-	    pp_conf_number(g, "timeout", 0.01, 3600, &c->timeout, cause) != 0 ||
-	    pp_conf_number(g, "jitter", 0, 0.5, &c->hc.jitter, cause) != 0)
-		goto fail;
-	v = c->hc.latency_step / 1000.0;
-	if (pp_conf_number(g, "latency_step", 0, 60, &v, cause) != 0)
-		goto fail;
-	c->hc.latency_step = v * 1000.0;
-	c->hc.rise = (unsigned)rise;
-	c->hc.fall = (unsigned)fall;
-	if ((s = config_setting_get_member(g, "end_quarantine")) != NULL) {
-		if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-			prober_conf_error(cause, s, "end_quarantine",
-			    "expected true or false");
-			goto fail;
-		}
-		b = config_setting_get_bool(s);
-		c->hc.end_quarantine = b != 0;
-	}
-	if (rise != (unsigned)rise || fall != (unsigned)fall) {
+	c->hc.inter = set.inter;
+	c->hc.fastinter = set.fastinter != 0 ? set.fastinter : set.inter;
+	c->hc.downinter = set.downinter != 0 ? set.downinter : set.inter;
+	c->hc.rise = (unsigned)set.rise;
+	c->hc.fall = (unsigned)set.fall;
+	c->run.timeout = set.timeout != 0 ? set.timeout :
+	    set.inter < 10 ? set.inter : 10;
+	c->hc.jitter = set.jitter;
+	c->hc.latency_step = set.latency_step * 1000.0;
+	c->hc.end_quarantine = set.end_quarantine != 0;
+	if (set.rise != (unsigned)set.rise || set.fall != (unsigned)set.fall) {
 		prober_conf_error(cause, g, "rise", "rise and fall are counts");
 		goto fail;
 	}
-	if ((c->conf = t->configure(g, cause)) == NULL) {
+	if ((c->run.conf = t->configure(g, cause)) == NULL) {
 		if (*cause == NULL)
 			prober_conf_error(cause, g, "check", "the %s plugin "
 			    "refused its settings", t->name);
@@ -387,16 +313,10 @@ prober_parse(const struct conf *c, struct prober_check ***out,
 			    "expected a group { dir = ...; max_inflight = ...; }");
 			return -1;
 		}
-		for (i = 0; i < (size_t)config_setting_length(c->checks); i++) {
-			s = config_setting_get_elem(c->checks, (unsigned)i);
-			if (strcmp(config_setting_name(s), "dir") != 0 &&
-			    strcmp(config_setting_name(s), "max_inflight") != 0) {
-				prober_conf_error(cause, s, config_setting_name(s),
-				    "unknown setting of checks (dir, "
-				    "max_inflight)");
-				return -1;
-			}
-		}
+		if (conf_table_names(c, prober_checks_opts, c->checks, NULL,
+		    "unknown setting of checks (dir, max_inflight)",
+		    cause) != 0)
+			return -1;
 		if ((s = config_setting_get_member(c->checks, "dir")) != NULL &&
 		    ((dir = config_setting_get_string(s)) == NULL ||
 		    *dir == '\0')) {
@@ -404,8 +324,8 @@ prober_parse(const struct conf *c, struct prober_check ***out,
 			    "expected a directory path");
 			return -1;
 		}
-		if (pp_conf_number(c->checks, "max_inflight", 1,
-		    PROBER_INFLIGHT_MAX, &v, cause) != 0)
+		if (conf_table_apply(c, &v, prober_checks_opts, c->checks,
+		    cause) != 0)
 			return -1;
 	}
 	*max = (unsigned)v;
@@ -429,7 +349,7 @@ prober_parse(const struct conf *c, struct prober_check ***out,
 	for (i = 0; i < c->npools; i++) {
 		if (c->pools[i].check == NULL)
 			continue;
-		checks[i] = prober_check_parse(c->pools[i].check,
+		checks[i] = prober_check_parse(c, c->pools[i].check,
 		    c->pools[i].evict_after, cause);
 		if (checks[i] == NULL) {
 			for (j = 0; j < i; j++)
@@ -554,7 +474,7 @@ prober_configure(struct prober *pr, const struct conf *c, char **cause)
 			pp->rate_at = prober_now();
 			TAILQ_INSERT_TAIL(&pr->pools, pp, entry);
 			log_pool(LOG_LEVEL_INFO, pp->name, "%s health check "
-			    "every %gs, rise %u fall %u", checks[i]->type->name,
+			    "every %gs, rise %u fall %u", checks[i]->run.type->name,
 			    checks[i]->hc.inter, checks[i]->hc.rise,
 			    checks[i]->hc.fall);
 		} else
@@ -566,537 +486,6 @@ prober_configure(struct prober *pr, const struct conf *c, char **cause)
 	free(checks);
 	prober_kick(pr);
 	return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* libcurl multi on libevent (hiperfifo)                                */
-/* ------------------------------------------------------------------ */
-
-/* Collect finished transfers. */
-static void
-prober_curl_done(struct prober *pr)
-{
-	struct pp_result res;
-	struct probe *p;
-	CURLMsg *m;
-	int left;
-
-	while ((m = curl_multi_info_read(pr->multi, &left)) != NULL) {
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		p = NULL;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&p);
-		if (p == NULL)
-			continue;
-		memset(&res, 0, sizeof res);
-		res.verdict = PP_UNKNOWN;
-		res.latency_ms = pp_curl_ms(p->h, CURLINFO_TOTAL_TIME_T);
-		p->check->type->judge(p->check->conf, &p->px, p->h,
-		    m->data.result, p->state, &res);
-		p->state = NULL;
-		probe_finish(p, &res);
-	}
-}
-
-static void
-prober_curl_event(evutil_socket_t fd, short what, void *arg)
-{
-	struct prober *pr = arg;
-	int running, action = 0;
-
-	if (what & EV_READ)
-		action |= CURL_CSELECT_IN;
-	if (what & EV_WRITE)
-		action |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(pr->multi, fd, action, &running);
-	prober_curl_done(pr);
-}
-
-static void
-prober_curl_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	struct prober *pr = arg;
-	int running;
-
-	curl_multi_socket_action(pr->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	prober_curl_done(pr);
-}
-
-/* CURLMOPT_TIMERFUNCTION */
-static int
-prober_curl_timer(CURLM *multi, long ms, void *arg)
-{
-	struct prober *pr = arg;
-	struct timeval tv;
-
-	if (ms < 0) {
-		evtimer_del(pr->curl_timer);
-		return 0;
-	}
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(pr->curl_timer, &tv);
-	return 0;
-}
-
-/* CURLMOPT_SOCKETFUNCTION */
-static int
-prober_curl_socket(CURL *h, curl_socket_t fd, int what, void *arg,
-    void *sockp)
-{
-	struct prober *pr = arg;
-	struct prober_sock *s = sockp;
-	short ev;
-
-	if (what == CURL_POLL_REMOVE) {
-		if (s != NULL) {
-			event_free(s->ev);
-			free(s);
-			curl_multi_assign(pr->multi, fd, NULL);
-		}
-		return 0;
-	}
-	ev = EV_PERSIST;
-	if (what & CURL_POLL_IN)
-		ev |= EV_READ;
-	if (what & CURL_POLL_OUT)
-		ev |= EV_WRITE;
-	if (s == NULL) {
-		s = xcalloc(1, sizeof *s);
-		s->pr = pr;
-		s->fd = fd;
-		s->ev = prober_event(pr->base, fd, ev, prober_curl_event, pr);
-		curl_multi_assign(pr->multi, fd, s);
-	} else {
-		/* same socket, new interest: reuse the event */
-		event_del(s->ev);
-		event_assign(s->ev, pr->base, fd, ev, prober_curl_event, pr);
-		if (event_base_get_npriorities(pr->base) >= PROBER_PRIORITIES)
-			event_priority_set(s->ev, PROBER_PRIORITY);
-	}
-	event_add(s->ev, NULL);
-	return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Probes                                                               */
-/* ------------------------------------------------------------------ */
-
-/* FNV-1a of a URL. */
-static size_t
-proxy_hash(const char *url)
-{
-	size_t h = 2166136261u;
-
-	for (; *url != '\0'; url++)
-		h = (h ^ (unsigned char)*url) * 16777619u;
-	return h;
-}
-
-/* Double the URL table (or make it), rehashing every entry. */
-static void
-proxy_grow(struct prober *pr)
-{
-	struct prober_proxy **nb, *e, *next;
-	size_t i, n = pr->nbuckets ? pr->nbuckets * 2 : 256, b;
-
-	nb = xcalloc(n, sizeof *nb);
-	for (i = 0; i < pr->nbuckets; i++)
-		for (e = pr->proxies[i]; e != NULL; e = next) {
-			next = e->next;
-			b = proxy_hash(e->url) & (n - 1);
-			e->next = nb[b];
-			nb[b] = e;
-		}
-	free(pr->proxies);
-	pr->proxies = nb;
-	pr->nbuckets = n;
-}
-
-/* Copy n bytes of s to *at as a string; returns it, moves *at on. */
-static const char *
-proxy_put(char **at, const char *s, size_t n)
-{
-	char *d = *at;
-
-	memcpy(d, s, n);
-	d[n] = '\0';
-	*at += n + 1;
-	return d;
-}
-
-/* Split url into the parts the plugins get (one allocation); NULL with
- * *cause. */
-static struct prober_proxy *
-proxy_parse(const char *url, char **cause)
-{
-	struct prober_proxy *e = NULL;
-	CURLU *u;
-	char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL;
-	char *pass = NULL, *at;
-	const char *h;
-	size_t hl, len;
-
-	if ((u = curl_url()) == NULL) {
-		xasprintf(cause, "out of memory");
-		return NULL;
-	}
-	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME)
-	    != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
-		xasprintf(cause, "bad proxy URL");
-		goto out;
-	}
-	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-		xasprintf(cause, "proxy URL without a host");
-		goto out;
-	}
-	/* IPv6 literals come bracketed */
-	h = host;
-	hl = strlen(host);
-	if (*host == '[') {
-		h = host + 1;
-		hl = strcspn(h, "]");
-	}
-	if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
-	    CURLUE_OK)
-		port = NULL;
-	if (curl_url_get(u, CURLUPART_USER, &user, CURLU_URLDECODE) !=
-	    CURLUE_OK)
-		user = NULL;
-	if (curl_url_get(u, CURLUPART_PASSWORD, &pass, CURLU_URLDECODE) !=
-	    CURLUE_OK)
-		pass = NULL;
-	len = sizeof *e + strlen(url) + 1 + strlen(scheme) + 1 + hl + 1 +
-	    (user ? strlen(user) + 1 : 0) + (pass ? strlen(pass) + 1 : 0);
-	e = xcalloc(1, len);
-	at = (char *)(e + 1);
-	e->url = proxy_put(&at, url, strlen(url));
-	e->scheme = proxy_put(&at, scheme, strlen(scheme));
-	e->host = proxy_put(&at, h, hl);
-	e->user = user ? proxy_put(&at, user, strlen(user)) : NULL;
-	e->password = pass ? proxy_put(&at, pass, strlen(pass)) : NULL;
-	e->port = port ? atoi(port) : 1080;
-out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(port);
-	curl_free(user);
-	curl_free(pass);
-	curl_url_cleanup(u);
-	return e;
-}
-
-/* The parts of url, parsed on its first probe; NULL with *cause. */
-static struct prober_proxy *
-proxy_get(struct prober *pr, const char *url, char **cause)
-{
-	struct prober_proxy *e;
-	size_t b;
-
-	if (pr->nbuckets != 0) {
-		b = proxy_hash(url) & (pr->nbuckets - 1);
-		for (e = pr->proxies[b]; e != NULL; e = e->next)
-			if (strcmp(e->url, url) == 0)
-				goto found;
-	}
-	if ((e = proxy_parse(url, cause)) == NULL)
-		return NULL;
-	if (pr->nproxies >= pr->nbuckets)
-		proxy_grow(pr);
-	b = proxy_hash(url) & (pr->nbuckets - 1);
-	e->next = pr->proxies[b];
-	pr->proxies[b] = e;
-	pr->nproxies++;
-found:
-	e->refs++;
-	e->used = true;
-	return e;
-}
-
-/* Drop the entries no probe used since the last sweep (all: at exit). */
-static void
-proxy_sweep(struct prober *pr, bool all)
-{
-	struct prober_proxy **ep, *e;
-	size_t i;
-
-	for (i = 0; i < pr->nbuckets; i++) {
-		ep = &pr->proxies[i];
-		while ((e = *ep) != NULL) {
-			if (all || (!e->used && e->refs == 0)) {
-				*ep = e->next;
-				free(e);
-				pr->nproxies--;
-				continue;
-			}
-			e->used = false;
-			ep = &e->next;
-		}
-	}
-	if (all) {
-		free(pr->proxies);
-		pr->proxies = NULL;
-		pr->nbuckets = 0;
-	}
-}
-
-/* An easy handle for a probe: a reset one from earlier probes if any. */
-static CURL *
-prober_handle(struct prober *pr)
-{
-	if (pr->nidle > 0)
-		return pr->idle[--pr->nidle];
-	return curl_easy_init();
-}
-
-/* A probe is done with h (removed from the multi handle): keep it. */
-static void
-prober_handle_put(struct prober *pr, CURL *h)
-{
-	if (pr->nidle == PROBER_IDLE_HANDLES) {
-		curl_easy_cleanup(h);
-		return;
-	}
-	curl_easy_reset(h);
-	pr->idle[pr->nidle++] = h;
-}
-
-static void
-probe_free(struct probe *p)
-{
-	struct prober *pr = p->pr;
-
-	TAILQ_REMOVE(&pr->probes, p, entry);
-	pr->inflight--;
-	p->pp->inflight--;
-	if (p->h != NULL) {
-		curl_multi_remove_handle(pr->multi, p->h);
-		prober_handle_put(pr, p->h);
-	}
-	if (p->ev_read != NULL)
-		event_free(p->ev_read);
-	if (p->ev_timer != NULL)
-		event_free(p->ev_timer);
-	if (p->child.fd >= 0)
-		close(p->child.fd);
-	free(p->out);
-	pool_unref(p->pp);
-	check_unref(p->check);
-	if (p->proxy != NULL)
-		p->proxy->refs--;
-	free(p);
-}
-
-/* The parts of the probe's URL for the plugins; -1 with *cause. */
-static int
-probe_parse_url(struct probe *p, const char *url, char **cause)
-{
-	struct prober_proxy *e;
-
-	if ((e = proxy_get(p->pr, url, cause)) == NULL)
-		return -1;
-	p->proxy = e;
-	p->url = e->url;
-	p->px.url = e->url;
-	p->px.scheme = e->scheme;
-	p->px.host = e->host;
-	p->px.port = e->port;
-	p->px.user = e->user;
-	p->px.password = e->password;
-	p->px.pool = p->pp->name;
-	return 0;
-}
-
-/* Try to reap the child; true once it is gone (status in *st). */
-static bool
-probe_child_reaped(struct probe *p, int *st)
-{
-	pid_t r;
-
-	do
-		r = waitpid(p->child.pid, st, WNOHANG);
-	while (r == -1 && errno == EINTR);
-	if (r == 0)
-		return false;
-	if (r == -1)
-		*st = -2;	/* reaped by someone else: status lost */
-	return true;
-}
-
-/* The child is reaped (or lost): judge it. */
-static void
-probe_child_done(struct probe *p, int st)
-{
-	struct pp_result res;
-
-	memset(&res, 0, sizeof res);
-	res.verdict = PP_UNKNOWN;
-	res.latency_ms = (prober_now() - p->started) * 1000.0;
-	p->out[p->outlen] = '\0';
-	if (st == -2) {
-		snprintf(res.reason, sizeof res.reason,
-		    "child exit status lost");
-	} else
-		p->check->type->reap(p->check->conf, &p->px, p->out,
-		    p->outlen, p->killed ? -1 : st, &res);
-	probe_finish(p, &res);
-}
-
-/* Deadline, or a poll for a child that closed its output. */
-static void
-probe_child_timer(evutil_socket_t fd, short what, void *arg)
-{
-	struct probe *p = arg;
-	struct timeval tv = { 0, PROBER_REAP_MS * 1000 };
-	double left;
-	int st;
-
-	if (probe_child_reaped(p, &st)) {
-		probe_child_done(p, st);
-		return;
-	}
-	left = p->check->timeout - (prober_now() - p->started);
-	if (!p->killed && left <= 0) {
-		/* the whole group: a shell's children hold the pipe too */
-		kill(-p->child.pid, SIGKILL);
-		p->killed = true;
-	} else if (!p->killed && !p->eof) {
-		/* still talking: wake at the deadline */
-		tv.tv_sec = (time_t)left;
-		tv.tv_usec = (suseconds_t)((left - (double)tv.tv_sec) * 1e6);
-	}
-	/* else poll until it is reaped */
-	evtimer_add(p->ev_timer, &tv);
-}
-
-static void
-probe_child_read(evutil_socket_t fd, short what, void *arg)
-{
-	struct probe *p = arg;
-	char sink[1024];
-	struct timeval tv = { 0, 0 };
-	ssize_t n;
-	int st;
-
-	for (;;) {
-		if (p->outlen < PROBER_OUT_MAX)
-			n = read(fd, p->out + p->outlen,
-			    PROBER_OUT_MAX - p->outlen);
-		else
-			n = read(fd, sink, sizeof sink);
-		if (n > 0) {
-			if (p->outlen < PROBER_OUT_MAX)
-				p->outlen += (size_t)n;
-			continue;
-		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			return;
-		break;	/* EOF or error: the output is over */
-	}
-	event_del(p->ev_read);
-	close(p->child.fd);
-	p->child.fd = -1;
-	p->eof = true;
-	if (probe_child_reaped(p, &st)) {
-		probe_child_done(p, st);
-		return;
-	}
-	tv.tv_usec = PROBER_REAP_MS * 1000;
-	evtimer_del(p->ev_timer);
-	evtimer_add(p->ev_timer, &tv);
-}
-
-/* Start one probe; -1 with *cause (nothing left running). */
-static int
-probe_start(struct prober *pr, struct prober_pool *pp, const char *url,
-    prober_done_fn *fn, void *arg, bool ondemand, char **cause)
-{
-	struct prober_check *c = pp->check;
-	struct timeval tv;
-	struct probe *p;
-	long ms;
-
-	p = xcalloc(1, sizeof *p);
-	p->pr = pr;
-	p->pp = pp;
-	pp->refs++;
-	p->check = c;
-	c->refs++;
-	p->child.fd = -1;
-	p->fn = fn;
-	p->arg = arg;
-	p->ondemand = ondemand;
-	p->started = prober_now();
-	TAILQ_INSERT_TAIL(&pr->probes, p, entry);
-	pr->inflight++;
-	pp->inflight++;
-	if (probe_parse_url(p, url, cause) != 0)
-		goto fail;
-
-	if (c->type->spawn != NULL) {
-		if (c->type->spawn(c->conf, &p->px, &p->child, cause) != 0) {
-			p->child.fd = -1;
-			goto fail;
-		}
-		p->out = xmalloc(PROBER_OUT_MAX + 1);
-		p->ev_read = prober_event(pr->base, p->child.fd,
-		    EV_READ | EV_PERSIST, probe_child_read, p);
-		p->ev_timer = prober_event(pr->base, -1, 0, probe_child_timer,
-		    p);
-		event_add(p->ev_read, NULL);
-		tv.tv_sec = (time_t)c->timeout;
-		tv.tv_usec = (suseconds_t)((c->timeout - (double)tv.tv_sec) *
-		    1e6);
-		evtimer_add(p->ev_timer, &tv);
-		return 0;
-	}
-
-	if ((p->h = prober_handle(pr)) == NULL) {
-		xasprintf(cause, "cannot create a transfer");
-		goto fail;
-	}
-	ms = (long)(c->timeout * 1000.0);
-	curl_easy_setopt(p->h, CURLOPT_PRIVATE, p);
-	curl_easy_setopt(p->h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(p->h, CURLOPT_TIMEOUT_MS, ms);
-	curl_easy_setopt(p->h, CURLOPT_CONNECTTIMEOUT_MS, ms);
-	curl_easy_setopt(p->h, CURLOPT_FRESH_CONNECT, 1L);
-	curl_easy_setopt(p->h, CURLOPT_FORBID_REUSE, 1L);
-	/* a reused handle must probe as a fresh one: no TLS resumption */
-	curl_easy_setopt(p->h, CURLOPT_SSL_SESSIONID_CACHE, 0L);
-	/* no proxy environment to consult per probe */
-	curl_easy_setopt(p->h, CURLOPT_NOPROXY, "");
-	curl_easy_setopt(p->h, CURLOPT_USERAGENT, "proxypoold-check/"
-	    PACKAGE_VERSION);
-	if (c->type->prepare(c->conf, &p->px, p->h, &p->state, cause) != 0)
-		goto fail;
-	if (curl_multi_add_handle(pr->multi, p->h) != CURLM_OK) {
-		xasprintf(cause, "cannot queue the transfer");
-		/* prepare succeeded: judge must see it to free its state */
-		{
-			struct pp_result res;
-
-			memset(&res, 0, sizeof res);
-			c->type->judge(c->conf, &p->px, p->h,
-			    CURLE_FAILED_INIT, p->state, &res);
-			p->state = NULL;
-		}
-		curl_easy_cleanup(p->h);
-		p->h = NULL;
-		goto fail;
-	}
-	return 0;
-
-fail:
-	if (p->h != NULL) {
-		curl_easy_cleanup(p->h);
-		p->h = NULL;
-	}
-	probe_free(p);
-	return -1;
 }
 
 /* Count a verdict's reason among the pool's recent errors. */
@@ -1248,9 +637,9 @@ prober_flush_cb(evutil_socket_t fd, short what, void *arg)
 /* Queue a scheduled probe's verdict for Redis: sent with others of the
  * pool when the batch is full or a few ms later. */
 static void
-prober_report(struct probe *p, const struct pp_result *res)
+prober_report(struct prober_pool *pp, const char *url, double started,
+    const struct pp_result *res)
 {
-	struct prober_pool *pp = p->pp;
 	struct prober_result *r;
 	struct timeval tv = { 0, PROBER_FLUSH_MS * 1000 };
 
@@ -1261,36 +650,85 @@ prober_report(struct probe *p, const struct pp_result *res)
 		evtimer_add(pp->flush_ev, &tv);
 	}
 	r = &pp->batch->res[pp->batch->n++];
-	r->url = xstrdup(p->url);
+	r->url = xstrdup(url);
 	r->verdict = res->verdict;
 	r->latency_ms = res->latency_ms;
-	r->started = p->started;
+	r->started = started;
 	memcpy(r->reason, res->reason, sizeof r->reason);
 	if (pp->batch->n == PROBER_BATCH)
 		prober_flush(pp);
 }
 
-/* A probe is over: deliver its verdict and free it. */
+/* A probe of pool pp with check c is over: its slot and the references
+ * it held go. */
 static void
-probe_finish(struct probe *p, struct pp_result *res)
+prober_probe_done(struct prober_pool *pp, struct prober_check *c)
 {
-	struct prober_pool *pp = p->pp;
+	pp->pr->inflight--;
+	pp->inflight--;
+	pool_unref(pp);
+	check_unref(c);
+}
 
-	if ((unsigned)res->verdict > PP_UNKNOWN)
-		res->verdict = PP_UNKNOWN;
-	res->reason[sizeof res->reason - 1] = '\0';
-	if (p->ondemand) {
-		if (p->fn != NULL)
-			p->fn(p->arg, res);
-	} else {
+/* The check a probe ran: probe.c gives back the run member, the first. */
+static struct prober_check *
+prober_check_of(struct probe_check *run)
+{
+	return (struct prober_check *)run;
+}
+
+/* A scheduled probe's verdict (probe_verdict_fn, arg the pool): count
+ * it, queue it for Redis. */
+static void
+prober_verdict(void *arg, struct probe_check *check, const char *url,
+    double started, struct pp_result *res)
+{
+	struct prober_pool *pp = arg;
+
+	if (res != NULL) {
 		pp->probes++;
 		pp->verdicts[res->verdict]++;
-		p->pr->total++;
+		pp->pr->total++;
 		if (res->verdict != PP_UP && res->reason[0] != '\0')
 			prober_count_error(pp, res->reason);
-		prober_report(p, res);
+		prober_report(pp, url, started, res);
 	}
-	probe_free(p);
+	prober_probe_done(pp, prober_check_of(check));
+}
+
+/* An on-demand probe's verdict (arg a struct prober_ondemand): to its
+ * caller only, the health state is not touched. */
+static void
+prober_ondemand_verdict(void *arg, struct probe_check *check,
+    const char *url, double started, struct pp_result *res)
+{
+	struct prober_ondemand *od = arg;
+
+	if (res != NULL)
+		od->fn(od->arg, res);
+	prober_probe_done(od->pp, prober_check_of(check));
+	free(od);
+}
+
+/* Start a probe of pp's check on url, fn(arg) getting its verdict; the
+ * probe holds a slot and references to the pool and the check (a reload
+ * may replace pp->check meanwhile).  -1 with *cause. */
+static int
+prober_start(struct prober_pool *pp, const char *url, probe_verdict_fn *fn,
+    void *arg, char **cause)
+{
+	struct prober_check *c = pp->check;
+
+	pp->refs++;
+	c->refs++;
+	pp->pr->inflight++;
+	pp->inflight++;
+	if (probe_start(pp->pr->probes, &c->run, pp->name, url, fn, arg,
+	    cause) != 0) {
+		prober_probe_done(pp, c);
+		return -1;
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1328,7 +766,7 @@ prober_claimed(struct ra_async *ra, struct ra_result *res, void *arg)
 		goto out;
 	}
 	for (i = 0; i < res->u.strs.n; i++) {
-		if (probe_start(pr, pp, res->u.strs.v[i], NULL, NULL, false,
+		if (prober_start(pp, res->u.strs.v[i], prober_verdict, pp,
 		    &cause) != 0) {
 			red = proxyurl_redact(res->u.strs.v[i]);
 			log_pool(LOG_LEVEL_WARN, pp->name, "%s: cannot probe: "
@@ -1415,7 +853,7 @@ prober_claim(struct prober *pr)
 		pr->reserved += share;
 		pp->refs++;
 		if (ra_async_health_claim(ra, pp->name, share,
-		    pp->check->timeout + 2.0, prober_claimed, pp) != 0) {
+		    pp->check->run.timeout + 2.0, prober_claimed, pp) != 0) {
 			pr->reserved -= share;
 			pp->claiming = 0;
 			pp->refs--;
@@ -1455,10 +893,7 @@ prober_tick(evutil_socket_t fd, short what, void *arg)
 	    random() % (PROBER_TICK_MS * 1000) };
 
 	prober_rates(pr);
-	if (prober_now() >= pr->proxy_sweep) {
-		proxy_sweep(pr, false);
-		pr->proxy_sweep = prober_now() + PROBER_PROXY_SWEEP;
-	}
+	probes_sweep(pr->probes);
 	prober_claim(pr);
 	evtimer_add(pr->tick, &tv);
 }
@@ -1486,27 +921,19 @@ prober_create(struct event_base *base, prober_ra_fn *ra_fn, void *ra_arg)
 	pr->ra_arg = ra_arg;
 	pr->max_inflight = PROBER_INFLIGHT_DEFAULT;
 	pr->rate_at = prober_now();
-	pr->proxy_sweep = pr->rate_at + PROBER_PROXY_SWEEP;
 	TAILQ_INIT(&pr->pools);
-	TAILQ_INIT(&pr->probes);
 	TAILQ_INIT(&pr->ready);
 	TAILQ_INIT(&pr->sent);
-	if ((pr->multi = curl_multi_init()) == NULL) {
-		free(pr);
-		return NULL;
-	}
-	curl_multi_setopt(pr->multi, CURLMOPT_SOCKETFUNCTION,
-	    prober_curl_socket);
-	curl_multi_setopt(pr->multi, CURLMOPT_SOCKETDATA, pr);
-	curl_multi_setopt(pr->multi, CURLMOPT_TIMERFUNCTION,
-	    prober_curl_timer);
-	curl_multi_setopt(pr->multi, CURLMOPT_TIMERDATA, pr);
-	/* before any event is active (the loop has not started yet) */
+	/* before any event is active (the loop has not started yet), and
+	 * before the events of the probes are made */
 	if (event_base_get_npriorities(base) < PROBER_PRIORITIES &&
 	    event_base_priority_init(base, PROBER_PRIORITIES) != 0)
 		log_warn("cannot set event priorities: probes compete with "
 		    "clients");
-	pr->curl_timer = prober_event(base, -1, 0, prober_curl_timeout, pr);
+	if ((pr->probes = probes_create(base)) == NULL) {
+		free(pr);
+		return NULL;
+	}
 	pr->tick = prober_event(base, -1, 0, prober_tick, pr);
 	prober_kick(pr);
 	return pr;
@@ -1524,25 +951,12 @@ prober_destroy(struct prober *pr)
 {
 	struct prober_batch *b;
 	struct prober_pool *pp;
-	struct probe *p;
 
 	if (pr == NULL)
 		return;
-	while ((p = TAILQ_FIRST(&pr->probes)) != NULL) {
-		if (p->h != NULL && p->state != NULL) {
-			struct pp_result res;
-
-			memset(&res, 0, sizeof res);
-			p->check->type->judge(p->check->conf, &p->px, p->h,
-			    CURLE_ABORTED_BY_CALLBACK, p->state, &res);
-			p->state = NULL;
-		}
-		if (p->child.pid > 0 && !p->killed) {
-			kill(-p->child.pid, SIGKILL);
-			waitpid(p->child.pid, NULL, 0);
-		}
-		probe_free(p);
-	}
+	/* first: the verdicts of the cancelled probes release their pools */
+	probes_destroy(pr->probes);
+	pr->probes = NULL;
 	while ((pp = TAILQ_FIRST(&pr->pools)) != NULL) {
 		TAILQ_REMOVE(&pr->pools, pp, entry);
 		pp->dead = true;
@@ -1558,11 +972,6 @@ prober_destroy(struct prober *pr)
 	TAILQ_FOREACH(b, &pr->sent, entry)
 		b->pr = NULL;
 	event_free(pr->tick);
-	event_free(pr->curl_timer);
-	while (pr->nidle > 0)
-		curl_easy_cleanup(pr->idle[--pr->nidle]);
-	proxy_sweep(pr, true);
-	curl_multi_cleanup(pr->multi);
 	free(pr);
 }
 
@@ -1570,23 +979,22 @@ int
 prober_check_now(struct prober *pr, const char *pool, const char *url,
     prober_done_fn *fn, void *arg, char **cause)
 {
+	struct prober_ondemand *od;
 	struct prober_pool *pp;
 
 	if ((pp = prober_pool_find(pr, pool)) == NULL) {
 		xasprintf(cause, "no checks configured");
 		return -1;
 	}
-	return probe_start(pr, pp, url, fn, arg, true, cause);
-}
-
-void
-prober_cancel(struct prober *pr, void *arg)
-{
-	struct probe *p;
-
-	TAILQ_FOREACH(p, &pr->probes, entry)
-		if (p->ondemand && p->arg == arg)
-			p->fn = NULL;
+	od = xcalloc(1, sizeof *od);
+	od->pp = pp;
+	od->fn = fn;
+	od->arg = arg;
+	if (prober_start(pp, url, prober_ondemand_verdict, od, cause) != 0) {
+		free(od);
+		return -1;
+	}
+	return 0;
 }
 
 void
@@ -1601,7 +1009,7 @@ prober_stats(struct prober *pr, const char *pool, struct prober_stats *st)
 	if ((pp = prober_pool_find(pr, pool)) == NULL)
 		return;
 	st->active = true;
-	st->type = pp->check->type->name;
+	st->type = pp->check->run.type->name;
 	st->probes = pp->probes;
 	st->probes_per_sec = pp->rate;
 	st->inflight = pp->inflight;

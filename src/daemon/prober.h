@@ -81,9 +81,6 @@ void	prober_kick(struct prober *pr);
  */
 int	prober_check_now(struct prober *pr, const char *pool, const char *url,
 	    prober_done_fn *fn, void *arg, char **cause);
-/* Forget every on-demand check whose callback argument is arg (its
- * client went away); the probes finish silently. */
-void	prober_cancel(struct prober *pr, void *arg);
 
 /* Fill st for pool; st->active is false when it has no check. */
 void	prober_stats(struct prober *pr, const char *pool,
