@@ -73,15 +73,16 @@ local function page_size(max)
 	return math.max(PAGE_MIN, math.min(max, n))
 end
 
--- A bulk step handled n items: the next step's page is what 80% of the
--- budget holds at this step's cost per item.
+-- A bulk step handled n items: the next step's page is what half the
+-- budget holds at this step's cost per item (items cost more or less
+-- than their neighbours: a draining one, one with bindings).
 local function page_done(n)
 	if n < 1 then
 		return
 	end
 	local per = math.max(1, spent_us() / n)
 	redis.call('HSET', KEYS[1], 'page',
-	    math.max(PAGE_MIN, math.floor(BUDGET_US * 0.8 / per)))
+	    math.max(PAGE_MIN, math.floor(BUDGET_US * 0.5 / per)))
 end
 
 -- The next fence of the counter at key: INCR, but a counter that was

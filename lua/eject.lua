@@ -35,15 +35,12 @@ local function unquarantine(item, m, now, conf)
 end
 
 -- Apply an outcome (OK, FAILED, BANNED, NONE) and a latency (< 0 =
--- unknown) to m; returns the end of a quarantine it earns, or nil.
-local function health(m, outcome, lat, now, conf)
+-- unknown) to m: failures counted, an ejection when they reach
+-- eject_failures (within eject_max_percent of the pool), a ban.  Returns
+-- the end of a quarantine it earns, or nil.
+local function eject_outcome(m, outcome, lat, now, conf)
 	if lat >= 0 then
-		if m.lat == 0 then
-			m.lat = lat
-		else
-			m.lat = m.lat * 0.8 + lat * 0.2
-		end
-		m.lat = math.floor(m.lat * 10 + 0.5) / 10
+		m.lat = lat_mix(m.lat, lat, LAT_KEEP_OUTCOME)
 	end
 	if outcome == 'OK' then
 		m.fail = 0
@@ -112,7 +109,7 @@ local function lease_end(token, outcome, lat, now, conf, v)
 	if m.h > 0 then
 		m.h = m.h - 1
 	end
-	local untl = health(m, outcome, lat, now, conf)
+	local untl = eject_outcome(m, outcome, lat, now, conf)
 	if untl and m.st ~= 'd' and not (m.h == 0 and expired(m, now)) then
 		quarantine(item, m, untl, conf)
 		return true
@@ -178,7 +175,7 @@ register('report', WRITE, function()
 		return fail('NOT_FOUND', 'no such item')
 	end
 	local now = now_ms()
-	local untl = health(m, outcome, lat, now, conf)
+	local untl = eject_outcome(m, outcome, lat, now, conf)
 	if untl and m.st ~= 'd' then
 		quarantine(item, m, untl, conf)
 	else

@@ -98,14 +98,7 @@ end
 -- (0: none yet), or nil when the change is not worth a write (under 5%
 -- and 1 ms).
 local function lat_average(lat0, lat)
-	local avg = lat
-	if lat0 ~= 0 then
-		avg = lat0 * 0.7 + lat * 0.3
-	end
-	avg = math.floor(avg * 10 + 0.5) / 10
-	if avg < 0.1 then
-		avg = 0.1
-	end
+	local avg = lat_mix(lat0, lat, LAT_KEEP_PROBE)
 	local d = avg - lat0
 	if lat0 == 0 or d >= 1 and d >= lat0 * 0.05 or
 	    d <= -1 and -d >= lat0 * 0.05 then

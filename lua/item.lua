@@ -146,6 +146,20 @@ end
 -- health checks; 0 when unknown or when latency does not rank), so a
 -- faster item is leased before a slower one of the same priority.
 -- |class| < 2^19, so class * 2^32 + 2^32 stays exact in a double.
+-- The one latency average of an item: lat ms mixed into its average lat0
+-- (0: none yet), keep being the old value's share (a client's outcome
+-- moves it less than a health probe, which measures the proxy alone);
+-- rounded to a tenth of a ms, as stored, and never 0, which means none.
+local LAT_KEEP_OUTCOME, LAT_KEEP_PROBE = 0.8, 0.7
+local function lat_mix(lat0, lat, keep)
+	local avg = lat
+	if lat0 ~= 0 then
+		avg = lat0 * keep + lat * (1 - keep)
+	end
+	avg = math.floor(avg * 10 + 0.5) / 10
+	return avg < 0.1 and 0.1 or avg
+end
+
 local function lat_class_of(lat)
 	local step = CALL.lat_step
 	if step == nil then
