@@ -1,7 +1,7 @@
 /*
  * cmd.c: the commands of the proxypoold socket: a table maps each word to
- * its arity, flags (admin, write, needs Redis) and handler, and dispatch
- * checks the arity and the admin flag before the handler runs.  The
+ * its arity, flags (admin) and handler, and dispatch checks the arity and
+ * the admin flag before the handler runs.  The
  * handlers live by family: cmd_lease.c, cmd_bind.c, cmd_pool.c,
  * cmd_lock.c, cmd_admin.c and metrics.c; what every request shares is
  * req.c.
@@ -19,36 +19,36 @@
 #include "xmalloc.h"
 
 static const struct cmd_entry cmd_table[] = {
-	{ "LEASE", 2, 10, CMD_WRITE | CMD_REDIS, cmd_lease,
+	{ "LEASE", 2, 10, 0, cmd_lease,
 	    "LEASE pool [NAME n] [TTL s] [WAIT s] [SHARED]" },
-	{ "RENEW", 3, 5, CMD_WRITE | CMD_REDIS, cmd_renew,
+	{ "RENEW", 3, 5, 0, cmd_renew,
 	    "RENEW pool token [TTL s]" },
-	{ "RELEASE", 3, 6, CMD_WRITE | CMD_REDIS, cmd_release,
+	{ "RELEASE", 3, 6, 0, cmd_release,
 	    "RELEASE pool token [OK|FAILED|BANNED] [LATENCY ms]" },
-	{ "REPORT", 4, 6, CMD_WRITE | CMD_REDIS, cmd_report,
+	{ "REPORT", 4, 6, 0, cmd_report,
 	    "REPORT pool proxy OK|FAILED|BANNED [LATENCY ms]" },
-	{ "BIND", 4, 6, CMD_WRITE | CMD_REDIS, cmd_bind,
+	{ "BIND", 4, 6, 0, cmd_bind,
 	    "BIND pool name proxy [TTL s]" },
-	{ "UNBIND", 3, 3, CMD_WRITE | CMD_REDIS, cmd_unbind,
+	{ "UNBIND", 3, 3, 0, cmd_unbind,
 	    "UNBIND pool name" },
-	{ "BINDING", 3, 3, CMD_REDIS, cmd_binding, "BINDING pool name" },
-	{ "BINDINGS", 3, 3, CMD_REDIS, cmd_bindings, "BINDINGS pool proxy" },
-	{ "POOLS", 1, 1, CMD_REDIS, cmd_pools, "POOLS" },
-	{ "STATS", 1, 2, CMD_REDIS, cmd_stats, "STATS [pool]" },
-	{ "LIST", 2, 8, CMD_ADMIN | CMD_REDIS, cmd_list,
+	{ "BINDING", 3, 3, 0, cmd_binding, "BINDING pool name" },
+	{ "BINDINGS", 3, 3, 0, cmd_bindings, "BINDINGS pool proxy" },
+	{ "POOLS", 1, 1, 0, cmd_pools, "POOLS" },
+	{ "STATS", 1, 2, 0, cmd_stats, "STATS [pool]" },
+	{ "LIST", 2, 8, CMD_ADMIN, cmd_list,
 	    "LIST pool [STATE s] [CURSOR c] [COUNT n]" },
-	{ "ADD", 3, 7, CMD_ADMIN | CMD_WRITE | CMD_REDIS, cmd_add,
+	{ "ADD", 3, 7, CMD_ADMIN, cmd_add,
 	    "ADD pool url [PRIORITY p] [EXPIRES s]" },
-	{ "REMOVE", 3, 3, CMD_ADMIN | CMD_WRITE | CMD_REDIS, cmd_remove,
+	{ "REMOVE", 3, 3, CMD_ADMIN, cmd_remove,
 	    "REMOVE pool url" },
 	{ "CHECK", 3, 3, CMD_ADMIN, cmd_check, "CHECK pool url" },
-	{ "GC", 2, 2, CMD_ADMIN | CMD_WRITE | CMD_REDIS, cmd_gc, "GC pool" },
+	{ "GC", 2, 2, CMD_ADMIN, cmd_gc, "GC pool" },
 	{ "RELOAD", 1, 1, CMD_ADMIN, cmd_reload, "RELOAD" },
 	{ "INFO", 1, 2, 0, cmd_info, "INFO" },
 	{ "METRICS", 1, 1, CMD_ADMIN, cmd_metrics, "METRICS" },
-	{ "LOCK", 4, 6, CMD_WRITE | CMD_REDIS, cmd_lock,
+	{ "LOCK", 4, 6, 0, cmd_lock,
 	    "LOCK name owner ttl [WAIT s]" },
-	{ "UNLOCK", 3, 3, CMD_WRITE | CMD_REDIS, cmd_unlock,
+	{ "UNLOCK", 3, 3, 0, cmd_unlock,
 	    "UNLOCK name owner" },
 	{ "PING", 1, 2, 0, cmd_ping, "PING [message]" },
 	{ "QUIT", 1, 1, 0, cmd_quit, "QUIT" },

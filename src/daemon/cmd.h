@@ -8,10 +8,8 @@
 #include "daemon.h"
 #include "req.h"
 
-#define CMD_ADMIN	0x1	/* only for admin peers */
-#define CMD_WRITE	0x2	/* changes allocator state */
-#define CMD_REDIS	0x4	/* needs Redis (its handler answers -TRYAGAIN
-				   through req_ra while Redis is down) */
+#define CMD_ADMIN	0x1	/* only for admin peers (dispatch answers
+				   -DENIED to others) */
 
 typedef void cmd_fn(struct req *r);
 
