@@ -82,6 +82,22 @@ ok(read(os.path.join(env.dir, "file.out")) == "",
 path, sock = conf("nofile", listen="max_clients = 1000;")
 
 
+def reload(sock):
+    """RELOAD on sock: OK, or the error text.  A daemon that just started
+    (it answers, READY=1 is sent) may still be syncing its pools, and a
+    RELOAD meanwhile is answered TRYAGAIN (slow under ASan or on a busy
+    machine): retried for up to 15 s."""
+    c = redis.Redis(unix_socket_path=sock)
+    end = time.monotonic() + 15
+    while True:
+        try:
+            return c.execute_command("RELOAD")
+        except redis.exceptions.ResponseError as e:
+            if not str(e).startswith("TRYAGAIN") or time.monotonic() > end:
+                return str(e)
+            time.sleep(0.1)
+
+
 def low_limit():
     resource.setrlimit(resource.RLIMIT_NOFILE, (64, 4096))
 
@@ -104,7 +120,8 @@ ok(nofile() == ("2088", "4096"),
    "max_clients 1000 raises the soft limit to 1000 + 1024 + 64 (%s)"
    % (nofile(),))
 path, sock = conf("nofile", listen="max_clients = 2000;")
-redis.Redis(unix_socket_path=sock).execute_command("RELOAD")
+got = reload(sock)
+ok(got == b"OK", "RELOAD with max_clients 2000 (%s)" % got)
 ok(nofile() == ("3088", "4096"),
    "RELOAD with max_clients 2000 raises it to 3088 (%s)" % (nofile(),))
 p.terminate()
@@ -134,20 +151,7 @@ else:
        "sd_notify: READY=1 at start (%s)" % msgs)
     n = len(msgs)
 
-    def reload():
-        # READY=1 comes before the first sync of the pools ends, and a
-        # RELOAD meanwhile is answered TRYAGAIN (slow under ASan)
-        c = redis.Redis(unix_socket_path=sock)
-        end = time.monotonic() + 15
-        while True:
-            try:
-                return c.execute_command("RELOAD")
-            except redis.exceptions.ResponseError as e:
-                if (not str(e).startswith("TRYAGAIN") or
-                        time.monotonic() > end):
-                    return str(e)
-                time.sleep(0.1)
-    got = reload()
+    got = reload(sock)
     ok(got == b"OK", "RELOAD (%s)" % got)
     ok(wait_for(lambda: msgs[n:n + 2] == ["RELOADING=1", "READY=1"], 10),
        "sd_notify: RELOADING=1 then READY=1 on RELOAD (%s)" % msgs[n:])
