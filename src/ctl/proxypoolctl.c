@@ -1008,21 +1008,21 @@ print_expiry(struct ctl *ctl, redisReply *reply)
 	return 0;
 }
 
+/* Append "WORD value" when the command's option (flag, its first) was
+ * given: a number from 0 (zero_ok) or above it, up to max.  Returns 0, or
+ * -1 after a usage message. */
 static int
-ctl_renew(struct ctl *ctl, struct cmd_args *a)
+add_number(struct ctl *ctl, struct cmd_args *a, struct req *r,
+    const char *flag, const char *word, int zero_ok, double max, char *buf,
+    size_t size)
 {
-	struct req r = { .argc = 0 };
-	char ttl[32];
-
-	req_words(&r, "RENEW", a, 2);
-	if (a->opt[0] != NULL) {
-		if (parse_seconds(ctl, "--ttl", a->opt[0], 0, CTL_TTL_MAX,
-		    ttl, sizeof ttl) != 0)
-			return EXIT_USAGE;
-		req_add(&r, "TTL");
-		req_add(&r, ttl);
-	}
-	return ctl_run(ctl, &r, 0, print_expiry);
+	if (a->opt[0] == NULL)
+		return 0;
+	if (parse_seconds(ctl, flag, a->opt[0], zero_ok, max, buf, size) != 0)
+		return -1;
+	req_add(r, word);
+	req_add(r, buf);
+	return 0;
 }
 
 /* Append "LATENCY ms" when --latency was given.  Returns 0 or -1. */
@@ -1030,14 +1030,30 @@ static int
 add_latency(struct ctl *ctl, struct cmd_args *a, struct req *r, char *buf,
     size_t size)
 {
-	if (a->opt[0] == NULL)
-		return 0;
-	if (parse_seconds(ctl, "--latency", a->opt[0], 1, CTL_LATENCY_MAX,
-	    buf, size) != 0)
-		return -1;
-	req_add(r, "LATENCY");
-	req_add(r, buf);
-	return 0;
+	return add_number(ctl, a, r, "--latency", "LATENCY", 1,
+	    CTL_LATENCY_MAX, buf, size);
+}
+
+/* WORD and the command's first nwords words, then TTL when --ttl was
+ * given (0 allowed with zero_ok); the reply printed by fn. */
+static int
+ctl_with_ttl(struct ctl *ctl, struct cmd_args *a, const char *word,
+    int nwords, int zero_ok, int (*fn)(struct ctl *, redisReply *))
+{
+	struct req r = { .argc = 0 };
+	char ttl[32];
+
+	req_words(&r, word, a, nwords);
+	if (add_number(ctl, a, &r, "--ttl", "TTL", zero_ok, CTL_TTL_MAX, ttl,
+	    sizeof ttl) != 0)
+		return EXIT_USAGE;
+	return ctl_run(ctl, &r, 0, fn);
+}
+
+static int
+ctl_renew(struct ctl *ctl, struct cmd_args *a)
+{
+	return ctl_with_ttl(ctl, a, "RENEW", 2, 0, print_expiry);
 }
 
 static int
@@ -1075,18 +1091,7 @@ ctl_report(struct ctl *ctl, struct cmd_args *a)
 static int
 ctl_bind(struct ctl *ctl, struct cmd_args *a)
 {
-	struct req r = { .argc = 0 };
-	char ttl[32];
-
-	req_words(&r, "BIND", a, 3);
-	if (a->opt[0] != NULL) {
-		if (parse_seconds(ctl, "--ttl", a->opt[0], 1, CTL_TTL_MAX,
-		    ttl, sizeof ttl) != 0)
-			return EXIT_USAGE;
-		req_add(&r, "TTL");
-		req_add(&r, ttl);
-	}
-	return ctl_run(ctl, &r, 0, print_ok);
+	return ctl_with_ttl(ctl, a, "BIND", 3, 1, print_ok);
 }
 
 /* BINDING's reply: a proxy or nil. */
