@@ -1623,9 +1623,11 @@ ctl_check_config(struct ctl *ctl, struct cmd_args *a)
 		puts("}");
 	} else {
 		fwrite(out != NULL ? out : "", 1, len, rc == 0 ? stdout : stderr);
-		if (rc == 0 && len == 0)
-			printf("%s: configuration OK\n", a->argv[0]);
-		else if (rc == EXIT_CONN)
+		if (rc == 0) {
+			/* the daemon's own "configuration OK" line, or ours */
+			if (len == 0)
+				printf("%s: configuration OK\n", a->argv[0]);
+		} else if (rc == EXIT_CONN)
 			ctl_warn("check-config: could not run %s (set "
 			    "$PROXYPOOLD to its path)", daemon);
 		else

@@ -261,9 +261,13 @@ done
 run check-config "$T/pp.conf"
 expect_eq "check-config of a good file" "0" "$rc"
 check "check-config says OK" grep -q 'configuration OK' "$T/out"
+expect_eq "check-config of a good file: nothing on stderr" "" "$(cat "$T/err")"
 sed 's/lease_ttl = 30/lease_ttl = 0/' "$T/pp.conf" >"$T/bad.conf"
 run check-config "$T/bad.conf"
 expect_eq "check-config of a bad file: exit 1" "1" "$rc"
+check "check-config of a bad file says so on stderr" \
+    grep -q "bad.conf is not valid" "$T/err"
+check "check-config of a bad file: no OK" sh -c "! grep -q 'configuration OK' '$T/out'"
 check "check-config names file:line: setting" \
     grep -q "bad.conf:[0-9]*: .*lease_ttl" "$T/err"
 run --json check-config "$T/bad.conf"
