@@ -45,8 +45,11 @@ resp_args_alloc(struct resp_args *a, size_t n)
 static void *
 resp_create_array(const redisReadTask *task, int n)
 {
+	struct resp_reader *r = task->privdata;
 	struct resp_args *a;
 
+	if (n > RESP_MAX_ARGS && task->parent == NULL && r != NULL)
+		r->too_many = n;	/* for the error message */
 	if (task->parent != NULL || n < 0 || n > RESP_MAX_ARGS)
 		return NULL;
 	a = xcalloc(1, sizeof *a);
@@ -272,6 +275,29 @@ resp_read_inline(struct resp_reader *r, struct evbuffer *in,
 	}
 }
 
+/*
+ * A frame waits for the rest of an item: is it a bulk string announced
+ * longer than max?  The reader stops with its cursor on the digits of
+ * the pending item's length (its '$' is read, and the buffer before the
+ * cursor may be dropped), so digits there are that length: refused at
+ * the header, as redis-server does, instead of once max bytes came.
+ */
+static bool
+resp_bulk_too_long(const redisReader *rd, size_t max)
+{
+	unsigned long long v = 0;
+	size_t i;
+
+	for (i = rd->pos; i < rd->len && i < rd->pos + 20; i++) {
+		if (!isdigit((unsigned char)rd->buf[i]))
+			break;
+		v = v * 10 + (unsigned long long)(rd->buf[i] - '0');
+		if (v > max)
+			return true;
+	}
+	return false;
+}
+
 int
 resp_read(struct resp_reader *r, struct evbuffer *in, struct resp_args *out,
     char **cause)
@@ -300,16 +326,30 @@ resp_read(struct resp_reader *r, struct evbuffer *in, struct resp_args *out,
 				xasprintf(cause, "out of memory");
 				return -1;
 			}
+			r->reader->privdata = r;
 			r->in_frame = true;
 			r->fed = 0;
+			r->too_many = 0;
 		}
 		/* feed a chunk at a time until a whole frame is there */
 		for (;;) {
 			if (redisReaderGetReply(r->reader, &obj) != REDIS_OK) {
-				xasprintf(cause, "Protocol error: %s",
-				    strcmp(r->reader->errstr, "Out of memory")
-				    == 0 ? "expected an array of bulk strings"
-				    : r->reader->errstr);
+				if (r->too_many > 0)
+					xasprintf(cause, "Protocol error: %d "
+					    "arguments, at most %d", r->too_many,
+					    RESP_MAX_ARGS);
+				else
+					xasprintf(cause, "Protocol error: %s",
+					    strcmp(r->reader->errstr,
+					    "Out of memory") == 0 ? "expected an "
+					    "array of bulk strings" :
+					    r->reader->errstr);
+				return -1;
+			}
+			if (obj == NULL && resp_bulk_too_long(r->reader,
+			    r->max_request)) {
+				xasprintf(cause, "Protocol error: invalid bulk "
+				    "length (over %zu bytes)", r->max_request);
 				return -1;
 			}
 			left = r->reader->len - r->reader->pos;

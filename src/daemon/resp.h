@@ -31,6 +31,8 @@ struct resp_reader {
 					 * hold no LF: a line that comes a
 					 * byte at a time is searched once */
 	size_t		 max_request;	/* bytes in one request */
+	int		 too_many;	/* arguments of a frame refused for
+					 * being over RESP_MAX_ARGS */
 };
 
 void	resp_reader_init(struct resp_reader *r, size_t max_request);

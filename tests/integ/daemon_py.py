@@ -259,6 +259,16 @@ for name, data in cases:
                                     out.endswith(b"<RST>")),
        "%s: error then close (%r)" % (name, out[:60]))
     ok(good.ping(), "%s: another client keeps working" % name)
+# refused at the header, with what is wrong: a bulk announced over
+# max_request does not wait for its bytes (raw() gives up after 3 s)
+for name, data, want in [
+        ("bulk over max_request", b"*2\r\n$4\r\nPING\r\n$999999999\r\n",
+         b"-ERR Protocol error: invalid bulk length (over 4096 bytes)"),
+        ("1025 arguments", b"*1025\r\n",
+         b"-ERR Protocol error: 1025 arguments, at most 1024")]:
+    out = raw(data)
+    ok(out.startswith(want) and not out.endswith(b"<TIMEOUT>"),
+       "%s: refused at once (%r)" % (name, out[:80]))
 for _ in range(3):
     raw(b"RELOAD\r\nSTATS\r\n", half_close=True)
 
