@@ -25,7 +25,8 @@ dist_man_MANS += src/ctl/proxypoolctl.1 src/daemon/proxypoold.8 \
 	etc/proxypoold.conf.5
 
 # contrib: systemd unit, logrotate, client examples
-EXTRA_DIST += contrib/proxypoold.service contrib/proxypoold.logrotate \
+EXTRA_DIST += contrib/quickstart \
+	contrib/proxypoold.service contrib/proxypoold.logrotate \
 	contrib/examples/lease.py contrib/examples/lease.sh \
 	contrib/examples/lease_hiredis.c
 
