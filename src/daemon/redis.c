@@ -4,7 +4,8 @@
  * connect AUTH, SELECT and CLIENT SETNAME are pipelined ahead of
  * everything; a PING every second that stays unanswered past the timeout
  * drops the connection (pending calls then fail with BACKEND_DOWN, so no
- * request hangs); reconnects back off from 50 ms to 5 s.  The allocator
+ * request hangs); reconnects back off from 50 ms to 1 s, and an outage
+ * is logged when it starts and every 10 s while it lasts.  The allocator
  * handle is corked from its first use in a pass of the event loop to
  * the end of that pass, so the leases, renewals and releases of the
  * pass go to Redis as one call per pool.
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
@@ -26,7 +28,9 @@
 #include "xmalloc.h"
 
 #define REDIS_BACKOFF_MIN	50	/* ms */
-#define REDIS_BACKOFF_MAX	5000
+#define REDIS_BACKOFF_MAX	1000	/* clients get TRYAGAIN meanwhile: a
+					 * Redis back is used within 1 s */
+#define REDIS_LOG_EVERY		10	/* s between "still down" lines */
 
 struct redis {
 	struct event_base	*base;		/* (ref) */
@@ -51,7 +55,8 @@ struct redis {
 	int			 priority;	/* of the socket events, -1 = default */
 	unsigned long long	 reconnects;	/* successful connects - 1 */
 	unsigned long long	 connects;
-	bool			 logged_down;	/* said it once per outage */
+	time_t			 down_since;	/* when the outage began, 0 = up */
+	time_t			 down_logged;	/* when it was last logged */
 	redis_connect_fn	*fn;		/* (ref) on connect */
 	void			*arg;
 	bool			 destroying;	/* no reconnect */
@@ -101,6 +106,26 @@ redis_create(struct event_base *base, const char *role, const char *url,
 	return rd;
 }
 
+/* The connection failed or was lost (what: why): logged when an outage
+ * begins, then every REDIS_LOG_EVERY s while it lasts. */
+static void
+redis_log_down(struct redis *rd, const char *what, const char *why)
+{
+	time_t now = time(NULL);
+
+	if (rd->destroying)
+		return;
+	if (rd->down_since == 0) {
+		rd->down_since = rd->down_logged = now;
+		log_warn("redis %s: %s%s; %s", rd->label, what, why,
+		    *what != '\0' ? "retrying" : "reconnecting");
+	} else if (now - rd->down_logged >= REDIS_LOG_EVERY) {
+		rd->down_logged = now;
+		log_warn("redis %s: %s%s; still retrying (down for %lld s)",
+		    rd->label, what, why, (long long)(now - rd->down_since));
+	}
+}
+
 /* Schedule a reconnect after the current backoff, then double it. */
 static void
 redis_schedule(struct redis *rd)
@@ -132,10 +157,7 @@ redis_lost(struct redis *rd, const char *why)
 	rd->ready = false;
 	timerclear(&rd->ping_sent);
 	ra_async_set_context(rd->ra, NULL);
-	if (!rd->logged_down && !rd->destroying) {
-		log_warn("redis %s: %s; reconnecting", rd->label, why);
-		rd->logged_down = true;
-	}
+	redis_log_down(rd, "", why);
 	redis_schedule(rd);
 }
 
@@ -192,11 +214,7 @@ redis_connect_cb(const redisAsyncContext *cac, int status)
 	if (status != REDIS_OK) {
 		/* hiredis frees ac after this callback */
 		rd->ac = NULL;
-		if (!rd->logged_down) {
-			log_warn("redis %s: cannot connect: %s; retrying",
-			    rd->label, ac->errstr);
-			rd->logged_down = true;
-		}
+		redis_log_down(rd, "cannot connect: ", ac->errstr);
 		redis_schedule(rd);
 		return;
 	}
@@ -215,7 +233,7 @@ redis_connect_cb(const redisAsyncContext *cac, int status)
 	    rd->name);
 	rd->connected = true;
 	rd->backoff = REDIS_BACKOFF_MIN;
-	rd->logged_down = false;
+	rd->down_since = 0;
 	if (rd->connects++ > 0)
 		rd->reconnects++;
 	ra_async_set_context(rd->ra, ac);
@@ -250,11 +268,8 @@ redis_connect(struct redis *rd)
 	else
 		ac = redisAsyncConnect(rd->opt.host, rd->opt.port);
 	if (ac == NULL || ac->err) {
-		if (!rd->logged_down) {
-			log_warn("redis %s: cannot connect: %s; retrying",
-			    rd->label, ac ? ac->errstr : "out of memory");
-			rd->logged_down = true;
-		}
+		redis_log_down(rd, "cannot connect: ",
+		    ac != NULL ? ac->errstr : "out of memory");
 		if (ac != NULL)
 			redisAsyncFree(ac);
 		redis_schedule(rd);
