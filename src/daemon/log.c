@@ -1,6 +1,9 @@
 /*
  * log.c: leveled logging with timestamps, to stderr, a file or syslog;
- * proxy credentials are redacted from every line.
+ * proxy credentials are redacted from every line.  When stderr is the
+ * journal's stream (systemd sets JOURNAL_STREAM to its device:inode),
+ * lines carry the syslog priority as a "<N>" prefix instead of a
+ * timestamp, so journalctl -p filters them.
  */
 #include "config.h"
 
@@ -10,7 +13,9 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "proxyurl.h"
@@ -21,6 +26,7 @@ int log_level = LOG_LEVEL_INFO;
 static FILE	*log_file;		/* NULL: stderr */
 static char	*log_path;		/* owned; NULL: stderr */
 static int	 log_syslog;		/* write to syslog instead */
+static int	 log_journal;		/* stderr is the journal's stream */
 
 static const char *log_names[] = { "error", "warning", "info", "debug" };
 
@@ -46,6 +52,21 @@ log_level_name(int level)
 	return log_names[level];
 }
 
+/* Is stderr the stream systemd's journal reads (JOURNAL_STREAM)? */
+static int
+log_is_journal(void)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (v == NULL || sscanf(v, "%llu:%llu", &dev, &ino) != 2 ||
+	    fstat(STDERR_FILENO, &st) != 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
+
 int
 log_open(const char *path, int use_syslog, int level, char **cause)
 {
@@ -62,6 +83,7 @@ log_open(const char *path, int use_syslog, int level, char **cause)
 	log_file = f;
 	log_path = f != NULL ? xstrdup(path) : NULL;
 	log_syslog = use_syslog;
+	log_journal = !use_syslog && f == NULL && log_is_journal();
 	if (use_syslog)
 		openlog("proxypoold", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	log_level = level;
@@ -111,6 +133,9 @@ log_write(int level, const char *fmt, ...)
 	free(raw);
 	if (log_syslog) {
 		syslog(prio[level], "%s", line);
+	} else if (log_journal && log_file == NULL) {
+		/* the journal stamps the time itself */
+		fprintf(stderr, "<%d>%s\n", prio[level], line);
 	} else {
 		gettimeofday(&tv, NULL);
 		gmtime_r(&tv.tv_sec, &tm);

@@ -78,6 +78,30 @@ ok("configuration reloaded" not in read(logf + ".1"),
 ok(read(os.path.join(env.dir, "file.out")) == "",
    "nothing went to standard error")
 
+# --- under systemd, stderr lines carry the journal's priorities --------
+def journal_run(name, stream):
+    """Run a daemon logging to stderr (NAME.out) with JOURNAL_STREAM set
+    by stream(stat of NAME.out); the line saying the pools synced."""
+    jpath, jsock = conf(name)
+    jout = os.path.join(env.dir, name + ".out")
+    open(jout, "w").close()
+    q = spawn([PROXYPOOLD, "-c", jpath], name,
+              env=dict(os.environ, JOURNAL_STREAM=stream(os.stat(jout))))
+    wait_for(lambda: "pools synced to Redis" in read(jout), 15)
+    q.terminate()
+    q.wait(15)
+    return [x for x in read(jout).splitlines() if "pools synced" in x][:1]
+
+
+got = journal_run("journal", lambda st: "%d:%d" % (st.st_dev, st.st_ino))
+ok(got == ["<6>pools synced to Redis"],
+   "JOURNAL_STREAM naming stderr: a <6> priority, no timestamp (%r)" % got)
+got = journal_run("notjournal", lambda st: "%d:%d" % (st.st_dev,
+                                                       st.st_ino + 1))
+ok(len(got) == 1 and re.match(r"\d{4}-\d\d-\d\dT.* \[info\] pools synced",
+                              got[0]) is not None,
+   "JOURNAL_STREAM naming another stream: timestamped lines (%r)" % got)
+
 # --- the descriptor limit is raised for max_clients -------------------
 path, sock = conf("nofile", listen="max_clients = 1000;")
 
