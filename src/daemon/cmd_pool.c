@@ -311,6 +311,17 @@ cmd_list(struct req *r)
 	    v[O_COUNT].set ? (unsigned)v[O_COUNT].num : 100, cmd_list_cb, r));
 }
 
+/* ADD answered: a new proxy gets its first check within its interval. */
+static void
+cmd_add_cb(struct ra_async *ra, struct ra_result *res, void *arg)
+{
+	struct req *r = arg;
+
+	if (res->err == RA_OK)
+		prober_items_added(r->d->prober, r->args.argv[1]);
+	req_ok_cb(ra, res, arg);
+}
+
 /* ADD pool url [PRIORITY p] [EXPIRES s] */
 void
 cmd_add(struct req *r)
@@ -344,7 +355,7 @@ cmd_add(struct req *r)
 			log_client(LOG_LEVEL_INFO, r->c, "pool %s: ADD %s",
 			    r->args.argv[1], url);
 		REQ_CALL(r, ra_async_add(ra, r->args.argv[1], &item, 1,
-		    req_ok_cb, r));
+		    cmd_add_cb, r));
 	}
 	free(url);
 }

@@ -71,6 +71,7 @@ struct prober_pool {
 	bool			 syncing;	/* a sync call in flight */
 	unsigned long long	 sync_cursor;	/* HSCAN cursor, 0 = pass done */
 	double			 sync_next;	/* monotonic s of the next pass */
+	bool			 sync_again;	/* items came during the pass */
 	unsigned		 inflight;	/* probes running */
 	unsigned long long	 probes;	/* probes finished */
 	unsigned long long	 verdicts[4];	/* by enum pp_verdict */
@@ -804,7 +805,9 @@ prober_synced(struct ra_async *ra, struct ra_result *res, void *arg)
 	if (res->err == RA_OK) {
 		pp->sync_cursor = (unsigned long long)res->u.integer;
 		if (pp->sync_cursor == 0)
-			pp->sync_next = prober_now() + prober_sync_every(pp);
+			pp->sync_next = pp->sync_again ? 0 :
+			    prober_now() + prober_sync_every(pp);
+		pp->sync_again = false;
 	} else {
 		if (!pp->dead && res->err != RA_ERR_NO_SUCH_POOL &&
 		    res->err != RA_ERR_BACKEND_DOWN)
@@ -904,6 +907,22 @@ prober_kick(struct prober *pr)
 	struct timeval tv = { 0, 0 };
 
 	evtimer_add(pr->tick, &tv);
+}
+
+void
+prober_items_added(struct prober *pr, const char *pool)
+{
+	struct prober_pool *pp;
+
+	TAILQ_FOREACH(pp, &pr->pools, entry) {
+		if (pp->dead || (pool != NULL && strcmp(pp->name, pool) != 0))
+			continue;
+		if (pp->syncing || pp->sync_cursor != 0)
+			pp->sync_again = true;	/* after this pass */
+		else
+			pp->sync_next = 0;
+	}
+	prober_kick(pr);
 }
 
 /* ------------------------------------------------------------------ */

@@ -72,6 +72,10 @@ int	prober_configure(struct prober *pr, const struct conf *c,
 
 /* Redis (re)connected: claim at once. */
 void	prober_kick(struct prober *pr);
+/* Items were added to pool (NULL: to any; by the pool sync or ADD): the
+ * next pass that schedules their first checks starts now, not at its
+ * period, so new proxies are probed within their interval. */
+void	prober_items_added(struct prober *pr, const char *pool);
 
 /*
  * Run pool's check on url now without touching the health state; fn is

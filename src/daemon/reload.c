@@ -40,8 +40,10 @@ sync_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 	}
 	if (--d->syncing > 0)
 		return;
-	if (d->sync_error == NULL)
+	if (d->sync_error == NULL) {
 		log_info("pools synced to Redis");
+		prober_items_added(d->prober, NULL);
+	}
 	/* the RELOAD that asked for this sync, if its client is still here */
 	r = d->reload_req;
 	d->reload_req = NULL;

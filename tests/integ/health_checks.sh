@@ -71,6 +71,7 @@ pools = (
     check = { type = \"exec\"; command = [ \"$T/probe.sh\" ]; inter = 60;
       timeout = 0.5; }; }
 );"
+started=$(date +%s%N)
 start_daemon "$T/pp.conf"
 
 grep -q 'check plugin refused:.*badabi.so.*ABI version 999' "$T/pp.log"
@@ -82,9 +83,29 @@ expect_eq "the daemon serves after refusing them" PONG "$(pp ping)"
 # rise: every working proxy is UP after two good checks
 wait_for 15 sh -c "[ \"\$('$REDIS_CLI' -s '$SOCK' stats web | awk 'p{print;exit} \$0==\"up\"{p=1}')\" = 3 ]"
 check "working proxies go UP after rise" [ $? -eq 0 ]
+# the proxies of the first pool sync are scheduled as soon as it ends,
+# not at the next 5 s pass (on a fresh Redis the first pass came before
+# the proxies: UP only after 5 s)
+ms=$(( ($(date +%s%N) - started) / 1000000 ))
+check "UP within 3 s of the start, inter 0.3 s ($ms ms)" [ "$ms" -lt 3000 ]
 expect_eq "none is down" 0 "$(stat web down)"
 n=$(stat web local_probes)
 check "STATS counts this instance's probes ($n)" [ "$n" -ge 6 ]
+
+# a proxy ADDed at runtime is scheduled at once too (within its
+# interval), not at the next 5 s pass; then it goes again
+X="http://extra:x@127.0.0.1:$TA"
+started=$(date +%s%N)
+pp add web "$X" >/dev/null
+i=0
+while [ "$(stat web up)" != 4 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+ms=$(( ($(date +%s%N) - started) / 1000000 ))
+up=$(stat web up)
+check "an ADDed proxy is UP within 3 s ($up up, $ms ms)" test "$up" = 4 -a "$ms" -lt 3000
+pp remove web "$X" >/dev/null
+i=0
+while [ "$(stat web up)" != 3 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+expect_eq "and once removed, 3 are up again" 3 "$(stat web up)"
 
 # latency: the slow proxy ranks after the fast ones
 pp lease web >"$T/l1"; pp lease web >"$T/l2"; pp lease web >"$T/l3"
