@@ -1706,9 +1706,9 @@ usage(FILE *f)
 	fprintf(f,
 	    "\n"
 	    "exit status: 0 done; 1 the daemon answered with an error (EMPTY,\n"
-	    "NOTOWNED, NOPOOL, BADARG, BUSY, DENIED, TRYAGAIN...) or the file\n"
-	    "is not valid (check-config); 2 usage error; 3 cannot reach the\n"
-	    "daemon, or no answer within the timeout.\n");
+	    "NOTOWNED, NOPOOL, NOPROXY, BADARG, BUSY, DENIED, TRYAGAIN...) or\n"
+	    "the file is not valid (check-config); 2 usage error; 3 cannot\n"
+	    "reach the daemon, or no answer within the timeout.\n");
 }
 
 int

@@ -13,6 +13,12 @@
 #include "proxyurl.h"
 #include "req.h"
 
+static void
+cmd_bind_cb(struct ra_async *ra, struct ra_result *res, void *arg)
+{
+	req_proxy_ok(arg, res, 3);
+}
+
 /* BIND pool name proxy [TTL s] */
 void
 cmd_bind(struct req *r)
@@ -32,7 +38,7 @@ cmd_bind(struct req *r)
 		return;
 	if ((ra = req_ra(r)) != NULL)
 		REQ_CALL(r, ra_async_bind(ra, r->args.argv[1], r->args.argv[2],
-		    url, v[O_TTL].set ? v[O_TTL].num : RA_TTL_DEFAULT, req_ok_cb,
+		    url, v[O_TTL].set ? v[O_TTL].num : RA_TTL_DEFAULT, cmd_bind_cb,
 		    r));
 	free(url);
 }

@@ -436,6 +436,12 @@ cmd_release(struct req *r)
 	    r));
 }
 
+static void
+cmd_report_cb(struct ra_async *ra, struct ra_result *res, void *arg)
+{
+	req_proxy_ok(arg, res, 2);
+}
+
 /* REPORT pool proxy OK|FAILED|BANNED [LATENCY ms] */
 void
 cmd_report(struct req *r)
@@ -461,6 +467,6 @@ cmd_report(struct req *r)
 		return;
 	if ((ra = req_ra(r)) != NULL)
 		REQ_CALL(r, ra_async_report(ra, r->args.argv[1], url, outcome,
-		    v[O_LATENCY].set ? v[O_LATENCY].num : -1, req_ok_cb, r));
+		    v[O_LATENCY].set ? v[O_LATENCY].num : -1, cmd_report_cb, r));
 	free(url);
 }

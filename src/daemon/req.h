@@ -92,6 +92,9 @@ void	req_error(struct req *r, const char *code, const char *fmt, ...)
 const char *req_code(int err);
 /* Answer an allocator error. */
 void	req_ra_error(struct req *r, const struct ra_result *res);
+/* +OK, or -NOPROXY naming the proxy args[i] and the pool args[1] when
+ * the pool lacks that proxy (REPORT, BIND). */
+void	req_proxy_ok(struct req *r, const struct ra_result *res, int i);
 
 /* Redis calls. */
 /* Arm the deadline of r: seconds from now. */

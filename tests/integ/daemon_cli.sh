@@ -62,6 +62,12 @@ expect_eq "all free again" "3" "$(pp stats default | field free)"
 # report, bind
 expect_eq "REPORT" "OK" "$(pp report default http://127.0.0.1:3128 failed latency 5)"
 expect_eq "REPORT bad URL" "BADARG" "$(pp report default ftp://x:1 ok | cut -d' ' -f1)"
+expect_eq "REPORT of a proxy not in the pool: NOPROXY, both named" \
+    "NOPROXY no proxy http://127.0.0.1:3999 in pool default" \
+    "$(pp report default http://127.0.0.1:3999 ok)"
+expect_eq "BIND to a proxy not in the pool: NOPROXY, both named" \
+    "NOPROXY no proxy http://127.0.0.1:3999 in pool default" \
+    "$(pp bind default bob http://127.0.0.1:3999)"
 expect_eq "BIND" "OK" "$(pp bind default alice http://127.0.0.1:3129 ttl 60)"
 expect_eq "BINDING" "http://127.0.0.1:3129" "$(pp binding default alice)"
 expect_eq "BINDINGS" "alice" "$(pp bindings default http://127.0.0.1:3129)"
