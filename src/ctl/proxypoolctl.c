@@ -1415,12 +1415,35 @@ ctl_add(struct ctl *ctl, struct cmd_args *a)
 	return ctl_run(ctl, &r, 0, print_ok);
 }
 
-/* Write INFO text as {"section": {"key": "value", ...}, ...}. */
+/* Is s (n bytes) a plain decimal number JSON can carry as one: an
+ * optional minus, digits without a leading zero, an optional fraction? */
+static bool
+json_is_number(const char *s, size_t n)
+{
+	size_t i = 0, digits;
+
+	if (n > 0 && s[0] == '-')
+		i++;
+	for (digits = 0; i < n && isdigit((unsigned char)s[i]); i++)
+		digits++;
+	if (digits == 0 || (digits > 1 && s[i - digits] == '0') || digits > 18)
+		return false;
+	if (i < n && s[i] == '.') {
+		for (i++, digits = 0; i < n && isdigit((unsigned char)s[i]); i++)
+			digits++;
+		if (digits == 0)
+			return false;
+	}
+	return i == n;
+}
+
+/* Write INFO text as {"section": {"key": value, ...}, ...}: numbers as
+ * numbers, anything else as a string. */
 static void
 json_info(const char *s, size_t len)
 {
-	const char *end = s + len, *eol, *colon;
-	size_t n;
+	const char *end = s + len, *eol, *colon, *v;
+	size_t n, vn;
 	int sections = 0, keys = 0;
 
 	fputc('{', stdout);
@@ -1455,8 +1478,12 @@ json_info(const char *s, size_t len)
 			fputc(',', stdout);
 		json_string(stdout, s, colon - s);
 		fputc(':', stdout);
-		json_string(stdout, colon < s + n ? colon + 1 : colon,
-		    colon < s + n ? (size_t)(s + n - colon - 1) : 0);
+		v = colon < s + n ? colon + 1 : colon;
+		vn = colon < s + n ? (size_t)(s + n - colon - 1) : 0;
+		if (json_is_number(v, vn))
+			fwrite(v, 1, vn, stdout);
+		else
+			json_string(stdout, v, vn);
 	}
 	fputs(sections > 0 ? "}}\n" : "}\n", stdout);
 }

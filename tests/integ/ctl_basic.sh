@@ -221,6 +221,9 @@ run info
 check "info text" grep -q '^# Server' "$T/out"
 run --json info
 expect_eq "info --json has sections" "0 True" "$rc $(jq '"version" in d["Server"]')"
+expect_eq "info --json: numbers are numbers, words are strings" \
+    "int int str str" \
+    "$(jq 'tuple(type(x).__name__ for x in (d["Server"]["pid"], d["Clients"]["connected_clients"], d["Server"]["version"], d["Redis"]["prefix"]))')"
 run metrics
 check "metrics" grep -q '^proxypoold_' "$T/out"
 run check web http://127.0.0.1:3128
