@@ -165,8 +165,6 @@ req_code(int err)
 		return "BADARG";
 	case RA_ERR_BUSY:
 		return "BUSY";
-	case RA_ERR_NOT_FOUND:		/* the proxy of REPORT or BIND */
-		return "NOPROXY";
 	case RA_ERR_IO:
 	case RA_ERR_BACKEND_DOWN:
 	case RA_ERR_TIMEOUT:
@@ -186,21 +184,15 @@ req_ra_error(struct req *r, const struct ra_result *res)
 }
 
 void
-req_proxy_ok(struct req *r, const struct ra_result *res, int i)
+req_proxy_ok(struct req *r, struct ra_result *res, int i)
 {
-	if (!req_back(r))
+	if (res->err != RA_ERR_NOT_FOUND) {
+		req_ok_cb(NULL, res, r);
 		return;
-	if (res->err == RA_ERR_NOT_FOUND) {
+	}
+	if (req_back(r))
 		req_error(r, "NOPROXY", "no proxy %.300s in pool %.200s",
 		    r->args.argv[i], r->args.argv[1]);
-		return;
-	}
-	if (res->err != RA_OK) {
-		req_ra_error(r, res);
-		return;
-	}
-	resp_status(req_out(r), "OK");
-	req_finish(r);
 }
 
 /* A callback of r came back: one less in flight.  Returns false (and

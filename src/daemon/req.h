@@ -94,7 +94,7 @@ const char *req_code(int err);
 void	req_ra_error(struct req *r, const struct ra_result *res);
 /* +OK, or -NOPROXY naming the proxy args[i] and the pool args[1] when
  * the pool lacks that proxy (REPORT, BIND). */
-void	req_proxy_ok(struct req *r, const struct ra_result *res, int i);
+void	req_proxy_ok(struct req *r, struct ra_result *res, int i);
 
 /* Redis calls. */
 /* Arm the deadline of r: seconds from now. */
