@@ -16,7 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <regex.h>
+#include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <event2/util.h>
 
 #include "conf.h"
 #include "log.h"
@@ -104,6 +110,32 @@ static const struct conf_opt conf_eject_opts[] = {
 	{ NULL, 0, 0, NULL, 0, 0, 0 }
 };
 #undef P
+
+#define G(f)	offsetof(struct conf_gateway, f)
+static const struct conf_opt conf_gateway_opts[] = {
+	{ "listen", CONF_STR, G(listen), "127.0.0.1:3128", 0, 0, 0 },
+	{ "pool", CONF_STR, G(pool), NULL, 0, 0, CONF_NULLABLE },
+	{ "password", CONF_STR, G(password), NULL, 0, 0, CONF_NULLABLE },
+	{ "retries", CONF_INT, G(retries), "2", 0, 10, 0 },
+	{ "rotate_on_error", CONF_BOOL, G(rotate_on_error), "false", 0, 0, 0 },
+	{ "wait", CONF_DOUBLE, G(wait), "0", 0, 3600, 0 },
+	{ "lease_ttl", CONF_DOUBLE, G(lease_ttl), "0", 0, RA_TTL_MAX, 0 },
+	{ "session_ttl", CONF_DOUBLE, G(session_ttl), "0", 0, RA_TTL_MAX, 0 },
+	{ "connect_timeout", CONF_DOUBLE, G(connect_timeout), "10", 0.01, 600,
+	    0 },
+	{ "timeout", CONF_DOUBLE, G(timeout), "30", 0.01, 3600, 0 },
+	{ "idle_timeout", CONF_DOUBLE, G(idle_timeout), "60", 0, 864000, 0 },
+	{ "max_clients", CONF_INT, G(max_clients), "1024", 1, 1000000, 0 },
+	{ "buffer", CONF_INT, G(buffer), "262144", 4096, 64 * 1024 * 1024, 0 },
+	{ "retry_body", CONF_INT, G(retry_body), "65536", 0, 16 * 1024 * 1024,
+	    0 },
+	{ "proxy_header", CONF_BOOL, G(proxy_header), "false", 0, 0, 0 },
+	{ "ban_statuses", CONF_GROUP, 0, NULL, 0, 0, 0 },
+	{ "proxy_statuses", CONF_GROUP, 0, NULL, 0, 0, 0 },
+	{ "ban_body", CONF_STR, G(ban_body), NULL, 0, 0, CONF_NULLABLE },
+	{ NULL, 0, 0, NULL, 0, 0, 0 }
+};
+#undef G
 
 /* Where a setting was read, for error messages. */
 static const char *
@@ -613,6 +645,141 @@ conf_pool_name_ok(const char *s)
 	return true;
 }
 
+/* A list of HTTP statuses (ban_statuses, proxy_statuses), or the
+ * defaults when the setting is absent. */
+static int
+conf_statuses(struct conf *c, config_setting_t *g, const char *name,
+    const int *def, size_t ndef, int **out, size_t *n, char **cause)
+{
+	config_setting_t *s, *e;
+	char *what;
+	double v;
+	bool integral;
+	int i, len;
+
+	if ((s = config_setting_get_member(g, name)) == NULL) {
+		*out = xreallocarray(NULL, ndef + 1, sizeof **out);
+		memcpy(*out, def, ndef * sizeof *def);
+		*n = ndef;
+		return 0;
+	}
+	xasprintf(&what, "gateway.%s", name);
+	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+		conf_error(c, s, cause, what, "expected a list of HTTP "
+		    "statuses [ 403, 429 ]");
+		free(what);
+		return -1;
+	}
+	len = config_setting_length(s);
+	*out = xreallocarray(NULL, (size_t)len + 1, sizeof **out);
+	*n = 0;
+	for (i = 0; i < len; i++) {
+		e = config_setting_get_elem(s, (unsigned)i);
+		if (!conf_number(e, &v, &integral) || !integral || v < 100 ||
+		    v > 599) {
+			conf_error(c, e, cause, what, "an HTTP status is an "
+			    "integer from 100 to 599");
+			free(what);
+			return -1;
+		}
+		(*out)[(*n)++] = (int)v;
+	}
+	free(what);
+	return 0;
+}
+
+/* A listen address "IPv4:port" or "[IPv6]:port"; loopback tells whether
+ * it is a loopback one. */
+static int
+conf_hostport(const char *s, struct sockaddr_storage *ss, bool *loopback)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	int len = (int)sizeof *ss;
+
+	memset(ss, 0, sizeof *ss);
+	if (strchr(s, ':') == NULL || s[strlen(s) - 1] == ':' ||
+	    evutil_parse_sockaddr_port(s, (struct sockaddr *)ss, &len) != 0)
+		return -1;
+	if (ss->ss_family == AF_INET) {
+		if (sin->sin_port == 0)
+			return -1;
+		*loopback = (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	} else {
+		if (sin6->sin6_port == 0)
+			return -1;
+		*loopback = IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
+	}
+	return 0;
+}
+
+/* Parse one element of gateway. */
+static int
+conf_gateway(struct conf *c, config_setting_t *g, int idx, char **cause)
+{
+	static const int bans[] = { 403, 429 };
+	static const int proxies[] = { 407, 502, 503, 504 };
+	struct conf_gateway *gw = &c->gateways[idx];
+	struct sockaddr_storage ss;
+	config_setting_t *s;
+	regex_t re;
+	bool loopback;
+	size_t i;
+
+	gw->file = conf_where_file(c, g);
+	gw->line = conf_where_line(g);
+	if (conf_group(c, gw, conf_gateway_opts, g, "gateway", true,
+	    cause) != 0)
+		return -1;
+	if (conf_statuses(c, g, "ban_statuses", bans, 2, &gw->ban_statuses,
+	    &gw->nban_statuses, cause) != 0 ||
+	    conf_statuses(c, g, "proxy_statuses", proxies, 4,
+	    &gw->proxy_statuses, &gw->nproxy_statuses, cause) != 0)
+		return -1;
+	s = config_setting_get_member(g, "listen");
+	if (conf_hostport(gw->listen, &ss, &loopback) != 0) {
+		conf_error(c, s != NULL ? s : g, cause, "gateway.listen",
+		    "\"%s\" is not ADDRESS:PORT (127.0.0.1:3128, [::1]:3128)",
+		    gw->listen);
+		return -1;
+	}
+	if (!loopback && gw->password == NULL) {
+		conf_error(c, s, cause, "gateway.listen", "%s is not a "
+		    "loopback address: set a password", gw->listen);
+		return -1;
+	}
+	if (gw->pool == NULL) {
+		if (c->npools != 1) {
+			conf_error(c, g, cause, "gateway.pool", "name the "
+			    "listener's pool (there are %zu)", c->npools);
+			return -1;
+		}
+		gw->pool = xstrdup(c->pools[0].name);
+	} else if (conf_pool_find(c, gw->pool) == NULL) {
+		conf_error(c, config_setting_get_member(g, "pool"), cause,
+		    "gateway.pool", "no such pool %s", gw->pool);
+		return -1;
+	}
+	if (gw->ban_body != NULL) {
+		if (regcomp(&re, gw->ban_body, REG_EXTENDED | REG_NOSUB) != 0) {
+			conf_error(c, config_setting_get_member(g, "ban_body"),
+			    cause, "gateway.ban_body", "not a valid extended "
+			    "regular expression");
+			return -1;
+		}
+		regfree(&re);
+	}
+	for (i = 0; i < (size_t)idx; i++) {
+		if (strcmp(c->gateways[i].listen, gw->listen) == 0) {
+			conf_error(c, s, cause, "gateway.listen", "%s is "
+			    "already a listener (line %d)", gw->listen,
+			    c->gateways[i].line);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Parse one element of pools. */
 static int
 conf_pool(struct conf *c, config_setting_t *g, int idx, char **cause)
@@ -827,9 +994,9 @@ struct conf *
 conf_load(const char *path, char **cause)
 {
 	static const char *top[] = { "redis", "listen", "log", "pools",
-	    "checks", NULL };
+	    "checks", "gateway", NULL };
 	struct conf *c;
-	config_setting_t *root, *s, *pools;
+	config_setting_t *root, *s, *pools, *gws;
 	char *dir;
 	const char **t;
 	int i, n;
@@ -864,7 +1031,7 @@ conf_load(const char *path, char **cause)
 		if (*t == NULL) {
 			conf_error(c, s, cause, config_setting_name(s),
 			    "unknown section (expected redis, listen, log, "
-			    "pools, checks)");
+			    "pools, checks, gateway)");
 			goto fail;
 		}
 	}
@@ -899,6 +1066,22 @@ conf_load(const char *path, char **cause)
 		for (i = 0; i < n; i++) {
 			c->npools = (size_t)i + 1;
 			if (conf_pool(c, config_setting_get_elem(pools,
+			    (unsigned)i), i, cause) != 0)
+				goto fail;
+		}
+	}
+	if ((gws = config_lookup(&c->cfg, "gateway")) != NULL) {
+		if (!config_setting_is_list(gws)) {
+			conf_error(c, gws, cause, "gateway", "expected a list "
+			    "( { listen = \"127.0.0.1:3128\"; pool = \"...\"; "
+			    "}, ... )");
+			goto fail;
+		}
+		n = config_setting_length(gws);
+		c->gateways = xcalloc((size_t)n + 1, sizeof *c->gateways);
+		for (i = 0; i < n; i++) {
+			c->ngateways = (size_t)i + 1;
+			if (conf_gateway(c, config_setting_get_elem(gws,
 			    (unsigned)i), i, cause) != 0)
 				goto fail;
 		}
@@ -943,6 +1126,12 @@ conf_destroy(struct conf *c)
 		free(c->pools[i].proxies_file);
 	}
 	free(c->pools);
+	for (i = 0; i < c->ngateways; i++) {
+		conf_free_strings(&c->gateways[i], conf_gateway_opts);
+		free(c->gateways[i].ban_statuses);
+		free(c->gateways[i].proxy_statuses);
+	}
+	free(c->gateways);
 	conf_free_strings(c, conf_redis_opts);
 	conf_free_strings(c, conf_listen_opts);
 	conf_free_strings(c, conf_log_opts);

@@ -37,6 +37,33 @@ struct conf_pool {
 	int			 line;
 };
 
+/* One gateway listener as configured (gateway.c serves it). */
+struct conf_gateway {
+	char			*listen;	/* "127.0.0.1:3128", "[::1]:3128" */
+	char			*pool;		/* the default pool */
+	char			*password;	/* or NULL: loopback peers only */
+	int			 retries;	/* other proxies after a failure */
+	int			 rotate_on_error; /* sessions move on a failure */
+	double			 wait;		/* s for a free proxy */
+	double			 lease_ttl;	/* s, 0: the pool's */
+	double			 session_ttl;	/* s, 0: the pool's bind_ttl */
+	double			 connect_timeout; /* s to the upstream */
+	double			 timeout;	/* s to the response head */
+	double			 idle_timeout;	/* s between requests, 0 never */
+	int			 max_clients;	/* connections at once */
+	int			 buffer;	/* bytes buffered per direction */
+	int			 retry_body;	/* bodies up to this are kept so
+						 * the request can be retried */
+	int			 proxy_header;	/* add X-Proxypool-Proxy */
+	int			*ban_statuses;	/* owned: BANNED outcomes */
+	size_t			 nban_statuses;
+	int			*proxy_statuses; /* owned: the proxy failed */
+	size_t			 nproxy_statuses;
+	char			*ban_body;	/* regex: BANNED, or NULL */
+	const char		*file;		/* (ref into cfg) */
+	int			 line;
+};
+
 /* The whole configuration; the libconfig tree stays alive with it so
  * plugins can read their own groups. */
 struct conf {
@@ -72,6 +99,8 @@ struct conf {
 	config_setting_t	*checks;	/* (ref into cfg) or NULL */
 	struct conf_pool	*pools;		/* owned array */
 	size_t			 npools;
+	struct conf_gateway	*gateways;	/* owned array */
+	size_t			 ngateways;
 };
 
 /*

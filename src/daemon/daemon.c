@@ -17,8 +17,10 @@
 #include "client.h"
 #include "cmd.h"
 #include "compat.h"
+#include "curlev.h"
 #include "daemon.h"
 #include "embedded.h"
+#include "gateway.h"
 #include "log.h"
 #include "plugin.h"
 #include "prober.h"
@@ -97,6 +99,7 @@ daemon_stop(struct daemon *d)
 	log_info("stopping: no new clients, answering requests in flight");
 	sd_notify(0, "STOPPING=1");
 	server_close_listener(d);
+	gateway_stop(d->gw);
 	waitq_fail(d, NULL, "TRYAGAIN", "proxypoold is shutting down");
 	lockwait_fail_all(d, "TRYAGAIN", "proxypoold is shutting down");
 	/* idle clients go now; the others once their answer is sent */
@@ -117,7 +120,8 @@ daemon_stop(struct daemon *d)
 void
 daemon_check_stopped(struct daemon *d)
 {
-	if (d->stopping && d->nclients == 0)
+	if (d->stopping && d->nclients == 0 &&
+	    gateway_connections(d->gw) == 0)
 		event_base_loopbreak(d->base);
 }
 
@@ -261,13 +265,17 @@ daemon_start(struct daemon *d, struct conf *conf, const char *path,
 		return -1;
 	if (server_listen(d, cause) != 0)
 		return -1;
-	if ((d->prober = prober_create(d->base, daemon_prober_ra, d)) == NULL) {
+	if ((d->curl = curlev_create(d->base)) == NULL) {
 		xasprintf(cause, "cannot create the curl multi handle");
 		return -1;
 	}
+	d->prober = prober_create(d->curl, daemon_prober_ra, d);
 	/* probe replies wait while clients' are served, as probes do */
 	redis_set_priority(d->redis_probe, prober_priority(d->prober));
 	if (prober_configure(d->prober, conf, cause) != 0)
+		return -1;
+	d->gw = gateway_create(d);
+	if (gateway_configure(d->gw, conf, cause) != 0)
 		return -1;
 	d->resync_ev = evtimer_new(d->base, reload_resync_cb, d);
 	redis_start(d->redis);
@@ -293,8 +301,12 @@ daemon_finish(struct daemon *d)
 	d->stopping = 1;
 	while ((c = TAILQ_FIRST(&d->clients)) != NULL)
 		client_close(c);
+	gateway_destroy(d->gw);
+	d->gw = NULL;
 	prober_destroy(d->prober);
 	d->prober = NULL;
+	curlev_destroy(d->curl);
+	d->curl = NULL;
 	/* answers to dropped requests arrive as BACKEND_DOWN here */
 	redis_destroy(d->redis_probe);
 	d->redis_probe = NULL;

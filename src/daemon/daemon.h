@@ -71,6 +71,8 @@ struct daemon_stats {
 struct redis;
 struct embedded;
 struct prober;
+struct curlev;
+struct gateway;
 
 struct daemon {
 	struct event_base	*base;		/* owned: the one loop */
@@ -79,7 +81,9 @@ struct daemon {
 	struct redis		*redis;		/* owned main connection */
 	struct redis		*redis_probe;	/* owned: the prober's calls */
 	struct embedded		*embedded;	/* owned, or NULL */
+	struct curlev		*curl;		/* owned curl multi handle */
 	struct prober		*prober;	/* owned health checks */
+	struct gateway		*gw;		/* owned gateway listeners */
 
 	int			 listen_fd;	/* -1 once closed */
 	struct event		*listen_ev;	/* owned accept event */

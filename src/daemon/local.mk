@@ -8,8 +8,12 @@ src_daemon_proxypoold_SOURCES = \
 	src/daemon/client.c src/daemon/client.h \
 	src/daemon/compat.h \
 	src/daemon/conf.c src/daemon/conf.h \
+	src/daemon/curlev.c src/daemon/curlev.h \
 	src/daemon/daemon.c src/daemon/daemon.h \
 	src/daemon/embedded.c src/daemon/embedded.h \
+	src/daemon/gateway.c src/daemon/gateway.h \
+	src/daemon/gw_http.c src/daemon/gw_http.h \
+	src/daemon/gw_socks.c src/daemon/gw_socks.h \
 	src/daemon/log.c src/daemon/log.h \
 	src/daemon/main.c \
 	src/daemon/metrics.c \
@@ -27,7 +31,7 @@ src_daemon_proxypoold_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/checks $(HIREDIS_CFL
 	$(SYSTEMD_CFLAGS)
 src_daemon_proxypoold_LDADD = libppcommon.la libredisallocator.la \
 	$(HIREDIS_LIBS) $(LIBEVENT_LIBS) $(LIBCONFIG_LIBS) $(LIBCURL_LIBS) \
-	$(SYSTEMD_LIBS) -lm
+	$(SYSTEMD_LIBS) $(HTTP_PARSER_LIBS) -lm
 
 # integration tests
 TESTS += tests/integ/daemon_cli.sh tests/integ/daemon_py.py \

@@ -15,6 +15,7 @@
 #include "client.h"
 #include "cmd.h"
 #include "embedded.h"
+#include "gateway.h"
 #include "plugin.h"
 #include "prober.h"
 #include "proxyurl.h"
@@ -101,6 +102,8 @@ cmd_info(struct req *r)
 		    "lease_ttl=%g\r\n", d->conf->pools[len].name,
 		    d->conf->pools[len].nitems, d->conf->pools[len].ra.shared,
 		    d->conf->pools[len].ra.lease_ttl);
+	evbuffer_add_printf(b, "\r\n");
+	gateway_info(d->gw, b);
 	len = evbuffer_get_length(b);
 	text = xmalloc(len + 1);
 	evbuffer_remove(b, text, len);
@@ -173,6 +176,7 @@ cmd_metrics_reply(struct req *r)
 	}
 #undef COUNTER
 #undef GAUGE
+	gateway_metrics(d->gw, b);
 	if (r->counts != NULL) {
 		evbuffer_add_printf(b, "# HELP proxypoold_pool_proxies Proxies "
 		    "of a pool by state (Redis).\n# TYPE proxypoold_pool_proxies "

@@ -2,9 +2,9 @@
  * probe.c: one probe's life, for the prober (prober.c, which decides
  * what to probe and records the verdicts).
  *
- * Curl checks run on one curl multi handle driven by libevent (socket and
- * timer callbacks, as curl's hiperfifo example); plugins without curl
- * start a child whose pipe and exit are watched on the loop.  Per probe
+ * Curl checks run on the daemon's curl multi handle (curlev.c);
+ * plugins without curl start a child whose pipe and exit are watched on
+ * the loop.  Per probe
  * as little as can be is done: easy handles are reset and reused
  * (curl_easy_reset keeps their allocations), and a proxy URL is split
  * into the parts the plugins get once, then found in a table (entries
@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 
 #include <curl/curl.h>
 
+#include "curlev.h"
 #include "log.h"
 #include "pp_util.h"
 #include "probe.h"
@@ -62,6 +64,7 @@ struct probe {
 	double			 started;	/* monotonic s */
 
 	CURL			*h;		/* curl checks: owned handle */
+	struct curlev_xfer	 xfer;		/* h's, on the daemon's multi */
 	void			*state;		/* plugin per-probe state */
 
 	struct pp_child		 child;		/* spawn checks */
@@ -78,17 +81,9 @@ struct probe {
 };
 TAILQ_HEAD(probe_list, probe);
 
-/* A socket curl asked us to watch. */
-struct probe_sock {
-	struct probes		*ps;		/* (ref) */
-	curl_socket_t		 fd;
-	struct event		*ev;		/* owned */
-};
-
 struct probes {
 	struct event_base	*base;		/* (ref) the daemon's loop */
-	CURLM			*multi;		/* owned */
-	struct event		*curl_timer;	/* owned: curl's timeout */
+	struct curlev		*curl;		/* (ref) the daemon's multi */
 	struct probe_list	 probes;	/* running probes */
 	CURL			*idle[PROBE_IDLE_HANDLES]; /* owned, reset */
 	unsigned		 nidle;
@@ -100,114 +95,21 @@ struct probes {
 
 static void	probe_finish(struct probe *p, struct pp_result *res);
 
-/* ------------------------------------------------------------------ */
-/* libcurl multi on libevent (hiperfifo)                                */
-/* ------------------------------------------------------------------ */
-
-/* Collect finished transfers. */
+/* A curl check's transfer ended: the plugin judges it. */
 static void
-probes_curl_done(struct probes *ps)
+probe_curl_done(struct curlev_xfer *x, CURLcode rc)
 {
+	struct probe *p = (struct probe *)((char *)x -
+	    offsetof(struct probe, xfer));
 	struct pp_result res;
-	struct probe *p;
-	CURLMsg *m;
-	int left;
 
-	while ((m = curl_multi_info_read(ps->multi, &left)) != NULL) {
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		p = NULL;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&p);
-		if (p == NULL)
-			continue;
-		memset(&res, 0, sizeof res);
-		res.verdict = PP_UNKNOWN;
-		res.latency_ms = pp_curl_ms(p->h, CURLINFO_TOTAL_TIME_T);
-		p->check->type->judge(p->check->conf, &p->px, p->h,
-		    m->data.result, p->state, &res);
-		p->state = NULL;
-		probe_finish(p, &res);
-	}
-}
-
-static void
-probes_curl_event(evutil_socket_t fd, short what, void *arg)
-{
-	struct probes *ps = arg;
-	int running, action = 0;
-
-	if (what & EV_READ)
-		action |= CURL_CSELECT_IN;
-	if (what & EV_WRITE)
-		action |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(ps->multi, fd, action, &running);
-	probes_curl_done(ps);
-}
-
-static void
-probes_curl_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	struct probes *ps = arg;
-	int running;
-
-	curl_multi_socket_action(ps->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	probes_curl_done(ps);
-}
-
-/* CURLMOPT_TIMERFUNCTION */
-static int
-probes_curl_timer(CURLM *multi, long ms, void *arg)
-{
-	struct probes *ps = arg;
-	struct timeval tv;
-
-	if (ms < 0) {
-		evtimer_del(ps->curl_timer);
-		return 0;
-	}
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(ps->curl_timer, &tv);
-	return 0;
-}
-
-/* CURLMOPT_SOCKETFUNCTION */
-static int
-probes_curl_socket(CURL *h, curl_socket_t fd, int what, void *arg,
-    void *sockp)
-{
-	struct probes *ps = arg;
-	struct probe_sock *s = sockp;
-	short ev;
-
-	if (what == CURL_POLL_REMOVE) {
-		if (s != NULL) {
-			event_free(s->ev);
-			free(s);
-			curl_multi_assign(ps->multi, fd, NULL);
-		}
-		return 0;
-	}
-	ev = EV_PERSIST;
-	if (what & CURL_POLL_IN)
-		ev |= EV_READ;
-	if (what & CURL_POLL_OUT)
-		ev |= EV_WRITE;
-	if (s == NULL) {
-		s = xcalloc(1, sizeof *s);
-		s->ps = ps;
-		s->fd = fd;
-		s->ev = prober_event(ps->base, fd, ev, probes_curl_event, ps);
-		curl_multi_assign(ps->multi, fd, s);
-	} else {
-		/* same socket, new interest: reuse the event */
-		event_del(s->ev);
-		event_assign(s->ev, ps->base, fd, ev, probes_curl_event, ps);
-		if (event_base_get_npriorities(ps->base) >= PROBER_PRIORITIES)
-			event_priority_set(s->ev, PROBER_PRIORITY);
-	}
-	event_add(s->ev, NULL);
-	return 0;
+	memset(&res, 0, sizeof res);
+	res.verdict = PP_UNKNOWN;
+	res.latency_ms = pp_curl_ms(p->h, CURLINFO_TOTAL_TIME_T);
+	p->check->type->judge(p->check->conf, &p->px, p->h, rc, p->state,
+	    &res);
+	p->state = NULL;
+	probe_finish(p, &res);
 }
 
 /* ------------------------------------------------------------------ */
@@ -378,7 +280,7 @@ probe_free(struct probe *p, bool verdict, struct pp_result *res)
 
 	TAILQ_REMOVE(&ps->probes, p, entry);
 	if (p->h != NULL) {
-		curl_multi_remove_handle(ps->multi, p->h);
+		curlev_remove(ps->curl, p->h);
 		probes_handle_put(ps, p->h);
 	}
 	if (p->ev_read != NULL)
@@ -560,7 +462,6 @@ probe_start(struct probes *ps, struct probe_check *c, const char *pool,
 		goto fail;
 	}
 	ms = (long)(c->timeout * 1000.0);
-	curl_easy_setopt(p->h, CURLOPT_PRIVATE, p);
 	curl_easy_setopt(p->h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(p->h, CURLOPT_TIMEOUT_MS, ms);
 	curl_easy_setopt(p->h, CURLOPT_CONNECTTIMEOUT_MS, ms);
@@ -574,7 +475,9 @@ probe_start(struct probes *ps, struct probe_check *c, const char *pool,
 	    PACKAGE_VERSION);
 	if (c->type->prepare(c->conf, &p->px, p->h, &p->state, cause) != 0)
 		goto fail;
-	if (curl_multi_add_handle(ps->multi, p->h) != CURLM_OK) {
+	p->xfer.done = probe_curl_done;
+	p->xfer.priority = PROBER_PRIORITY;
+	if (curlev_add(ps->curl, p->h, &p->xfer) != 0) {
 		xasprintf(cause, "cannot queue the transfer");
 		/* prepare succeeded: judge must see it to free its state */
 		{
@@ -615,25 +518,15 @@ probe_finish(struct probe *p, struct pp_result *res)
 /* ------------------------------------------------------------------ */
 
 struct probes *
-probes_create(struct event_base *base)
+probes_create(struct curlev *curl)
 {
 	struct probes *ps;
 
 	ps = xcalloc(1, sizeof *ps);
-	ps->base = base;
+	ps->base = curlev_base(curl);
+	ps->curl = curl;
 	ps->proxy_sweep = prober_now() + PROBE_PROXY_SWEEP;
 	TAILQ_INIT(&ps->probes);
-	if ((ps->multi = curl_multi_init()) == NULL) {
-		free(ps);
-		return NULL;
-	}
-	curl_multi_setopt(ps->multi, CURLMOPT_SOCKETFUNCTION,
-	    probes_curl_socket);
-	curl_multi_setopt(ps->multi, CURLMOPT_SOCKETDATA, ps);
-	curl_multi_setopt(ps->multi, CURLMOPT_TIMERFUNCTION,
-	    probes_curl_timer);
-	curl_multi_setopt(ps->multi, CURLMOPT_TIMERDATA, ps);
-	ps->curl_timer = prober_event(base, -1, 0, probes_curl_timeout, ps);
 	return ps;
 }
 
@@ -659,11 +552,9 @@ probes_destroy(struct probes *ps)
 		}
 		probe_free(p, true, NULL);
 	}
-	event_free(ps->curl_timer);
 	while (ps->nidle > 0)
 		curl_easy_cleanup(ps->idle[--ps->nidle]);
 	proxy_sweep(ps, true);
-	curl_multi_cleanup(ps->multi);
 	free(ps);
 }
 

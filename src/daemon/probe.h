@@ -36,9 +36,10 @@ struct probe_check {
 typedef void probe_verdict_fn(void *arg, struct probe_check *check,
     const char *url, double started, struct pp_result *res);
 
-/* The probe machinery on base; NULL when curl's multi handle cannot be
- * made.  The priorities of base must be set already. */
-struct probes *probes_create(struct event_base *base);
+/* The probe machinery on the daemon's multi handle (and its loop, whose
+ * priorities must be set already). */
+struct curlev;
+struct probes *probes_create(struct curlev *curl);
 /* Cancel the running probes (their verdict functions see NULL), free. */
 void	probes_destroy(struct probes *ps);
 

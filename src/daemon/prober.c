@@ -20,6 +20,7 @@
 #include <sys/resource.h>
 
 #include "conf.h"
+#include "curlev.h"
 #include "log.h"
 #include "plugin.h"
 #include "probe.h"
@@ -930,8 +931,9 @@ prober_items_added(struct prober *pr, const char *pool)
 /* ------------------------------------------------------------------ */
 
 struct prober *
-prober_create(struct event_base *base, prober_ra_fn *ra_fn, void *ra_arg)
+prober_create(struct curlev *curl, prober_ra_fn *ra_fn, void *ra_arg)
 {
+	struct event_base *base = curlev_base(curl);
 	struct prober *pr;
 
 	pr = xcalloc(1, sizeof *pr);
@@ -949,10 +951,7 @@ prober_create(struct event_base *base, prober_ra_fn *ra_fn, void *ra_arg)
 	    event_base_priority_init(base, PROBER_PRIORITIES) != 0)
 		log_warn("cannot set event priorities: probes compete with "
 		    "clients");
-	if ((pr->probes = probes_create(base)) == NULL) {
-		free(pr);
-		return NULL;
-	}
+	pr->probes = probes_create(curl);
 	pr->tick = prober_event(base, -1, 0, prober_tick, pr);
 	prober_kick(pr);
 	return pr;

@@ -49,8 +49,10 @@ struct prober_stats {
 #define PROBER_PRIORITIES	3
 #define PROBER_PRIORITY		2
 
-/* Create on base; ra_fn(ra_arg) gives the Redis handle when needed. */
-struct prober *prober_create(struct event_base *base, prober_ra_fn *ra_fn,
+/* Create on the daemon's curl multi handle (and its loop); ra_fn(ra_arg)
+ * gives the Redis handle when needed. */
+struct curlev;
+struct prober *prober_create(struct curlev *curl, prober_ra_fn *ra_fn,
 	    void *ra_arg);
 /* Stop everything (running probes are cancelled) and free. */
 void	prober_destroy(struct prober *pr);

@@ -16,6 +16,7 @@
 #include "cmd.h"
 #include "compat.h"
 #include "conf.h"
+#include "gateway.h"
 #include "log.h"
 #include "prober.h"
 #include "redis.h"
@@ -176,6 +177,21 @@ reload_config(struct daemon *d, struct req *r, char **cause)
 		d->stats.reload_failures++;
 		log_warn("reload failed, keeping the running configuration: %s",
 		    why);
+		conf_destroy(next);
+		if (cause != NULL)
+			*cause = why;
+		else
+			free(why);
+		sd_notify(0, "READY=1");
+		return -1;
+	}
+	/* and so are the gateway's listeners */
+	if (gateway_configure(d->gw, next, &why) != 0) {
+		d->stats.reload_failures++;
+		log_warn("reload failed, keeping the running configuration: %s",
+		    why);
+		if (prober_configure(d->prober, d->conf, &kept) != 0)
+			free(kept);
 		conf_destroy(next);
 		if (cause != NULL)
 			*cause = why;
