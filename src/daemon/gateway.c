@@ -95,8 +95,8 @@ struct gw_set {
 	X(retries, "retries", "Attempts on another proxy.")		\
 	X(errors, "errors", "Error answers made by the gateway.")	\
 	X(auth_failures, "auth_failures", "Bad or missing credentials.") \
-	X(bytes_in, "bytes_in", "Bytes from the clients.")		\
-	X(bytes_out, "bytes_out", "Bytes to the clients.")		\
+	X(bytes_in, "bytes_in", "Body and tunnel bytes from the clients.")		\
+	X(bytes_out, "bytes_out", "Body and tunnel bytes to the clients.")		\
 	X(latency_ms, "latency_ms", "Sum of latencies to the response "	\
 	    "head, ms.")						\
 	X(latency_n, "latency_count", "Latencies summed.")
