@@ -27,6 +27,8 @@ gw_http_append(struct gw_http *h, char **s, const char *at, size_t len)
 {
 	size_t old = *s != NULL ? strlen(*s) : 0;
 
+	if (memchr(at, '\0', len) != NULL)
+		return -1;	/* a NUL would cut the string: 400 */
 	h->head_bytes += len;
 	if (h->head_bytes > GW_HEAD_MAX) {
 		h->error_status = 431;
