@@ -56,8 +56,11 @@ def arg(path, name, default):
 
 
 async def send_bytes(writer, n, chunked):
+    off = 0
     while n > 0:
-        part = FILL[:min(n, len(FILL), 1000 if chunked else len(FILL))]
+        part = (FILL[off:] + FILL[:off])[:min(n, 1000 if chunked else
+                                             len(FILL))]
+        off = (off + len(part)) % len(FILL)
         if chunked:
             writer.write(b"%x\r\n" % len(part) + part + b"\r\n")
         else:
