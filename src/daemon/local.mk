@@ -52,4 +52,4 @@ check_PROGRAMS += tests/bench/lease
 tests_bench_lease_SOURCES = tests/bench/lease.c
 tests_bench_lease_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_bench_lease_LDADD = libredisallocator.la $(HIREDIS_LIBS) $(LIBEVENT_LIBS)
-EXTRA_DIST += tests/bench/lease.sh
+EXTRA_DIST += tests/bench/lease.sh tests/bench/gateway.sh
