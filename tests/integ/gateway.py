@@ -13,12 +13,12 @@ import socket
 import sys
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from daemon_util import ok, finish, wait_for  # noqa: E402
-from gateway_util import (GwEnv, RssPeak, T, basic, curl, curl_head,  # noqa
-                          free_port, raw_request, recv_response, socks5)
+from gateway_util import (GwEnv, RssPeak, T, basic, case, curl,  # noqa
+                          curl_head, free_port, raw_request, recv_response,
+                          skip, socks5)
 
 import requests  # noqa: E402
 import urllib3  # noqa: E402
@@ -36,20 +36,6 @@ MB50 = 50 * 1024 * 1024
 
 def pattern(n):
     return (FILL * (n // len(FILL) + 1))[:n]
-
-
-def case(fn):
-    """Run one group of checks; an exception is one failed case."""
-    try:
-        fn()
-    except Exception:
-        traceback.print_exc()
-        ok(False, "%s raised %s" % (fn.__name__, sys.exc_info()[1]))
-    return fn
-
-
-def skip(what, why):
-    print("ok - %s # skip %s" % (what, why), flush=True)
 
 
 env = GwEnv()

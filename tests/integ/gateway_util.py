@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -30,6 +31,20 @@ REDIS_CLI = os.environ.get("REDIS_CLI") or "redis-cli"
 
 # every bounded wait of these tests, seconds
 T = 15.0
+
+
+def case(fn):
+    """Run one group of checks at once; an exception is one failure."""
+    try:
+        fn()
+    except Exception:
+        traceback.print_exc()
+        ok(False, "%s raised %s" % (fn.__name__, sys.exc_info()[1]))
+    return fn
+
+
+def skip(what, why):
+    print("ok - %s # skip %s" % (what, why), flush=True)
 
 
 def free_port():
@@ -117,18 +132,19 @@ class GwEnv(Env):
     def reset_stats(self):
         urllib.request.urlopen(self.turl + "/_reset", timeout=T).read()
 
-    def start_tinyproxy(self, name, auth=None):
+    def start_tinyproxy(self, name, auth=None, connect_ports=()):
         """A tinyproxy adding X-Proxy-Id: NAME and no Via; auth "u:p"
-        makes it ask for those credentials.  Returns (port, Popen)."""
+        makes it ask for those credentials; CONNECT to the target's ports
+        and connect_ports.  Returns (port, Popen)."""
         port = free_port()
         conf = os.path.join(self.dir, name + ".conf")
         with open(conf, "w") as f:
             f.write('Port %d\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 30\n'
                     'MaxClients 100\nLogFile "%s"\nLogLevel Warning\n'
                     'DisableViaHeader Yes\nAddHeader "X-Proxy-Id" "%s"\n'
-                    'ConnectPort %d\nConnectPort %d\n'
-                    % (port, os.path.join(self.dir, name + ".log"), name,
-                       self.tport, self.tlsport))
+                    % (port, os.path.join(self.dir, name + ".log"), name))
+            for p in (self.tport, self.tlsport) + tuple(connect_ports):
+                f.write("ConnectPort %d\n" % p)
             if auth:
                 f.write("BasicAuth %s %s\n" % tuple(auth.split(":", 1)))
         out = open(os.path.join(self.dir, name + ".out"), "a")
@@ -346,3 +362,37 @@ def curl_head(out):
         k, _, v = l.partition(":")
         hdr[k.strip().lower()] = v.strip()
     return status, hdr, body
+
+
+class EchoServer:
+    """A TCP echo server on 127.0.0.1 (a tunnel's far end)."""
+
+    def __init__(self):
+        self.ls = socket.socket()
+        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(16)
+        self.port = self.ls.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._echo, args=(c,),
+                             daemon=True).start()
+
+    @staticmethod
+    def _echo(c):
+        try:
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                c.sendall(d)
+        except OSError:
+            pass
+        finally:
+            c.close()
