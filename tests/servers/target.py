@@ -10,6 +10,8 @@ Every path answers 200 "ok\\n" except:
   /chunked?n=N answers N bytes in chunked encoding, in chunks of 1000
   /echo        answers the request's body (Content-Length or chunked)
   /body?s=S    answers S (URL-decoded; ban_body tests)
+  /page/N      an HTML page linking to /page/N+1 and /page/N+2 while
+               N < 8 (crawlers)
   /_stats      JSON: {"total": n, "by_proxy": {X-Proxy-Id: n},
                "seen": {path: {"method": m, "headers": {name: value}}},
                "elapsed": seconds since the start or the last /_reset}
@@ -113,6 +115,12 @@ async def handle(reader, writer):
                 body = reqbody
             elif path.startswith("/body"):
                 body = arg(path, "s", "").encode()
+            elif path.startswith("/page/"):
+                n = int(path[6:])
+                links = "".join('<a href="/page/%d">%d</a>\n' % (m, m)
+                                for m in (n + 1, n + 2) if n < 8)
+                body = ("<html><head><title>page %d</title></head><body>\n"
+                        "%s</body></html>\n" % (n, links)).encode()
         if stream is not None:
             writer.write(b"HTTP/1.1 200 X\r\n" +
                          (b"Transfer-Encoding: chunked\r\n" if stream[1]
