@@ -28,7 +28,8 @@ dist_man_MANS += src/ctl/proxypoolctl.1 src/daemon/proxypoold.8 \
 EXTRA_DIST += contrib/quickstart \
 	contrib/proxypoold.service contrib/proxypoold.logrotate \
 	contrib/examples/lease.py contrib/examples/lease.sh \
-	contrib/examples/lease_hiredis.c
+	contrib/examples/lease_hiredis.c contrib/examples/gateway_curl.sh \
+	contrib/examples/gateway_requests.py contrib/examples/gateway_scrapy.py
 
 # the hiredis example is built by make check so it keeps compiling
 check_PROGRAMS += contrib/examples/lease_hiredis

@@ -22,8 +22,6 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
-#include <event2/util.h>
-
 #include "conf.h"
 #include "log.h"
 #include "proxylist.h"
@@ -688,28 +686,42 @@ conf_statuses(struct conf *c, config_setting_t *g, const char *name,
 	return 0;
 }
 
-/* A listen address "IPv4:port" or "[IPv6]:port"; loopback tells whether
- * it is a loopback one. */
+/* A listen address "IPv4:port" or "[IPv6]:port" (numeric); loopback
+ * tells whether it is a loopback one. */
 static int
-conf_hostport(const char *s, struct sockaddr_storage *ss, bool *loopback)
+conf_hostport(const char *s, bool *loopback)
 {
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-	int len = (int)sizeof *ss;
+	struct in6_addr a6;
+	struct in_addr a4;
+	char host[INET6_ADDRSTRLEN + 2], *end;
+	const char *colon;
+	unsigned long port;
+	size_t n;
 
-	memset(ss, 0, sizeof *ss);
-	if (strchr(s, ':') == NULL || s[strlen(s) - 1] == ':' ||
-	    evutil_parse_sockaddr_port(s, (struct sockaddr *)ss, &len) != 0)
+	if ((colon = strrchr(s, ':')) == NULL || colon == s)
 		return -1;
-	if (ss->ss_family == AF_INET) {
-		if (sin->sin_port == 0)
+	n = (size_t)(colon - s);
+	if (n >= sizeof host)
+		return -1;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || errno != 0 || port == 0 ||
+	    port > 65535 || !isdigit((unsigned char)colon[1]))
+		return -1;
+	if (host[0] == '[') {
+		if (n < 3 || host[n - 1] != ']')
 			return -1;
-		*loopback = (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
-	} else {
-		if (sin6->sin6_port == 0)
+		host[n - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &a6) != 1)
 			return -1;
-		*loopback = IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
+		*loopback = IN6_IS_ADDR_LOOPBACK(&a6);
+		return 0;
 	}
+	if (inet_pton(AF_INET, host, &a4) != 1)
+		return -1;
+	*loopback = (ntohl(a4.s_addr) >> 24) == 127;
 	return 0;
 }
 
@@ -720,7 +732,6 @@ conf_gateway(struct conf *c, config_setting_t *g, int idx, char **cause)
 	static const int bans[] = { 403, 429 };
 	static const int proxies[] = { 407, 502, 503, 504 };
 	struct conf_gateway *gw = &c->gateways[idx];
-	struct sockaddr_storage ss;
 	config_setting_t *s;
 	regex_t re;
 	bool loopback;
@@ -737,7 +748,7 @@ conf_gateway(struct conf *c, config_setting_t *g, int idx, char **cause)
 	    &gw->proxy_statuses, &gw->nproxy_statuses, cause) != 0)
 		return -1;
 	s = config_setting_get_member(g, "listen");
-	if (conf_hostport(gw->listen, &ss, &loopback) != 0) {
+	if (conf_hostport(gw->listen, &loopback) != 0) {
 		conf_error(c, s != NULL ? s : g, cause, "gateway.listen",
 		    "\"%s\" is not ADDRESS:PORT (127.0.0.1:3128, [::1]:3128)",
 		    gw->listen);

@@ -221,6 +221,8 @@ struct gw_req {
 	size_t			 nsample;
 
 	double			 started;	/* monotonic s: upstream begun */
+	double			 active;	/* tunnels: last byte either way */
+	double			 renew_at;	/* tunnels: next renewal */
 	bool			 sent_client;	/* a byte went to the client */
 	enum ra_outcome		 outcome;
 	double			 latency_ms;	/* -1 unknown */
@@ -244,6 +246,7 @@ static void	gw_req_finish(struct gw_req *r);
 static void	gw_up_flush(struct gw_req *r);
 static void	gw_up_read(struct gw_req *r);
 static void	gw_session_put(struct gw_req *r);
+static void	gw_conn_idle(struct gw_conn *c);
 
 static double
 gw_now(void)
@@ -393,6 +396,7 @@ gw_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	bufferevent_setcb(c->bev, gw_conn_read_cb, gw_conn_write_cb,
 	    gw_conn_event_cb, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	gw_conn_idle(c);	/* the first request must come in time */
 	log_debug("gateway %s: connection from %s", l->addr, c->peer);
 	(void)lev;
 	(void)salen;
@@ -1620,6 +1624,7 @@ gw_up_read(struct gw_req *r)
 		if (r->kind != GW_PLAIN) {
 			bufferevent_write(c->bev, buf, n);
 			r->l->stats.bytes_out += n;
+			r->active = gw_now();
 			continue;
 		}
 		for (off = 0; off < n && !r->ended; off += used) {
@@ -1672,21 +1677,67 @@ gw_resp_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	    "time");
 }
 
-/* Renew a tunnel's own lease. */
+/* A tunnel's renewal came back: a lease lost (it expired while Redis
+ * was away, and may be someone else's now) ends the tunnel. */
 static void
-gw_tunnel_renew_cb(evutil_socket_t fd, short what, void *arg)
+gw_tunnel_renewed(struct ra_async *ra, struct ra_result *res, void *arg)
 {
 	struct gw_req *r = arg;
+	struct gw_conn *c;
+
+	(void)ra;
+	r->inflight--;
+	if (r->ended || (c = r->c) == NULL) {
+		gw_req_maybe_free(r);
+		return;
+	}
+	if (res->err == RA_OK) {
+		r->lease.expires_ms = res->u.integer;
+		return;
+	}
+	if (res->err != RA_ERR_NOT_OWNED)
+		return;		/* Redis away: the next tick tries again */
+	log_pool(LOG_LEVEL_WARN, r->pool, "gateway %s: the lease of the "
+	    "tunnel to %s is lost; closing it", r->l->addr, r->hostport);
+	r->leased = false;
+	gw_req_finish(r);
+	gw_conn_close_after_write(c);
+}
+
+/* A tunnel's tick: close it when idle, renew its own lease when due. */
+static void
+gw_tunnel_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_req *r = arg;
+	double now = gw_now(), idle = r->set->c.idle_timeout, every;
 	struct ra_async *ra;
 
 	(void)fd;
 	(void)what;
-	if (r->sess == NULL && r->leased && (ra = gw_ra(r->gw)) != NULL)
-		ra_async_renew(ra, r->pool, r->lease.token,
-		    r->set->c.lease_ttl > 0 ? r->set->c.lease_ttl :
-		    RA_TTL_DEFAULT, gw_ignore_cb, NULL);
-	gw_req_timer(r, gw_renew_every(r->lease.expires_ms,
-	    r->set->c.lease_ttl), gw_tunnel_renew_cb);
+	if (idle > 0 && now - r->active >= idle && r->c != NULL) {
+		struct gw_conn *c = r->c;
+
+		log_debug("gateway %s: tunnel to %s idle, closing", r->l->addr,
+		    r->hostport);
+		gw_req_finish(r);
+		gw_conn_close_after_write(c);
+		return;
+	}
+	every = gw_renew_every(r->lease.expires_ms, r->set->c.lease_ttl);
+	if (now >= r->renew_at) {
+		if (r->sess == NULL && r->leased &&
+		    (ra = gw_ra(r->gw)) != NULL) {
+			r->inflight++;
+			if (ra_async_renew(ra, r->pool, r->lease.token,
+			    r->set->c.lease_ttl > 0 ? r->set->c.lease_ttl :
+			    RA_TTL_DEFAULT, gw_tunnel_renewed, r) != 0)
+				r->inflight--;
+		}
+		r->renew_at = now + every;
+	}
+	if (idle > 0 && idle / 4 < every)
+		every = idle / 4 > 0.05 ? idle / 4 : 0.05;
+	gw_req_timer(r, every, gw_tunnel_tick_cb);
 }
 
 /* Write the request head for this upstream into up_out. */
@@ -1806,8 +1857,10 @@ gw_up_done(struct curlev_xfer *x, CURLcode rc)
 	}
 	r->sent_client = true;
 	c->mode = GW_TUNNEL;
-	gw_req_timer(r, gw_renew_every(r->lease.expires_ms,
-	    r->set->c.lease_ttl), gw_tunnel_renew_cb);
+	r->active = gw_now();
+	r->renew_at = r->active + gw_renew_every(r->lease.expires_ms,
+	    r->set->c.lease_ttl);
+	gw_req_timer(r, 0.05, gw_tunnel_tick_cb);
 	/* what the client sent after its request (a TLS hello) */
 	gw_conn_process(c);
 }
@@ -1964,6 +2017,13 @@ gw_http_start(struct gw_conn *c)
 	    r->host, strchr(r->host, ':') ? "]" : "", r->port);
 	r->wait_until = gw_now() + r->set->c.wait;
 	if (r->kind == GW_PLAIN) {
+		/* the body streams: the client need not wait for the
+		 * upstream's permission (which never comes: Expect is not
+		 * forwarded) */
+		if ((auth = gw_head_get(hd, "expect")) != NULL &&
+		    strcasecmp(auth, "100-continue") == 0 && hd->minor >= 1)
+			bufferevent_write(c->bev, "HTTP/1.1 100 Continue\r\n"
+			    "\r\n", 25);
 		r->body = evbuffer_new();
 		r->body_done = !hd->chunked && hd->length <= 0;
 		if (!hd->idempotent && !r->body_done && hd->length >
@@ -2136,6 +2196,7 @@ gw_conn_process(struct gw_conn *c)
 		len = evbuffer_get_length(in);
 		if (len > 0 && c->req != NULL) {
 			c->l->stats.bytes_in += len;
+			c->req->active = gw_now();
 			evbuffer_add_buffer(c->req->up_out, in);
 			gw_up_flush(c->req);
 		}
