@@ -278,12 +278,15 @@ def recv_response(s, head_only=False, limit=1 << 20):
     return status, hdr, rest
 
 
-def raw_request(port, data, timeout=T):
-    """Send DATA to 127.0.0.1:PORT, read one response."""
+def raw_request(port, data, timeout=T, head_only=None):
+    """Send DATA to 127.0.0.1:PORT, read one response (only its head
+    after a CONNECT: a tunnel has no end)."""
+    if head_only is None:
+        head_only = data.startswith(b"CONNECT ")
     s = socket.create_connection(("127.0.0.1", port), timeout)
     try:
         s.sendall(data)
-        return recv_response(s)
+        return recv_response(s, head_only=head_only)
     finally:
         s.close()
 
