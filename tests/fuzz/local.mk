@@ -49,10 +49,10 @@ tests_fuzz_fuzz_conf_SOURCES = tests/fuzz/fuzz_conf.c tests/fuzz/fuzz.h \
 EXTRA_tests_fuzz_fuzz_conf_SOURCES = tests/fuzz/driver.c
 tests_fuzz_fuzz_conf_CPPFLAGS = $(FUZZ_DAEMON_CPPFLAGS)
 tests_fuzz_fuzz_conf_CFLAGS = $(FUZZ_CFLAGS_ALL) $(HIREDIS_CFLAGS) \
-	$(LIBCONFIG_CFLAGS) $(LIBCURL_CFLAGS) $(LIBEVENT_CFLAGS)
+	$(LIBCONFIG_CFLAGS) $(LIBCURL_CFLAGS)
 tests_fuzz_fuzz_conf_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_conf_LDADD = libredisallocator.la $(HIREDIS_LIBS) \
-	$(LIBCONFIG_LIBS) $(LIBCURL_LIBS) $(LIBEVENT_LIBS) -lm
+	$(LIBCONFIG_LIBS) $(LIBCURL_LIBS) -lm
 
 # alloc_codec.c is compiled in (not only linked) so it is instrumented
 tests_fuzz_fuzz_codec_SOURCES = tests/fuzz/fuzz_codec.c tests/fuzz/fuzz.h \
