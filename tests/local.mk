@@ -78,11 +78,3 @@ tests_unit_check_alloc_stress_SOURCES = tests/unit/check_alloc_stress.c
 tests_unit_check_alloc_stress_CFLAGS = $(TEST_CK_CFLAGS)
 tests_unit_check_alloc_stress_LDADD = $(TEST_ALLOC_LDADD)
 TESTS += tests/unit/check_alloc_stress
-
-# Gateway integration tests (proxypoold's gateway listeners; their
-# servers: tests/servers, tinyproxy, curl, python3-requests and -scrapy)
-TESTS += tests/integ/gateway.py tests/integ/gateway_session.py \
-	tests/integ/gateway_reload.py tests/integ/gateway_scrapy.py
-EXTRA_DIST += tests/integ/gateway_util.py tests/integ/gateway.py \
-	tests/integ/gateway_session.py tests/integ/gateway_reload.py \
-	tests/integ/gateway_scrapy.py
