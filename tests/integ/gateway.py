@@ -498,6 +498,11 @@ def malformed():
                                    % env.turl).encode(),
         "binary": b"\x01\x02\x03 \xff\xfe\r\n\r\n",
         "CONNECT without a port": b"CONNECT 127.0.0.1 HTTP/1.1\r\n\r\n",
+        "a space before the colon (smuggling)": (
+            "POST %s/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked"
+            "\r\n\r\n0\r\n\r\n" % env.turl).encode(),
+        "a control byte in a value": ("GET %s/ HTTP/1.1\r\nX-A: \x01b\r\n"
+                                      "\r\n" % env.turl).encode(),
     }
     for what, data in bad.items():
         st, hdr, _ = raw_request(G0, data)
