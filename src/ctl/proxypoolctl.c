@@ -126,6 +126,7 @@ static int	print_str(struct ctl *, redisReply *);
 static int	print_binding(struct ctl *, redisReply *);
 static int	print_stats(struct ctl *, redisReply *);
 static int	print_info(struct ctl *, redisReply *);
+static int	print_gateway(struct ctl *, redisReply *);
 
 static const struct cmd_opt opts_none[] = { { NULL, 0, 0 } };
 static const struct cmd_opt opts_lease[] = {
@@ -201,6 +202,9 @@ static const struct cmd cmds[] = {
 	{ "info", 0, 0, opts_none, ctl_plain,
 	  "", "daemon information (INFO)",
 	  { .word = "INFO", .print = print_info } },
+	{ "gateway", 0, 0, opts_none, ctl_plain,
+	  "", "the gateway's listeners and their counters",
+	  { .word = "INFO", .print = print_gateway } },
 	{ "metrics", 0, 0, opts_none, ctl_plain,
 	  "", "Prometheus metrics text",
 	  { .word = "METRICS", .print = print_str, .key = "metrics" } },
@@ -1516,6 +1520,78 @@ print_info(struct ctl *ctl, redisReply *reply)
 		json_info(reply->str, reply->len);
 	else
 		print_text(reply);
+	return 0;
+}
+
+/*
+ * The gateway_N lines of INFO ("listen=A,pool=P,requests=N,...") as a
+ * table with a row per listener, or a JSON array of objects.
+ */
+static int
+print_gateway(struct ctl *ctl, redisReply *reply)
+{
+	const char *s, *end, *eol, *v, *f, *fe, *eq;
+	struct table *t;
+	size_t n;
+	int rows = 0, k;
+
+	if (reply->type == REDIS_REPLY_ERROR)
+		return ctl_reply_error(ctl, reply);
+	if (!reply_is_str(reply))
+		return ctl_unexpected(ctl, reply);
+	t = table_create(1);
+	if (ctl->json)
+		fputc('[', stdout);
+	end = reply->str + reply->len;
+	for (s = reply->str; s < end; s = eol + 1) {
+		if ((eol = memchr(s, '\n', end - s)) == NULL)
+			eol = end;
+		n = eol - s;
+		if (n > 0 && s[n - 1] == '\r')
+			n--;
+		if (n < 9 || strncmp(s, "gateway_", 8) != 0 ||
+		    !isdigit((unsigned char)s[8]) ||
+		    (v = memchr(s, ':', n)) == NULL)
+			continue;
+		if (ctl->json)
+			fputs(rows > 0 ? ",{" : "{", stdout);
+		else
+			table_row(t);
+		rows++;
+		for (f = v + 1, k = 0; f < s + n; f = fe + 1, k++) {
+			if ((fe = memchr(f, ',', s + n - f)) == NULL)
+				fe = s + n;
+			if ((eq = memchr(f, '=', fe - f)) == NULL)
+				continue;
+			if (ctl->json) {
+				if (k > 0)
+					fputc(',', stdout);
+				json_string(stdout, f, eq - f);
+				fputc(':', stdout);
+				if (json_is_number(eq + 1, fe - eq - 1))
+					fwrite(eq + 1, 1, fe - eq - 1, stdout);
+				else
+					json_string(stdout, eq + 1, fe - eq - 1);
+			} else {
+				char name[64];
+
+				snprintf(name, sizeof name, "%.*s",
+				    (int)(eq - f), f);
+				table_set(t, table_column(t, name), eq + 1,
+				    fe - eq - 1, json_is_number(eq + 1,
+				    fe - eq - 1));
+			}
+		}
+		if (ctl->json)
+			fputc('}', stdout);
+	}
+	if (ctl->json)
+		fputs("]\n", stdout);
+	else if (rows > 0)
+		table_print(t, stdout);
+	else
+		puts("no gateway listener");
+	table_destroy(t);
 	return 0;
 }
 
