@@ -33,6 +33,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -372,7 +373,7 @@ gw_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	struct gateway *gw = l->gw;
 	struct gw_conn *c;
 	char host[INET6_ADDRSTRLEN] = "?";
-	int port = 0;
+	int port = 0, one = 1;
 
 	if (sa->sa_family == AF_INET) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)sa;
@@ -392,6 +393,9 @@ gw_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		evutil_closesocket(fd);
 		return;
 	}
+	/* answers go out in pieces (head, body): no Nagle wait between
+	 * them for the client's delayed ACK */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	c = xcalloc(1, sizeof *c);
 	c->gw = gw;
 	c->l = l;
