@@ -237,7 +237,8 @@ struct gw_req {
 	bool			 rs_init;
 	bool			 chunk_out;	/* re-chunk the body to the client */
 	bool			 close_after;	/* the client connection ends */
-	char			 sample[GW_BAN_SAMPLE];
+	char			*sample;	/* owned: the body's start, for
+						 * ban_body (NULL without one) */
 	size_t			 nsample;
 
 	double			 started;	/* monotonic s: upstream begun */
@@ -806,6 +807,7 @@ gw_req_maybe_free(struct gw_req *r)
 	evbuffer_free(r->up_out);
 	if (r->rs_init)
 		gw_http_free(&r->rs);
+	free(r->sample);
 	gw_listener_unref(r->l);
 	gw_set_unref(r->set);
 	free(r);
@@ -1553,8 +1555,11 @@ gw_client_body(struct gw_req *r, const char *data, size_t len)
 
 	if (len == 0)
 		return;
-	if (r->nsample < GW_BAN_SAMPLE && r->set->has_ban_re) {
+	if (r->nsample < GW_BAN_SAMPLE - 1 && r->set->has_ban_re) {
 		size_t n = GW_BAN_SAMPLE - 1 - r->nsample;
+
+		if (r->sample == NULL)
+			r->sample = xmalloc(GW_BAN_SAMPLE);
 
 		if (n > len)
 			n = len;
@@ -1874,7 +1879,9 @@ gw_req_head_out(struct gw_req *r)
 	}
 	if (gw_head_get(hd, "host") == NULL)
 		evbuffer_add_printf(r->up_out, "Host: %s\r\n", r->hostport);
-	if (r->forward && proxyurl_split(r->lease.item, &pt, &cause) == 0) {
+	/* the proxy's own credentials (only a URL with an '@' has some) */
+	if (r->forward && strchr(r->lease.item, '@') != NULL &&
+	    proxyurl_split(r->lease.item, &pt, &cause) == 0) {
 		if (pt.user != NULL) {
 			xasprintf(&cred, "%s:%s", pt.user, pt.password != NULL ?
 			    pt.password : "");
@@ -1885,7 +1892,7 @@ gw_req_head_out(struct gw_req *r)
 			free(cred);
 		}
 		proxyurl_parts_free(&pt);
-	} else if (r->forward)
+	} else if (r->forward && strchr(r->lease.item, '@') != NULL)
 		free(cause);
 	if (hd->chunked)
 		evbuffer_add_printf(r->up_out, "Transfer-Encoding: chunked\r\n");
