@@ -2,10 +2,14 @@
 """target.py: the local HTTP and HTTPS target of the health-check tests.
 
     target.py --port-file F [--tls-port-file F --cert C --key K]
+              [--ban-proxy ID]
 
 Every path answers 200 "ok\\n" except:
   /slow?ms=N   waits N ms first
   /status/N    answers status N
+  /site/T/N    page N of a site of T pages: HTML linking to pages 2N+1
+               and 2N+2 of it (those below T); 403 when the request's
+               X-Proxy-Id is the --ban-proxy one
   /_stats      JSON: {"total": n, "by_proxy": {X-Proxy-Id: n},
                "seen": {path: {"method": m, "headers": {name: value}}},
                "elapsed": seconds since the start or the last /_reset}
@@ -24,6 +28,7 @@ import time
 
 counts = {"total": 0, "by_proxy": {}, "seen": {}}
 since = time.monotonic()
+ban_proxy = None
 
 
 async def handle(reader, writer):
@@ -38,6 +43,7 @@ async def handle(reader, writer):
                 k, v = l.split(":", 1)
                 hdr[k.strip().lower()] = v.strip()
         status, body = 200, b"ok\n"
+        ctype = b"text/plain"
         if path == "/_stats":
             body = json.dumps(dict(counts,
                                    elapsed=time.monotonic() - since)).encode()
@@ -56,8 +62,12 @@ async def handle(reader, writer):
                 await asyncio.sleep(ms / 1000.0)
             elif path.startswith("/status/"):
                 status = int(path[8:])
+            elif path.startswith("/site/"):
+                status, body = site_page(path, pid)
+                ctype = b"text/html"
         writer.write(b"HTTP/1.1 %d X\r\nContent-Length: %d\r\n"
-                     b"Connection: close\r\n\r\n" % (status, len(body)))
+                     b"Content-Type: %s\r\nConnection: close\r\n\r\n"
+                     % (status, len(body), ctype))
         if method != "HEAD":
             writer.write(body)
         await writer.drain()
@@ -69,6 +79,17 @@ async def handle(reader, writer):
             writer.close()
         except Exception:
             pass
+
+
+def site_page(path, proxy_id):
+    """The page /site/T/N: links to pages 2N+1 and 2N+2 below T."""
+    total, n = (int(x) for x in path[6:].split("/")[:2])
+    if ban_proxy is not None and proxy_id == ban_proxy:
+        return 403, b"banned\n"
+    links = "".join('<a href="/site/%d/%d">page %d</a>\n' % (total, k, k)
+                    for k in (2 * n + 1, 2 * n + 2) if k < total)
+    return 200, ("<html><body><h1>page %d</h1>\n%s</body></html>\n"
+                 % (n, links)).encode()
 
 
 def announce(server, path):
@@ -97,7 +118,10 @@ if __name__ == "__main__":
     p.add_argument("--tls-port-file")
     p.add_argument("--cert")
     p.add_argument("--key")
+    p.add_argument("--ban-proxy")
+    args = p.parse_args()
+    ban_proxy = args.ban_proxy
     try:
-        asyncio.run(main(p.parse_args()))
+        asyncio.run(main(args))
     except KeyboardInterrupt:
         sys.exit(0)
