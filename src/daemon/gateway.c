@@ -58,6 +58,21 @@
 #define GW_BAN_SAMPLE	8192		/* body bytes ban_body looks at */
 #define GW_IDLE_HANDLES	64		/* reset easy handles kept */
 #define GW_TRIED_MAX	11		/* 1 + the most retries */
+#define GW_KEEP_MAX	256		/* idle upstream connections kept */
+#define GW_KEEP_PROXY	16		/* ... to one proxy */
+#define GW_KEEP_SECS	30		/* ... for this long at most */
+
+/* An upstream connection to an http(s) proxy kept after a response that
+ * left it open, for the next request leased on that proxy. */
+struct gw_keep {
+	struct gateway		*gw;		/* (ref) */
+	char			*proxy;		/* owned: the lease's item */
+	CURL			*h;		/* owned, still on the multi */
+	curl_socket_t		 fd;
+	struct event		*ev;		/* owned: closed, or too old */
+	TAILQ_ENTRY(gw_keep)	 entry;
+};
+TAILQ_HEAD(gw_keep_list, gw_keep);
 
 /* A listener's settings, shared by the requests that started under
  * them (a reload makes new ones). */
@@ -118,6 +133,8 @@ struct gateway {
 	struct gw_session_list	 sessions;
 	CURL			*idle[GW_IDLE_HANDLES];
 	unsigned		 nidle;
+	struct gw_keep_list	 keep;		/* newest first */
+	unsigned		 nkeep;
 	bool			 stopping;
 };
 
@@ -203,6 +220,7 @@ struct gw_req {
 	bool			 connecting;
 	bool			 forward;	/* plain request to the proxy
 						 * itself (http, https proxy) */
+	bool			 reused;	/* a kept connection */
 	curl_socket_t		 fd;
 	struct event		*up_rev;	/* owned: upstream readable */
 	struct event		*up_wev;	/* owned: upstream writable */
@@ -247,6 +265,7 @@ static void	gw_up_flush(struct gw_req *r);
 static void	gw_up_read(struct gw_req *r);
 static void	gw_session_put(struct gw_req *r);
 static void	gw_conn_idle(struct gw_conn *c);
+static void	gw_up_connected(struct gw_req *r);
 
 static double
 gw_now(void)
@@ -1246,6 +1265,73 @@ gw_handle(struct gateway *gw)
 	return curl_easy_init();
 }
 
+static void
+gw_keep_free(struct gw_keep *k)
+{
+	struct gateway *gw = k->gw;
+
+	TAILQ_REMOVE(&gw->keep, k, entry);
+	gw->nkeep--;
+	event_free(k->ev);
+	curlev_remove(gw->d->curl, k->h);
+	curl_easy_cleanup(k->h);
+	free(k->proxy);
+	free(k);
+}
+
+/* A kept connection spoke (the proxy closed it) or grew old: drop it. */
+static void
+gw_keep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	gw_keep_free(arg);
+	(void)fd;
+	(void)what;
+}
+
+/* Keep the upstream of r for another request to the same proxy. */
+static void
+gw_keep_put(struct gw_req *r)
+{
+	struct gateway *gw = r->gw;
+	struct gw_keep *k, *old = NULL;
+	struct timeval tv = { GW_KEEP_SECS, 0 };
+	unsigned same = 0;
+
+	TAILQ_FOREACH(k, &gw->keep, entry) {
+		if (strcmp(k->proxy, r->lease.item) == 0) {
+			same++;
+			old = k;
+		}
+	}
+	if (same >= GW_KEEP_PROXY)
+		gw_keep_free(old);
+	else if (gw->nkeep >= GW_KEEP_MAX)
+		gw_keep_free(TAILQ_LAST(&gw->keep, gw_keep_list));
+	k = xcalloc(1, sizeof *k);
+	k->gw = gw;
+	k->proxy = xstrdup(r->lease.item);
+	k->h = r->h;
+	k->fd = r->fd;
+	k->ev = event_new(gw->d->base, k->fd, EV_READ, gw_keep_cb, k);
+	event_add(k->ev, &tv);
+	TAILQ_INSERT_HEAD(&gw->keep, k, entry);
+	gw->nkeep++;
+	r->h = NULL;		/* gw_up_close leaves it alone */
+}
+
+/* A kept connection to proxy, taken; NULL if none. */
+static struct gw_keep *
+gw_keep_get(struct gateway *gw, const char *proxy)
+{
+	struct gw_keep *k;
+
+	TAILQ_FOREACH(k, &gw->keep, entry) {
+		if (strcmp(k->proxy, proxy) == 0)
+			return k;
+	}
+	return NULL;
+}
+
 /* Stop using the upstream of r (its connection closes). */
 static void
 gw_up_close(struct gw_req *r)
@@ -1377,6 +1463,14 @@ gw_req_retry(struct gw_req *r, int status, const char *why)
 static void
 gw_req_upstream_failed(struct gw_req *r, int status, const char *why)
 {
+	if (r->reused && !r->sent_client && r->c != NULL &&
+	    (r->kind != GW_PLAIN || r->body != NULL)) {
+		/* the proxy closed a kept connection as we used it: the
+		 * proxy is not at fault; a new connection */
+		gw_up_close(r);
+		gw_req_upstream(r);
+		return;
+	}
 	r->outcome = RA_OUTCOME_FAILED;
 	if (gw_req_retry(r, status, why))
 		return;
@@ -1567,6 +1661,10 @@ gw_resp_done(struct gw_req *r)
 	    0) == 0)
 		r->outcome = RA_OUTCOME_BANNED;
 	keep = !r->close_after && r->body_done;
+	if (r->forward && r->rs.head.keepalive && r->h != NULL &&
+	    evbuffer_get_length(r->up_out) == 0 && r->body_done &&
+	    r->rs.head.status >= 200)
+		gw_keep_put(r);
 	gw_req_finish(r);
 	if (!keep) {
 		gw_conn_close_after_write(c);
@@ -1799,13 +1897,9 @@ gw_up_done(struct curlev_xfer *x, CURLcode rc)
 {
 	struct gw_req *r = (struct gw_req *)((char *)x -
 	    offsetof(struct gw_req, xfer));
-	struct gw_conn *c = r->c;
-	struct evbuffer *out;
-	unsigned char rep[GW_SOCKS_OUT_MAX];
 	curl_socket_t sock = CURL_SOCKET_BAD;
 	long code = 0;
 	char why[160];
-	size_t n;
 
 	r->connecting = false;
 	if (rc != CURLE_OK) {
@@ -1829,6 +1923,18 @@ gw_up_done(struct curlev_xfer *x, CURLcode rc)
 		return;
 	}
 	r->fd = sock;
+	gw_up_connected(r);
+}
+
+/* The upstream is there (new, or a kept one): go on with the request. */
+static void
+gw_up_connected(struct gw_req *r)
+{
+	struct gw_conn *c = r->c;
+	struct evbuffer *out;
+	unsigned char rep[GW_SOCKS_OUT_MAX];
+	size_t n;
+
 	r->up_rev = event_new(r->gw->d->base, r->fd, EV_READ | EV_PERSIST,
 	    gw_up_rev_cb, r);
 	r->up_wev = event_new(r->gw->d->base, r->fd, EV_WRITE, gw_up_wev_cb,
@@ -1871,11 +1977,39 @@ gw_req_upstream(struct gw_req *r)
 {
 	struct gateway *gw = r->gw;
 	const char *px = r->lease.item;
+	struct gw_keep *k;
 	char *url;
 	long ms;
 
 	r->forward = r->kind == GW_PLAIN && (strncmp(px, "http://", 7) == 0 ||
 	    strncmp(px, "https://", 8) == 0);
+	if (r->kind == GW_PLAIN) {
+		if (r->rs_init)
+			gw_http_free(&r->rs);
+		gw_http_init(&r->rs, HTTP_RESPONSE);
+		gw_http_set_body(&r->rs, gw_resp_body, r);
+		gw_http_set_no_body(&r->rs, r->c->rq.head.head_method);
+		r->rs_init = true;
+	}
+	r->reused = false;
+	if (r->forward && (k = gw_keep_get(gw, px)) != NULL) {
+		/* a connection the last response left open */
+		r->h = k->h;
+		r->fd = k->fd;
+		k->h = NULL;
+		TAILQ_REMOVE(&gw->keep, k, entry);
+		gw->nkeep--;
+		event_free(k->ev);
+		free(k->proxy);
+		free(k);
+		r->reused = true;
+		r->xfer.done = gw_up_done;
+		r->xfer.priority = GW_PRIORITY;
+		curl_easy_setopt(r->h, CURLOPT_PRIVATE, &r->xfer);
+		r->started = gw_now();
+		gw_up_connected(r);
+		return;
+	}
 	if ((r->h = gw_handle(gw)) == NULL) {
 		gw_req_fail(r, 502, "FAILED", "cannot make a transfer");
 		return;
@@ -1904,14 +2038,6 @@ gw_req_upstream(struct gw_req *r)
 		r->connecting = false;
 		gw_req_fail(r, 502, "FAILED", "cannot queue the transfer");
 		return;
-	}
-	if (r->kind == GW_PLAIN) {
-		if (r->rs_init)
-			gw_http_free(&r->rs);
-		gw_http_init(&r->rs, HTTP_RESPONSE);
-		gw_http_set_body(&r->rs, gw_resp_body, r);
-		gw_http_set_no_body(&r->rs, r->c->rq.head.head_method);
-		r->rs_init = true;
 	}
 }
 
@@ -2228,6 +2354,7 @@ gateway_create(struct daemon *d)
 	TAILQ_INIT(&gw->listeners);
 	TAILQ_INIT(&gw->conns);
 	TAILQ_INIT(&gw->sessions);
+	TAILQ_INIT(&gw->keep);
 	return gw;
 }
 
@@ -2268,6 +2395,8 @@ gateway_destroy(struct gateway *gw)
 		gw_conn_close(c);
 	while ((s = TAILQ_FIRST(&gw->sessions)) != NULL)
 		gw_session_free(s);
+	while (!TAILQ_EMPTY(&gw->keep))
+		gw_keep_free(TAILQ_FIRST(&gw->keep));
 	while ((l = TAILQ_FIRST(&gw->listeners)) != NULL) {
 		TAILQ_REMOVE(&gw->listeners, l, entry);
 		gw_listener_close(l);
@@ -2282,11 +2411,16 @@ void
 gateway_info(const struct gateway *gw, struct evbuffer *b)
 {
 	const struct gw_listener *l;
+	unsigned n = 0;
 	int i = 0;
 
+	if (gw != NULL) {
+		TAILQ_FOREACH(l, &gw->listeners, entry)
+			n += l->lev != NULL;
+	}
 	evbuffer_add_printf(b, "# Gateway\r\ngateway_listeners:%u\r\n"
-	    "gateway_connections:%u\r\n", gw != NULL ? (unsigned)
-	    !TAILQ_EMPTY(&gw->listeners) : 0, gateway_connections(gw));
+	    "gateway_connections:%u\r\ngateway_kept_upstreams:%u\r\n", n,
+	    gateway_connections(gw), gw != NULL ? gw->nkeep : 0);
 	if (gw == NULL) {
 		evbuffer_add_printf(b, "\r\n");
 		return;
