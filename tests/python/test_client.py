@@ -3,7 +3,6 @@ results and errors, and the lease context manager (renewal past the TTL,
 the outcome it releases with)."""
 import os
 import subprocess
-import sys
 import threading
 import time
 
