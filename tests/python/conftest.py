@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 
 import pytest
@@ -70,19 +71,29 @@ class Servers:
         urllib.request.urlopen(self.target + "/_reset", timeout=5).read()
 
 
-def start_tinyproxy(env, name, port):
-    conf = os.path.join(env.dir, name + ".conf")
-    with open(conf, "w") as f:
-        f.write('Port %d\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 10\n'
-                'MaxClients 100\nLogFile "%s"\nLogLevel Warning\n'
-                'AddHeader "X-Proxy-Id" "%s"\n'
-                % (port, os.path.join(env.dir, name + ".log"), name))
-    out = open(os.path.join(env.dir, name + ".out"), "w")
-    p = subprocess.Popen([TINYPROXY, "-d", "-c", conf], stdout=out,
-                         stderr=out)
-    env.procs.append(p)
-    if not wait_for(lambda: can_connect(port), 10):
-        raise RuntimeError("tinyproxy %s did not start" % name)
+def start_tinyproxy(env, name):
+    """A tinyproxy on a free port; its URL.  Another test may take the
+    port between free_port() and tinyproxy's bind (tinyproxy then exits):
+    it is started again on another port."""
+    for _ in range(5):
+        port = free_port()
+        conf = os.path.join(env.dir, name + ".conf")
+        with open(conf, "w") as f:
+            f.write('Port %d\nListen 127.0.0.1\nAllow 127.0.0.1\n'
+                    'Timeout 10\nMaxClients 100\nLogFile "%s"\n'
+                    'LogLevel Warning\nAddHeader "X-Proxy-Id" "%s"\n'
+                    % (port, os.path.join(env.dir, name + ".log"), name))
+        out = open(os.path.join(env.dir, name + ".out"), "a")
+        p = subprocess.Popen([TINYPROXY, "-d", "-c", conf], stdout=out,
+                             stderr=out)
+        env.procs.append(p)
+        if wait_for(lambda: p.poll() is None and can_connect(port), 10):
+            time.sleep(0.2)
+            if p.poll() is None and can_connect(port):
+                return "http://127.0.0.1:%d" % port
+        if p.poll() is None:
+            p.kill()
+    raise RuntimeError("tinyproxy %s did not start" % name)
 
 
 def pool(name, proxies, extra=""):
@@ -99,9 +110,7 @@ def servers():
         os.chmod(env.dir, 0o755)     # the DENIED test connects as nobody
         s = Servers(env)
         for name in ("tp1", "tp2", "banned"):
-            port = free_port()
-            start_tinyproxy(env, name, port)
-            s.tp[name] = "http://127.0.0.1:%d" % port
+            s.tp[name] = start_tinyproxy(env, name)
         s.dead = "http://127.0.0.1:%d" % free_port()
         s.socks = "socks5://u:pw@127.0.0.1:%d" % free_port()
         pf = os.path.join(env.dir, "target.port")
