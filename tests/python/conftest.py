@@ -87,6 +87,7 @@ def start_tinyproxy(env, name):
         p = subprocess.Popen([TINYPROXY, "-d", "-c", conf], stdout=out,
                              stderr=out)
         env.procs.append(p)
+        env.tinyproxies.append((name, p))
         if wait_for(lambda: p.poll() is None and can_connect(port), 10):
             time.sleep(0.2)
             if p.poll() is None and can_connect(port):
@@ -106,6 +107,7 @@ def servers():
     if not os.access(TINYPROXY, os.X_OK):
         pytest.skip("tinyproxy not found")
     env = Env()
+    env.tinyproxies = []
     try:
         os.chmod(env.dir, 0o755)     # the DENIED test connects as nobody
         s = Servers(env)
@@ -150,6 +152,19 @@ def servers():
         env.start_daemon()
         yield s
     finally:
+        # a tinyproxy that died during the session: say so in the log
+        # (bypassing pytest's capture), with what it wrote
+        for name, p in env.tinyproxies:
+            if p.poll() is not None:
+                tail = ""
+                for ext in (".out", ".log"):
+                    try:
+                        tail += open(os.path.join(env.dir, name + ext)).read()
+                    except OSError:
+                        pass
+                sys.__stderr__.write("tinyproxy %s (pid %d) exited %s:\n%s\n"
+                                     % (name, p.pid, p.returncode,
+                                        tail[-2000:]))
         env.cleanup()
 
 
