@@ -38,7 +38,7 @@ contrib_examples_lease_hiredis_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS)
 contrib_examples_lease_hiredis_LDADD = $(HIREDIS_LIBS)
 
 # integration tests: the real proxypoold and redis-server
-TESTS += tests/integ/ctl_basic.sh tests/integ/ctl_examples.sh \
+TESTS += tests/integ/ctl_basic.sh tests/integ/ctl_examples.sh tests/integ/quickstart.sh \
 	tests/integ/ctl_man.sh
-EXTRA_DIST += tests/integ/ctl_basic.sh tests/integ/ctl_examples.sh \
+EXTRA_DIST += tests/integ/ctl_basic.sh tests/integ/ctl_examples.sh tests/integ/quickstart.sh \
 	tests/integ/ctl_man.sh

@@ -29,8 +29,10 @@
 #include "where.h"
 #include "xmalloc.h"
 
-/* proxylist.c (and proxypoolctl) bound expires= by the library's maximum */
-_Static_assert(PROXYLIST_EXPIRES_MAX == RA_TTL_MAX,
+/* proxylist.c (and proxypoolctl) bound expires= by the library's maximum
+ * (RA_TTL_MAX, a double, cast: clang takes no floating comparison as an
+ * integer constant expression) */
+_Static_assert(PROXYLIST_EXPIRES_MAX == (long long)RA_TTL_MAX,
     "PROXYLIST_EXPIRES_MAX is not RA_TTL_MAX");
 
 #ifndef REDIS_SERVER_PATH

@@ -95,8 +95,8 @@ struct gw_set {
 	X(retries, "retries", "Attempts on another proxy.")		\
 	X(errors, "errors", "Error answers made by the gateway.")	\
 	X(auth_failures, "auth_failures", "Bad or missing credentials.") \
-	X(bytes_in, "bytes_in", "Bytes from the clients.")		\
-	X(bytes_out, "bytes_out", "Bytes to the clients.")		\
+	X(bytes_in, "bytes_in", "Body and tunnel bytes from the clients.")		\
+	X(bytes_out, "bytes_out", "Body and tunnel bytes to the clients.")		\
 	X(latency_ms, "latency_ms", "Sum of latencies to the response "	\
 	    "head, ms.")						\
 	X(latency_n, "latency_count", "Latencies summed.")
@@ -201,6 +201,7 @@ struct gw_req {
 	char			*host;		/* owned target host */
 	int			 port;
 	char			*hostport;	/* owned, for the logs */
+	char			 holder[96];	/* who holds the lease, for LIST */
 
 	/* the lease: own, or the session's */
 	struct ra_lease		 lease;
@@ -768,6 +769,8 @@ gw_req_new(struct gw_conn *c, enum gw_kind kind)
 	r->fd = -1;
 	r->latency_ms = -1;
 	r->up_out = evbuffer_new();
+	snprintf(r->holder, sizeof r->holder, "gateway %s client %s",
+	    c->l->addr, c->peer);
 	c->req = r;
 	if (c->idle_ev != NULL)
 		evtimer_del(c->idle_ev);
@@ -1181,7 +1184,7 @@ gw_session_lease(struct gw_req *r)
 	lr.name = s->id;
 	lr.ttl = s->lease_ttl;
 	lr.bind_ttl = s->ttl > 0 ? s->ttl : RA_TTL_DEFAULT;
-	lr.holder = "gateway";
+	lr.holder = r->holder;
 	s->leasing = true;
 	if (ra_async_lease(ra, s->pool, &lr, gw_session_cb, s) != 0) {
 		struct ra_result res;
@@ -1245,7 +1248,7 @@ gw_req_lease(struct gw_req *r)
 	ra_lease_req_init(&lr);
 	lr.ttl = r->set->c.lease_ttl > 0 ? r->set->c.lease_ttl :
 	    RA_TTL_DEFAULT;
-	lr.holder = "gateway";
+	lr.holder = r->holder;
 	r->inflight++;
 	if (ra_async_lease(ra, r->pool, &lr, gw_lease_cb, r) != 0) {
 		r->inflight--;

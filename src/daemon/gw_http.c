@@ -25,8 +25,18 @@ gw_http_of(http_parser *p)
 static int
 gw_http_append(struct gw_http *h, char **s, const char *at, size_t len)
 {
-	size_t old = *s != NULL ? strlen(*s) : 0;
+	size_t old;
 
+	/* the string appended to last keeps its length: a head that comes
+	 * a byte at a time costs no more than one in a piece */
+	if (s == h->last && *s != NULL)
+		old = h->last_len;
+	else
+		old = *s != NULL ? strlen(*s) : 0;
+	h->last = s;
+	h->last_len = old + len;
+	if (memchr(at, '\0', len) != NULL)
+		return -1;	/* a NUL would cut the string: 400 */
 	h->head_bytes += len;
 	if (h->head_bytes > GW_HEAD_MAX) {
 		h->error_status = 431;
@@ -71,6 +81,7 @@ gw_http_on_field(http_parser *p, const char *at, size_t len)
 		}
 		hd->hdrs = xreallocarray(hd->hdrs, hd->nhdrs + 1,
 		    sizeof *hd->hdrs);
+		h->last = NULL;		/* the array may have moved */
 		hd->hdrs[hd->nhdrs].name = NULL;
 		hd->hdrs[hd->nhdrs].value = xstrdup("");
 		hd->nhdrs++;
@@ -150,6 +161,48 @@ gw_http_target(struct gw_http *h)
 	return 0;
 }
 
+/*
+ * Header names are tokens and values hold no control byte but HTAB
+ * (RFC 9110 5.1, 5.5).  http-parser lets some through ("Name : v", a
+ * control byte first in a value), which would make the gateway forward
+ * what the next hop may read otherwise.
+ */
+static int
+gw_head_check(struct gw_http *h)
+{
+	static const char tchar[] = "!#$%&'*+-.^_`|~";
+	const struct gw_head *hd = &h->head;
+	const unsigned char *c;
+	size_t i;
+
+	for (i = 0; i < hd->nhdrs; i++) {
+		c = (const unsigned char *)hd->hdrs[i].name;
+		if (c == NULL || *c == '\0')
+			goto bad_name;
+		for (; *c != '\0'; c++) {
+			if (!isalnum(*c) && strchr(tchar, *c) == NULL)
+				goto bad_name;
+		}
+		for (c = (const unsigned char *)hd->hdrs[i].value; *c != '\0';
+		    c++) {
+			if ((*c < 0x20 && *c != '\t') || *c == 0x7f) {
+				h->error_status = 400;
+				snprintf(h->errstr, sizeof h->errstr, "a control "
+				    "byte in the value of %.40s",
+				    hd->hdrs[i].name);
+				return -1;
+			}
+		}
+	}
+	return 0;
+
+bad_name:
+	h->error_status = 400;
+	snprintf(h->errstr, sizeof h->errstr, "a header name that is not a "
+	    "token");
+	return -1;
+}
+
 static int
 gw_http_on_headers(http_parser *p)
 {
@@ -157,6 +210,8 @@ gw_http_on_headers(http_parser *p)
 	struct gw_head *hd = &h->head;
 	const char *m;
 
+	if (gw_head_check(h) != 0)
+		return -1;
 	hd->major = p->http_major;
 	hd->minor = p->http_minor;
 	hd->keepalive = http_should_keep_alive(p) != 0;

@@ -67,6 +67,8 @@ struct gw_http {
 	enum http_parser_type	 type;
 	struct gw_head		 head;
 	size_t			 head_bytes;	/* read into the head so far */
+	char			**last;		/* the string appended to last */
+	size_t			 last_len;	/* and its length */
 	bool			 head_done;
 	bool			 in_value;	/* last callback was a value */
 	enum gw_http_state	 state;

@@ -44,6 +44,14 @@ EXTRA_DIST += tests/integ/daemon_lib.sh tests/integ/daemon_cli.sh \
 	tests/integ/daemon_failover.sh tests/integ/daemon_embedded.sh \
 	tests/integ/daemon_pins.py tests/integ/daemon_procs.py
 
+# Gateway integration tests (proxypoold's gateway listeners; their
+# servers: tests/servers, tinyproxy, curl, python3-requests and -scrapy)
+TESTS += tests/integ/gateway.py tests/integ/gateway_session.py \
+	tests/integ/gateway_reload.py tests/integ/gateway_scrapy.py
+EXTRA_DIST += tests/integ/gateway_util.py tests/integ/gateway.py \
+	tests/integ/gateway_session.py tests/integ/gateway_reload.py \
+	tests/integ/gateway_scrapy.py
+
 # example configuration (etc/) and the quickstart template
 EXTRA_DIST += etc/proxypoold.conf etc/proxies.txt etc/quickstart.conf.in
 

@@ -24,17 +24,19 @@ nodist_libredisallocator_internal_la_SOURCES = src/lib/ra_functions.c \
 	src/lib/ra_functions.h
 # ra_internal.h includes the generated ra_functions.h, which BUILT_SOURCES
 # makes first only for make all, check and install: the objects of every
-# program whose sources include ra_internal.h depend on it, so a target
-# asked for alone builds in a fresh tree (make libredisallocator.la
-# tests/fuzz/fuzz_codec).  Once compiled, their .deps say the same.
+# program whose sources include ra_internal.h or ra_functions.h depend on
+# it, so a target asked for alone builds in a fresh tree (make
+# libredisallocator.la tests/fuzz/fuzz_codec).  Once compiled, their .deps
+# say the same; tests/unit/gen_deps.sh fails when an object whose .deps
+# name the header is missing here.
 RA_FUNCTIONS_USERS = $(libredisallocator_internal_la_OBJECTS) \
 	$(tests_unit_check_args_OBJECTS) $(tests_unit_check_conn_OBJECTS) \
 	$(tests_unit_check_alloc_OBJECTS) \
 	$(tests_unit_check_alloc_async_OBJECTS) \
 	$(tests_unit_check_alloc_codec_OBJECTS) \
 	$(tests_unit_check_alloc_stress_OBJECTS) \
-	$(tests_unit_check_lock_OBJECTS) $(tests_fuzz_fuzz_codec_OBJECTS) \
-	$(tests_bench_alloc_bench_OBJECTS)
+	$(tests_unit_check_lock_OBJECTS) $(tests_unit_check_health_OBJECTS) \
+	$(tests_fuzz_fuzz_codec_OBJECTS) $(tests_bench_alloc_bench_OBJECTS)
 $(RA_FUNCTIONS_USERS): src/lib/ra_functions.h
 libredisallocator_internal_la_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS)
 libredisallocator_internal_la_LIBADD = $(HIREDIS_LIBS) -lm
@@ -52,6 +54,8 @@ EXTRA_libredisallocator_la_DEPENDENCIES = src/lib/libredisallocator.sym
 EXTRA_DIST += src/lib/libredisallocator.sym
 TESTS += tests/unit/lib_exports.sh
 EXTRA_DIST += tests/unit/lib_exports.sh
+TESTS += tests/unit/gen_deps.sh
+EXTRA_DIST += tests/unit/gen_deps.sh
 
 pkgconfigdir = $(libdir)/pkgconfig
 pkgconfig_DATA = src/lib/redisallocator.pc

@@ -7,9 +7,12 @@
 # The sources under test are compiled into each harness (not taken from
 # the libraries), so they are instrumented too.  The code proxypoold and
 # proxypoolctl share (src/common) is fuzzed once: its proxy URLs by
-# fuzz_proxyurl, its proxies file format by fuzz_proxyfile.
+# fuzz_proxyurl, its proxies file format by fuzz_proxyfile.  The
+# gateway's parsers of client input: HTTP heads by fuzz_gwhttp, the
+# SOCKS5 handshake by fuzz_gwsocks.
 FUZZ_HARNESSES = tests/fuzz/fuzz_resp tests/fuzz/fuzz_proxyurl \
-	tests/fuzz/fuzz_conf tests/fuzz/fuzz_codec tests/fuzz/fuzz_proxyfile
+	tests/fuzz/fuzz_conf tests/fuzz/fuzz_codec tests/fuzz/fuzz_proxyfile \
+	tests/fuzz/fuzz_gwhttp tests/fuzz/fuzz_gwsocks
 check_PROGRAMS += $(FUZZ_HARNESSES)
 TESTS += tests/fuzz/replay.sh
 EXTRA_DIST += tests/fuzz/replay.sh tests/fuzz/corpus tests/fuzz/lsan.supp
@@ -69,3 +72,19 @@ tests_fuzz_fuzz_proxyfile_CPPFLAGS = $(AM_CPPFLAGS) $(COMMON_CPPFLAGS) \
 tests_fuzz_fuzz_proxyfile_CFLAGS = $(FUZZ_CFLAGS_ALL) $(LIBCURL_CFLAGS)
 tests_fuzz_fuzz_proxyfile_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_proxyfile_LDADD = $(LIBCURL_LIBS) -lm
+
+tests_fuzz_fuzz_gwhttp_SOURCES = tests/fuzz/fuzz_gwhttp.c tests/fuzz/fuzz.h \
+	src/daemon/gw_http.c src/common/xmalloc.c $(FUZZ_MAIN)
+EXTRA_tests_fuzz_fuzz_gwhttp_SOURCES = tests/fuzz/driver.c
+tests_fuzz_fuzz_gwhttp_CPPFLAGS = $(FUZZ_DAEMON_CPPFLAGS)
+tests_fuzz_fuzz_gwhttp_CFLAGS = $(FUZZ_CFLAGS_ALL)
+tests_fuzz_fuzz_gwhttp_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_gwhttp_LDADD = $(HTTP_PARSER_LIBS)
+
+tests_fuzz_fuzz_gwsocks_SOURCES = tests/fuzz/fuzz_gwsocks.c tests/fuzz/fuzz.h \
+	src/daemon/gw_socks.c $(FUZZ_MAIN)
+EXTRA_tests_fuzz_fuzz_gwsocks_SOURCES = tests/fuzz/driver.c
+tests_fuzz_fuzz_gwsocks_CPPFLAGS = $(FUZZ_DAEMON_CPPFLAGS)
+tests_fuzz_fuzz_gwsocks_CFLAGS = $(FUZZ_CFLAGS_ALL)
+tests_fuzz_fuzz_gwsocks_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_gwsocks_LDADD =

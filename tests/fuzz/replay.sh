@@ -9,7 +9,8 @@
 LSAN_OPTIONS="suppressions=$top_srcdir/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export LSAN_OPTIONS
 
-for h in fuzz_resp fuzz_proxyurl fuzz_conf fuzz_codec fuzz_proxyfile; do
+for h in fuzz_resp fuzz_proxyurl fuzz_conf fuzz_codec fuzz_proxyfile \
+    fuzz_gwhttp fuzz_gwsocks; do
 	dir="$top_srcdir/tests/fuzz/corpus/$h"
 	n=$(ls "$dir" | wc -l)
 	check "$h corpus has seeds" test "$n" -ge 10
