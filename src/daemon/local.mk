@@ -16,7 +16,7 @@ src_daemon_proxypoold_SOURCES = \
 	src/daemon/gw_socks.c src/daemon/gw_socks.h \
 	src/daemon/log.c src/daemon/log.h \
 	src/daemon/main.c \
-	src/daemon/metrics.c \
+	src/daemon/metrics.c src/daemon/metrics.h \
 	src/daemon/plugin.c src/daemon/plugin.h \
 	src/daemon/probe.c src/daemon/probe.h \
 	src/daemon/prober.c src/daemon/prober.h src/daemon/prober_int.h \

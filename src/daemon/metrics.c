@@ -1,6 +1,7 @@
 /*
  * metrics.c: INFO (the daemon's state, Redis INFO style) and METRICS (its
- * counters and each pool's proxies by state, Prometheus text format).
+ * counters and each pool's proxies by state, Prometheus text format; the
+ * HTTP endpoint's /metrics writes the same text, metrics_write).
  */
 #include "config.h"
 
@@ -16,6 +17,7 @@
 #include "cmd.h"
 #include "embedded.h"
 #include "gateway.h"
+#include "metrics.h"
 #include "plugin.h"
 #include "prober.h"
 #include "proxyurl.h"
@@ -119,26 +121,16 @@ cmd_info(struct req *r)
 	req_finish(r);
 }
 
-/* METRICS: the daemon's counters and, when Redis answered, each
- * configured pool's proxies by state, in Prometheus text format. */
-static void
-cmd_metrics_reply(struct req *r)
+void
+metrics_write(struct daemon *d, const struct ra_strlist *names,
+    const struct ra_counts *counts, struct evbuffer *b)
 {
 	static const char *const states[] = { "free", "leased", "shared",
 	    "quarantined", "draining" };
-	struct daemon *d = r->d;
 	const struct daemon_stats *s = &d->stats;
 	const struct ra_counts *k;
-	struct evbuffer *b;
 	long long v[5];
-	size_t len, i, j;
-	char *text;
-
-	if (!req_alive(r)) {
-		req_maybe_free(r);
-		return;
-	}
-	b = evbuffer_new();
+	size_t i, j;
 
 #define COUNTER(n, h, v) evbuffer_add_printf(b, "# HELP proxypoold_" n	\
 	" " h "\n# TYPE proxypoold_" n " counter\nproxypoold_" n " %llu\n", \
@@ -177,12 +169,12 @@ cmd_metrics_reply(struct req *r)
 #undef COUNTER
 #undef GAUGE
 	gateway_metrics(d->gw, b);
-	if (r->counts != NULL) {
+	if (counts != NULL) {
 		evbuffer_add_printf(b, "# HELP proxypoold_pool_proxies Proxies "
 		    "of a pool by state (Redis).\n# TYPE proxypoold_pool_proxies "
 		    "gauge\n");
-		for (i = 0; i < r->names.n; i++) {
-			k = &r->counts[i];
+		for (i = 0; i < names->n; i++) {
+			k = &counts[i];
 			if (k->total < 0)
 				continue;
 			v[0] = k->free;
@@ -193,18 +185,35 @@ cmd_metrics_reply(struct req *r)
 			for (j = 0; j < 5; j++)
 				evbuffer_add_printf(b, "proxypoold_pool_proxies"
 				    "{pool=\"%s\",state=\"%s\"} %lld\n",
-				    r->names.v[i], states[j], v[j]);
+				    names->v[i], states[j], v[j]);
 		}
 		evbuffer_add_printf(b, "# HELP proxypoold_pool_leases Leases "
 		    "held in a pool (Redis).\n# TYPE proxypoold_pool_leases "
 		    "gauge\n");
-		for (i = 0; i < r->names.n; i++) {
-			if (r->counts[i].total >= 0)
+		for (i = 0; i < names->n; i++) {
+			if (counts[i].total >= 0)
 				evbuffer_add_printf(b, "proxypoold_pool_leases"
-				    "{pool=\"%s\"} %lld\n", r->names.v[i],
-				    r->counts[i].leases);
+				    "{pool=\"%s\"} %lld\n", names->v[i],
+				    counts[i].leases);
 		}
 	}
+}
+
+/* METRICS: the daemon's counters and, when Redis answered, each
+ * configured pool's proxies by state, in Prometheus text format. */
+static void
+cmd_metrics_reply(struct req *r)
+{
+	struct evbuffer *b;
+	size_t len;
+	char *text;
+
+	if (!req_alive(r)) {
+		req_maybe_free(r);
+		return;
+	}
+	b = evbuffer_new();
+	metrics_write(r->d, &r->names, r->counts, b);
 	len = evbuffer_get_length(b);
 	text = xmalloc(len + 1);
 	evbuffer_remove(b, text, len);
