@@ -58,8 +58,7 @@ struct http_req {
 	enum http_page		 page;
 	struct ra_strlist	 names;		/* owned: the pools asked about */
 	struct ra_counts	*counts;	/* owned, one per name */
-	struct ra_health_counts	*hcounts;	/* owned, one per name, or NULL
-						 * (/metrics) */
+	struct ra_health_counts	*hcounts;	/* owned, one per name */
 	size_t			 done;		/* count answers received */
 	struct ra_item_info	*items;		/* owned (keys too): a pool
 						 * page's proxies */
@@ -753,7 +752,8 @@ http_answer(struct http_req *hr)
 	b = evbuffer_new();
 	switch (hr->page) {
 	case HTTP_METRICS:
-		metrics_write(hr->h->d, &hr->names, hr->counts, b);
+		metrics_write(hr->h->d, &hr->names, hr->counts, hr->hcounts,
+		    b);
 		http_send(er, 200, "OK", "text/plain; version=0.0.4; "
 		    "charset=utf-8", b);
 		break;
@@ -801,9 +801,8 @@ static void
 http_counts_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 {
 	struct http_req *hr = arg;
-	size_t per = hr->hcounts != NULL ? 2 : 1;
-	size_t idx = hr->done++, i = idx / per;
-	bool health = per == 2 && idx % 2 == 1;
+	size_t idx = hr->done++, i = idx / 2;
+	bool health = idx % 2 == 1;
 
 	if (i >= hr->names.n) {
 		http_back(hr);
@@ -913,8 +912,7 @@ http_gather(struct http *h, struct evhttp_request *er, enum http_page page,
 		hr->names.v[i] = xstrdup(pool != NULL ? pool :
 		    d->conf->pools[i].name);
 	hr->counts = xcalloc(n + 1, sizeof *hr->counts);
-	if (page != HTTP_METRICS)
-		hr->hcounts = xcalloc(n + 1, sizeof *hr->hcounts);
+	hr->hcounts = xcalloc(n + 1, sizeof *hr->hcounts);
 	if (ra == NULL) {			/* /metrics: ours only */
 		free(hr->counts);
 		hr->counts = NULL;
@@ -931,7 +929,7 @@ http_gather(struct http *h, struct evhttp_request *er, enum http_page page,
 	for (i = 0; i < n; i++) {
 		hr->inflight++;
 		rc = ra_async_counts(ra, hr->names.v[i], http_counts_cb, hr);
-		if (rc == 0 && hr->hcounts != NULL) {
+		if (rc == 0) {
 			hr->inflight++;
 			if ((rc = ra_async_health_counts(ra, hr->names.v[i],
 			    http_counts_cb, hr)) != 0)

@@ -195,6 +195,13 @@ for p in ("web", "api"):
                (("pool", p), ("state", state)))
         ok(samples.get(key) == stats[p][state],
            "/metrics: %s %s = STATS' %s" % (p, state, stats[p][state]))
+for p in ("web", "api"):
+    for h in ("up", "down"):
+        key = ("proxypoold_pool_health", (("health", h), ("pool", p)))
+        ok(samples.get(key) == stats[p][h],
+           "/metrics: %s health %s = STATS' %s" % (p, h, stats[p][h]))
+ok(any(k[0] == "proxypoold_build_info" and dict(k[1]).get("version")
+       for k in samples), "/metrics: proxypoold_build_info has the version")
 ok(any(k[0].startswith("proxypoold_gateway_") for k in samples),
    "/metrics has the gateway's series")
 metrics_cmd = c.execute_command("METRICS")
