@@ -33,6 +33,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -201,6 +202,7 @@ struct gw_req {
 	char			*host;		/* owned target host */
 	int			 port;
 	char			*hostport;	/* owned, for the logs */
+	char			 holder[96];	/* who holds the lease, for LIST */
 
 	/* the lease: own, or the session's */
 	struct ra_lease		 lease;
@@ -371,7 +373,7 @@ gw_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	struct gateway *gw = l->gw;
 	struct gw_conn *c;
 	char host[INET6_ADDRSTRLEN] = "?";
-	int port = 0;
+	int port = 0, one = 1;
 
 	if (sa->sa_family == AF_INET) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)sa;
@@ -391,6 +393,9 @@ gw_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		evutil_closesocket(fd);
 		return;
 	}
+	/* answers go out in pieces (head, body): no Nagle wait between
+	 * them for the client's delayed ACK */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	c = xcalloc(1, sizeof *c);
 	c->gw = gw;
 	c->l = l;
@@ -768,6 +773,8 @@ gw_req_new(struct gw_conn *c, enum gw_kind kind)
 	r->fd = -1;
 	r->latency_ms = -1;
 	r->up_out = evbuffer_new();
+	snprintf(r->holder, sizeof r->holder, "gateway %s client %s",
+	    c->l->addr, c->peer);
 	c->req = r;
 	if (c->idle_ev != NULL)
 		evtimer_del(c->idle_ev);
@@ -1181,7 +1188,7 @@ gw_session_lease(struct gw_req *r)
 	lr.name = s->id;
 	lr.ttl = s->lease_ttl;
 	lr.bind_ttl = s->ttl > 0 ? s->ttl : RA_TTL_DEFAULT;
-	lr.holder = "gateway";
+	lr.holder = r->holder;
 	s->leasing = true;
 	if (ra_async_lease(ra, s->pool, &lr, gw_session_cb, s) != 0) {
 		struct ra_result res;
@@ -1245,7 +1252,7 @@ gw_req_lease(struct gw_req *r)
 	ra_lease_req_init(&lr);
 	lr.ttl = r->set->c.lease_ttl > 0 ? r->set->c.lease_ttl :
 	    RA_TTL_DEFAULT;
-	lr.holder = "gateway";
+	lr.holder = r->holder;
 	r->inflight++;
 	if (ra_async_lease(ra, r->pool, &lr, gw_lease_cb, r) != 0) {
 		r->inflight--;
