@@ -38,6 +38,8 @@ void	waitq_fail(struct daemon *d, const char *pool, const char *code,
 void	waitq_free_all(struct daemon *d);
 /* Requests queued or in flight, for INFO. */
 unsigned waitq_count(struct daemon *d);
+/* The same for one pool (the HTTP status page). */
+unsigned waitq_pool_count(struct daemon *d, const char *pool);
 
 /* cmd_bind.c */
 cmd_fn	cmd_bind, cmd_unbind, cmd_binding, cmd_bindings;

@@ -201,6 +201,22 @@ waitq_count(struct daemon *d)
 	return n;
 }
 
+unsigned
+waitq_pool_count(struct daemon *d, const char *pool)
+{
+	struct waitq *wq;
+	struct req *r;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(wq, &d->waitqs, entry) {
+		if (strcmp(wq->pool, pool) != 0)
+			continue;
+		TAILQ_FOREACH(r, &wq->reqs, wentry)
+			n++;
+	}
+	return n;
+}
+
 static void
 cmd_lease_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 {

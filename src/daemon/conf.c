@@ -84,6 +84,12 @@ static const struct conf_opt conf_log_opts[] = {
 	{ "syslog", CONF_BOOL, O(log_syslog), "false", 0, 0, 0 },
 	{ NULL, 0, 0, NULL, 0, 0, 0 }
 };
+static const struct conf_opt conf_http_opts[] = {
+	{ "listen", CONF_STR, O(http_listen), "127.0.0.1:9187", 0, 0, 0 },
+	{ "password", CONF_STR, O(http_password), NULL, 0, 0, CONF_NULLABLE },
+	{ "refresh", CONF_DOUBLE, O(http_refresh), "5", 1, 3600, 0 },
+	{ NULL, 0, 0, NULL, 0, 0, 0 }
+};
 #undef O
 
 #define P(f)	offsetof(struct conf_pool, f)
@@ -793,6 +799,50 @@ conf_gateway(struct conf *c, config_setting_t *g, int idx, char **cause)
 	return 0;
 }
 
+/* The http group (http.c serves it): off unless the group is set; a
+ * listen address that is not loopback needs a password. */
+static int
+conf_http(struct conf *c, config_setting_t *g, char **cause)
+{
+	config_setting_t *s;
+	bool loopback;
+	size_t i;
+
+	if (conf_group(c, c, conf_http_opts, g, "http", true, cause) != 0)
+		return -1;
+	if (g == NULL)
+		return 0;
+	c->http_on = true;
+	c->http_file = conf_where_file(c, g);
+	c->http_line = conf_where_line(g);
+	s = config_setting_get_member(g, "listen");
+	if (conf_hostport(c->http_listen, &loopback) != 0) {
+		conf_error(c, s != NULL ? s : g, cause, "http.listen",
+		    "\"%s\" is not ADDRESS:PORT (127.0.0.1:9187, [::1]:9187)",
+		    c->http_listen);
+		return -1;
+	}
+	if (!loopback && c->http_password == NULL) {
+		conf_error(c, s, cause, "http.listen", "%s is not a loopback "
+		    "address: set a password", c->http_listen);
+		return -1;
+	}
+	if (c->http_password != NULL && *c->http_password == '\0') {
+		conf_error(c, config_setting_get_member(g, "password"), cause,
+		    "http.password", "empty (leave it out for no password)");
+		return -1;
+	}
+	for (i = 0; i < c->ngateways; i++) {
+		if (strcmp(c->gateways[i].listen, c->http_listen) == 0) {
+			conf_error(c, s != NULL ? s : g, cause, "http.listen",
+			    "%s is a gateway listener (line %d)",
+			    c->http_listen, c->gateways[i].line);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Parse one element of pools. */
 static int
 conf_pool(struct conf *c, config_setting_t *g, int idx, char **cause)
@@ -1007,7 +1057,7 @@ struct conf *
 conf_load(const char *path, char **cause)
 {
 	static const char *top[] = { "redis", "listen", "log", "pools",
-	    "checks", "gateway", NULL };
+	    "checks", "gateway", "http", NULL };
 	struct conf *c;
 	config_setting_t *root, *s, *pools, *gws;
 	char *dir;
@@ -1044,7 +1094,7 @@ conf_load(const char *path, char **cause)
 		if (*t == NULL) {
 			conf_error(c, s, cause, config_setting_name(s),
 			    "unknown section (expected redis, listen, log, "
-			    "pools, checks, gateway)");
+			    "pools, checks, gateway, http)");
 			goto fail;
 		}
 	}
@@ -1099,6 +1149,8 @@ conf_load(const char *path, char **cause)
 				goto fail;
 		}
 	}
+	if (conf_http(c, config_lookup(&c->cfg, "http"), cause) != 0)
+		goto fail;
 	if (conf_check(c, cause) != 0)
 		goto fail;
 	return c;
@@ -1148,6 +1200,7 @@ conf_destroy(struct conf *c)
 	conf_free_strings(c, conf_redis_opts);
 	conf_free_strings(c, conf_listen_opts);
 	conf_free_strings(c, conf_log_opts);
+	conf_free_strings(c, conf_http_opts);
 	free(c->admin_uids);
 	free(c->admin_gids);
 	config_destroy(&c->cfg);

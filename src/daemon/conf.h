@@ -101,6 +101,13 @@ struct conf {
 	size_t			 npools;
 	struct conf_gateway	*gateways;	/* owned array */
 	size_t			 ngateways;
+
+	bool			 http_on;	/* the http group is set */
+	char			*http_listen;	/* "127.0.0.1:9187" */
+	char			*http_password;	/* basic auth, or NULL */
+	double			 http_refresh;	/* s between page refreshes */
+	const char		*http_file;	/* (ref into cfg) where set */
+	int			 http_line;
 };
 
 /*

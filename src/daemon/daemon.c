@@ -21,6 +21,7 @@
 #include "daemon.h"
 #include "embedded.h"
 #include "gateway.h"
+#include "http.h"
 #include "log.h"
 #include "plugin.h"
 #include "prober.h"
@@ -100,6 +101,7 @@ daemon_stop(struct daemon *d)
 	sd_notify(0, "STOPPING=1");
 	server_close_listener(d);
 	gateway_stop(d->gw);
+	http_stop(d->http);
 	waitq_fail(d, NULL, "TRYAGAIN", "proxypoold is shutting down");
 	lockwait_fail_all(d, "TRYAGAIN", "proxypoold is shutting down");
 	/* idle clients go now; the others once their answer is sent */
@@ -277,6 +279,9 @@ daemon_start(struct daemon *d, struct conf *conf, const char *path,
 	d->gw = gateway_create(d);
 	if (gateway_configure(d->gw, conf, cause) != 0)
 		return -1;
+	d->http = http_create(d);
+	if (http_configure(d->http, conf, cause) != 0)
+		return -1;
 	d->resync_ev = evtimer_new(d->base, reload_resync_cb, d);
 	redis_start(d->redis);
 	redis_start(d->redis_probe);
@@ -312,6 +317,9 @@ daemon_finish(struct daemon *d)
 	d->redis_probe = NULL;
 	redis_destroy(d->redis);
 	d->redis = NULL;
+	/* after Redis: its dropped calls have come back */
+	http_destroy(d->http);
+	d->http = NULL;
 	waitq_free_all(d);
 	embedded_destroy(d->embedded);
 	d->embedded = NULL;

@@ -73,6 +73,7 @@ struct embedded;
 struct prober;
 struct curlev;
 struct gateway;
+struct http;
 
 struct daemon {
 	struct event_base	*base;		/* owned: the one loop */
@@ -84,6 +85,7 @@ struct daemon {
 	struct curlev		*curl;		/* owned curl multi handle */
 	struct prober		*prober;	/* owned health checks */
 	struct gateway		*gw;		/* owned gateway listeners */
+	struct http		*http;		/* owned HTTP endpoint */
 
 	int			 listen_fd;	/* -1 once closed */
 	struct event		*listen_ev;	/* owned accept event */

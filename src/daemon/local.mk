@@ -14,9 +14,10 @@ src_daemon_proxypoold_SOURCES = \
 	src/daemon/gateway.c src/daemon/gateway.h \
 	src/daemon/gw_http.c src/daemon/gw_http.h \
 	src/daemon/gw_socks.c src/daemon/gw_socks.h \
+	src/daemon/http.c src/daemon/http.h \
 	src/daemon/log.c src/daemon/log.h \
 	src/daemon/main.c \
-	src/daemon/metrics.c \
+	src/daemon/metrics.c src/daemon/metrics.h \
 	src/daemon/plugin.c src/daemon/plugin.h \
 	src/daemon/probe.c src/daemon/probe.h \
 	src/daemon/prober.c src/daemon/prober.h src/daemon/prober_int.h \
@@ -37,12 +38,16 @@ src_daemon_proxypoold_LDADD = libppcommon.la libredisallocator.la \
 TESTS += tests/integ/daemon_cli.sh tests/integ/daemon_py.py \
 	tests/integ/daemon_failover.sh tests/integ/daemon_embedded.sh \
 	tests/integ/daemon_wait.py tests/integ/daemon_man_conf.sh \
-	tests/integ/daemon_pins.py tests/integ/daemon_procs.py
+	tests/integ/daemon_pins.py tests/integ/daemon_procs.py \
+	tests/integ/http_status.py
 EXTRA_DIST += tests/integ/daemon_lib.sh tests/integ/daemon_cli.sh \
 	tests/integ/daemon_util.py tests/integ/daemon_py.py \
 	tests/integ/daemon_wait.py tests/integ/daemon_man_conf.sh \
 	tests/integ/daemon_failover.sh tests/integ/daemon_embedded.sh \
-	tests/integ/daemon_pins.py tests/integ/daemon_procs.py
+	tests/integ/daemon_pins.py tests/integ/daemon_procs.py \
+	tests/integ/http_status.py
+# http_status.py's screenshots and the pages Chromium rendered
+CLEANFILES += tests/integ/http_status-*.png tests/integ/http_status-*.html
 
 # Gateway integration tests (proxypoold's gateway listeners; their
 # servers: tests/servers, tinyproxy, curl, python3-requests and -scrapy)

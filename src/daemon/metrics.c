@@ -1,6 +1,7 @@
 /*
  * metrics.c: INFO (the daemon's state, Redis INFO style) and METRICS (its
- * counters and each pool's proxies by state, Prometheus text format).
+ * counters and each pool's proxies by state, Prometheus text format; the
+ * HTTP endpoint's /metrics writes the same text, metrics_write).
  */
 #include "config.h"
 
@@ -16,6 +17,7 @@
 #include "cmd.h"
 #include "embedded.h"
 #include "gateway.h"
+#include "metrics.h"
 #include "plugin.h"
 #include "prober.h"
 #include "proxyurl.h"
@@ -119,27 +121,21 @@ cmd_info(struct req *r)
 	req_finish(r);
 }
 
-/* METRICS: the daemon's counters and, when Redis answered, each
- * configured pool's proxies by state, in Prometheus text format. */
-static void
-cmd_metrics_reply(struct req *r)
+void
+metrics_write(struct daemon *d, const struct ra_strlist *names,
+    const struct ra_counts *counts, const struct ra_health_counts *hcounts,
+    struct evbuffer *b)
 {
 	static const char *const states[] = { "free", "leased", "shared",
 	    "quarantined", "draining" };
-	struct daemon *d = r->d;
 	const struct daemon_stats *s = &d->stats;
 	const struct ra_counts *k;
-	struct evbuffer *b;
 	long long v[5];
-	size_t len, i, j;
-	char *text;
+	size_t i, j;
 
-	if (!req_alive(r)) {
-		req_maybe_free(r);
-		return;
-	}
-	b = evbuffer_new();
-
+	evbuffer_add_printf(b, "# HELP proxypoold_build_info The version "
+	    "running (always 1).\n# TYPE proxypoold_build_info gauge\n"
+	    "proxypoold_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
 #define COUNTER(n, h, v) evbuffer_add_printf(b, "# HELP proxypoold_" n	\
 	" " h "\n# TYPE proxypoold_" n " counter\nproxypoold_" n " %llu\n", \
 	(unsigned long long)(v))
@@ -177,12 +173,12 @@ cmd_metrics_reply(struct req *r)
 #undef COUNTER
 #undef GAUGE
 	gateway_metrics(d->gw, b);
-	if (r->counts != NULL) {
+	if (counts != NULL) {
 		evbuffer_add_printf(b, "# HELP proxypoold_pool_proxies Proxies "
 		    "of a pool by state (Redis).\n# TYPE proxypoold_pool_proxies "
 		    "gauge\n");
-		for (i = 0; i < r->names.n; i++) {
-			k = &r->counts[i];
+		for (i = 0; i < names->n; i++) {
+			k = &counts[i];
 			if (k->total < 0)
 				continue;
 			v[0] = k->free;
@@ -193,18 +189,48 @@ cmd_metrics_reply(struct req *r)
 			for (j = 0; j < 5; j++)
 				evbuffer_add_printf(b, "proxypoold_pool_proxies"
 				    "{pool=\"%s\",state=\"%s\"} %lld\n",
-				    r->names.v[i], states[j], v[j]);
+				    names->v[i], states[j], v[j]);
 		}
 		evbuffer_add_printf(b, "# HELP proxypoold_pool_leases Leases "
 		    "held in a pool (Redis).\n# TYPE proxypoold_pool_leases "
 		    "gauge\n");
-		for (i = 0; i < r->names.n; i++) {
-			if (r->counts[i].total >= 0)
+		for (i = 0; i < names->n; i++) {
+			if (counts[i].total >= 0)
 				evbuffer_add_printf(b, "proxypoold_pool_leases"
-				    "{pool=\"%s\"} %lld\n", r->names.v[i],
-				    r->counts[i].leases);
+				    "{pool=\"%s\"} %lld\n", names->v[i],
+				    counts[i].leases);
 		}
 	}
+	if (counts != NULL && hcounts != NULL) {
+		evbuffer_add_printf(b, "# HELP proxypoold_pool_health Proxies "
+		    "of a pool by health, up or down (Redis).\n# TYPE "
+		    "proxypoold_pool_health gauge\n");
+		for (i = 0; i < names->n; i++) {
+			if (counts[i].total < 0)
+				continue;
+			evbuffer_add_printf(b, "proxypoold_pool_health{pool=\"%s\","
+			    "health=\"up\"} %lld\nproxypoold_pool_health{pool="
+			    "\"%s\",health=\"down\"} %lld\n", names->v[i],
+			    hcounts[i].up, names->v[i], hcounts[i].down);
+		}
+	}
+}
+
+/* METRICS: the daemon's counters and, when Redis answered, each
+ * configured pool's proxies by state, in Prometheus text format. */
+static void
+cmd_metrics_reply(struct req *r)
+{
+	struct evbuffer *b;
+	size_t len;
+	char *text;
+
+	if (!req_alive(r)) {
+		req_maybe_free(r);
+		return;
+	}
+	b = evbuffer_new();
+	metrics_write(r->d, &r->names, r->counts, r->hcounts, b);
 	len = evbuffer_get_length(b);
 	text = xmalloc(len + 1);
 	evbuffer_remove(b, text, len);
@@ -214,24 +240,30 @@ cmd_metrics_reply(struct req *r)
 	req_finish(r);
 }
 
-/* One pool's counts for METRICS came back. */
+/* One pool's counts or health counts for METRICS came back (in order on
+ * one connection: counts then health counts of each pool). */
 static void
 cmd_metrics_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 {
 	struct req *r = arg;
+	size_t idx = r->done++, i = idx / 2;
 
-	if (res->err == RA_OK)
-		r->counts[r->done] = res->u.counts;
-	else
-		r->counts[r->done].total = -1;	/* left out */
-	r->done++;
+	if (i < r->names.n && res->err == RA_OK) {
+		if (idx % 2 == 1) {
+			r->hcounts[i] = res->u.hcounts;
+			memset(&res->u.hcounts, 0, sizeof res->u.hcounts);
+		} else
+			r->counts[i] = res->u.counts;
+	} else if (i < r->names.n)
+		r->counts[i].total = -1;	/* left out */
 	if (!req_back(r) || r->inflight > 0)
 		return;
 	cmd_metrics_reply(r);
 }
 
-/* METRICS: ask Redis for each configured pool's counts (pipelined), then
- * answer; without Redis the daemon's own metrics only. */
+/* METRICS: ask Redis for each configured pool's counts and health counts
+ * (pipelined), then answer; without Redis the daemon's own metrics
+ * only. */
 void
 cmd_metrics(struct req *r)
 {
@@ -248,15 +280,17 @@ cmd_metrics(struct req *r)
 	for (i = 0; i < conf->npools; i++)
 		r->names.v[i] = xstrdup(conf->pools[i].name);
 	r->counts = xcalloc(conf->npools, sizeof *r->counts);
+	r->hcounts = xcalloc(conf->npools, sizeof *r->hcounts);
 	r->inflight++;		/* hold r while queueing */
 	req_arm(r, conf->redis_timeout);
-	for (i = 0; i < r->names.n; i++) {
+	for (i = 0; i < 2 * r->names.n; i++) {
 		r->inflight++;
-		if (ra_async_counts(ra, r->names.v[i], cmd_metrics_cb,
-		    r) != 0) {
-			/* not queued: this and the rest are left out */
+		if ((i % 2 == 0 ? ra_async_counts(ra, r->names.v[i / 2],
+		    cmd_metrics_cb, r) : ra_async_health_counts(ra,
+		    r->names.v[i / 2], cmd_metrics_cb, r)) != 0) {
+			/* not queued: this pool and the rest are left out */
 			r->inflight--;
-			for (; i < r->names.n; i++)
+			for (i /= 2; i < r->names.n; i++)
 				r->counts[i].total = -1;
 			break;
 		}

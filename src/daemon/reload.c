@@ -17,6 +17,7 @@
 #include "compat.h"
 #include "conf.h"
 #include "gateway.h"
+#include "http.h"
 #include "log.h"
 #include "prober.h"
 #include "redis.h"
@@ -191,6 +192,23 @@ reload_config(struct daemon *d, struct req *r, char **cause)
 		log_warn("reload failed, keeping the running configuration: %s",
 		    why);
 		if (prober_configure(d->prober, d->conf, &kept) != 0)
+			free(kept);
+		conf_destroy(next);
+		if (cause != NULL)
+			*cause = why;
+		else
+			free(why);
+		sd_notify(0, "READY=1");
+		return -1;
+	}
+	/* and the HTTP endpoint's */
+	if (http_configure(d->http, next, &why) != 0) {
+		d->stats.reload_failures++;
+		log_warn("reload failed, keeping the running configuration: %s",
+		    why);
+		if (prober_configure(d->prober, d->conf, &kept) != 0)
+			free(kept);
+		if (gateway_configure(d->gw, d->conf, &kept) != 0)
 			free(kept);
 		conf_destroy(next);
 		if (cause != NULL)
