@@ -107,7 +107,7 @@ cmd_stats_done(struct req *r)
 		return;
 	}
 	if (r->counts[0].total < 0) {
-		req_error(r, "NOPOOL", "no such pool");
+		req_nopool(r, r->args.argv[1], NULL);
 		return;
 	}
 	cmd_stats_one(r, req_out(r), r->args.argv[1], &r->counts[0],

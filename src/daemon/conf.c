@@ -1167,6 +1167,31 @@ conf_pool_find(const struct conf *c, const char *name)
 	return NULL;
 }
 
+/* The configured pools for an error message, "web, api" (the first
+ * CONF_POOL_LIST_MAX bytes or so, then "..."); allocated. */
+#define CONF_POOL_LIST_MAX	300
+char *
+conf_pool_list(const struct conf *c)
+{
+	char *s, *t;
+	size_t i;
+
+	if (c->npools == 0)
+		return xstrdup("none");
+	s = xstrdup(c->pools[0].name);
+	for (i = 1; i < c->npools; i++) {
+		if (strlen(s) >= CONF_POOL_LIST_MAX) {
+			xasprintf(&t, "%s, ... (%zu in all)", s, c->npools);
+			free(s);
+			return t;
+		}
+		xasprintf(&t, "%s, %s", s, c->pools[i].name);
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
 /* Same string, NULL-aware. */
 static bool
 conf_same(const char *a, const char *b)
