@@ -37,7 +37,11 @@
 #define SBINDIR "/usr/sbin"
 #endif
 
-#define CTL_SOCKET	RUNSTATEDIR "/proxypoold.sock" /* listen.socket default */
+#ifndef SOCKET_PATH
+#define SOCKET_PATH	RUNSTATEDIR "/proxypoold.sock"
+#endif
+/* listen.socket's default: configure's runstatedir, one -D for both */
+#define CTL_SOCKET	SOCKET_PATH
 #define CTL_TIMEOUT	10.0	/* default seconds to wait for a reply */
 #define CTL_MAXARGS	8	/* positional arguments of a command */
 #define CTL_MAXOPTS	8	/* options of a command */

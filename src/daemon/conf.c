@@ -41,6 +41,9 @@ _Static_assert(PROXYLIST_EXPIRES_MAX == (long long)RA_TTL_MAX,
 #ifndef RUNSTATEDIR
 #define RUNSTATEDIR "/run"
 #endif
+#ifndef SOCKET_PATH		/* listen.socket's default, proxypoolctl's too */
+#define SOCKET_PATH RUNSTATEDIR "/proxypoold.sock"
+#endif
 #ifndef LOCALSTATEDIR
 #define LOCALSTATEDIR "/var"
 #endif
@@ -62,7 +65,7 @@ static const struct conf_opt conf_redis_opts[] = {
 	{ NULL, 0, 0, NULL, 0, 0, 0 }
 };
 static const struct conf_opt conf_listen_opts[] = {
-	{ "socket", CONF_STR, O(socket), RUNSTATEDIR "/proxypoold.sock", 0, 0,
+	{ "socket", CONF_STR, O(socket), SOCKET_PATH, 0, 0,
 	    CONF_NORELOAD },
 	{ "mode", CONF_STR, O(mode_str), "0660", 0, 0, CONF_NORELOAD },
 	{ "owner", CONF_STR, O(owner), NULL, 0, 0,
