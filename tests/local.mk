@@ -78,3 +78,16 @@ tests_unit_check_alloc_stress_SOURCES = tests/unit/check_alloc_stress.c
 tests_unit_check_alloc_stress_CFLAGS = $(TEST_CK_CFLAGS)
 tests_unit_check_alloc_stress_LDADD = $(TEST_ALLOC_LDADD)
 TESTS += tests/unit/check_alloc_stress
+
+# the Python package (contrib/python) and its pytest suite (tests/python)
+TESTS += tests/python/run.sh
+EXTRA_DIST += tests/python/run.sh tests/python/conftest.py \
+	tests/python/crawl.py tests/python/test_client.py \
+	tests/python/test_aio.py tests/python/test_requests.py \
+	tests/python/test_scrapy.py
+EXTRA_DIST += contrib/python/pyproject.toml contrib/python/README.md \
+	contrib/python/proxypool/__init__.py \
+	contrib/python/proxypool/_proto.py \
+	contrib/python/proxypool/client.py contrib/python/proxypool/aio.py \
+	contrib/python/proxypool/requests.py \
+	contrib/python/proxypool/scrapy.py contrib/python/proxypool/py.typed

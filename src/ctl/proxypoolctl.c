@@ -10,6 +10,9 @@
 
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <poll.h>
+#include <termios.h>
+#include <time.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -121,6 +124,7 @@ static int	ctl_list(struct ctl *, struct cmd_args *);
 static int	ctl_add(struct ctl *, struct cmd_args *);
 static int	ctl_check_config(struct ctl *, struct cmd_args *);
 static int	ctl_lock(struct ctl *, struct cmd_args *);
+static int	ctl_top(struct ctl *, struct cmd_args *);
 
 static int	print_ok(struct ctl *, redisReply *);
 static int	print_pairs_reply(struct ctl *, redisReply *);
@@ -130,6 +134,7 @@ static int	print_str(struct ctl *, redisReply *);
 static int	print_binding(struct ctl *, redisReply *);
 static int	print_stats(struct ctl *, redisReply *);
 static int	print_info(struct ctl *, redisReply *);
+static int	print_gateway(struct ctl *, redisReply *);
 
 static const struct cmd_opt opts_none[] = { { NULL, 0, 0 } };
 static const struct cmd_opt opts_lease[] = {
@@ -148,11 +153,15 @@ static const struct cmd_opt opts_add[] = {
 	{ NULL, 0, 0 }
 };
 static const struct cmd_opt opts_wait[] = { { "wait", 0, 1 }, { NULL, 0, 0 } };
+static const struct cmd_opt opts_top[] = {
+	{ "interval", 'n', 1 }, { "iterations", 0, 1 }, { NULL, 0, 0 }
+};
 
 /* Option indexes, in the order of the tables above. */
 enum { LEASE_NAME, LEASE_TTL, LEASE_WAIT, LEASE_SHARED, LEASE_EXCLUSIVE };
 enum { LIST_STATE, LIST_COUNT };
 enum { ADD_PRIORITY, ADD_EXPIRES, ADD_FILE };
+enum { TOP_INTERVAL, TOP_ITERATIONS };
 
 /* Commands; those run by ctl_plain say what to send in their last field. */
 static const struct cmd cmds[] = {
@@ -205,6 +214,12 @@ static const struct cmd cmds[] = {
 	{ "info", 0, 0, opts_none, ctl_plain,
 	  "", "daemon information (INFO)",
 	  { .word = "INFO", .print = print_info } },
+	{ "gateway", 0, 0, opts_none, ctl_plain,
+	  "", "the gateway's listeners and their counters",
+	  { .word = "INFO", .print = print_gateway } },
+	{ "top", 0, 0, opts_top, ctl_top,
+	  "[--interval S] [--iterations N]",
+	  "a live view of every pool and the gateway; q quits", { 0 } },
 	{ "metrics", 0, 0, opts_none, ctl_plain,
 	  "", "Prometheus metrics text",
 	  { .word = "METRICS", .print = print_str, .key = "metrics" } },
@@ -1531,6 +1546,94 @@ print_info(struct ctl *ctl, redisReply *reply)
 	return 0;
 }
 
+/*
+ * The gateway_N lines of INFO ("listen=A,pool=P,requests=N,...") as a
+ * table with a row per listener, or a JSON array of objects.
+ */
+static void
+gateway_table(struct ctl *ctl, const redisReply *reply,
+    const char *const *only)
+{
+	const char *s, *end, *eol, *v, *f, *fe, *eq;
+	const char *const *o;
+	struct table *t;
+	size_t n;
+	int rows = 0, k;
+
+	t = table_create(1);
+	for (o = only; o != NULL && *o != NULL; o++)
+		table_column(t, *o);
+	if (ctl->json)
+		fputc('[', stdout);
+	end = reply->str + reply->len;
+	for (s = reply->str; s < end; s = eol + 1) {
+		if ((eol = memchr(s, '\n', end - s)) == NULL)
+			eol = end;
+		n = eol - s;
+		if (n > 0 && s[n - 1] == '\r')
+			n--;
+		if (n < 9 || strncmp(s, "gateway_", 8) != 0 ||
+		    !isdigit((unsigned char)s[8]) ||
+		    (v = memchr(s, ':', n)) == NULL)
+			continue;
+		if (ctl->json)
+			fputs(rows > 0 ? ",{" : "{", stdout);
+		else
+			table_row(t);
+		rows++;
+		for (f = v + 1, k = 0; f < s + n; f = fe + 1, k++) {
+			if ((fe = memchr(f, ',', s + n - f)) == NULL)
+				fe = s + n;
+			if ((eq = memchr(f, '=', fe - f)) == NULL)
+				continue;
+			if (ctl->json) {
+				if (k > 0)
+					fputc(',', stdout);
+				json_string(stdout, f, eq - f);
+				fputc(':', stdout);
+				if (json_is_number(eq + 1, fe - eq - 1))
+					fwrite(eq + 1, 1, fe - eq - 1, stdout);
+				else
+					json_string(stdout, eq + 1, fe - eq - 1);
+			} else {
+				char name[64];
+
+				snprintf(name, sizeof name, "%.*s",
+				    (int)(eq - f), f);
+				for (o = only; o != NULL && *o != NULL; o++) {
+					if (strcmp(*o, name) == 0)
+						break;
+				}
+				if (only != NULL && *o == NULL)
+					continue;
+				table_set(t, table_column(t, name), eq + 1,
+				    fe - eq - 1, json_is_number(eq + 1,
+				    fe - eq - 1));
+			}
+		}
+		if (ctl->json)
+			fputc('}', stdout);
+	}
+	if (ctl->json)
+		fputs("]\n", stdout);
+	else if (rows > 0)
+		table_print(t, stdout);
+	else
+		puts("no gateway listener");
+	table_destroy(t);
+}
+
+static int
+print_gateway(struct ctl *ctl, redisReply *reply)
+{
+	if (reply->type == REDIS_REPLY_ERROR)
+		return ctl_reply_error(ctl, reply);
+	if (!reply_is_str(reply))
+		return ctl_unexpected(ctl, reply);
+	gateway_table(ctl, reply, NULL);
+	return 0;
+}
+
 /* A string reply: as text, or {"key": string} in JSON. */
 static int
 print_str(struct ctl *ctl, redisReply *reply)
@@ -1548,6 +1651,180 @@ print_str(struct ctl *ctl, redisReply *reply)
 	} else
 		print_text(reply);
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* top                                                                  */
+/* ------------------------------------------------------------------ */
+
+static struct termios top_saved;
+static int top_raw;
+
+static void
+top_restore(void)
+{
+	if (top_raw) {
+		tcsetattr(STDIN_FILENO, TCSANOW, &top_saved);
+		top_raw = 0;
+	}
+}
+
+/* The value of "key:" in INFO text, copied into buf ("" if none). */
+static void
+info_value(const redisReply *info, const char *key, char *buf, size_t size)
+{
+	const char *p = info->str, *end = info->str + info->len, *eol;
+	size_t n = strlen(key);
+
+	buf[0] = '\0';
+	for (; p < end; p = eol + 1) {
+		if ((eol = memchr(p, '\n', end - p)) == NULL)
+			eol = end;
+		if ((size_t)(eol - p) > n && strncmp(p, key, n) == 0 &&
+		    p[n] == ':') {
+			snprintf(buf, size, "%.*s", (int)(eol - p - n - 1), p + n + 1);
+			n = strlen(buf);
+			if (n > 0 && buf[n - 1] == '\r')
+				buf[n - 1] = '\0';
+			return;
+		}
+	}
+}
+
+/* One screen: the daemon, then STATS of every pool as a table. */
+static int
+top_frame(struct ctl *ctl, int clear, int n)
+{
+	static const char *const cols[] = { "pool", "total", "free", "leased",
+	    "shared", "quarantined", "up", "down", "leases",
+	    "probes_per_sec", "errors", NULL };
+	struct req r = { .argc = 0 }, ri = { .argc = 0 };
+	redisReply *stats, *info;
+	const redisReply *v;
+	const char *const *c;
+	char buf[64], version[64], uptime[32], clients[32];
+	struct table *t;
+	size_t i, len;
+	int numeric;
+	time_t now = time(NULL);
+
+	req_add(&r, "STATS");
+	req_add(&ri, "INFO");
+	if ((stats = ctl_request(ctl, &r, 0)) == NULL)
+		return EXIT_CONN;
+	if ((info = ctl_request(ctl, &ri, 0)) == NULL) {
+		freeReplyObject(stats);
+		return EXIT_CONN;
+	}
+	if (stats->type == REDIS_REPLY_ERROR || !reply_is_str(info)) {
+		int rc = stats->type == REDIS_REPLY_ERROR ?
+		    ctl_reply_error(ctl, stats) : ctl_unexpected(ctl, info);
+
+		freeReplyObject(stats);
+		freeReplyObject(info);
+		return rc;
+	}
+	info_value(info, "version", version, sizeof version);
+	info_value(info, "uptime_in_seconds", uptime, sizeof uptime);
+	info_value(info, "connected_clients", clients, sizeof clients);
+	if (clear)
+		fputs("\033[H\033[2J", stdout);
+	strftime(buf, sizeof buf, "%H:%M:%S", localtime(&now));
+	printf("proxypoold %s  up %ss  clients %s  %s  (%d)%s\n\n",
+	    version, uptime[0] ? uptime : "?", clients[0] ? clients : "?", buf,
+	    n, clear ? "  q quits" : "");
+	t = table_create(1);
+	for (c = cols; *c != NULL; c++)
+		table_column(t, *c);
+	for (i = 0; stats->type == REDIS_REPLY_ARRAY && i < stats->elements;
+	    i++) {
+		if (!reply_is_pairs(stats->element[i]))
+			continue;
+		table_row(t);
+		for (c = cols; *c != NULL; c++) {
+			if ((v = reply_field(stats->element[i], *c)) == NULL)
+				continue;
+			const char *txt = cell_text(v, 0, buf, sizeof buf,
+			    &len, &numeric);
+			table_set(t, table_column(t, *c), txt, len, numeric);
+		}
+	}
+	table_print(t, stdout);
+	table_destroy(t);
+	freeReplyObject(stats);
+	/* the gateway's listeners, when it has some */
+	if (memmem(info->str, info->len, "\ngateway_0:", 11) != NULL) {
+		static const char *const gw[] = { "listen", "pool", "clients",
+		    "requests", "tunnels", "ok", "failed", "banned",
+		    "retries", "errors", NULL };
+
+		putchar('\n');
+		gateway_table(ctl, info, gw);
+	}
+	if (!clear)
+		putchar('\n');
+	freeReplyObject(info);
+	fflush(stdout);
+	return 0;
+}
+
+/*
+ * TOP: refresh a frame every interval until q (or Ctrl-C) on a terminal;
+ * --iterations N prints N frames and ends (what a script or a pipe
+ * gets: without a terminal the screen is not cleared and 1 frame is the
+ * default).
+ */
+static int
+ctl_top(struct ctl *ctl, struct cmd_args *a)
+{
+	struct termios raw;
+	struct pollfd pfd;
+	char interval[32], ch;
+	long long iterations = -1;
+	double every = 2;
+	int tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO), n, rc = 0;
+
+	if (a->opt[TOP_INTERVAL] != NULL) {
+		if (parse_seconds(ctl, "--interval", a->opt[TOP_INTERVAL], 0,
+		    3600, interval, sizeof interval) != 0)
+			return EXIT_USAGE;
+		every = strtod(interval, NULL);
+		if (every < 0.1)
+			return usage_error(ctl, "--interval: at least 0.1 s");
+	}
+	if (a->opt[TOP_ITERATIONS] != NULL && parse_int(ctl, "--iterations",
+	    a->opt[TOP_ITERATIONS], 1, LLONG_MAX, &iterations) != 0)
+		return EXIT_USAGE;
+	if (iterations < 0 && !tty)
+		iterations = 1;
+	if (ctl->json)
+		return usage_error(ctl, "no JSON view: use stats --json");
+	if (tty && tcgetattr(STDIN_FILENO, &top_saved) == 0) {
+		raw = top_saved;
+		raw.c_lflag &= ~(ICANON | ECHO);
+		raw.c_cc[VMIN] = 0;
+		raw.c_cc[VTIME] = 0;
+		if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0) {
+			top_raw = 1;
+			atexit(top_restore);
+		}
+	}
+	for (n = 1; iterations < 0 || n <= iterations; n++) {
+		if ((rc = top_frame(ctl, tty, n)) != 0)
+			break;
+		if (iterations >= 0 && n == iterations)
+			break;
+		pfd.fd = STDIN_FILENO;
+		pfd.events = POLLIN;
+		if (tty && poll(&pfd, 1, (int)(every * 1000)) > 0) {
+			if (read(STDIN_FILENO, &ch, 1) == 1 &&
+			    (ch == 'q' || ch == 'Q' || ch == 3))
+				break;
+		} else if (!tty)
+			poll(NULL, 0, (int)(every * 1000));
+	}
+	top_restore();
+	return rc;
 }
 
 /*

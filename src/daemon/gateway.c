@@ -33,6 +33,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -201,6 +202,7 @@ struct gw_req {
 	char			*host;		/* owned target host */
 	int			 port;
 	char			*hostport;	/* owned, for the logs */
+	char			 holder[96];	/* who holds the lease, for LIST */
 
 	/* the lease: own, or the session's */
 	struct ra_lease		 lease;
@@ -235,7 +237,8 @@ struct gw_req {
 	bool			 rs_init;
 	bool			 chunk_out;	/* re-chunk the body to the client */
 	bool			 close_after;	/* the client connection ends */
-	char			 sample[GW_BAN_SAMPLE];
+	char			*sample;	/* owned: the body's start, for
+						 * ban_body (NULL without one) */
 	size_t			 nsample;
 
 	double			 started;	/* monotonic s: upstream begun */
@@ -371,7 +374,7 @@ gw_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	struct gateway *gw = l->gw;
 	struct gw_conn *c;
 	char host[INET6_ADDRSTRLEN] = "?";
-	int port = 0;
+	int port = 0, one = 1;
 
 	if (sa->sa_family == AF_INET) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)sa;
@@ -391,6 +394,9 @@ gw_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		evutil_closesocket(fd);
 		return;
 	}
+	/* answers go out in pieces (head, body): no Nagle wait between
+	 * them for the client's delayed ACK */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	c = xcalloc(1, sizeof *c);
 	c->gw = gw;
 	c->l = l;
@@ -768,6 +774,8 @@ gw_req_new(struct gw_conn *c, enum gw_kind kind)
 	r->fd = -1;
 	r->latency_ms = -1;
 	r->up_out = evbuffer_new();
+	snprintf(r->holder, sizeof r->holder, "gateway %s client %s",
+	    c->l->addr, c->peer);
 	c->req = r;
 	if (c->idle_ev != NULL)
 		evtimer_del(c->idle_ev);
@@ -799,6 +807,7 @@ gw_req_maybe_free(struct gw_req *r)
 	evbuffer_free(r->up_out);
 	if (r->rs_init)
 		gw_http_free(&r->rs);
+	free(r->sample);
 	gw_listener_unref(r->l);
 	gw_set_unref(r->set);
 	free(r);
@@ -1181,7 +1190,7 @@ gw_session_lease(struct gw_req *r)
 	lr.name = s->id;
 	lr.ttl = s->lease_ttl;
 	lr.bind_ttl = s->ttl > 0 ? s->ttl : RA_TTL_DEFAULT;
-	lr.holder = "gateway";
+	lr.holder = r->holder;
 	s->leasing = true;
 	if (ra_async_lease(ra, s->pool, &lr, gw_session_cb, s) != 0) {
 		struct ra_result res;
@@ -1245,7 +1254,7 @@ gw_req_lease(struct gw_req *r)
 	ra_lease_req_init(&lr);
 	lr.ttl = r->set->c.lease_ttl > 0 ? r->set->c.lease_ttl :
 	    RA_TTL_DEFAULT;
-	lr.holder = "gateway";
+	lr.holder = r->holder;
 	r->inflight++;
 	if (ra_async_lease(ra, r->pool, &lr, gw_lease_cb, r) != 0) {
 		r->inflight--;
@@ -1546,8 +1555,11 @@ gw_client_body(struct gw_req *r, const char *data, size_t len)
 
 	if (len == 0)
 		return;
-	if (r->nsample < GW_BAN_SAMPLE && r->set->has_ban_re) {
+	if (r->nsample < GW_BAN_SAMPLE - 1 && r->set->has_ban_re) {
 		size_t n = GW_BAN_SAMPLE - 1 - r->nsample;
+
+		if (r->sample == NULL)
+			r->sample = xmalloc(GW_BAN_SAMPLE);
 
 		if (n > len)
 			n = len;
@@ -1867,7 +1879,9 @@ gw_req_head_out(struct gw_req *r)
 	}
 	if (gw_head_get(hd, "host") == NULL)
 		evbuffer_add_printf(r->up_out, "Host: %s\r\n", r->hostport);
-	if (r->forward && proxyurl_split(r->lease.item, &pt, &cause) == 0) {
+	/* the proxy's own credentials (only a URL with an '@' has some) */
+	if (r->forward && strchr(r->lease.item, '@') != NULL &&
+	    proxyurl_split(r->lease.item, &pt, &cause) == 0) {
 		if (pt.user != NULL) {
 			xasprintf(&cred, "%s:%s", pt.user, pt.password != NULL ?
 			    pt.password : "");
@@ -1878,7 +1892,7 @@ gw_req_head_out(struct gw_req *r)
 			free(cred);
 		}
 		proxyurl_parts_free(&pt);
-	} else if (r->forward)
+	} else if (r->forward && strchr(r->lease.item, '@') != NULL)
 		free(cause);
 	if (hd->chunked)
 		evbuffer_add_printf(r->up_out, "Transfer-Encoding: chunked\r\n");

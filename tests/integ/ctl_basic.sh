@@ -378,6 +378,36 @@ end=$(date +%s)
 expect_eq "no answer in time: exit 3" "3" "$rc"
 check "timeout is explained" grep -q 'timed out' "$T/err"
 check "timeout is honoured" test $((end - start)) -le 5
+# top: frames without a terminal; on a terminal it refreshes until q
+"$CTL" -s "$SOCK" top --iterations 2 --interval 0.1 >"$T/top.out" 2>&1
+expect_eq "top --iterations 2: exit 0" "0" "$?"
+expect_eq "top prints two frames" "2" "$(grep -c '^proxypoold ' "$T/top.out")"
+check "top shows the pool web" grep -q '^web ' "$T/top.out"
+"$PYTHON3" - "$CTL" "$SOCK" >"$T/top.pty" 2>&1 <<'PY'
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "-s", sys.argv[2], "top",
+                           "--interval", "0.2"])
+out = b""
+end = time.monotonic() + 10
+while b"q quits" not in out and time.monotonic() < end:
+    if select.select([fd], [], [], 0.5)[0]:
+        out += os.read(fd, 65536)
+os.write(fd, b"q")
+end = time.monotonic() + 5
+while time.monotonic() < end:
+    p, st = os.waitpid(pid, os.WNOHANG)
+    if p == pid:
+        print("exit", os.waitstatus_to_exitcode(st))
+        break
+    time.sleep(0.05)
+else:
+    os.kill(pid, 9)
+    print("still running")
+print("frames", out.count(b"proxypoold "))
+PY
+check "top on a terminal refreshes and q ends it (exit 0)" grep -q '^exit 0$' "$T/top.pty"
 # a socket that accepts and hangs up at once
 "$PYTHON3" -c '
 import socket, sys

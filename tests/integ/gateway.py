@@ -585,6 +585,23 @@ def counters():
     ok(all(("proxypoold_gateway_%s_total%s" % (k, lab)) in m
            for k in ("requests", "tunnels", "ok", "failed", "banned")),
        "METRICS proxypoold_gateway_*_total{listener=,pool=}")
+    import json
+    import subprocess
+    ctl = os.path.join(os.environ.get("top_builddir", "."), "src", "ctl",
+                       "proxypoolctl")
+    out = subprocess.run([ctl, "-s", env.sock, "--json", "gateway"],
+                         stdout=subprocess.PIPE, timeout=T).stdout
+    rows = {r["listen"]: r for r in json.loads(out)}
+    g = env.info_gw(listen=L0)
+    ok(L0 in rows and rows[L0]["requests"] == g["requests"] and
+       rows[L0]["bytes_out"] == g["bytes_out"],
+       "proxypoolctl --json gateway has the listener's counters (%s)" %
+       rows.get(L0))
+    out = subprocess.run([ctl, "-s", env.sock, "gateway"],
+                         stdout=subprocess.PIPE, timeout=T).stdout.decode()
+    ok(out.splitlines()[0].split()[:2] == ["LISTEN", "POOL"] and
+       any(line.split()[0] == L0 for line in out.splitlines()[1:]),
+       "proxypoolctl gateway prints a row per listener")
 
 
 @case

@@ -2,6 +2,7 @@
 """target.py: the local HTTP and HTTPS target of the health-check tests.
 
     target.py --port-file F [--tls-port-file F --cert C --key K]
+              [--ban-proxy ID]
 
 Every path answers 200 "ok\\n" except:
   /slow?ms=N   waits N ms first
@@ -12,6 +13,9 @@ Every path answers 200 "ok\\n" except:
   /body?s=S    answers S (URL-decoded; ban_body tests)
   /page/N      an HTML page linking to /page/N+1 and /page/N+2 while
                N < 8 (crawlers)
+  /site/T/N    page N of a site of T pages: HTML linking to pages 2N+1
+               and 2N+2 of it (those below T); 403 when the request's
+               X-Proxy-Id is the --ban-proxy one
   /_stats      JSON: {"total": n, "by_proxy": {X-Proxy-Id: n},
                "seen": {path: {"method": m, "headers": {name: value}}},
                "elapsed": seconds since the start or the last /_reset}
@@ -33,6 +37,7 @@ import urllib.parse
 
 counts = {"total": 0, "by_proxy": {}, "seen": {}}
 since = time.monotonic()
+ban_proxy = None
 FILL = bytes(range(256)) * 256      # 64 KiB of the bodies /bytes sends
 
 
@@ -87,6 +92,7 @@ async def handle(reader, writer):
         status, body = 200, b"ok\n"
         reqbody = await read_body(reader, hdr)
         stream = None
+        ctype = None            # no Content-Type header but for /site/
         if path == "/_stats":
             body = json.dumps(dict(counts,
                                    elapsed=time.monotonic() - since)).encode()
@@ -121,6 +127,9 @@ async def handle(reader, writer):
                                 for m in (n + 1, n + 2) if n < 8)
                 body = ("<html><head><title>page %d</title></head><body>\n"
                         "%s</body></html>\n" % (n, links)).encode()
+            elif path.startswith("/site/"):
+                status, body = site_page(path, pid)
+                ctype = b"text/html"
         if stream is not None:
             writer.write(b"HTTP/1.1 200 X\r\n" +
                          (b"Transfer-Encoding: chunked\r\n" if stream[1]
@@ -129,8 +138,10 @@ async def handle(reader, writer):
             if method != "HEAD":
                 await send_bytes(writer, *stream)
         else:
-            writer.write(b"HTTP/1.1 %d X\r\nContent-Length: %d\r\n"
-                         b"Connection: close\r\n\r\n" % (status, len(body)))
+            writer.write(b"HTTP/1.1 %d X\r\nContent-Length: %d\r\n" %
+                         (status, len(body)) +
+                         (b"Content-Type: %s\r\n" % ctype if ctype else b"") +
+                         b"Connection: close\r\n\r\n")
             if method != "HEAD":
                 writer.write(body)
         await writer.drain()
@@ -142,6 +153,17 @@ async def handle(reader, writer):
             writer.close()
         except Exception:
             pass
+
+
+def site_page(path, proxy_id):
+    """The page /site/T/N: links to pages 2N+1 and 2N+2 below T."""
+    total, n = (int(x) for x in path[6:].split("/")[:2])
+    if ban_proxy is not None and proxy_id == ban_proxy:
+        return 403, b"banned\n"
+    links = "".join('<a href="/site/%d/%d">page %d</a>\n' % (total, k, k)
+                    for k in (2 * n + 1, 2 * n + 2) if k < total)
+    return 200, ("<html><body><h1>page %d</h1>\n%s</body></html>\n"
+                 % (n, links)).encode()
 
 
 def announce(server, path):
@@ -170,7 +192,10 @@ if __name__ == "__main__":
     p.add_argument("--tls-port-file")
     p.add_argument("--cert")
     p.add_argument("--key")
+    p.add_argument("--ban-proxy")
+    args = p.parse_args()
+    ban_proxy = args.ban_proxy
     try:
-        asyncio.run(main(p.parse_args()))
+        asyncio.run(main(args))
     except KeyboardInterrupt:
         sys.exit(0)
