@@ -3,17 +3,24 @@
 -- lease, which carries an outcome.
 
 -- Quarantine an item until untl (ms); a longer one already running stays.
+-- One a longer one covers is remembered in m.cov (the later end): when
+-- that one is a DOWN quarantine, which ends when the item is UP again,
+-- the shorter one may still have to run its course then (health_report).
 local function quarantine(item, m, untl, conf)
 	if m.st == 'd' then
 		return
 	end
 	if m.st == 'q' then
 		if untl > m.untl then
+			m.cov = math.max(m.cov, m.untl)
 			m.untl = untl
 			redis.call('ZADD', KEYS[7], untl, item)
 			due_at(untl, conf)
+		elseif untl > m.cov then
+			m.cov = untl
 		end
 	else
+		m.cov = 0
 		st_leave(item, m)
 		m.untl = untl
 		st_enter(item, m, 'q', conf)
@@ -25,6 +32,7 @@ end
 local function unquarantine(item, m, now, conf)
 	st_leave(item, m)
 	m.untl = 0
+	m.cov = 0
 	m.st = 'x'
 	if m.h == 0 and expired(m, now) then
 		item_delete(item, m, conf)

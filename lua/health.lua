@@ -394,9 +394,19 @@ register('health_report', WRITE, function()
 			end
 		elseif prev == 'd' and h.st ~= 'd' and m.st == 'q' and
 		    m.untl >= now + MS_MAX / 2 - 86400000 then
-			-- no longer DOWN: back in service (a passive ejection ends too)
-			unquarantine(item, m, now, conf)
-			m = item_get(item)
+			-- no longer DOWN: back in service, but an ejection or a ban
+			-- that the DOWN quarantine covered runs its course unless
+			-- a success ends it (end_quarantine)
+			if m.cov > now and not (ok and endq == 1) then
+				m.untl = m.cov
+				m.cov = 0
+				redis.call('ZADD', KEYS[7], m.untl, item)
+				due_at(m.untl, conf)
+				item_save(item, m)
+			else
+				unquarantine(item, m, now, conf)
+				m = item_get(item)
+			end
 		elseif ok and h.st == 'u' and m.st == 'q' and endq == 1 then
 			unquarantine(item, m, now, conf)
 			m = item_get(item)

@@ -36,10 +36,12 @@ local unbind, item_names
 
 -- Item metadata is packed with struct, little endian, trailing zero
 -- fields dropped: state c1, prio h, gen I4, latency in tenths of a ms I4,
--- holders I4, shared B, failures I4, ejections I4, expiry d, until d (ms).
--- struct unpacks numbers with no text to parse, and a free item is 1 to
--- 11 bytes.
-local ITEM_FIELDS = { 'c1', 'h', 'I4', 'I4', 'I4', 'B', 'I4', 'I4', 'd', 'd' }
+-- holders I4, shared B, failures I4, ejections I4, expiry d, until d (ms),
+-- covered d (the end of a shorter quarantine, an ejection or a ban, that a
+-- DOWN one covers, in ms; see health_report).  struct unpacks numbers with
+-- no text to parse, and a free item is 1 to 11 bytes.
+local ITEM_FIELDS = { 'c1', 'h', 'I4', 'I4', 'I4', 'B', 'I4', 'I4', 'd', 'd',
+    'd' }
 local ITEM_SIZE = { c1 = 1, h = 2, I4 = 4, B = 1, d = 8 }
 local ITEM_FMT = {}	-- the format of the first n fields
 local ITEM_AT = {}	-- record length -> fields it holds, 0 when none fit
@@ -63,16 +65,19 @@ local function item_decode(s)
 	local n, b = ITEM_AT[#s], s
 	if not n then
 		b = string.sub(s .. string.rep('\0', ITEM_MAX), 1, ITEM_MAX)
-		n = 10
+		n = #ITEM_FIELDS
 	end
-	local st, p, g, l10, h, sh, f, ej, e, u = 'f', 0, 0, 0, 0, 0, 0, 0, 0, 0
+	local st, p, g, l10, h, sh, f, ej, e, u, c =
+	    'f', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 	if n > 0 then
-		st, p, g, l10, h, sh, f, ej, e, u = struct.unpack(ITEM_FMT[n], b)
+		st, p, g, l10, h, sh, f, ej, e, u, c =
+		    struct.unpack(ITEM_FMT[n], b)
 	end
-	if n < 10 then
+	if n < 11 then
 		-- the fields the record lacks are 0 (after its last one,
 		-- struct.unpack returns its next position)
-		u = 0
+		c = 0
+		if n < 10 then u = 0 end
 		if n < 9 then e = 0 end
 		if n < 8 then ej = 0 end
 		if n < 7 then f = 0 end
@@ -84,7 +89,7 @@ local function item_decode(s)
 	end
 	return {
 		st = st ~= '\0' and st or 'f', prio = p, gen = g, lat = l10 / 10,
-		h = h, sh = sh, fail = f, ej = ej, exp = e, untl = u,
+		h = h, sh = sh, fail = f, ej = ej, exp = e, untl = u, cov = c,
 		raw = s		-- what is stored: item_save skips a no-op
 	}
 end
@@ -115,16 +120,16 @@ end
 
 -- The fields of m in record order, for finding the last one not zero.
 local ITEM_KEYS = { 'st', 'prio', 'gen', 'lat', 'h', 'sh', 'fail', 'ej',
-    'exp', 'untl' }
+    'exp', 'untl', 'cov' }
 
 local function item_encode(m)
-	local n = 10
+	local n = #ITEM_KEYS
 	while n > 1 and m[ITEM_KEYS[n]] == 0 do
 		n = n - 1
 	end
 	return struct.pack(ITEM_FMT[n], m.st, m.prio, m.gen,
 	    math.floor(m.lat * 10 + 0.5), m.h, m.sh, m.fail, m.ej, m.exp,
-	    m.untl)
+	    m.untl, m.cov)
 end
 
 -- Store m (nothing is written when its record did not change).
@@ -281,6 +286,7 @@ local function item_remove(item, conf, m)
 	else
 		st_leave(item, m)
 		m.untl = 0
+		m.cov = 0
 		st_enter(item, m, 'd', conf)
 		if m.exp > 0 then
 			redis.call('ZREM', KEYS[11], item)

@@ -40,7 +40,11 @@
 #define SBINDIR "/usr/sbin"
 #endif
 
-#define CTL_SOCKET	RUNSTATEDIR "/proxypoold.sock" /* listen.socket default */
+#ifndef SOCKET_PATH
+#define SOCKET_PATH	RUNSTATEDIR "/proxypoold.sock"
+#endif
+/* listen.socket's default: configure's runstatedir, one -D for both */
+#define CTL_SOCKET	SOCKET_PATH
 #define CTL_TIMEOUT	10.0	/* default seconds to wait for a reply */
 #define CTL_MAXARGS	8	/* positional arguments of a command */
 #define CTL_MAXOPTS	8	/* options of a command */
@@ -240,7 +244,8 @@ static const struct cmd cmds[] = {
 };
 
 /* Time fields shown as dates in tables. */
-static const char *time_fields[] = { "expires", "until", NULL };
+static const char *time_fields[] = { "expires", "until", "down_since",
+    NULL };
 
 /* Print "proxypoolctl: message" on stderr. */
 static void __attribute__((format(printf, 1, 2)))
@@ -1192,7 +1197,7 @@ ctl_list(struct ctl *ctl, struct cmd_args *a)
 {
 	struct req r;
 	redisReply *reply, *items, **all = NULL, **replies = NULL;
-	const redisReply *proxy;
+	const redisReply *proxy, *down;
 	struct strset seen = { NULL, 0, 0 };
 	struct table *t;
 	long long count = LLONG_MAX, got = 0;
@@ -1275,8 +1280,15 @@ ctl_list(struct ctl *ctl, struct cmd_args *a)
 	} else if (rc == 0 && nall > 0) {
 		t = table_create(1);
 		table_column(t, "proxy");
-		for (i = 0; i < nall; i++)
+		for (i = 0; i < nall; i++) {
 			table_pairs_row(t, all[i]);
+			/* DOWN: quarantined until UP again, no end to show */
+			down = reply_field(all[i], "down_since");
+			if (down != NULL && down->type == REDIS_REPLY_INTEGER &&
+			    down->integer > 0)
+				table_set(t, table_column(t, "until"), "down", 4,
+				    0);
+		}
 		table_print(t, stdout);
 		table_destroy(t);
 	}

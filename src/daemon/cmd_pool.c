@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 
 #include <event2/buffer.h>
@@ -107,7 +108,7 @@ cmd_stats_done(struct req *r)
 		return;
 	}
 	if (r->counts[0].total < 0) {
-		req_error(r, "NOPOOL", "no such pool");
+		req_nopool(r, r->args.argv[1], NULL);
 		return;
 	}
 	cmd_stats_one(r, req_out(r), r->args.argv[1], &r->counts[0],
@@ -240,10 +241,16 @@ cmd_list_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 	struct evbuffer *out;
 	const struct ra_item_info *it;
 	char cur[32], *red;
+	long long now, down_at, until, since;
 	size_t i;
 
 	if (!req_result(r, res))
 		return;
+	/* a health check's DOWN quarantine lasts RA_TTL_MAX from the
+	 * moment the proxy went DOWN, until it is UP again: shown as no
+	 * end (until 0) and down_since */
+	now = (long long)time(NULL) * 1000;
+	down_at = now + (long long)(RA_TTL_MAX * 1000 / 2);
 	out = req_out(r);
 	resp_array(out, 2);
 	snprintf(cur, sizeof cur, "%llu", res->u.list.cursor);
@@ -251,7 +258,13 @@ cmd_list_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 	resp_array(out, (long long)res->u.list.n);
 	for (i = 0; i < res->u.list.n; i++) {
 		it = &res->u.list.items[i];
-		resp_array(out, 16);
+		until = it->until_ms;
+		since = 0;
+		if (it->state == RA_STATE_QUARANTINED && until >= down_at) {
+			since = until - (long long)(RA_TTL_MAX * 1000);
+			until = 0;
+		}
+		resp_array(out, 18);
 		red = proxyurl_redact(it->key);
 		resp_field_str(out, "proxy", red);
 		free(red);
@@ -259,7 +272,8 @@ cmd_list_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 		resp_field_int(out, "priority", it->priority);
 		resp_field_int(out, "holders", it->holders);
 		resp_field_int(out, "expires", it->expires_ms);
-		resp_field_int(out, "until", it->until_ms);
+		resp_field_int(out, "until", until);
+		resp_field_int(out, "down_since", since);
 		resp_field_int(out, "failures", it->failures);
 		resp_field_int(out, "latency", llround(it->latency_ms));
 	}

@@ -41,6 +41,9 @@ _Static_assert(PROXYLIST_EXPIRES_MAX == (long long)RA_TTL_MAX,
 #ifndef RUNSTATEDIR
 #define RUNSTATEDIR "/run"
 #endif
+#ifndef SOCKET_PATH		/* listen.socket's default, proxypoolctl's too */
+#define SOCKET_PATH RUNSTATEDIR "/proxypoold.sock"
+#endif
 #ifndef LOCALSTATEDIR
 #define LOCALSTATEDIR "/var"
 #endif
@@ -62,7 +65,7 @@ static const struct conf_opt conf_redis_opts[] = {
 	{ NULL, 0, 0, NULL, 0, 0, 0 }
 };
 static const struct conf_opt conf_listen_opts[] = {
-	{ "socket", CONF_STR, O(socket), RUNSTATEDIR "/proxypoold.sock", 0, 0,
+	{ "socket", CONF_STR, O(socket), SOCKET_PATH, 0, 0,
 	    CONF_NORELOAD },
 	{ "mode", CONF_STR, O(mode_str), "0660", 0, 0, CONF_NORELOAD },
 	{ "owner", CONF_STR, O(owner), NULL, 0, 0,
@@ -1218,6 +1221,31 @@ conf_pool_find(const struct conf *c, const char *name)
 			return &c->pools[i];
 	}
 	return NULL;
+}
+
+/* The configured pools for an error message, "web, api" (the first
+ * CONF_POOL_LIST_MAX bytes or so, then "..."); allocated. */
+#define CONF_POOL_LIST_MAX	300
+char *
+conf_pool_list(const struct conf *c)
+{
+	char *s, *t;
+	size_t i;
+
+	if (c->npools == 0)
+		return xstrdup("none");
+	s = xstrdup(c->pools[0].name);
+	for (i = 1; i < c->npools; i++) {
+		if (strlen(s) >= CONF_POOL_LIST_MAX) {
+			xasprintf(&t, "%s, ... (%zu in all)", s, c->npools);
+			free(s);
+			return t;
+		}
+		xasprintf(&t, "%s, %s", s, c->pools[i].name);
+		free(s);
+		s = t;
+	}
+	return s;
 }
 
 /* Same string, NULL-aware. */

@@ -172,6 +172,8 @@ bool	conf_same_log(const struct conf *a, const struct conf *b);
 
 /* Find a pool by name, NULL if not configured. */
 struct conf_pool *conf_pool_find(const struct conf *c, const char *name);
+/* The configured pool names, "web, api" ("none" when none); allocated. */
+char	*conf_pool_list(const struct conf *c);
 
 /*
  * Compare settings that only a restart changes; returns an allocated

@@ -48,6 +48,16 @@ daemon_connected(void *arg)
 	prober_kick(d->prober);
 }
 
+/* A connection to Redis failed: an embedded redis-server whose socket
+ * is gone is restarted. */
+static void
+daemon_redis_failed(void *arg)
+{
+	struct daemon *d = arg;
+
+	embedded_check(d->embedded);
+}
+
 /* The probe connection is up: claims resume. */
 static void
 daemon_probe_connected(void *arg)
@@ -251,6 +261,10 @@ daemon_start(struct daemon *d, struct conf *conf, const char *path,
 	evsignal_add(d->sig_term, NULL);
 	evsignal_add(d->sig_int, NULL);
 
+	/* nothing starts (an embedded redis-server least of all) when
+	 * another daemon already serves our socket */
+	if (server_check(conf->socket, cause) != 0)
+		return -1;
 	url = conf->redis_url;
 	if (strcmp(url, "embedded") == 0) {
 		if ((d->embedded = embedded_start(d->base, conf->redis_server,
@@ -265,6 +279,8 @@ daemon_start(struct daemon *d, struct conf *conf, const char *path,
 	    conf->redis_password, conf->redis_prefix, conf->redis_timeout,
 	    daemon_probe_connected, d, cause)) == NULL)
 		return -1;
+	redis_set_fail_cb(d->redis, daemon_redis_failed);
+	redis_set_fail_cb(d->redis_probe, daemon_redis_failed);
 	if (server_listen(d, cause) != 0)
 		return -1;
 	if ((d->curl = curlev_create(d->base)) == NULL) {

@@ -4,10 +4,15 @@
  * and noeviction; SIGCHLD (through libevent) notices its death and a
  * timer restarts it with backoff; the daemon's Redis connection simply
  * reconnects.  PR_SET_PDEATHSIG takes it down if proxypoold dies hard.
+ * An exclusive flock on state_dir/proxypoold.lock, inherited by the
+ * redis-server, keeps a second daemon out of the directory until both
+ * are gone; a socket found missing on a reconnect (removed by hand or by
+ * another redis-server) gets the redis-server restarted.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -27,6 +33,8 @@
 #define EMBEDDED_BACKOFF_MIN	1	/* s */
 #define EMBEDDED_BACKOFF_MAX	30
 #define EMBEDDED_START_WAIT	5	/* s to wait for its socket at start */
+#define EMBEDDED_LOCK_WAIT	10	/* s to wait for a dead daemon's
+					 * redis-server to let go of the lock */
 
 struct embedded {
 	struct event_base	*base;		/* (ref) */
@@ -34,6 +42,9 @@ struct embedded {
 	char			*dir;		/* owned state directory */
 	char			*sock;		/* owned socket path */
 	char			*url;		/* owned unix:// URL */
+	char			*lock;		/* owned lock file path */
+	int			 lock_fd;	/* flock'ed, -1 = none */
+	bool			 replacing;	/* killed to restart at once */
 	pid_t			 pid;		/* running child, 0 = none */
 	time_t			 started;	/* when it was started */
 	int			 backoff;	/* next restart delay, s */
@@ -66,6 +77,76 @@ embedded_mkdirs(const char *path, char **cause)
 		}
 	}
 	free(s);
+	return 0;
+}
+
+/* The pid written in the lock file by the daemon holding it, 0 if none. */
+static long
+embedded_lock_owner(int fd)
+{
+	char buf[32];
+	ssize_t n;
+
+	if ((n = pread(fd, buf, sizeof buf - 1, 0)) <= 0)
+		return 0;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+/*
+ * Take the state directory: an exclusive flock on its lock file, which
+ * holds our pid.  The descriptor is inherited by the redis-server, so a
+ * daemon killed hard keeps the directory until its redis-server, which
+ * shuts down on PR_SET_PDEATHSIG, is gone too; then we wait for that
+ * (EMBEDDED_LOCK_WAIT at most).  A living daemon holding it is an error
+ * naming its pid.  -1 with cause.
+ */
+static int
+embedded_lock(struct embedded *e, char **cause)
+{
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	char buf[32];
+	long owner;
+	int i, len;
+
+	e->lock_fd = open(e->lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (e->lock_fd < 0) {
+		xasprintf(cause, "redis.state_dir: %s: %s", e->lock,
+		    strerror(errno));
+		return -1;
+	}
+	for (i = 0; flock(e->lock_fd, LOCK_EX | LOCK_NB) != 0; i++) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			xasprintf(cause, "redis.state_dir: %s: flock: %s",
+			    e->lock, strerror(errno));
+			return -1;
+		}
+		owner = embedded_lock_owner(e->lock_fd);
+		if (owner > 0 && kill((pid_t)owner, 0) == 0) {
+			xasprintf(cause, "redis.state_dir: %s is in use by "
+			    "proxypoold (pid %ld); stop it first or give this "
+			    "one another state_dir", e->dir, owner);
+			return -1;
+		}
+		if (i == EMBEDDED_LOCK_WAIT * 100) {
+			xasprintf(cause, "redis.state_dir: %s is still locked "
+			    "%d s after proxypoold (pid %ld) exited: its "
+			    "redis-server has not stopped", e->dir,
+			    EMBEDDED_LOCK_WAIT, owner);
+			return -1;
+		}
+		if (i == 0)
+			log_info("waiting for the redis-server of proxypoold "
+			    "(pid %ld, gone) to leave %s", owner, e->dir);
+		nanosleep(&tick, NULL);
+	}
+	len = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+	if (ftruncate(e->lock_fd, 0) != 0 ||
+	    pwrite(e->lock_fd, buf, (size_t)len, 0) != len) {
+		xasprintf(cause, "redis.state_dir: %s: %s", e->lock,
+		    strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
@@ -115,6 +196,8 @@ embedded_spawn(struct embedded *e, char **cause)
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_IGN);	/* ^C goes to proxypoold */
+		/* it holds the state directory as long as it runs */
+		fcntl(e->lock_fd, F_SETFD, 0);
 		if ((fd = open("/dev/null", O_RDWR)) >= 0) {
 			dup2(fd, 0);
 			dup2(fd, 1);
@@ -169,6 +252,14 @@ embedded_sigchld_cb(evutil_socket_t sig, short ev, void *arg)
 		else
 			log_error("embedded redis-server exited with %d",
 			    WEXITSTATUS(status));
+		if (e->replacing) {
+			/* we stopped it for a socket of its own: no backoff */
+			e->replacing = false;
+			timerclear(&tv);
+			log_info("restarting embedded redis-server");
+			evtimer_add(e->restart_ev, &tv);
+			continue;
+		}
 		/* it ran a while: it was healthy, restart quickly */
 		if (time(NULL) - e->started > 60)
 			e->backoff = EMBEDDED_BACKOFF_MIN;
@@ -231,6 +322,8 @@ embedded_start(struct event_base *base, const char *server,
 	e->dir = xstrdup(state_dir);
 	xasprintf(&e->sock, "%s/redis.sock", state_dir);
 	xasprintf(&e->url, "unix://%s", e->sock);
+	xasprintf(&e->lock, "%s/proxypoold.lock", state_dir);
+	e->lock_fd = -1;
 	e->backoff = EMBEDDED_BACKOFF_MIN;
 	if (strlen(e->sock) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		xasprintf(cause, "redis.state_dir: %s: too long for a socket "
@@ -238,6 +331,8 @@ embedded_start(struct event_base *base, const char *server,
 		goto fail;
 	}
 	if (embedded_mkdirs(state_dir, cause) != 0)
+		goto fail;
+	if (embedded_lock(e, cause) != 0)
 		goto fail;
 	e->sigchld = evsignal_new(base, SIGCHLD, embedded_sigchld_cb, e);
 	evsignal_add(e->sigchld, NULL);
@@ -280,11 +375,32 @@ embedded_destroy(struct embedded *e)
 		event_free(e->sigchld);
 	if (e->restart_ev != NULL)
 		event_free(e->restart_ev);
+	if (e->lock_fd >= 0)
+		close(e->lock_fd);	/* the directory is free now */
+	free(e->lock);
 	free(e->server);
 	free(e->dir);
 	free(e->sock);
 	free(e->url);
 	free(e);
+}
+
+void
+embedded_check(struct embedded *e)
+{
+	struct stat sb;
+
+	if (e == NULL || e->pid == 0 || e->replacing)
+		return;
+	if (stat(e->sock, &sb) == 0 || errno != ENOENT)
+		return;
+	/* a redis-server just started may not have bound it yet */
+	if (time(NULL) - e->started < EMBEDDED_START_WAIT)
+		return;
+	log_warn("embedded redis-server (pid %ld): %s is gone; restarting it",
+	    (long)e->pid, e->sock);
+	e->replacing = true;
+	kill(e->pid, SIGTERM);
 }
 
 const char *

@@ -33,6 +33,10 @@
 #define RUNSTATEDIR "/run"
 #endif
 
+#ifndef SOCKET_PATH
+#define SOCKET_PATH RUNSTATEDIR "/proxypoold.sock"
+#endif
+
 static void __attribute__((noreturn))
 usage(int status)
 {
@@ -42,8 +46,9 @@ usage(int status)
 	    "  -t          check the configuration and exit (0 ok, 1 bad)\n"
 	    "  -d          run in the background, write a pidfile\n"
 	    "  -p pidfile  pidfile for -d (default %s/proxypoold.pid)\n"
-	    "  -V          print the version\n",
-	    SYSCONFDIR, RUNSTATEDIR);
+	    "  -V          print the version, the default socket and config\n"
+	    "default listen.socket: %s\n",
+	    SYSCONFDIR, RUNSTATEDIR, SOCKET_PATH);
 	exit(status);
 }
 
@@ -174,7 +179,9 @@ main(int argc, char **argv)
 			test = 1;
 			break;
 		case 'V':
-			printf("proxypoold %s\n", PACKAGE_VERSION);
+			printf("proxypoold %s\nsocket %s\nconfig %s\n",
+			    PACKAGE_VERSION, SOCKET_PATH, SYSCONFDIR
+			    "/proxypoold.conf");
 			return 0;
 		case 'h':
 			usage(0);

@@ -58,7 +58,8 @@ struct redis {
 	time_t			 down_since;	/* when the outage began, 0 = up */
 	time_t			 down_logged;	/* when it was last logged */
 	redis_connect_fn	*fn;		/* (ref) on connect */
-	void			*arg;
+	redis_connect_fn	*fail_fn;	/* (ref) on a failed connect */
+	void			*arg;		/* of fn and fail_fn */
 	bool			 destroying;	/* no reconnect */
 };
 
@@ -216,6 +217,8 @@ redis_connect_cb(const redisAsyncContext *cac, int status)
 		rd->ac = NULL;
 		redis_log_down(rd, "cannot connect: ", ac->errstr);
 		redis_schedule(rd);
+		if (rd->fail_fn != NULL)
+			rd->fail_fn(rd->arg);
 		return;
 	}
 	if (rd->password != NULL) {
@@ -273,6 +276,8 @@ redis_connect(struct redis *rd)
 		if (ac != NULL)
 			redisAsyncFree(ac);
 		redis_schedule(rd);
+		if (rd->fail_fn != NULL)
+			rd->fail_fn(rd->arg);
 		return;
 	}
 	ac->data = rd;
@@ -395,6 +400,12 @@ bool
 redis_connected(const struct redis *rd)
 {
 	return rd != NULL && rd->connected;
+}
+
+void
+redis_set_fail_cb(struct redis *rd, redis_connect_fn *fn)
+{
+	rd->fail_fn = fn;
 }
 
 void

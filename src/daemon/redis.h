@@ -38,6 +38,8 @@ struct ra_async *redis_ra(struct redis *rd);
 bool	redis_connected(const struct redis *rd);
 /* The libevent priority of the connection's socket events from the
  * next connect on (-1, the default: the loop's middle one). */
+/* fn (with the arg of redis_create) after each failed connect. */
+void	redis_set_fail_cb(struct redis *rd, redis_connect_fn *fn);
 void	redis_set_priority(struct redis *rd, int priority);
 /* The keepalive and request deadline may change on reload. */
 void	redis_set_timeout(struct redis *rd, double timeout);

@@ -81,6 +81,7 @@ reload_sync_pools(struct daemon *d, const struct conf *old)
 {
 	struct ra_async *ra = redis_ra(d->redis);
 	const struct conf_pool *p;
+	char *msg, *pools;
 	size_t i;
 
 	if (ra == NULL)
@@ -91,7 +92,12 @@ reload_sync_pools(struct daemon *d, const struct conf *old)
 			continue;
 		log_pool(LOG_LEVEL_INFO, old->pools[i].name, "removed from "
 		    "the configuration: draining");
-		waitq_fail(d, old->pools[i].name, "NOPOOL", "pool removed");
+		pools = conf_pool_list(d->conf);
+		xasprintf(&msg, "pool '%.200s' was removed by a reload "
+		    "(pools: %s)", old->pools[i].name, pools);
+		waitq_fail(d, old->pools[i].name, "NOPOOL", msg);
+		free(msg);
+		free(pools);
 		d->syncing++;
 		if (ra_async_pool_delete(ra, old->pools[i].name,
 		    sync_cb, d) != 0)

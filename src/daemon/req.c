@@ -174,13 +174,35 @@ req_code(int err)
 	}
 }
 
-/* Answer an allocator error. */
+void
+req_nopool(struct req *r, const char *pool, const char *why)
+{
+	char *pools;
+
+	pools = conf_pool_list(r->d->conf);
+	if (why != NULL && strncmp(why, "pool ", 5) == 0)
+		why += 5;	/* "pool is being deleted" */
+	if (why == NULL || strcmp(why, "no such pool") == 0)
+		req_error(r, "NOPOOL", "no such pool '%.200s' (pools: %s)",
+		    pool, pools);
+	else
+		req_error(r, "NOPOOL", "no such pool '%.200s' (%s; pools: %s)",
+		    pool, why, pools);
+	free(pools);
+}
+
+/* Answer an allocator error; the pool commands' pool is argv[1]. */
 void
 req_ra_error(struct req *r, const struct ra_result *res)
 {
+	const char *why;
 
-	req_error(r, req_code(res->err), "%s", res->errstr[0] ? res->errstr :
-	    ra_strerror(res->err));
+	why = res->errstr[0] ? res->errstr : ra_strerror(res->err);
+	if (res->err == RA_ERR_NO_SUCH_POOL && r->args.argc > 1) {
+		req_nopool(r, r->args.argv[1], why);
+		return;
+	}
+	req_error(r, req_code(res->err), "%s", why);
 }
 
 void

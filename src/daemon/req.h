@@ -92,6 +92,9 @@ void	req_error(struct req *r, const char *code, const char *fmt, ...)
 const char *req_code(int err);
 /* Answer an allocator error. */
 void	req_ra_error(struct req *r, const struct ra_result *res);
+/* Answer NOPOOL for pool (why: the library's words, NULL for "no such
+ * pool"), naming the configured pools. */
+void	req_nopool(struct req *r, const char *pool, const char *why);
 /* +OK, or -NOPROXY naming the proxy args[i] and the pool args[1] when
  * the pool lacks that proxy (REPORT, BIND). */
 void	req_proxy_ok(struct req *r, struct ra_result *res, int i);

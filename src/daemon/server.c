@@ -28,22 +28,57 @@
 
 static void server_accept(evutil_socket_t fd, short ev, void *arg);
 
-/* Is something already answering on path? */
-static bool
+/* The pid of what answers on path (-1 when its pid is unknown), 0 when
+ * nothing does. */
+static pid_t
 server_in_use(const char *path)
 {
 	struct sockaddr_un sun;
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	pid_t pid = 0;
 	int fd;
-	bool used;
 
 	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
-		return false;
+		return 0;
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
 	strncpy(sun.sun_path, path, sizeof sun.sun_path - 1);
-	used = connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0) {
+		pid = -1;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+		    cred.pid > 0)
+			pid = cred.pid;
+	}
 	close(fd);
-	return used;
+	return pid;
+}
+
+int
+server_check(const char *path, char **cause)
+{
+	char comm[64] = "";
+	pid_t pid;
+	FILE *f;
+
+	if ((pid = server_in_use(path)) == 0)
+		return 0;
+	if (pid < 0) {
+		xasprintf(cause, "listen.socket: %s: another process is "
+		    "listening there", path);
+		return -1;
+	}
+	snprintf(comm, sizeof comm, "/proc/%ld/comm", (long)pid);
+	if ((f = fopen(comm, "r")) == NULL || fgets(comm, sizeof comm, f) ==
+	    NULL)
+		snprintf(comm, sizeof comm, "a process");
+	comm[strcspn(comm, "\n")] = '\0';
+	if (f != NULL)
+		fclose(f);
+	xasprintf(cause, "listen.socket: %s: %s (pid %ld) is listening there; "
+	    "stop it first or give this one another socket", path, comm,
+	    (long)pid);
+	return -1;
 }
 
 int
@@ -58,11 +93,8 @@ server_listen(struct daemon *d, char **cause)
 	mode_t old;
 	int fd;
 
-	if (server_in_use(conf->socket)) {
-		xasprintf(cause, "%s: another process is listening there",
-		    conf->socket);
+	if (server_check(conf->socket, cause) != 0)
 		return -1;
-	}
 	if (unlink(conf->socket) != 0 && errno != ENOENT) {
 		xasprintf(cause, "%s: cannot remove: %s", conf->socket,
 		    strerror(errno));

@@ -7,6 +7,9 @@
 
 #include "daemon.h"
 
+/* 0 when nothing answers on path; -1 with a cause naming the pid that
+ * does (checked before anything else starts). */
+int	server_check(const char *path, char **cause);
 /* Bind the socket (mode, owner, group from conf) and start accepting. */
 int	server_listen(struct daemon *d, char **cause);
 /* Stop accepting and remove the socket file. */

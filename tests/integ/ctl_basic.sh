@@ -163,7 +163,7 @@ expect_eq "unbind again" "0 not bound" "$rc $(cat "$T/out")"
 
 # ---- list, add, remove ----
 run list web
-expect_eq "list header" "PROXY STATE PRIORITY HOLDERS EXPIRES UNTIL FAILURES LATENCY" \
+expect_eq "list header" "PROXY STATE PRIORITY HOLDERS EXPIRES UNTIL DOWN_SINCE FAILURES LATENCY" \
     "$(head -1 "$T/out" | tr -s ' ')"
 expect_eq "list shows both proxies" "2" "$(grep -c '^http://' "$T/out")"
 check "list redacts credentials" grep -q '^http://u:\*\*\*@127.0.0.1:3129 ' "$T/out"

@@ -71,4 +71,19 @@ for w in $words; do
 	    "$top_srcdir/src/daemon/proxypoold.8"
 done
 
+# one default socket: proxypoold -V prints the one proxypoolctl --help
+# names and connects to without -s or $PROXYPOOLD_SOCKET
+PPD=$top_builddir/src/daemon/proxypoold
+vsock=$("$PPD" -V | sed -n 's/^socket //p')
+check "proxypoold -V prints the default socket ($vsock)" \
+	sh -c "case '$vsock' in /*/proxypoold.sock) ;; *) exit 1 ;; esac"
+check "proxypoold -h prints it too" sh -c "'$PPD' -h | grep -qF '$vsock'"
+check "proxypoolctl --help names the same one" \
+	sh -c "'$CTL' --help | grep -qF 'else $vsock)'"
+out=$(env -u PROXYPOOLD_SOCKET "$CTL" -t 1 ping 2>&1)
+check "proxypoolctl connects to it by default ($out)" \
+	sh -c "echo '$out' | grep -qF 'proxypoold at $vsock'"
+out=$(PROXYPOOLD_SOCKET=$T/none.sock "$CTL" -t 1 ping 2>&1)
+check "PROXYPOOLD_SOCKET wins ($out)" \
+	sh -c "echo '$out' | grep -qF 'proxypoold at $T/none.sock'"
 finish

@@ -31,6 +31,13 @@ expect_eq "RENEW stale token" "NOTOWNED" \
 expect_eq "RELEASE bad outcome word" "BADARG" \
 	"$(pp release default "$token" maybe | cut -d' ' -f1)"
 expect_eq "LEASE unknown pool" "NOPOOL" "$(pp lease nosuch | cut -d' ' -f1)"
+# every NOPOOL names the pool asked for and the configured ones
+for c in "lease nosuch" "stats nosuch" "report nosuch http://127.0.0.1:3128 ok" \
+    "bind nosuch job http://127.0.0.1:3128" "release nosuch $token" \
+    "list nosuch"; do
+	expect_eq "$c: NOPOOL names the pool and the pools" \
+		"NOPOOL no such pool 'nosuch' (pools: default)" "$(pp $c)"
+done
 expect_eq "LEASE bad option" "BADARG" "$(pp lease default foo 1 | cut -d' ' -f1)"
 expect_eq "LEASE TTL not a number" "BADARG" \
 	"$(pp lease default ttl abc | cut -d' ' -f1)"
@@ -222,7 +229,9 @@ write_conf "$T/pp.conf" "unix://$T/redis.sock" '@include "pools.inc"'
 sed -i "s|socket = \"$SOCK\";|socket = \"$T/other.sock\";|" "$T/pp.conf"
 expect_eq "RELOAD with @include" "OK" "$(pp reload)"
 expect_eq "removed pool is gone" "default" "$(pp pools)"
-expect_eq "removed pool: NOPOOL" "NOPOOL" "$(pp lease second | cut -d' ' -f1)"
+expect_eq "removed pool: NOPOOL" \
+	"NOPOOL no such pool 'second' (is being deleted; pools: default)" \
+	"$(pp lease second)"
 check "socket change reported as needing a restart" \
 	grep -q "listen.socket cannot change without a restart" "$T/pp.log"
 expect_eq "running socket kept" "PONG" "$(pp ping)"
@@ -231,7 +240,8 @@ sed -i "s|socket = \"$T/other.sock\";|socket = \"$SOCK\";|" "$T/pp.conf"
 # -d: the parent returns once the daemon is ready; errors still reach it
 out=$("$PROXYPOOLD" -d -p "$T/pp2.pid" -c "$T/pp.conf" 2>&1); rc=$?
 expect_eq "-d with the socket in use fails" "1" "$rc"
-check "-d says why ($out)" sh -c "echo '$out' | grep -q 'another process is listening'"
+check "-d says why ($out)" \
+	sh -c "echo '$out' | grep -q 'proxypoold (pid $pp_pid) is listening there'"
 kill -TERM "$pp_pid"
 wait_for 10 sh -c "! kill -0 $pp_pid 2>/dev/null"
 "$PROXYPOOLD" -d -p "$T/pp.pid" -c "$T/pp.conf" 2>>"$T/pp.log"

@@ -137,6 +137,21 @@ for p in $got; do
 	case $p in "$A"|"$S") up=$((up + 1)) ;; esac
 done
 expect_eq "the DOWN proxy is not leased, the UP ones are ($got)" 6 "$up"
+# LIST: no end for a DOWN quarantine (it was a 2036 placeholder), and
+# since when it is DOWN; proxypoolctl shows "down"
+pp list web state quarantined >"$T/ls"
+expect_eq "LIST: a DOWN proxy's until is 0" 0 "$(field until <"$T/ls")"
+ds=$(field down_since <"$T/ls")
+now=$(( $(date +%s) * 1000 ))
+check "LIST: down_since is within the last minute ($ds)" \
+	sh -c "test '$ds' -gt $((now - 60000)) && test '$ds' -le $((now + 1000))"
+PROXYPOOLD_SOCKET=$SOCK "$top_builddir/src/ctl/proxypoolctl" list web \
+    --state quarantined >"$T/lsc" 2>&1
+check "proxypoolctl list shows UNTIL down and DOWN_SINCE ($(tail -1 "$T/lsc"))" \
+	sh -c "head -1 '$T/lsc' | grep -q DOWN_SINCE &&
+	    tail -1 '$T/lsc' | grep -q ' down ' &&
+	    tail -1 '$T/lsc' | grep -q '$(date -u +%Y-%m-%d)\\|$(date +%Y-%m-%d)' &&
+	    ! grep -q 2036 '$T/lsc'"
 
 # it returns once it answers again
 start_tinyproxy tpb "$TB"

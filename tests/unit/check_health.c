@@ -509,6 +509,78 @@ START_TEST(test_end_quarantine)
 }
 END_TEST
 
+/* A passive ejection a DOWN spell covered: end_quarantine off, it runs
+ * its course after the item is UP again; on, the recovery ends it. */
+START_TEST(test_ejection_outlasts_down)
+{
+	struct ra_context *ctx = tu_connect();
+	struct ra_pool_conf pc;
+	struct ra_health_conf hc;
+	struct ra_health_result r;
+	struct ra_gc_stats gs;
+	struct ra_counts cnt;
+	struct ra_list lst;
+	long long now;
+	unsigned i;
+	int endq;
+	size_t j;
+
+	hc_init(&hc);
+	ra_pool_conf_init(&pc);
+	pc.eject_failures = 1;
+	pc.eject_base = 0.4;
+	pc.eject_max = 10;
+	pc.eject_max_percent = 100;
+	ck_assert_int_eq(ra_pool_create(ctx, "p", &pc), 0);
+	{
+		struct ra_item it[2] = { { "x", 0, 0 }, { "y", 0, 0 } };
+
+		ck_assert_int_eq(ra_add(ctx, "p", it, 2), 0);
+	}
+	for (endq = 0; endq <= 1; endq++) {
+		const char *item = endq ? "y" : "x";
+
+		hc.end_quarantine = endq;
+		for (i = 0; i < hc.rise; i++)
+			report(ctx, "p", item, RA_PROBE_UP, 1, &hc);
+		now = at_redis_ms();
+		ck_assert_int_eq(ra_report(ctx, "p", item, RA_OUTCOME_FAILED,
+		    -1), 0);
+		for (i = 0; i < hc.fall; i++)
+			r = report(ctx, "p", item, RA_PROBE_DOWN, -1, &hc);
+		ck_assert_int_eq(r.state, RA_HEALTH_DOWN);
+		for (i = 0; i < hc.rise; i++)
+			r = report(ctx, "p", item, RA_PROBE_UP, 1, &hc);
+		ck_assert_int_eq(r.state, RA_HEALTH_UP);
+		cnt = at_counts(ctx, "p");
+		ck_assert_int_eq(ra_list(ctx, "p", RA_STATE_ANY, 0, 10, &lst),
+		    0);
+		ck_assert_uint_eq(lst.n, 2);
+		j = strcmp(lst.items[0].key, item) == 0 ? 0 : 1;
+		ck_assert_str_eq(lst.items[j].key, item);
+		if (endq == 0) {
+			/* still ejected, until the ejection's own end */
+			ck_assert_int_eq(cnt.quarantined, 1);
+			ck_assert_int_eq(lst.items[j].state, RA_STATE_QUARANTINED);
+			ck_assert_int_ge(lst.items[j].until_ms, now + 400);
+			ck_assert_int_le(lst.items[j].until_ms,
+			    at_redis_ms() + 400);
+		} else {
+			ck_assert_int_eq(cnt.quarantined, 0);
+			ck_assert_int_eq(lst.items[j].state, RA_STATE_FREE);
+		}
+		ra_list_deinit(&lst);
+		at_sleep_ms(450);
+		ck_assert_int_eq(ra_gc(ctx, "p", 10, &gs), 0);
+		cnt = at_counts(ctx, "p");
+		ck_assert_int_eq(cnt.quarantined, 0);
+		ck_assert_int_eq(cnt.free, 2);
+	}
+	at_sound(ctx, "p");
+	ra_free(ctx);
+}
+END_TEST
+
 START_TEST(test_ejection_decays)
 {
 	struct ra_context *ctx = tu_connect();
@@ -794,6 +866,7 @@ main(void)
 	tcase_add_test(tc, test_latency_class);
 	tcase_add_test(tc, test_eviction);
 	tcase_add_test(tc, test_end_quarantine);
+	tcase_add_test(tc, test_ejection_outlasts_down);
 	tcase_add_test(tc, test_ejection_decays);
 	tcase_add_test(tc, test_bad_input);
 	tcase_add_test(tc, test_batch);
