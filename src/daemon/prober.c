@@ -416,20 +416,22 @@ pool_unref(struct prober_pool *pp)
 	free(pp);
 }
 
-/* Every probe holds a descriptor: make room for them beside the clients. */
+/* Every probe holds a descriptor: make room for them beside the clients
+ * (and the gateway's connections, conf_fds_needed). */
 static void
 prober_raise_nofile(const struct conf *c, unsigned max)
 {
 	struct rlimit rl;
-	rlim_t want = (rlim_t)c->max_clients + max + 64;
+	rlim_t want = (rlim_t)conf_fds_needed(c, max);
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
 		return;
 	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
-		log_warn("only %lu file descriptors for %d clients and %u "
-		    "probes in flight (checks.max_inflight)",
-		    (unsigned long)rl.rlim_cur, c->max_clients, max);
+		log_warn("only %lu file descriptors for %d clients, %u "
+		    "probes in flight (checks.max_inflight) and the gateway's "
+		    "connections: %lu wanted", (unsigned long)rl.rlim_cur,
+		    c->max_clients, max, (unsigned long)want);
 }
 
 int
