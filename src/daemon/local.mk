@@ -58,7 +58,7 @@ EXTRA_DIST += tests/integ/gateway_util.py tests/integ/gateway.py \
 	tests/integ/gateway_scrapy.py
 
 # example configuration (etc/) and the quickstart template
-EXTRA_DIST += etc/proxypoold.conf etc/proxies.txt etc/quickstart.conf.in
+EXTRA_DIST += etc/quickstart.conf.in
 
 # benchmark: built with make check, run by hand (tests/bench/lease.sh)
 check_PROGRAMS += tests/bench/lease
