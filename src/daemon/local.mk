@@ -14,6 +14,7 @@ src_daemon_proxypoold_SOURCES = \
 	src/daemon/gateway.c src/daemon/gateway.h \
 	src/daemon/gw_http.c src/daemon/gw_http.h \
 	src/daemon/gw_socks.c src/daemon/gw_socks.h \
+	src/daemon/hist.c src/daemon/hist.h \
 	src/daemon/http.c src/daemon/http.h \
 	src/daemon/log.c src/daemon/log.h \
 	src/daemon/main.c \
