@@ -76,6 +76,7 @@ struct prober_pool {
 	unsigned		 inflight;	/* probes running */
 	unsigned long long	 probes;	/* probes finished */
 	unsigned long long	 verdicts[4];	/* by enum pp_verdict */
+	struct hist		 latency;	/* run times of those known */
 	double			 rate;		/* probes/s, smoothed */
 	unsigned long long	 rate_probes;	/* probes at rate_at */
 	double			 rate_at;	/* monotonic s of last sample */
@@ -692,6 +693,8 @@ prober_verdict(void *arg, struct probe_check *check, const char *url,
 	if (res != NULL) {
 		pp->probes++;
 		pp->verdicts[res->verdict]++;
+		if (res->latency_ms >= 0)
+			hist_observe(&pp->latency, res->latency_ms / 1000.0);
 		pp->pr->total++;
 		if (res->verdict != PP_UP && res->reason[0] != '\0')
 			prober_count_error(pp, res->reason);
@@ -1037,6 +1040,7 @@ prober_stats(struct prober *pr, const char *pool, struct prober_stats *st)
 	st->warn = pp->verdicts[PP_WARN];
 	st->down = pp->verdicts[PP_DOWN];
 	st->unknown = pp->verdicts[PP_UNKNOWN];
+	st->latency = pp->latency;
 	pp->errtext[0] = '\0';
 	for (i = 0; i < PROBER_ERRORS; i++) {
 		if (pp->errors[i].count == 0)
