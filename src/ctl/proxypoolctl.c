@@ -62,6 +62,8 @@
 #define EXIT_USAGE	2	/* bad command line */
 #define EXIT_CONN	3	/* cannot reach the daemon, or timed out */
 
+#define CTL_VERIFY_EXTRA	60	/* VERIFY: more seconds for a reply */
+
 /* The state of one run. */
 struct ctl {
 	const char	*socket;	/* (ref) socket path */
@@ -125,6 +127,7 @@ static int	ctl_add(struct ctl *, struct cmd_args *);
 static int	ctl_check_config(struct ctl *, struct cmd_args *);
 static int	ctl_lock(struct ctl *, struct cmd_args *);
 static int	ctl_top(struct ctl *, struct cmd_args *);
+static int	ctl_verify(struct ctl *, struct cmd_args *);
 
 static int	print_ok(struct ctl *, redisReply *);
 static int	print_pairs_reply(struct ctl *, redisReply *);
@@ -208,6 +211,9 @@ static const struct cmd cmds[] = {
 	{ "gc", 1, 1, opts_none, ctl_plain,
 	  "POOL", "collect expired leases, bindings and proxies now",
 	  { .word = "GC", .print = print_pairs_reply } },
+	{ "verify", 0, 1, opts_none, ctl_verify,
+	  "[POOL]", "check the invariants of one pool or of every pool; "
+	  "exits 1 on any violation", { 0 } },
 	{ "reload", 0, 0, opts_none, ctl_plain,
 	  "", "re-read the configuration file",
 	  { .word = "RELOAD", .print = print_ok } },
@@ -970,6 +976,103 @@ ctl_plain(struct ctl *ctl, struct cmd_args *a)
 /* ------------------------------------------------------------------ */
 /* Commands                                                             */
 /* ------------------------------------------------------------------ */
+
+/* VERIFY's reply for pool: 0 and its violations printed, -1 (NOPOOL: it
+ * went meanwhile, skipped when every pool is verified) or EXIT_*. */
+static int
+verify_pool(struct ctl *ctl, const char *pool, int all, size_t *found,
+    int *first)
+{
+	struct req r = { .argc = 0 };
+	redisReply *reply;
+	size_t i;
+	char *safe;
+	int rc = 0;
+
+	req_add(&r, "VERIFY");
+	req_add(&r, pool);
+	/* the daemon walks the pool page by page, for up to 30 times its
+	 * redis.timeout */
+	if ((reply = ctl_request(ctl, &r, CTL_VERIFY_EXTRA)) == NULL)
+		return EXIT_CONN;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		if (all && strncmp(reply->str, "NOPOOL ", 7) == 0)
+			rc = -1;
+		else {
+			if (!*first && ctl->json)
+				fputs("}\n", stdout);
+			*first = 1;
+			rc = ctl_reply_error(ctl, reply);
+		}
+		goto out;
+	}
+	if (reply->type != REDIS_REPLY_ARRAY) {
+		rc = ctl_unexpected(ctl, reply);
+		goto out;
+	}
+	for (i = 0; i < reply->elements; i++)
+		if (!reply_is_str(reply->element[i])) {
+			rc = ctl_unexpected(ctl, reply->element[i]);
+			goto out;
+		}
+	if (ctl->json) {
+		fputs(*first ? "{" : ",", stdout);
+		json_string(stdout, pool, strlen(pool));
+		fputc(':', stdout);
+		json_reply(stdout, reply);
+	} else if (reply->elements == 0) {
+		safe = out_sanitize(pool, strlen(pool));
+		printf("%s: no violations\n", safe);
+		free(safe);
+	}
+	*first = 0;
+	for (i = 0; i < reply->elements && !ctl->json; i++) {
+		safe = out_sanitize(reply->element[i]->str,
+		    reply->element[i]->len);
+		printf("%s: %s\n", pool, safe);
+		free(safe);
+	}
+	*found += reply->elements;
+out:
+	freeReplyObject(reply);
+	return rc;
+}
+
+/* verify [POOL]: every violation as "POOL: line" (or JSON, an object of
+ * arrays by pool); exits 1 when there is any. */
+static int
+ctl_verify(struct ctl *ctl, struct cmd_args *a)
+{
+	struct req r = { .argc = 0 };
+	redisReply *pools;
+	size_t found = 0, i;
+	int first = 1, rc = 0;
+
+	if (a->argc == 1)
+		rc = verify_pool(ctl, a->argv[0], 0, &found, &first);
+	else {
+		req_add(&r, "POOLS");
+		if ((pools = ctl_request(ctl, &r, 0)) == NULL)
+			return EXIT_CONN;
+		if (pools->type == REDIS_REPLY_ERROR)
+			rc = ctl_reply_error(ctl, pools);
+		else if (pools->type != REDIS_REPLY_ARRAY)
+			rc = ctl_unexpected(ctl, pools);
+		for (i = 0; rc == 0 && i < pools->elements; i++) {
+			if (!reply_is_str(pools->element[i]))
+				rc = ctl_unexpected(ctl, pools->element[i]);
+			else if ((rc = verify_pool(ctl,
+			    pools->element[i]->str, 1, &found, &first)) == -1)
+				rc = 0;	/* deleted meanwhile */
+		}
+		freeReplyObject(pools);
+	}
+	if (rc != 0)
+		return rc;
+	if (ctl->json)
+		fputs(first ? "{}\n" : "}\n", stdout);
+	return found > 0 ? EXIT_REPLY : 0;
+}
 
 static int
 ctl_lease(struct ctl *ctl, struct cmd_args *a)
