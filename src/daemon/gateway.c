@@ -926,7 +926,7 @@ gw_req_got(struct gw_req *r)
 static void
 gw_lease_failed(struct gw_req *r, int err, const char *errstr)
 {
-	char msg[RA_ERRSTR_LEN + 64];
+	char msg[RA_ERRSTR_LEN + 512];
 
 	if (r->failed_token != NULL) {
 		gw_release(r->gw, r->pool, r->failed_token,
@@ -945,10 +945,15 @@ gw_lease_failed(struct gw_req *r, int err, const char *errstr)
 		    r->pool);
 		gw_req_fail(r, 502, "EMPTY", msg);
 		break;
-	case RA_ERR_NO_SUCH_POOL:
-		snprintf(msg, sizeof msg, "no such pool '%s'", r->pool);
+	case RA_ERR_NO_SUCH_POOL: {
+		char *pools = conf_pool_list(r->gw->d->conf);
+
+		snprintf(msg, sizeof msg, "no such pool '%.200s' (pools: %s)",
+		    r->pool, pools);
+		free(pools);
 		gw_req_fail(r, 502, "NOPOOL", msg);
 		break;
+	}
 	case RA_ERR_BAD_ARGUMENT:
 		gw_req_fail(r, 400, "BADARG", errstr);
 		break;

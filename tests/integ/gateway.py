@@ -531,6 +531,9 @@ def gateway_errors():
        r.headers.get("X-Proxypool-Error") == "NOPOOL",
        "an unknown pool: 502 NOPOOL (%d %s)" %
        (r.status_code, r.headers.get("X-Proxypool-Error")))
+    ok("no such pool 'nosuch' (pools: " in r.text and "web" in r.text,
+       "and the answer names the pool asked for and the pools (%r)" %
+       r.text)
     t0 = time.monotonic()
     r = requests.get(env.turl + "/slow?ms=4000", proxies=px("one", port=G2),
                      timeout=T)
