@@ -1799,7 +1799,7 @@ static int
 top_frame(struct ctl *ctl, int clear, int n)
 {
 	static const char *const cols[] = { "pool", "total", "free", "leased",
-	    "shared", "quarantined", "up", "down", "leases",
+	    "shared", "quarantined", "proxies_up", "proxies_down", "leases",
 	    "probes_per_sec", "errors", NULL };
 	struct req r = { .argc = 0 }, ri = { .argc = 0 };
 	redisReply *stats, *info;

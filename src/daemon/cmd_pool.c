@@ -60,8 +60,8 @@ cmd_stats_one(struct req *r, struct evbuffer *out, const char *pool,
 	resp_field_int(out, "leases", k->leases);
 	resp_field_int(out, "bindings", k->bindings);
 	resp_field_str(out, "check", ps.active ? ps.type : "none");
-	resp_field_int(out, "up", h->up);
-	resp_field_int(out, "down", h->down);
+	resp_field_int(out, "proxies_up", h->up);
+	resp_field_int(out, "proxies_down", h->down);
 	resp_field_int(out, "probes", h->probes);
 	resp_field_int(out, "local_probes", (long long)ps.probes);
 	resp_field_int(out, "probes_per_sec", llround(ps.probes_per_sec));

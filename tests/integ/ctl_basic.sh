@@ -78,7 +78,7 @@ expect_eq "pools table" "POOL empty probed web" "$(tr '\n' ' ' <"$T/out" | sed '
 run --json pools
 expect_eq "pools --json" "['empty', 'probed', 'web']" "$(jq 'sorted(d)')"
 run stats
-expect_eq "stats header" "POOL TOTAL FREE LEASED SHARED QUARANTINED DRAINING LEASES BINDINGS CHECK UP DOWN PROBES LOCAL_PROBES PROBES_PER_SEC PROBES_INFLIGHT ERRORS" \
+expect_eq "stats header" "POOL TOTAL FREE LEASED SHARED QUARANTINED DRAINING LEASES BINDINGS CHECK PROXIES_UP PROXIES_DOWN PROBES LOCAL_PROBES PROBES_PER_SEC PROBES_INFLIGHT ERRORS" \
     "$(head -1 "$T/out" | tr -s ' ')"
 expect_eq "stats row of web" "web 2 2 0" \
     "$(awk '$1 == "web" { print $1, $2, $3, $4 }' "$T/out")"
