@@ -72,6 +72,7 @@ struct ctl {
 	double		 extra;		/* more seconds for this request */
 	redisContext	*c;		/* connection, owned */
 	const struct cmd *cmd;		/* (ref) the command run */
+	int		 wide;		/* stats --wide: every column */
 };
 
 /* One option a command accepts. */
@@ -128,6 +129,7 @@ static int	ctl_check_config(struct ctl *, struct cmd_args *);
 static int	ctl_lock(struct ctl *, struct cmd_args *);
 static int	ctl_top(struct ctl *, struct cmd_args *);
 static int	ctl_verify(struct ctl *, struct cmd_args *);
+static int	ctl_stats(struct ctl *, struct cmd_args *);
 
 static int	print_ok(struct ctl *, redisReply *);
 static int	print_pairs_reply(struct ctl *, redisReply *);
@@ -156,6 +158,9 @@ static const struct cmd_opt opts_add[] = {
 	{ NULL, 0, 0 }
 };
 static const struct cmd_opt opts_wait[] = { { "wait", 0, 1 }, { NULL, 0, 0 } };
+static const struct cmd_opt opts_stats[] = {
+	{ "wide", 0, 0 }, { NULL, 0, 0 }
+};
 static const struct cmd_opt opts_top[] = {
 	{ "interval", 'n', 1 }, { "iterations", 0, 1 }, { NULL, 0, 0 }
 };
@@ -165,6 +170,7 @@ enum { LEASE_NAME, LEASE_TTL, LEASE_WAIT, LEASE_SHARED, LEASE_EXCLUSIVE };
 enum { LIST_STATE, LIST_COUNT };
 enum { ADD_PRIORITY, ADD_EXPIRES, ADD_FILE };
 enum { TOP_INTERVAL, TOP_ITERATIONS };
+enum { STATS_WIDE };
 
 /* Commands; those run by ctl_plain say what to send in their last field. */
 static const struct cmd cmds[] = {
@@ -195,8 +201,9 @@ static const struct cmd cmds[] = {
 	{ "pools", 0, 0, opts_none, ctl_plain,
 	  "", "list the pools",
 	  { .word = "POOLS", .print = print_names, .key = "pool" } },
-	{ "stats", 0, 1, opts_none, ctl_plain,
-	  "[POOL]", "counters of one pool or of every pool",
+	{ "stats", 0, 1, opts_stats, ctl_stats,
+	  "[POOL] [--wide]", "counters of one pool or of every pool (--wide: "
+	  "every column of the table)",
 	  { .word = "STATS", .print = print_stats } },
 	{ "list", 1, 1, opts_list, ctl_list,
 	  "POOL [--state STATE] [--count N]", "list the proxies of a pool",
@@ -817,6 +824,30 @@ table_pairs_row(struct table *t, const redisReply *r)
 	}
 }
 
+/* Add a row of a pairs reply with only the fields of cols (NULL-ended),
+ * in that order (each a column even when the reply lacks it). */
+static void
+table_fields_row(struct table *t, const redisReply *r,
+    const char *const *cols)
+{
+	char buf[64];
+	const redisReply *v;
+	const char *s;
+	size_t len;
+	unsigned col;
+	int numeric;
+
+	table_row(t);
+	for (; *cols != NULL; cols++) {
+		col = table_column(t, *cols);
+		if ((v = reply_field(r, *cols)) == NULL)
+			continue;
+		s = cell_text(v, is_time_field(*cols), buf, sizeof buf, &len,
+		    &numeric);
+		table_set(t, col, s, len, numeric);
+	}
+}
+
 /* Print a pairs reply as "field  value" lines, aligned. */
 static void
 print_pairs(const redisReply *r)
@@ -1074,6 +1105,14 @@ ctl_verify(struct ctl *ctl, struct cmd_args *a)
 	return found > 0 ? EXIT_REPLY : 0;
 }
 
+/* stats [POOL] [--wide] */
+static int
+ctl_stats(struct ctl *ctl, struct cmd_args *a)
+{
+	ctl->wide = a->opt[STATS_WIDE] != NULL;
+	return ctl_plain(ctl, a);
+}
+
 static int
 ctl_lease(struct ctl *ctl, struct cmd_args *a)
 {
@@ -1247,6 +1286,12 @@ print_binding(struct ctl *ctl, redisReply *reply)
 }
 
 /* STATS' reply: one pairs array, or an array of them. */
+/* The columns of the every-pool STATS table without --wide: the most
+ * telling ones, within 100 columns for pool names up to 17 characters. */
+static const char *const stats_cols[] = { "pool", "total", "free",
+    "leased", "shared", "quarantined", "leases", "check", "proxies_up",
+    "proxies_down", NULL };
+
 static int
 print_stats(struct ctl *ctl, redisReply *reply)
 {
@@ -1288,8 +1333,12 @@ print_stats(struct ctl *ctl, redisReply *reply)
 	}
 	t = table_create(1);
 	table_column(t, "pool");
-	for (i = 0; i < n; i++)
-		table_pairs_row(t, rows[i]);
+	for (i = 0; i < n; i++) {
+		if (ctl->wide)
+			table_pairs_row(t, rows[i]);
+		else
+			table_fields_row(t, rows[i], stats_cols);
+	}
 	table_print(t, stdout);
 	table_destroy(t);
 	return 0;
