@@ -9,8 +9,9 @@ AM_TESTS_ENVIRONMENT = \
 	REDIS_SERVER='$(REDIS_SERVER)'; REDIS_CLI='$(REDIS_CLI)'; \
 	REDIS_BENCHMARK='$(REDIS_BENCHMARK)'; TINYPROXY='$(TINYPROXY)'; \
 	PYTHON3='$(PYTHON3)'; CK_DEFAULT_TIMEOUT=60; \
+	PP_SBINDIR='$(sbindir)'; PP_SYSCONFDIR='$(sysconfdir)'; \
 	export top_srcdir top_builddir REDIS_SERVER REDIS_CLI REDIS_BENCHMARK \
-	TINYPROXY PYTHON3 CK_DEFAULT_TIMEOUT;
+	TINYPROXY PYTHON3 CK_DEFAULT_TIMEOUT PP_SBINDIR PP_SYSCONFDIR;
 
 EXTRA_DIST += tests/lib.sh tests/with-redis tests/README.md
 # shared by the benchmarks (tests/bench; not part of make check)

@@ -16,6 +16,7 @@
 #include "client.h"
 #include "cmd.h"
 #include "log.h"
+#include "metrics.h"
 #include "redis.h"
 #include "req.h"
 #include "xmalloc.h"
@@ -238,6 +239,12 @@ cmd_lease_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 		return;
 	}
 	if (res->err == RA_OK) {
+		struct timeval now, waited;
+
+		req_now(&now);
+		timersub(&now, &r->arrived, &waited);
+		metrics_lease_wait(d, r->args.argv[1], waited.tv_sec +
+		    waited.tv_usec / 1e6);
 		waitq_remove(r);
 		cmd_lease_reply(r, &res->u.lease);
 		if (wq != NULL)
@@ -320,6 +327,7 @@ cmd_lease(struct req *r)
 	struct waitq *wq;
 	double timeout = r->d->conf->redis_timeout;
 
+	req_now(&r->arrived);
 	r->on_deadline = lease_deadline;
 	r->on_stop = lease_stop;
 	memset(v, 0, sizeof v);
@@ -396,6 +404,8 @@ cmd_release_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 	 * releasing client is gone */
 	if (res->err == RA_OK) {
 		d->stats.releases++;
+		metrics_count_release(d, r->args.argv[1],
+		    (enum ra_outcome)r->outcome);
 		if ((wq = waitq_find(d, r->args.argv[1])) != NULL)
 			waitq_serve(d, wq);
 	}
@@ -447,6 +457,7 @@ cmd_release(struct req *r)
 	}
 	if ((ra = req_ra(r)) == NULL)
 		return;
+	r->outcome = outcome;
 	REQ_CALL(r, ra_async_release(ra, r->args.argv[1], r->args.argv[2],
 	    outcome, v[O_LATENCY].set ? v[O_LATENCY].num : -1, cmd_release_cb,
 	    r));
@@ -455,6 +466,11 @@ cmd_release(struct req *r)
 static void
 cmd_report_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 {
+	struct req *r = arg;
+
+	if (res->err == RA_OK)
+		metrics_count_report(r->d, r->args.argv[1],
+		    (enum ra_outcome)r->outcome);
 	req_proxy_ok(arg, res, 2);
 }
 
@@ -481,6 +497,7 @@ cmd_report(struct req *r)
 	}
 	if (req_options(r, 4, opts, v) != 0 || (url = req_proxy(r, 2)) == NULL)
 		return;
+	r->outcome = outcome;
 	if ((ra = req_ra(r)) != NULL)
 		REQ_CALL(r, ra_async_report(ra, r->args.argv[1], url, outcome,
 		    v[O_LATENCY].set ? v[O_LATENCY].num : -1, cmd_report_cb, r));

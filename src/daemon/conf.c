@@ -1292,6 +1292,19 @@ conf_keep_noreload(const struct conf *running, struct conf *next)
 	return list;
 }
 
+unsigned long
+conf_fds_needed(const struct conf *c, unsigned probes)
+{
+	unsigned long n = (unsigned long)c->max_clients + probes + 64;
+	size_t i;
+
+	for (i = 0; i < c->ngateways; i++)
+		n += 2 * (unsigned long)c->gateways[i].max_clients;
+	if (c->ngateways > 0)
+		n += 256;	/* kept upstream connections (gateway.c) */
+	return n;
+}
+
 bool
 conf_is_admin(const struct conf *c, uid_t uid, gid_t gid)
 {

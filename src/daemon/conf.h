@@ -165,6 +165,11 @@ int	conf_table_apply(const struct conf *c, void *base,
 struct conf *conf_load(const char *path, char **cause);
 void	conf_destroy(struct conf *c);
 
+/* File descriptors c needs with probes in flight: the socket's
+ * clients, the probes, the gateway's client and upstream connections
+ * and its kept upstreams, and some for Redis, logs and listeners. */
+unsigned long conf_fds_needed(const struct conf *c, unsigned probes);
+
 /* May a peer with these credentials run admin commands?  root always. */
 bool	conf_is_admin(const struct conf *c, uid_t uid, gid_t gid);
 /* Do both configs log to the same place? */

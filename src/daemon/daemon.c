@@ -23,6 +23,7 @@
 #include "gateway.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "plugin.h"
 #include "prober.h"
 #include "reload.h"
@@ -292,6 +293,7 @@ daemon_start(struct daemon *d, struct conf *conf, const char *path,
 	redis_set_priority(d->redis_probe, prober_priority(d->prober));
 	if (prober_configure(d->prober, conf, cause) != 0)
 		return -1;
+	d->metrics = metrics_create();
 	d->gw = gateway_create(d);
 	if (gateway_configure(d->gw, conf, cause) != 0)
 		return -1;
@@ -326,6 +328,8 @@ daemon_finish(struct daemon *d)
 	d->gw = NULL;
 	prober_destroy(d->prober);
 	d->prober = NULL;
+	metrics_destroy(d->metrics);
+	d->metrics = NULL;
 	curlev_destroy(d->curl);
 	d->curl = NULL;
 	/* answers to dropped requests arrive as BACKEND_DOWN here */

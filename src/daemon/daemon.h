@@ -86,6 +86,7 @@ struct daemon {
 	struct prober		*prober;	/* owned health checks */
 	struct gateway		*gw;		/* owned gateway listeners */
 	struct http		*http;		/* owned HTTP endpoint */
+	struct metrics		*metrics;	/* owned counters by pool */
 
 	int			 listen_fd;	/* -1 once closed */
 	struct event		*listen_ev;	/* owned accept event */

@@ -50,6 +50,7 @@
 #include "gw_http.h"
 #include "gw_socks.h"
 #include "log.h"
+#include "metrics.h"
 #include "proxyurl.h"
 #include "redis.h"
 #include "xmalloc.h"
@@ -832,7 +833,8 @@ gw_ra(struct gateway *gw)
 	return redis_ra(gw->d->redis);
 }
 
-/* Give a lease back with an outcome (nobody waits for the answer). */
+/* Give a lease back with an outcome (nobody waits for the answer, so
+ * proxypoold_releases_total counts it as sent). */
 static void
 gw_release(struct gateway *gw, const char *pool, const char *token,
     enum ra_outcome o, double latency_ms)
@@ -843,6 +845,8 @@ gw_release(struct gateway *gw, const char *pool, const char *token,
 	    gw_ignore_cb, NULL) != 0)
 		log_pool(LOG_LEVEL_WARN, pool, "gateway: cannot release a "
 		    "lease; it expires with its TTL");
+	else
+		metrics_count_release(gw->d, pool, o);
 }
 
 static void

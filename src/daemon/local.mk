@@ -14,6 +14,7 @@ src_daemon_proxypoold_SOURCES = \
 	src/daemon/gateway.c src/daemon/gateway.h \
 	src/daemon/gw_http.c src/daemon/gw_http.h \
 	src/daemon/gw_socks.c src/daemon/gw_socks.h \
+	src/daemon/hist.c src/daemon/hist.h \
 	src/daemon/http.c src/daemon/http.h \
 	src/daemon/log.c src/daemon/log.h \
 	src/daemon/main.c \
@@ -58,7 +59,7 @@ EXTRA_DIST += tests/integ/gateway_util.py tests/integ/gateway.py \
 	tests/integ/gateway_scrapy.py
 
 # example configuration (etc/) and the quickstart template
-EXTRA_DIST += etc/proxypoold.conf etc/proxies.txt etc/quickstart.conf.in
+EXTRA_DIST += etc/quickstart.conf.in
 
 # benchmark: built with make check, run by hand (tests/bench/lease.sh)
 check_PROGRAMS += tests/bench/lease

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "cmd.h"
 #include "embedded.h"
 #include "gateway.h"
+#include "hist.h"
 #include "metrics.h"
 #include "plugin.h"
 #include "prober.h"
@@ -24,6 +26,173 @@
 #include "redis.h"
 #include "req.h"
 #include "xmalloc.h"
+
+/* One configured pool's counters, from its first event on. */
+struct metrics_pool {
+	char		*name;		/* owned */
+	unsigned long long releases[RA_OUTCOME__COUNT]; /* by outcome */
+	unsigned long long reports[RA_OUTCOME__COUNT];	/* by outcome */
+	struct hist	 lease_wait;	/* LEASE arrival to grant, s */
+	TAILQ_ENTRY(metrics_pool) entry;
+};
+
+/* The daemon's counters by pool (a pool removed by a reload keeps its
+ * entry, not written while it is not configured; counters never go
+ * back). */
+struct metrics {
+	TAILQ_HEAD(, metrics_pool) pools;
+};
+
+struct metrics *
+metrics_create(void)
+{
+	struct metrics *m = xcalloc(1, sizeof *m);
+
+	TAILQ_INIT(&m->pools);
+	return m;
+}
+
+void
+metrics_destroy(struct metrics *m)
+{
+	struct metrics_pool *mp;
+
+	if (m == NULL)
+		return;
+	while ((mp = TAILQ_FIRST(&m->pools)) != NULL) {
+		TAILQ_REMOVE(&m->pools, mp, entry);
+		free(mp->name);
+		free(mp);
+	}
+	free(m);
+}
+
+/* The entry of pool, made on first use; NULL when the pool is not
+ * configured (nothing to count, and no name from a client is kept). */
+static struct metrics_pool *
+metrics_pool(struct daemon *d, const char *pool)
+{
+	struct metrics_pool *mp;
+
+	if (d->metrics == NULL || conf_pool_find(d->conf, pool) == NULL)
+		return NULL;
+	TAILQ_FOREACH(mp, &d->metrics->pools, entry) {
+		if (strcmp(mp->name, pool) == 0)
+			return mp;
+	}
+	mp = xcalloc(1, sizeof *mp);
+	mp->name = xstrdup(pool);
+	TAILQ_INSERT_TAIL(&d->metrics->pools, mp, entry);
+	return mp;
+}
+
+void
+metrics_count_release(struct daemon *d, const char *pool, enum ra_outcome o)
+{
+	struct metrics_pool *mp;
+
+	if ((unsigned)o < RA_OUTCOME__COUNT &&
+	    (mp = metrics_pool(d, pool)) != NULL)
+		mp->releases[o]++;
+}
+
+void
+metrics_count_report(struct daemon *d, const char *pool, enum ra_outcome o)
+{
+	struct metrics_pool *mp;
+
+	if ((unsigned)o < RA_OUTCOME__COUNT &&
+	    (mp = metrics_pool(d, pool)) != NULL)
+		mp->reports[o]++;
+}
+
+void
+metrics_lease_wait(struct daemon *d, const char *pool, double seconds)
+{
+	struct metrics_pool *mp;
+
+	if ((mp = metrics_pool(d, pool)) != NULL)
+		hist_observe(&mp->lease_wait, seconds);
+}
+
+/* The entry of a configured pool, or NULL when nothing was counted. */
+static const struct metrics_pool *
+metrics_pool_find(const struct metrics *m, const char *pool)
+{
+	const struct metrics_pool *mp;
+
+	if (m == NULL)
+		return NULL;
+	TAILQ_FOREACH(mp, &m->pools, entry) {
+		if (strcmp(mp->name, pool) == 0)
+			return mp;
+	}
+	return NULL;
+}
+
+/* The per-pool series of this daemon: releases and reports by outcome,
+ * the lease wait and probe latency histograms; every configured pool,
+ * zero before its first event, so rate() sees the series start. */
+static void
+metrics_write_pools(struct daemon *d, struct evbuffer *b)
+{
+	static const char *const outcomes[RA_OUTCOME__COUNT] = { "none",
+	    "ok", "failed", "banned" };
+	static const struct metrics_pool zero;
+	const struct conf *conf = d->conf;
+	const struct metrics_pool *mp;
+	struct prober_stats ps;
+	char labels[RA_KEY_MAX + 16];
+	size_t i;
+	int o, kind;
+
+	for (kind = 0; kind < 2; kind++) {
+		evbuffer_add_printf(b, kind == 0 ?
+		    "# HELP proxypoold_releases_total Leases given back here "
+		    "(RELEASE, and the gateway's), by pool and outcome.\n"
+		    "# TYPE proxypoold_releases_total counter\n" :
+		    "# HELP proxypoold_reports_total REPORTs answered here, "
+		    "by pool and outcome.\n"
+		    "# TYPE proxypoold_reports_total counter\n");
+		for (i = 0; i < conf->npools; i++) {
+			if ((mp = metrics_pool_find(d->metrics,
+			    conf->pools[i].name)) == NULL)
+				mp = &zero;
+			for (o = 0; o < RA_OUTCOME__COUNT; o++)
+				evbuffer_add_printf(b, "proxypoold_%s_total"
+				    "{pool=\"%s\",outcome=\"%s\"} %llu\n",
+				    kind == 0 ? "releases" : "reports",
+				    conf->pools[i].name,
+				    outcomes[o],
+				    kind == 0 ? mp->releases[o] :
+				    mp->reports[o]);
+		}
+	}
+	evbuffer_add_printf(b, "# HELP proxypoold_lease_wait_seconds Time "
+	    "from a LEASE's arrival to its grant (WAIT included).\n"
+	    "# TYPE proxypoold_lease_wait_seconds histogram\n");
+	for (i = 0; i < conf->npools; i++) {
+		if ((mp = metrics_pool_find(d->metrics,
+		    conf->pools[i].name)) == NULL)
+			mp = &zero;
+		snprintf(labels, sizeof labels, "pool=\"%s\"",
+		    conf->pools[i].name);
+		hist_write(&mp->lease_wait, "proxypoold_lease_wait_seconds",
+		    labels, b);
+	}
+	evbuffer_add_printf(b, "# HELP proxypoold_probe_latency_seconds Run "
+	    "time of the health checks finished here.\n"
+	    "# TYPE proxypoold_probe_latency_seconds histogram\n");
+	for (i = 0; i < conf->npools; i++) {
+		prober_stats(d->prober, conf->pools[i].name, &ps);
+		if (!ps.active)
+			continue;
+		snprintf(labels, sizeof labels, "pool=\"%s\"",
+		    conf->pools[i].name);
+		hist_write(&ps.latency, "proxypoold_probe_latency_seconds",
+		    labels, b);
+	}
+}
 
 /* INFO: the daemon's state, Redis INFO style. */
 void
@@ -173,6 +342,7 @@ metrics_write(struct daemon *d, const struct ra_strlist *names,
 	}
 #undef COUNTER
 #undef GAUGE
+	metrics_write_pools(d, b);
 	gateway_metrics(d->gw, b);
 	if (counts != NULL) {
 		evbuffer_add_printf(b, "# HELP proxypoold_pool_proxies Proxies "

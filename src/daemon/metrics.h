@@ -10,6 +10,25 @@
 #include "redis_allocator.h"
 
 struct daemon;
+struct metrics;
+
+/* The counter table (one per daemon, d->metrics); destroy(NULL) is a
+ * no-op. */
+struct metrics *metrics_create(void);
+void	metrics_destroy(struct metrics *m);
+
+/*
+ * Count a lease given back (RELEASE answered, or a gateway release sent)
+ * or a REPORT answered, by pool and outcome; and a LEASE granted after
+ * seconds (from its arrival, WAIT included).  Only configured pools are
+ * counted, so the table is bounded by the configuration.
+ */
+void	metrics_count_release(struct daemon *d, const char *pool,
+	    enum ra_outcome o);
+void	metrics_count_report(struct daemon *d, const char *pool,
+	    enum ra_outcome o);
+void	metrics_lease_wait(struct daemon *d, const char *pool,
+	    double seconds);
 
 /*
  * Append METRICS' text to out: the daemon's counters and gauges, the

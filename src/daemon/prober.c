@@ -76,6 +76,7 @@ struct prober_pool {
 	unsigned		 inflight;	/* probes running */
 	unsigned long long	 probes;	/* probes finished */
 	unsigned long long	 verdicts[4];	/* by enum pp_verdict */
+	struct hist		 latency;	/* run times of those known */
 	double			 rate;		/* probes/s, smoothed */
 	unsigned long long	 rate_probes;	/* probes at rate_at */
 	double			 rate_at;	/* monotonic s of last sample */
@@ -416,20 +417,22 @@ pool_unref(struct prober_pool *pp)
 	free(pp);
 }
 
-/* Every probe holds a descriptor: make room for them beside the clients. */
+/* Every probe holds a descriptor: make room for them beside the clients
+ * (and the gateway's connections, conf_fds_needed). */
 static void
 prober_raise_nofile(const struct conf *c, unsigned max)
 {
 	struct rlimit rl;
-	rlim_t want = (rlim_t)c->max_clients + max + 64;
+	rlim_t want = (rlim_t)conf_fds_needed(c, max);
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
 		return;
 	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
-		log_warn("only %lu file descriptors for %d clients and %u "
-		    "probes in flight (checks.max_inflight)",
-		    (unsigned long)rl.rlim_cur, c->max_clients, max);
+		log_warn("only %lu file descriptors for %d clients, %u "
+		    "probes in flight (checks.max_inflight) and the gateway's "
+		    "connections: %lu wanted", (unsigned long)rl.rlim_cur,
+		    c->max_clients, max, (unsigned long)want);
 }
 
 int
@@ -690,6 +693,8 @@ prober_verdict(void *arg, struct probe_check *check, const char *url,
 	if (res != NULL) {
 		pp->probes++;
 		pp->verdicts[res->verdict]++;
+		if (res->latency_ms >= 0)
+			hist_observe(&pp->latency, res->latency_ms / 1000.0);
 		pp->pr->total++;
 		if (res->verdict != PP_UP && res->reason[0] != '\0')
 			prober_count_error(pp, res->reason);
@@ -1035,6 +1040,7 @@ prober_stats(struct prober *pr, const char *pool, struct prober_stats *st)
 	st->warn = pp->verdicts[PP_WARN];
 	st->down = pp->verdicts[PP_DOWN];
 	st->unknown = pp->verdicts[PP_UNKNOWN];
+	st->latency = pp->latency;
 	pp->errtext[0] = '\0';
 	for (i = 0; i < PROBER_ERRORS; i++) {
 		if (pp->errors[i].count == 0)

@@ -12,6 +12,7 @@
 #include <event2/event.h>
 #include <libconfig.h>
 
+#include "hist.h"
 #include "pp_check.h"
 #include "redis_allocator.h"
 
@@ -37,6 +38,7 @@ struct prober_stats {
 	unsigned long long down;
 	unsigned long long unknown;
 	const char	*errors;	/* (ref) "reason=count,..." recent */
+	struct hist	 latency;	/* probes' run times, s (a copy) */
 };
 
 /*

@@ -49,6 +49,10 @@ struct req {
 	double			 wait;		/* WAIT seconds, 0 = none */
 	struct timeval		 wait_until;	/* WAIT deadline (monotonic) */
 	struct timeval		 sent;		/* when the last call left */
+	struct timeval		 arrived;	/* LEASE: when it came (for
+						 * the lease wait histogram) */
+	int			 outcome;	/* RELEASE, REPORT: its enum
+						 * ra_outcome, for the metrics */
 	bool			 wait_over;	/* WAIT passed, a call is out */
 	struct event		*retry;		/* owned LOCK ... WAIT retry */
 	bool			 lockwait;	/* in d->lockwaits */

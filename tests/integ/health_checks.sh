@@ -235,5 +235,16 @@ check "INFO has a Health section with the plugins" \
 	grep -q "^check_plugins:.*http" "$T/info"
 check "INFO shows the pool's probes" grep -q "^health_web:check=http,probes=" "$T/info"
 check "METRICS counts probes" sh -c "'$REDIS_CLI' -s '$SOCK' metrics | grep -q '^proxypoold_probes_total [1-9]'"
+# the probe latency histogram of the pool: every finished probe is in it
+"$REDIS_CLI" -s "$SOCK" metrics >"$T/metrics"
+n=$(sed -n 's/^proxypoold_probe_latency_seconds_count{pool="web"} //p' "$T/metrics")
+inf=$(sed -n 's/^proxypoold_probe_latency_seconds_bucket{pool="web",le="+Inf"} //p' "$T/metrics")
+check "METRICS: probe latency histogram of web counts probes ($n)" \
+	[ "${n:-0}" -ge 1 ]
+expect_eq "METRICS: its +Inf bucket is its count" "$n" "$inf"
+check "METRICS: its sum is positive" \
+	grep -q '^proxypoold_probe_latency_seconds_sum{pool="web"} [0-9.]*[1-9]' "$T/metrics"
+check "METRICS: it is TYPE histogram" \
+	grep -qx '# TYPE proxypoold_probe_latency_seconds histogram' "$T/metrics"
 expect_eq "the daemon still serves" PONG "$(pp ping)"
 finish

@@ -1,6 +1,7 @@
 """http_status.py: proxypoold's HTTP endpoint (the http group) with two
 pools and a gateway listener: /metrics read by prometheus_client's text
-parser, /status.json by json (its counts are STATS'), the status page and
+parser (with the releases and REPORTs by pool and outcome, the
+gateway's too, and the lease wait histogram), /status.json by json (its counts are STATS'), the status page and
 a pool page loaded by headless Chromium (the rendered DOM has every pool
 with STATS' counts, the proxies redacted and escaped, the table sorted by
 its script; screenshots go to the log dir), basic auth (401 without the
@@ -15,6 +16,8 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -274,6 +277,104 @@ ok(get(HP, "/nope")[0] == 404, "an unknown path is 404")
 ok(get(HP, "/pool/nosuch")[0] == 404, "an unknown pool is 404")
 st, _, body = get(HP, "/pool/%3Cscript%3E")
 ok(st == 404 and "<script>" not in body, "a markup pool name is 404")
+
+# the series by pool and outcome: RELEASE and REPORT answered here and
+# the gateway's releases, and the lease wait histogram (a LEASE ... WAIT
+# granted by a RELEASE 0.3 s later); deltas, the requests above counted
+
+
+def scrape():
+    """(samples, {family: type}) of /metrics."""
+    sm, ty = {}, {}
+    for fam in text_string_to_metric_families(get(HP, "/metrics")[2]):
+        ty[fam.name] = fam.type
+        for x in fam.samples:
+            sm[(x.name, tuple(sorted(x.labels.items())))] = x.value
+    return sm, ty
+
+
+def rel(kind, pool, outcome):
+    return ("proxypoold_%s_total" % kind,
+            (("outcome", outcome), ("pool", pool)))
+
+
+def wait_s(pool, part, le=None):
+    lab = (("le", le), ("pool", pool)) if le else (("pool", pool),)
+    return ("proxypoold_lease_wait_seconds_" + part, lab)
+
+
+m0, types = scrape()
+ok(types.get("proxypoold_releases") == "counter" and
+   types.get("proxypoold_reports") == "counter",
+   "/metrics: releases_total and reports_total are counters")
+ok(types.get("proxypoold_lease_wait_seconds") == "histogram",
+   "/metrics: lease_wait_seconds is a histogram")
+ok(all(rel(k, p, o) in m0 for k in ("releases", "reports")
+       for p in ("web", "api") for o in ("none", "ok", "failed", "banned")),
+   "/metrics: every pool and outcome has its series from the start")
+ok(m0.get(wait_s("api", "count")) >= 1,
+   "/metrics: the LEASE of api above is in its lease wait histogram")
+tok = pairs(lease)["token"]
+c.execute_command("RELEASE", "api", tok, "FAILED")
+c.execute_command("REPORT", "web", WEB[1], "BANNED")
+try:
+    c.execute_command("RELEASE", "api", tok, "OK")      # stale: not counted
+except Exception:
+    pass
+held = [pairs(c.execute_command("LEASE", "api"))["token"] for _ in API]
+
+
+def give_back():
+    time.sleep(0.3)
+    env.client().execute_command("RELEASE", "api", held[0])
+
+
+th = threading.Thread(target=give_back)
+th.start()
+t0 = time.monotonic()
+c.execute_command("LEASE", "api", "WAIT", "5")
+waited = time.monotonic() - t0
+th.join()
+# the gateway: the pool's proxies do not exist, each try FAILED
+gs = socket.create_connection(("127.0.0.1", GP), T)
+gs.sendall(b"GET http://127.0.0.1:9/ HTTP/1.0\r\n\r\n")
+gs.settimeout(T)
+while gs.recv(4096):
+    pass
+gs.close()
+key = rel("releases", "web", "failed")
+wait_for(lambda: scrape()[0].get(key, 0) > m0.get(key, 0), T)
+m1 = scrape()[0]
+
+
+def delta(key):
+    return m1.get(key, 0) - m0.get(key, 0)
+
+
+ok(delta(rel("releases", "api", "failed")) == 1 and
+   delta(rel("releases", "api", "ok")) == 0,
+   "releases_total{api,failed} +1 (a stale RELEASE is not counted)")
+ok(delta(rel("releases", "api", "none")) == 1,
+   "releases_total{api,none} +1 (the RELEASE without an outcome)")
+ok(delta(rel("reports", "web", "banned")) == 1 and
+   delta(rel("releases", "web", "banned")) == 0,
+   "reports_total{web,banned} +1, releases apart")
+ok(delta(rel("releases", "web", "failed")) >= 1,
+   "releases_total{web,failed} counts the gateway's releases (%d)"
+   % delta(rel("releases", "web", "failed")))
+ok(delta(wait_s("api", "count")) == 3 and
+   delta(wait_s("api", "bucket", "+Inf")) == 3,
+   "lease wait: 3 more grants in api")
+ok(delta(wait_s("api", "bucket", "0.25")) == 2 and
+   delta(wait_s("api", "bucket", "5")) == 3,
+   "lease wait: the WAIT of %.2f s is in a bucket above 0.25 s" % waited)
+ok(delta(wait_s("api", "sum")) >= 0.29,
+   "lease wait: the sum grew by the wait (%.3f s)"
+   % delta(wait_s("api", "sum")))
+ok(m1.get(wait_s("web", "bucket", "0.001"), 0) <=
+   m1.get(wait_s("web", "bucket", "0.01"), 0) <=
+   m1.get(wait_s("web", "bucket", "+Inf"), 0),
+   "lease wait: buckets are cumulative")
 
 # basic auth: reload with a password
 env.write_conf(POOLS, GW + http_group(HP, 'password = "pa55";'))
