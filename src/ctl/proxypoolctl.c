@@ -62,6 +62,8 @@
 #define EXIT_USAGE	2	/* bad command line */
 #define EXIT_CONN	3	/* cannot reach the daemon, or timed out */
 
+#define CTL_VERIFY_EXTRA	60	/* VERIFY: more seconds for a reply */
+
 /* The state of one run. */
 struct ctl {
 	const char	*socket;	/* (ref) socket path */
@@ -70,6 +72,7 @@ struct ctl {
 	double		 extra;		/* more seconds for this request */
 	redisContext	*c;		/* connection, owned */
 	const struct cmd *cmd;		/* (ref) the command run */
+	int		 wide;		/* stats --wide: every column */
 };
 
 /* One option a command accepts. */
@@ -125,6 +128,8 @@ static int	ctl_add(struct ctl *, struct cmd_args *);
 static int	ctl_check_config(struct ctl *, struct cmd_args *);
 static int	ctl_lock(struct ctl *, struct cmd_args *);
 static int	ctl_top(struct ctl *, struct cmd_args *);
+static int	ctl_verify(struct ctl *, struct cmd_args *);
+static int	ctl_stats(struct ctl *, struct cmd_args *);
 
 static int	print_ok(struct ctl *, redisReply *);
 static int	print_pairs_reply(struct ctl *, redisReply *);
@@ -153,6 +158,9 @@ static const struct cmd_opt opts_add[] = {
 	{ NULL, 0, 0 }
 };
 static const struct cmd_opt opts_wait[] = { { "wait", 0, 1 }, { NULL, 0, 0 } };
+static const struct cmd_opt opts_stats[] = {
+	{ "wide", 0, 0 }, { NULL, 0, 0 }
+};
 static const struct cmd_opt opts_top[] = {
 	{ "interval", 'n', 1 }, { "iterations", 0, 1 }, { NULL, 0, 0 }
 };
@@ -162,6 +170,7 @@ enum { LEASE_NAME, LEASE_TTL, LEASE_WAIT, LEASE_SHARED, LEASE_EXCLUSIVE };
 enum { LIST_STATE, LIST_COUNT };
 enum { ADD_PRIORITY, ADD_EXPIRES, ADD_FILE };
 enum { TOP_INTERVAL, TOP_ITERATIONS };
+enum { STATS_WIDE };
 
 /* Commands; those run by ctl_plain say what to send in their last field. */
 static const struct cmd cmds[] = {
@@ -192,8 +201,9 @@ static const struct cmd cmds[] = {
 	{ "pools", 0, 0, opts_none, ctl_plain,
 	  "", "list the pools",
 	  { .word = "POOLS", .print = print_names, .key = "pool" } },
-	{ "stats", 0, 1, opts_none, ctl_plain,
-	  "[POOL]", "counters of one pool or of every pool",
+	{ "stats", 0, 1, opts_stats, ctl_stats,
+	  "[POOL] [--wide]", "counters of one pool or of every pool (--wide: "
+	  "every column of the table)",
 	  { .word = "STATS", .print = print_stats } },
 	{ "list", 1, 1, opts_list, ctl_list,
 	  "POOL [--state STATE] [--count N]", "list the proxies of a pool",
@@ -208,6 +218,9 @@ static const struct cmd cmds[] = {
 	{ "gc", 1, 1, opts_none, ctl_plain,
 	  "POOL", "collect expired leases, bindings and proxies now",
 	  { .word = "GC", .print = print_pairs_reply } },
+	{ "verify", 0, 1, opts_none, ctl_verify,
+	  "[POOL]", "check the invariants of one pool or of every pool; "
+	  "exits 1 on any violation", { 0 } },
 	{ "reload", 0, 0, opts_none, ctl_plain,
 	  "", "re-read the configuration file",
 	  { .word = "RELOAD", .print = print_ok } },
@@ -811,6 +824,30 @@ table_pairs_row(struct table *t, const redisReply *r)
 	}
 }
 
+/* Add a row of a pairs reply with only the fields of cols (NULL-ended),
+ * in that order (each a column even when the reply lacks it). */
+static void
+table_fields_row(struct table *t, const redisReply *r,
+    const char *const *cols)
+{
+	char buf[64];
+	const redisReply *v;
+	const char *s;
+	size_t len;
+	unsigned col;
+	int numeric;
+
+	table_row(t);
+	for (; *cols != NULL; cols++) {
+		col = table_column(t, *cols);
+		if ((v = reply_field(r, *cols)) == NULL)
+			continue;
+		s = cell_text(v, is_time_field(*cols), buf, sizeof buf, &len,
+		    &numeric);
+		table_set(t, col, s, len, numeric);
+	}
+}
+
 /* Print a pairs reply as "field  value" lines, aligned. */
 static void
 print_pairs(const redisReply *r)
@@ -970,6 +1007,111 @@ ctl_plain(struct ctl *ctl, struct cmd_args *a)
 /* ------------------------------------------------------------------ */
 /* Commands                                                             */
 /* ------------------------------------------------------------------ */
+
+/* VERIFY's reply for pool: 0 and its violations printed, -1 (NOPOOL: it
+ * went meanwhile, skipped when every pool is verified) or EXIT_*. */
+static int
+verify_pool(struct ctl *ctl, const char *pool, int all, size_t *found,
+    int *first)
+{
+	struct req r = { .argc = 0 };
+	redisReply *reply;
+	size_t i;
+	char *safe;
+	int rc = 0;
+
+	req_add(&r, "VERIFY");
+	req_add(&r, pool);
+	/* the daemon walks the pool page by page, for up to 30 times its
+	 * redis.timeout */
+	if ((reply = ctl_request(ctl, &r, CTL_VERIFY_EXTRA)) == NULL)
+		return EXIT_CONN;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		if (all && strncmp(reply->str, "NOPOOL ", 7) == 0)
+			rc = -1;
+		else {
+			if (!*first && ctl->json)
+				fputs("}\n", stdout);
+			*first = 1;
+			rc = ctl_reply_error(ctl, reply);
+		}
+		goto out;
+	}
+	if (reply->type != REDIS_REPLY_ARRAY) {
+		rc = ctl_unexpected(ctl, reply);
+		goto out;
+	}
+	for (i = 0; i < reply->elements; i++)
+		if (!reply_is_str(reply->element[i])) {
+			rc = ctl_unexpected(ctl, reply->element[i]);
+			goto out;
+		}
+	if (ctl->json) {
+		fputs(*first ? "{" : ",", stdout);
+		json_string(stdout, pool, strlen(pool));
+		fputc(':', stdout);
+		json_reply(stdout, reply);
+	} else if (reply->elements == 0) {
+		safe = out_sanitize(pool, strlen(pool));
+		printf("%s: no violations\n", safe);
+		free(safe);
+	}
+	*first = 0;
+	for (i = 0; i < reply->elements && !ctl->json; i++) {
+		safe = out_sanitize(reply->element[i]->str,
+		    reply->element[i]->len);
+		printf("%s: %s\n", pool, safe);
+		free(safe);
+	}
+	*found += reply->elements;
+out:
+	freeReplyObject(reply);
+	return rc;
+}
+
+/* verify [POOL]: every violation as "POOL: line" (or JSON, an object of
+ * arrays by pool); exits 1 when there is any. */
+static int
+ctl_verify(struct ctl *ctl, struct cmd_args *a)
+{
+	struct req r = { .argc = 0 };
+	redisReply *pools;
+	size_t found = 0, i;
+	int first = 1, rc = 0;
+
+	if (a->argc == 1)
+		rc = verify_pool(ctl, a->argv[0], 0, &found, &first);
+	else {
+		req_add(&r, "POOLS");
+		if ((pools = ctl_request(ctl, &r, 0)) == NULL)
+			return EXIT_CONN;
+		if (pools->type == REDIS_REPLY_ERROR)
+			rc = ctl_reply_error(ctl, pools);
+		else if (pools->type != REDIS_REPLY_ARRAY)
+			rc = ctl_unexpected(ctl, pools);
+		for (i = 0; rc == 0 && i < pools->elements; i++) {
+			if (!reply_is_str(pools->element[i]))
+				rc = ctl_unexpected(ctl, pools->element[i]);
+			else if ((rc = verify_pool(ctl,
+			    pools->element[i]->str, 1, &found, &first)) == -1)
+				rc = 0;	/* deleted meanwhile */
+		}
+		freeReplyObject(pools);
+	}
+	if (rc != 0)
+		return rc;
+	if (ctl->json)
+		fputs(first ? "{}\n" : "}\n", stdout);
+	return found > 0 ? EXIT_REPLY : 0;
+}
+
+/* stats [POOL] [--wide] */
+static int
+ctl_stats(struct ctl *ctl, struct cmd_args *a)
+{
+	ctl->wide = a->opt[STATS_WIDE] != NULL;
+	return ctl_plain(ctl, a);
+}
 
 static int
 ctl_lease(struct ctl *ctl, struct cmd_args *a)
@@ -1144,6 +1286,12 @@ print_binding(struct ctl *ctl, redisReply *reply)
 }
 
 /* STATS' reply: one pairs array, or an array of them. */
+/* The columns of the every-pool STATS table without --wide: the most
+ * telling ones, within 100 columns for pool names up to 17 characters. */
+static const char *const stats_cols[] = { "pool", "total", "free",
+    "leased", "shared", "quarantined", "leases", "check", "proxies_up",
+    "proxies_down", NULL };
+
 static int
 print_stats(struct ctl *ctl, redisReply *reply)
 {
@@ -1185,8 +1333,12 @@ print_stats(struct ctl *ctl, redisReply *reply)
 	}
 	t = table_create(1);
 	table_column(t, "pool");
-	for (i = 0; i < n; i++)
-		table_pairs_row(t, rows[i]);
+	for (i = 0; i < n; i++) {
+		if (ctl->wide)
+			table_pairs_row(t, rows[i]);
+		else
+			table_fields_row(t, rows[i], stats_cols);
+	}
 	table_print(t, stdout);
 	table_destroy(t);
 	return 0;
@@ -1696,7 +1848,7 @@ static int
 top_frame(struct ctl *ctl, int clear, int n)
 {
 	static const char *const cols[] = { "pool", "total", "free", "leased",
-	    "shared", "quarantined", "up", "down", "leases",
+	    "shared", "quarantined", "proxies_up", "proxies_down", "leases",
 	    "probes_per_sec", "errors", NULL };
 	struct req r = { .argc = 0 }, ri = { .argc = 0 };
 	redisReply *stats, *info;

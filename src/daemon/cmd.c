@@ -43,6 +43,7 @@ static const struct cmd_entry cmd_table[] = {
 	    "REMOVE pool url" },
 	{ "CHECK", 3, 3, CMD_ADMIN, cmd_check, "CHECK pool url" },
 	{ "GC", 2, 2, CMD_ADMIN, cmd_gc, "GC pool" },
+	{ "VERIFY", 2, 2, CMD_ADMIN, cmd_verify, "VERIFY pool" },
 	{ "RELOAD", 1, 1, CMD_ADMIN, cmd_reload, "RELOAD" },
 	{ "INFO", 1, 2, 0, cmd_info, "INFO" },
 	{ "METRICS", 1, 1, CMD_ADMIN, cmd_metrics, "METRICS" },

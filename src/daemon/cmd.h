@@ -46,7 +46,7 @@ cmd_fn	cmd_bind, cmd_unbind, cmd_binding, cmd_bindings;
 
 /* cmd_pool.c */
 cmd_fn	cmd_pools, cmd_stats, cmd_list, cmd_add, cmd_remove, cmd_gc,
-	cmd_check;
+	cmd_check, cmd_verify;
 
 /* cmd_lock.c */
 cmd_fn	cmd_lock, cmd_unlock;

@@ -1,6 +1,6 @@
 /*
- * cmd_pool.c: the pool commands: POOLS, STATS, LIST, ADD, REMOVE, GC and
- * CHECK (an on-demand health check).
+ * cmd_pool.c: the pool commands: POOLS, STATS, LIST, ADD, REMOVE, GC,
+ * CHECK (an on-demand health check) and VERIFY (the invariant check).
  */
 #include "config.h"
 
@@ -24,6 +24,8 @@
 #include "xmalloc.h"
 
 #define CMD_LIST_MAX	10000	/* LIST COUNT bound */
+/* VERIFY's deadline, in redis.timeout: the walk is a call per page. */
+#define CMD_VERIFY_TIMEOUTS	30
 
 /* POOLS */
 void
@@ -58,8 +60,8 @@ cmd_stats_one(struct req *r, struct evbuffer *out, const char *pool,
 	resp_field_int(out, "leases", k->leases);
 	resp_field_int(out, "bindings", k->bindings);
 	resp_field_str(out, "check", ps.active ? ps.type : "none");
-	resp_field_int(out, "up", h->up);
-	resp_field_int(out, "down", h->down);
+	resp_field_int(out, "proxies_up", h->up);
+	resp_field_int(out, "proxies_down", h->down);
 	resp_field_int(out, "probes", h->probes);
 	resp_field_int(out, "local_probes", (long long)ps.probes);
 	resp_field_int(out, "probes_per_sec", llround(ps.probes_per_sec));
@@ -424,6 +426,47 @@ cmd_gc(struct req *r)
 		return;
 	REQ_CALL(r, ra_async_gc(ra, r->args.argv[1], RA_BATCH_DEFAULT,
 	    cmd_gc_cb, r));
+}
+
+/* VERIFY's walk is done: the violations, proxy credentials redacted. */
+static void
+cmd_verify_cb(struct ra_async *ra, struct ra_result *res, void *arg)
+{
+	struct req *r = arg;
+	struct evbuffer *out;
+	size_t i;
+	char *red;
+
+	if (!req_result(r, res))
+		return;
+	out = req_out(r);
+	resp_array(out, (long long)res->u.strs.n);
+	for (i = 0; i < res->u.strs.n; i++) {
+		red = proxyurl_redact_text(res->u.strs.v[i]);
+		resp_str(out, red);
+		free(red);
+	}
+	if (res->u.strs.n > 0 && r->c != NULL)
+		log_client(LOG_LEVEL_WARN, r->c, "pool %s: VERIFY found %zu "
+		    "violations", r->args.argv[1], res->u.strs.n);
+	req_finish(r);
+}
+
+/* VERIFY pool: the library's invariant check, walked page by page (one
+ * bounded call each, sent when the last is answered), so the loop and
+ * Redis keep serving meanwhile. */
+void
+cmd_verify(struct req *r)
+{
+	struct ra_async *ra;
+
+	if (!req_key(r, 1, "pool") || (ra = req_ra(r)) == NULL)
+		return;
+	r->inflight++;
+	req_arm(r, r->d->conf->redis_timeout * CMD_VERIFY_TIMEOUTS);
+	if (ra_async_check_invariants(ra, r->args.argv[1], cmd_verify_cb,
+	    r) != 0)
+		req_send_failed(r);
 }
 
 /* The on-demand check of CHECK finished. */

@@ -326,7 +326,7 @@ http_json(struct http_req *hr, struct evbuffer *b)
 		    "\"check\":", k->total, k->free, k->leased, k->shared,
 		    k->quarantined, k->draining, k->leases, k->bindings);
 		http_json_str(b, ps.active ? ps.type : "none");
-		evbuffer_add_printf(b, ",\"up\":%lld,\"down\":%lld,"
+		evbuffer_add_printf(b, ",\"proxies_up\":%lld,\"proxies_down\":%lld,"
 		    "\"probes\":%lld,\"local_probes\":%llu,"
 		    "\"probes_per_sec\":%.1f,\"probes_inflight\":%u,"
 		    "\"waiting_clients\":%u,\"errors\":{", hc->up, hc->down,
@@ -519,8 +519,8 @@ http_pool_row(struct http_req *hr, struct evbuffer *b, size_t i, bool link)
 	evbuffer_add_printf(b, "<td class=\"l\" data-k=\"check\">");
 	http_esc(b, ps.active ? ps.type : "none");
 	evbuffer_add_printf(b, "</td>");
-	CELL("up", hc->up);
-	CELL("down", hc->down);
+	CELL("proxies_up", hc->up);
+	CELL("proxies_down", hc->down);
 #undef CELL
 	evbuffer_add_printf(b, "<td data-k=\"probes_per_sec\">%.1f</td>"
 	    "<td class=\"l\"><ul class=\"errs\">", ps.probes_per_sec);

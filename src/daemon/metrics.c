@@ -256,8 +256,9 @@ cmd_info(struct req *r)
 			if (!ps.active)
 				continue;
 			evbuffer_add_printf(b, "health_%s:check=%s,probes=%llu,"
-			    "per_sec=%.1f,inflight=%u,up=%llu,warn=%llu,"
-			    "down=%llu,unknown=%llu\r\n",
+			    "per_sec=%.1f,inflight=%u,probes_up=%llu,"
+			    "probes_warn=%llu,probes_down=%llu,"
+			    "probes_unknown=%llu\r\n",
 			    d->conf->pools[len].name, ps.type, ps.probes,
 			    ps.probes_per_sec, ps.inflight, ps.up, ps.warn,
 			    ps.down, ps.unknown);

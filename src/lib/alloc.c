@@ -6,7 +6,6 @@
  */
 #include "config.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -343,132 +342,36 @@ ra_gc(struct ra_context *ctx, const char *pool, unsigned count,
 	return 0;
 }
 
-/* A check function reply: { phase, cursor, { lines }, { numbers } }. */
-static bool
-is_check_reply(const redisReply *r)
-{
-	return r->type == REDIS_REPLY_ARRAY && r->elements == 4 &&
-	    r->element[2]->type == REDIS_REPLY_ARRAY &&
-	    r->element[3]->type == REDIS_REPLY_ARRAY &&
-	    r->element[3]->elements >= 6;
-}
-
-/* Append a copy of s to l; -1 when out of memory. */
-static int
-strlist_add(struct ra_strlist *l, const char *s, size_t len)
-{
-	char **v, *copy;
-
-	if ((copy = malloc(len + 1)) == NULL)
-		return -1;
-	memcpy(copy, s, len);
-	copy[len] = '\0';
-	if ((v = realloc(l->v, (l->n + 1) * sizeof *v)) == NULL) {
-		free(copy);
-		return -1;
-	}
-	l->v = v;
-	l->v[l->n++] = copy;
-	return 0;
-}
-
-/* Append a formatted line to l. */
-static int __attribute__((format(printf, 2, 3)))
-strlist_addf(struct ra_strlist *l, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return -1;
-	return strlist_add(l, buf, (size_t)n < sizeof buf ? (size_t)n :
-	    sizeof buf - 1);
-}
-
 int
 ra_check_invariants(struct ra_context *ctx, const char *pool,
     struct ra_strlist *out)
 {
-	static const char *const names[] = { "free", "leased", "shared",
-	    "quarantined", "draining" };
+	struct ra_check_walk w;
 	struct ra_args a;
-	redisReply *r = NULL;
-	long long seen[6] = { 0 }, stored[8], v;
-	unsigned long long cursor = 0;
-	int phase = 1, i, oom = 0;
-	size_t j;
+	redisReply *r;
+	int rc;
 
 	memset(out, 0, sizeof *out);
-	while (phase != 0) {
-		if (ra_build_check(&a, ra_prefix(ctx), pool, phase, cursor,
-		    ra_batch(ctx), &ctx->err, ctx->errstr) != 0)
+	ra_check_walk_init(&w);
+	while (w.phase != 0) {
+		if (ra_build_check(&a, ra_prefix(ctx), pool, w.phase,
+		    w.cursor, ra_batch(ctx), &ctx->err, ctx->errstr) != 0)
 			goto fail;
 		r = ra_call(ctx, &a);
 		ra_args_deinit(&a);
 		if (r == NULL)
 			goto fail;
-		if (!is_check_reply(r))
-			goto bad;
-		for (j = 0; j < r->element[2]->elements; j++) {
-			const redisReply *e = r->element[2]->element[j];
-			if (e->type == REDIS_REPLY_STRING)
-				oom |= strlist_add(out, e->str, e->len);
-		}
-		if (phase == RA_CHECK_PHASES) {
-			if (r->element[3]->elements < 8)
-				goto bad;
-			for (i = 0; i < 8; i++)
-				if (!ra_reply_ll(r->element[3]->element[i],
-				    &stored[i]))
-					goto bad;
-		} else if (phase == 1) {
-			for (i = 0; i < 6; i++) {
-				if (!ra_reply_ll(r->element[3]->element[i], &v))
-					goto bad;
-				seen[i] += v;
-			}
-		}
-		if (!ra_reply_ll(r->element[0], &v) ||
-		    r->element[1]->type != REDIS_REPLY_STRING)
-			goto bad;
-		cursor = strtoull(r->element[1]->str, NULL, 10);
-		phase = (int)v;
+		rc = ra_check_walk_step(&w, r, &ctx->err, ctx->errstr);
 		freeReplyObject(r);
-		r = NULL;
+		if (rc != 0)
+			goto fail;
 	}
-	/* stored: total free leased shared quarantined draining leases
-	 * lease-records; seen: free leased shared quarantined draining
-	 * holders */
-	if (seen[0] + seen[1] + seen[2] + seen[3] + seen[4] != stored[0])
-		oom |= strlist_addf(out, "counter: %lld items counted by "
-		    "state, %lld in the pool", seen[0] + seen[1] + seen[2] +
-		    seen[3] + seen[4], stored[0]);
-	for (i = 0; i < 5; i++)
-		if (seen[i] != stored[i + 1])
-			oom |= strlist_addf(out, "counter: %lld items %s, "
-			    "counter says %lld", seen[i], names[i],
-			    stored[i + 1]);
-	if (seen[5] != stored[6] || stored[6] != stored[7])
-		oom |= strlist_addf(out, "counter: %lld holders on items, "
-		    "%lld lease expiries, %lld lease records", seen[5],
-		    stored[6], stored[7]);
-	if (oom) {
-		ra_strlist_deinit(out);
-		ra_set_error(&ctx->err, ctx->errstr, RA_ERR_OOM,
-		    "out of memory");
+	if (ra_check_walk_finish(&w, &ctx->err, ctx->errstr) != 0)
 		return -1;
-	}
+	*out = w.out;
 	return 0;
 
-bad:
-	ra_set_error(&ctx->err, ctx->errstr, RA_ERR_PROTOCOL,
-	    "unexpected reply to check");
-	freeReplyObject(r);
 fail:
-	ra_strlist_deinit(out);
+	ra_strlist_deinit(&w.out);
 	return -1;
 }

@@ -478,3 +478,109 @@ ra_async_pool_delete(struct ra_async *ra, const char *pool, ra_async_fn *fn,
 {
 	return chain_launch(ra, CHAIN_DELETE, pool, NULL, NULL, 0, fn, priv);
 }
+
+/* ---- the invariant check: one check call per page ---- */
+
+/* A check walk in flight. */
+struct check_chain {
+	char			*pool;		/* owned */
+	struct ra_check_walk	 w;		/* the walk so far */
+	ra_async_fn		*fn;		/* the caller's callback */
+	void			*priv;		/* (ref) its argument */
+};
+
+static void check_done(struct ra_async *ra, struct ra_result *res,
+	    void *priv);
+
+/* Finish: the caller's callback with err, or the violations. */
+static void
+check_end(struct ra_async *ra, struct check_chain *cc,
+    const struct ra_result *err)
+{
+	struct ra_result res;
+
+	memset(&res, 0, sizeof res);
+	if (err != NULL) {
+		res.err = err->err;
+		memcpy(res.errstr, err->errstr, RA_ERRSTR_LEN);
+		ra_strlist_deinit(&cc->w.out);
+	} else if (ra_check_walk_finish(&cc->w, &res.err, res.errstr) == 0)
+		res.u.strs = cc->w.out;
+	cc->fn(ra, &res, cc->priv);
+	if (res.err == RA_OK)
+		ra_strlist_deinit(&res.u.strs);
+	free(cc->pool);
+	free(cc);
+}
+
+/* Send the next page: 0, -1 with res filled (a bad argument) or -2 (not
+ * queued). */
+static int
+check_next(struct ra_async *ra, struct check_chain *cc, struct ra_result *res)
+{
+	struct ra_args a;
+
+	if (ra_build_check(&a, PFX, cc->pool, cc->w.phase, cc->w.cursor,
+	    ra_async_batch(ra), &res->err, res->errstr) != 0)
+		return -1;
+	return ra_async_call(ra, &a, ra_decode_raw, NULL, check_done,
+	    cc) == 0 ? 0 : -2;
+}
+
+static void
+check_done(struct ra_async *ra, struct ra_result *res, void *priv)
+{
+	struct check_chain *cc = priv;
+	struct ra_result e;
+	int rc;
+
+	if (res->err != RA_OK) {
+		check_end(ra, cc, res);
+		return;
+	}
+	memset(&e, 0, sizeof e);
+	if (ra_check_walk_step(&cc->w, ra_result_raw(res), &e.err,
+	    e.errstr) != 0) {
+		check_end(ra, cc, &e);
+		return;
+	}
+	if (cc->w.phase == 0) {
+		check_end(ra, cc, NULL);
+		return;
+	}
+	if ((rc = check_next(ra, cc, &e)) == -2)
+		ra_set_error(&e.err, e.errstr, RA_ERR_BACKEND_DOWN,
+		    "cannot queue the next call");
+	if (rc != 0)
+		check_end(ra, cc, &e);
+}
+
+int
+ra_async_check_invariants(struct ra_async *ra, const char *pool,
+    ra_async_fn *fn, void *priv)
+{
+	struct check_chain *cc;
+	struct ra_result e;
+	int rc;
+
+	memset(&e, 0, sizeof e);
+	if (ra_check_key("pool name", pool, &e.err, e.errstr) != 0)
+		return early_error(ra, e.err, e.errstr, fn, priv);
+	if ((cc = calloc(1, sizeof *cc)) == NULL)
+		return -1;
+	if ((cc->pool = strdup(pool)) == NULL) {
+		free(cc);
+		return -1;
+	}
+	ra_check_walk_init(&cc->w);
+	cc->fn = fn;
+	cc->priv = priv;
+	if ((rc = check_next(ra, cc, &e)) == -2) {
+		free(cc->pool);
+		free(cc);
+		return -1;
+	}
+	if (rc != 0)
+		check_end(ra, cc, &e);
+	return 0;
+}

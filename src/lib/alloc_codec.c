@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -905,6 +906,141 @@ ra_decode_step(const redisReply *r, struct ra_result *res)
 		return;
 	}
 	memcpy(&res->u, &s, sizeof s);
+}
+
+void
+ra_decode_raw(const redisReply *r, struct ra_result *res)
+{
+	memcpy(&res->u, &r, sizeof r);
+}
+
+/* ---- the invariant check's walk ---- */
+
+/* Append a copy of s to l; -1 when out of memory. */
+static int
+strlist_add(struct ra_strlist *l, const char *s, size_t len)
+{
+	char **v, *copy;
+
+	if ((copy = malloc(len + 1)) == NULL)
+		return -1;
+	memcpy(copy, s, len);
+	copy[len] = '\0';
+	if ((v = realloc(l->v, (l->n + 1) * sizeof *v)) == NULL) {
+		free(copy);
+		return -1;
+	}
+	l->v = v;
+	l->v[l->n++] = copy;
+	return 0;
+}
+
+/* Append a formatted line to l. */
+static int __attribute__((format(printf, 2, 3)))
+strlist_addf(struct ra_strlist *l, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	return strlist_add(l, buf, (size_t)n < sizeof buf ? (size_t)n :
+	    sizeof buf - 1);
+}
+
+void
+ra_check_walk_init(struct ra_check_walk *w)
+{
+	memset(w, 0, sizeof *w);
+	w->phase = 1;
+}
+
+/* A check function reply: { phase, cursor, { lines }, { numbers } }. */
+static bool
+is_check_reply(const redisReply *r)
+{
+	return is_array(r, 4) && r->elements == 4 &&
+	    r->element[2]->type == REDIS_REPLY_ARRAY &&
+	    r->element[3]->type == REDIS_REPLY_ARRAY &&
+	    r->element[3]->elements >= 6;
+}
+
+int
+ra_check_walk_step(struct ra_check_walk *w, const redisReply *r, int *err,
+    char *errstr)
+{
+	long long v;
+	size_t j;
+	int i;
+
+	if (!is_check_reply(r))
+		goto bad;
+	for (j = 0; j < r->element[2]->elements; j++) {
+		const redisReply *e = r->element[2]->element[j];
+		if (e->type == REDIS_REPLY_STRING)
+			w->oom |= strlist_add(&w->out, e->str, e->len);
+	}
+	if (w->phase == RA_CHECK_PHASES) {
+		if (r->element[3]->elements < 8)
+			goto bad;
+		for (i = 0; i < 8; i++)
+			if (!ra_reply_ll(r->element[3]->element[i],
+			    &w->stored[i]))
+				goto bad;
+	} else if (w->phase == 1) {
+		for (i = 0; i < 6; i++) {
+			if (!ra_reply_ll(r->element[3]->element[i], &v))
+				goto bad;
+			w->seen[i] += v;
+		}
+	}
+	if (!ra_reply_ll(r->element[0], &v) || v < 0 ||
+	    v > RA_CHECK_PHASES || r->element[1]->type != REDIS_REPLY_STRING)
+		goto bad;
+	w->cursor = strtoull(r->element[1]->str, NULL, 10);
+	w->phase = (int)v;
+	return 0;
+
+bad:
+	ra_set_error(err, errstr, RA_ERR_PROTOCOL,
+	    "unexpected reply to check");
+	return -1;
+}
+
+int
+ra_check_walk_finish(struct ra_check_walk *w, int *err, char *errstr)
+{
+	static const char *const names[] = { "free", "leased", "shared",
+	    "quarantined", "draining" };
+	const long long *seen = w->seen, *stored = w->stored;
+	int i;
+
+	/* stored: total free leased shared quarantined draining leases
+	 * lease-records; seen: free leased shared quarantined draining
+	 * holders */
+	if (seen[0] + seen[1] + seen[2] + seen[3] + seen[4] != stored[0])
+		w->oom |= strlist_addf(&w->out, "counter: %lld items counted "
+		    "by state, %lld in the pool", seen[0] + seen[1] + seen[2] +
+		    seen[3] + seen[4], stored[0]);
+	for (i = 0; i < 5; i++)
+		if (seen[i] != stored[i + 1])
+			w->oom |= strlist_addf(&w->out, "counter: %lld items "
+			    "%s, counter says %lld", seen[i], names[i],
+			    stored[i + 1]);
+	if (seen[5] != stored[6] || stored[6] != stored[7])
+		w->oom |= strlist_addf(&w->out, "counter: %lld holders on "
+		    "items, %lld lease expiries, %lld lease records",
+		    seen[5], stored[6], stored[7]);
+	if (w->oom) {
+		ra_strlist_deinit(&w->out);
+		ra_set_error(err, errstr, RA_ERR_OOM, "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 void

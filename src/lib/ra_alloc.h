@@ -117,6 +117,50 @@ ra_result_step(const struct ra_result *res)
 	return s;
 }
 
+/*
+ * The walk of the invariant check (lua/pool.lua's check), one page at a
+ * time, shared by ra_check_invariants and ra_async_check_invariants:
+ * send ra_build_check with phase and cursor, hand the reply to
+ * ra_check_walk_step, until phase is 0; then ra_check_walk_finish adds
+ * the counter lines (the counts seen against the pool's counters).
+ */
+struct ra_check_walk {
+	int			 phase;		/* next phase, 0 = done */
+	unsigned long long	 cursor;	/* its cursor */
+	long long		 seen[6];	/* free, leased, shared,
+						 * quarantined, draining items
+						 * and holders counted */
+	long long		 stored[8];	/* the pool's counters (last
+						 * phase) */
+	struct ra_strlist	 out;		/* violations (owned: the
+						 * caller takes or frees it) */
+	int			 oom;		/* a line could not be kept */
+};
+void	ra_check_walk_init(struct ra_check_walk *w);
+/* Take the reply to one page: 0, or -1 with err set (its shape). */
+int	ra_check_walk_step(struct ra_check_walk *w, const redisReply *r,
+	    int *err, char *errstr);
+/* Add the counter lines: 0, or -1 with err set (out of memory; out is
+ * freed). */
+int	ra_check_walk_finish(struct ra_check_walk *w, int *err,
+	    char *errstr);
+
+/*
+ * The raw reply, for a chain that reads it itself (the check walk):
+ * ra_decode_raw keeps a pointer to it in the union's bytes, valid only
+ * during the callback (hiredis frees it after), and ra_result_raw
+ * gives it back.
+ */
+static inline const redisReply *
+ra_result_raw(const struct ra_result *res)
+{
+	const redisReply *r;
+
+	memcpy(&r, &res->u, sizeof r);
+	return r;
+}
+void	ra_decode_raw(const redisReply *r, struct ra_result *res);
+
 /* Decoders (res->err set when the reply has an unexpected shape). */
 void	ra_decode_integer(const redisReply *r, struct ra_result *res);
 void	ra_decode_lease(const redisReply *r, struct ra_result *res);

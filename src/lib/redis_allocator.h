@@ -538,6 +538,11 @@ int	ra_async_list(struct ra_async *ra, const char *pool,
 	    ra_async_fn *fn, void *priv);
 int	ra_async_gc(struct ra_async *ra, const char *pool, unsigned count,
 	    ra_async_fn *fn, void *priv);
+/* The invariant check of ra_check_invariants, one bounded call per page
+ * (the batch's items), each sent when the last is answered: fn gets the
+ * violations in u.strs (none: n 0) once the walk is done. */
+int	ra_async_check_invariants(struct ra_async *ra, const char *pool,
+	    ra_async_fn *fn, void *priv);
 
 /* Health state, async: results in res->u.strs (claim), res->u.health
  * (report), res->u.hbatch (report_batch), res->u.integer (sync: next

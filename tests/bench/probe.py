@@ -203,7 +203,7 @@ pools = ( { name = "bench"; lease_ttl = 60; proxies_file = "%(t)s/proxies";
         trivial = trivial_usec(rc)
         conf(True)
         c.execute_command("RELOAD")
-        wait(lambda: stats(c, "bench")["up"] >= a.proxies * 0.9, 60,
+        wait(lambda: stats(c, "bench")["proxies_up"] >= a.proxies * 0.9, 60,
              "proxies up")
         time.sleep(1)
 
@@ -230,7 +230,7 @@ pools = ( { name = "bench"; lease_ttl = 60; proxies_file = "%(t)s/proxies";
               "max_inflight %d" % (a.proxies, a.stubs, a.inter,
                                    a.proxies / a.inter, a.inflight))
         print("probes completed: %.0f/s (%d in %.1f s); up %d down %d" %
-              (rate, probes, w1 - w0, s1["up"], s1["down"]))
+              (rate, probes, w1 - w0, s1["proxies_up"], s1["proxies_down"]))
         print("daemon CPU: %.1f%% of a core, %.1f us per probe (user %.1f, "
               "kernel %.1f: each probe a new TCP connection through a "
               "stub on loopback, whose kernel work is partly the "

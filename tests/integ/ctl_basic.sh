@@ -78,8 +78,20 @@ expect_eq "pools table" "POOL empty probed web" "$(tr '\n' ' ' <"$T/out" | sed '
 run --json pools
 expect_eq "pools --json" "['empty', 'probed', 'web']" "$(jq 'sorted(d)')"
 run stats
-expect_eq "stats header" "POOL TOTAL FREE LEASED SHARED QUARANTINED DRAINING LEASES BINDINGS CHECK UP DOWN PROBES LOCAL_PROBES PROBES_PER_SEC PROBES_INFLIGHT ERRORS" \
+expect_eq "stats header: the telling columns" "POOL TOTAL FREE LEASED SHARED QUARANTINED LEASES CHECK PROXIES_UP PROXIES_DOWN" \
     "$(head -1 "$T/out" | tr -s ' ')"
+# 100 columns, with a pool name of 17 characters in place of the
+# longest one here (the pool column is as wide as it)
+widest() {
+	awk 'length($0) > m { m = length($0) }
+	    length($1) > p { p = length($1) }
+	    END { print m - p + 17 }' "$1"
+}
+check "stats fits 100 columns ($(widest "$T/out"))" \
+    test "$(widest "$T/out")" -le 100
+"$CTL" -s "$SOCK" stats --wide >"$T/wide" 2>&1
+expect_eq "stats --wide: every column" "POOL TOTAL FREE LEASED SHARED QUARANTINED DRAINING LEASES BINDINGS CHECK PROXIES_UP PROXIES_DOWN PROBES LOCAL_PROBES PROBES_PER_SEC PROBES_INFLIGHT ERRORS" \
+    "$(head -1 "$T/wide" | tr -s ' ')"
 expect_eq "stats row of web" "web 2 2 0" \
     "$(awk '$1 == "web" { print $1, $2, $3, $4 }' "$T/out")"
 # columns are aligned: every line has TOTAL's last digit at the same place

@@ -111,6 +111,45 @@ expect_eq "CLIENT SETNAME" "OK" "$(pp client setname me)"
 # the log never shows the password (it names the proxy, redacted)
 check "log redacts credentials" sh -c "grep -qF 'leased socks5://user:***@127.0.0.1:1080' '$T/pp.log' && ! grep -q secret '$T/pp.log'"
 
+# VERIFY: the library's invariant check through the daemon, page by page
+CTL=$top_builddir/src/ctl/proxypoolctl
+expect_eq "VERIFY of a sound pool: an empty array" "" "$(pp verify default)"
+"$CTL" -s "$SOCK" verify >"$T/verify.out" 2>&1
+expect_eq "proxypoolctl verify of sound pools exits 0" "0" "$?"
+expect_eq "proxypoolctl verify says no violations" "default: no violations" \
+	"$(cat "$T/verify.out")"
+expect_eq "proxypoolctl --json verify of a sound pool" '{"default":[]}' \
+	"$("$CTL" -s "$SOCK" --json verify default)"
+expect_eq "VERIFY unknown pool: NOPOOL" \
+	"NOPOOL no such pool 'nosuch' (pools: default)" "$(pp verify nosuch)"
+# damage planted by hand: a free proxy out of the free set, a binding to
+# a proxy that is not there
+S5='socks5://user:secret@127.0.0.1:1080'
+score=$("$REDIS_CLI" -s "$T/redis.sock" zscore '{ra:default}:free' "$S5")
+"$REDIS_CLI" -s "$T/redis.sock" zrem '{ra:default}:free' "$S5" >/dev/null
+"$REDIS_CLI" -s "$T/redis.sock" hset '{ra:default}:bind' ghostname nowhere >/dev/null
+pp verify default >"$T/verify.raw"
+check "VERIFY reports the lost proxy, redacted" \
+	grep -qF 'item socks5://user:***@127.0.0.1:1080: lost' "$T/verify.raw"
+check "VERIFY reports the binding to a missing proxy" \
+	sh -c "grep -F 'binding ghostname' '$T/verify.raw' | grep -q missing"
+check "VERIFY shows no password" sh -c "! grep -q secret '$T/verify.raw'"
+"$CTL" -s "$SOCK" verify >"$T/verify.out" 2>&1
+expect_eq "proxypoolctl verify exits 1 on violations" "1" "$?"
+check "proxypoolctl verify prints them by pool" \
+	grep -qF 'default: item socks5://user:***@127.0.0.1:1080: lost' \
+	"$T/verify.out"
+"$CTL" -s "$SOCK" --json verify default >"$T/verify.json"
+expect_eq "proxypoolctl --json verify exits 1 on violations" "1" "$?"
+expect_eq "proxypoolctl --json verify: an array of lines by pool" \
+	"$(wc -l <"$T/verify.raw")" "$(python3 -c 'import json, sys
+print(len(json.load(open(sys.argv[1]))["default"]))' "$T/verify.json")"
+check "the daemon logs what VERIFY found" \
+	grep -q "pool default: VERIFY found $(wc -l <"$T/verify.raw") violations" "$T/pp.log"
+"$REDIS_CLI" -s "$T/redis.sock" zadd '{ra:default}:free' "$score" "$S5" >/dev/null
+"$REDIS_CLI" -s "$T/redis.sock" hdel '{ra:default}:bind' ghostname >/dev/null
+expect_eq "VERIFY after the repair: empty again" "" "$(pp verify default)"
+
 # a non-admin peer: user commands work, admin commands are denied.  Root
 # (always admin) asks as nobody; anyone else asks a second daemon whose
 # admin_uids leaves this uid out.
@@ -139,7 +178,8 @@ if [ -n "$np" ]; then
 	expect_eq "non-admin PING" "PONG" "$(np ping)"
 	expect_eq "non-admin STATS" "3" "$(np stats default | field total)"
 	for c in "list default" "add default http://127.0.0.8:1" \
-	    "remove default http://127.0.0.1:3128" "gc default" reload metrics; do
+	    "remove default http://127.0.0.1:3128" "gc default" "verify default" \
+	    reload metrics; do
 		# shellcheck disable=SC2086
 		expect_eq "non-admin $c denied" "DENIED" "$(np $c | cut -d' ' -f1)"
 	done

@@ -81,14 +81,14 @@ check "a module without the descriptor symbol is refused" [ $? -eq 0 ]
 expect_eq "the daemon serves after refusing them" PONG "$(pp ping)"
 
 # rise: every working proxy is UP after two good checks
-wait_for 15 sh -c "[ \"\$('$REDIS_CLI' -s '$SOCK' stats web | awk 'p{print;exit} \$0==\"up\"{p=1}')\" = 3 ]"
+wait_for 15 sh -c "[ \"\$('$REDIS_CLI' -s '$SOCK' stats web | awk 'p{print;exit} \$0==\"proxies_up\"{p=1}')\" = 3 ]"
 check "working proxies go UP after rise" [ $? -eq 0 ]
 # the proxies of the first pool sync are scheduled as soon as it ends,
 # not at the next 5 s pass (on a fresh Redis the first pass came before
 # the proxies: UP only after 5 s)
 ms=$(( ($(date +%s%N) - started) / 1000000 ))
 check "UP within 3 s of the start, inter 0.3 s ($ms ms)" [ "$ms" -lt 3000 ]
-expect_eq "none is down" 0 "$(stat web down)"
+expect_eq "none is down" 0 "$(stat web proxies_down)"
 n=$(stat web local_probes)
 check "STATS counts this instance's probes ($n)" [ "$n" -ge 6 ]
 
@@ -98,14 +98,14 @@ X="http://extra:x@127.0.0.1:$TA"
 started=$(date +%s%N)
 pp add web "$X" >/dev/null
 i=0
-while [ "$(stat web up)" != 4 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+while [ "$(stat web proxies_up)" != 4 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 ms=$(( ($(date +%s%N) - started) / 1000000 ))
-up=$(stat web up)
+up=$(stat web proxies_up)
 check "an ADDed proxy is UP within 3 s ($up up, $ms ms)" test "$up" = 4 -a "$ms" -lt 3000
 pp remove web "$X" >/dev/null
 i=0
-while [ "$(stat web up)" != 3 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-expect_eq "and once removed, 3 are up again" 3 "$(stat web up)"
+while [ "$(stat web proxies_up)" != 3 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+expect_eq "and once removed, 3 are up again" 3 "$(stat web proxies_up)"
 
 # latency: the slow proxy ranks after the fast ones
 pp lease web >"$T/l1"; pp lease web >"$T/l2"; pp lease web >"$T/l3"
@@ -117,7 +117,7 @@ for f in l1 l2 l3; do pp release web "$(field token <"$T/$f")" >/dev/null; done
 
 # fall: a killed tinyproxy goes DOWN and is no longer leased
 kill "$tpb_pid"; wait "$tpb_pid" 2>/dev/null
-wait_for 15 sh -c "[ \"\$('$REDIS_CLI' -s '$SOCK' stats web | awk 'p{print;exit} \$0==\"down\"{p=1}')\" = 1 ]"
+wait_for 15 sh -c "[ \"\$('$REDIS_CLI' -s '$SOCK' stats web | awk 'p{print;exit} \$0==\"proxies_down\"{p=1}')\" = 1 ]"
 check "a killed proxy goes DOWN after fall" [ $? -eq 0 ]
 expect_eq "a DOWN proxy is quarantined" 1 "$(stat web quarantined)"
 errs=$(stat web errors)
@@ -155,7 +155,7 @@ check "proxypoolctl list shows UNTIL down and DOWN_SINCE ($(tail -1 "$T/lsc"))" 
 
 # it returns once it answers again
 start_tinyproxy tpb "$TB"
-wait_for 15 sh -c "[ \"\$('$REDIS_CLI' -s '$SOCK' stats web | awk 'p{print;exit} \$0==\"up\"{p=1}')\" = 3 ]"
+wait_for 15 sh -c "[ \"\$('$REDIS_CLI' -s '$SOCK' stats web | awk 'p{print;exit} \$0==\"proxies_up\"{p=1}')\" = 3 ]"
 check "a restarted proxy is UP again after rise" [ $? -eq 0 ]
 expect_eq "and out of quarantine" 0 "$(stat web quarantined)"
 pp lease web >"$T/l1"; pp lease web >"$T/l2"

@@ -35,7 +35,7 @@ pools = (
 }
 conf ", \"http://127.0.0.1:$DEAD\""
 start_daemon "$T/pp.conf"
-wait_for 15 sh -c "[ \"\$('$REDIS_CLI' -s '$SOCK' stats ej | awk 'p{print;exit} \$0==\"up\"{p=1}')\" = 4 ]"
+wait_for 15 sh -c "[ \"\$('$REDIS_CLI' -s '$SOCK' stats ej | awk 'p{print;exit} \$0==\"proxies_up\"{p=1}')\" = 4 ]"
 check "every proxy is UP" [ $? -eq 0 ]
 
 redis_ms() {

@@ -28,7 +28,7 @@ start_daemon "$T/a.conf"
 SOCK=$T/pp2.sock; start_daemon "$T/b.conf"; SOCK=$T/pp.sock
 stat2() { "$REDIS_CLI" -s "$T/pp2.sock" stats "$1" | field "$2"; }
 
-wait_for 15 sh -c "[ \"\$('$REDIS_CLI' -s '$SOCK' stats web | awk 'p{print;exit} \$0==\"up\"{p=1}')\" = $N ]"
+wait_for 15 sh -c "[ \"\$('$REDIS_CLI' -s '$SOCK' stats web | awk 'p{print;exit} \$0==\"proxies_up\"{p=1}')\" = $N ]"
 check "every proxy is UP" [ $? -eq 0 ]
 # measure a window of about 4 s = 8 intervals; the target times it
 "$PYTHON3" -c 'import sys, urllib.request

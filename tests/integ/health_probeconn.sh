@@ -34,7 +34,7 @@ probes() { stat web local_probes; }
 probes_above() { [ "$(probes)" -gt "$1" ]; }
 
 check "the proxy is probed UP" wait_for 15 sh -c \
-	"[ \"\$('$REDIS_CLI' -s '$SOCK' stats web | awk 'p{print;exit} \$0==\"up\"{p=1}')\" = 1 ]"
+	"[ \"\$('$REDIS_CLI' -s '$SOCK' stats web | awk 'p{print;exit} \$0==\"proxies_up\"{p=1}')\" = 1 ]"
 main=$(client_id "proxypoold-main-$pp_pid")
 probe=$(client_id "proxypoold-probe-$pp_pid")
 check "CLIENT LIST names the main connection (id '$main')" [ -n "$main" ]

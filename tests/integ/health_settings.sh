@@ -141,7 +141,7 @@ play() {
 	    [ \"\$(tail -n 1 '$T/trace')\" = U ]" || {
 		echo "the scripted check did not run: $(cat "$T/pos")/$_n"
 		cat "$T/pp.log"; exit 1; }
-	echo "$(stat seq up) $(stat seq down)"
+	echo "$(stat seq proxies_up) $(stat seq proxies_down)"
 }
 expect_eq "two successes of rise 3: not UP yet" "0 0" "$(play OO)"
 expect_eq "the third in a row: UP" "1 0" "$(play O)"
@@ -167,10 +167,10 @@ expect_eq "max_latency: a slower answer is WARN, the reason says so" \
 expect_eq "max_latency: below the limit it is UP" UP \
 	"$(pp check slowok "$P" | field verdict)"
 # WARN is a success: the proxy rises to UP and stays leasable
-wait_for 15 sh -c "[ \"\$('$REDIS_CLI' -s '$SOCK' stats slow | awk 'p{print;exit} \$0==\"up\"{p=1}')\" = 1 ]"
+wait_for 15 sh -c "[ \"\$('$REDIS_CLI' -s '$SOCK' stats slow | awk 'p{print;exit} \$0==\"proxies_up\"{p=1}')\" = 1 ]"
 check "max_latency: WARN verdicts make the proxy UP (rise 2)" [ $? -eq 0 ]
-expect_eq "max_latency: and not DOWN" 0 "$(stat slow down)"
-v=$(pp info | tr -d '\r' | sed -n 's/^health_slow:.*,up=\([0-9]*\),warn=\([0-9]*\),down=\([0-9]*\),.*/\1 \2 \3/p')
+expect_eq "max_latency: and not DOWN" 0 "$(stat slow proxies_down)"
+v=$(pp info | tr -d '\r' | sed -n 's/^health_slow:.*,probes_up=\([0-9]*\),probes_warn=\([0-9]*\),probes_down=\([0-9]*\),.*/\1 \2 \3/p')
 case $v in "0 "[1-9]*" 0") r=0 ;; *) r=1 ;; esac
 check "max_latency: INFO counts WARN verdicts, no UP or DOWN (up warn down: $v)" \
 	[ $r -eq 0 ]

@@ -201,8 +201,9 @@ for p in ("web", "api"):
 for p in ("web", "api"):
     for h in ("up", "down"):
         key = ("proxypoold_pool_health", (("health", h), ("pool", p)))
-        ok(samples.get(key) == stats[p][h],
-           "/metrics: %s health %s = STATS' %s" % (p, h, stats[p][h]))
+        f = "proxies_" + h
+        ok(samples.get(key) == stats[p][f],
+           "/metrics: %s health %s = STATS' %s" % (p, h, stats[p][f]))
 ok(any(k[0] == "proxypoold_build_info" and dict(k[1]).get("version")
        for k in samples), "/metrics: proxypoold_build_info has the version")
 ok(any(k[0].startswith("proxypoold_gateway_") for k in samples),
@@ -222,7 +223,8 @@ jp = {p["pool"]: p for p in doc["pools"]}
 ok(sorted(jp) == ["api", "web"], "/status.json has both pools")
 for p in ("web", "api"):
     for k in ("total", "free", "leased", "shared", "quarantined",
-              "draining", "leases", "bindings", "up", "down", "probes"):
+              "draining", "leases", "bindings", "proxies_up", "proxies_down",
+              "probes"):
         ok(jp[p][k] == stats[p][k], "/status.json %s %s = STATS' %s" %
            (p, k, stats[p][k]))
 ok(doc["redis"]["connected"] is True and isinstance(doc["uptime_seconds"],

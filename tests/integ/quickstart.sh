@@ -21,7 +21,7 @@ check "the banner prints PROXYPOOLD_SOCKET" test -S "$sock"
 # the first health checks run at once: the proxies come UP
 up() {
 	PROXYPOOLD_SOCKET=$sock "$top_builddir/src/ctl/proxypoolctl" --json \
-	    stats default | grep -q '"up": *3'
+	    stats default | grep -q '"proxies_up": *3'
 }
 check "the three proxies come UP" wait_for 15 up
 $cmd -s -D "$T/head" -o "$T/body"

@@ -31,6 +31,13 @@ def test_ping_pools_stats_info(client):
     st = client.stats("ten")
     assert isinstance(st, proxypool.PoolStats)
     assert st.pool == "ten" and st.total == 10 and st.check == "none"
+    # the proxy counts by health are proxies_up/proxies_down, none left
+    # over in extra
+    assert st.proxies_up == 0 and st.proxies_down == 0
+    assert "up" not in st.extra and "proxies_up" not in st.extra
+    # a daemon before issue 12 said up and down
+    old = _proto.decode_stats(["pool", "p", "up", "3", "down", "1"])
+    assert old.proxies_up == 3 and old.proxies_down == 1 and not old.extra
     every = client.stats()
     assert isinstance(every, list) and "ten" in {s.pool for s in every}
     info = client.info()

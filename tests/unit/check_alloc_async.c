@@ -2,7 +2,8 @@
  * check_alloc_async.c: the asynchronous allocator API on libevent against
  * a real redis-server: chained add/assign/remove, lease, renew, release,
  * the other calls, bad arguments through the callback, a lost functions
- * library, many calls in flight, and corked calls gathered in batches.
+ * library, many calls in flight, corked calls gathered in batches, and
+ * the invariant check walked page by page.
  */
 #include "config.h"
 
@@ -658,6 +659,81 @@ START_TEST(test_async_cork)
 }
 END_TEST
 
+/* FCALL and FCALL_RO calls Redis has run so far. */
+static long long
+fcall_count(redisContext *rc)
+{
+	redisReply *r = redisCommand(rc, "INFO commandstats");
+	const char *names[] = { "cmdstat_fcall:calls=",
+	    "cmdstat_fcall_ro:calls=" };
+	long long n = 0;
+	const char *p;
+	size_t i;
+
+	ck_assert_ptr_nonnull(r);
+	for (i = 0; i < 2; i++)
+		if ((p = strstr(r->str, names[i])) != NULL)
+			n += atoll(p + strlen(names[i]));
+	freeReplyObject(r);
+	return n;
+}
+
+START_TEST(test_async_check)
+{
+	struct ra_context *ctx = tu_connect();
+	redisContext *rc = tu_redis();
+	struct ra_strlist v;
+	struct ra_pool_conf c;
+	struct env e;
+	struct ra_item *it;
+	char (*keys)[16];
+	long long before;
+
+	/* batch 7: the 300 items (a hash past the listpack encoding, which
+	 * a scan returns whole) are walked in pages of about 7, a call each */
+	env_open(&e, 7);
+	ra_pool_conf_init(&c);
+	ck_assert_int_eq(ra_async_pool_create(e.ra, "p", &c, done, &e), 0);
+	env_wait(&e, 1);
+	it = make_items(300, &keys);
+	ck_assert_int_eq(ra_async_add(e.ra, "p", it, 300, done, &e), 0);
+	env_wait(&e, 1);
+	ck_assert_int_eq(e.err, RA_OK);
+	before = fcall_count(rc);
+	ck_assert_int_eq(ra_async_check_invariants(e.ra, "p", done_strs, &e),
+	    0);
+	env_wait(&e, 1);
+	ck_assert_int_eq(e.err, RA_OK);
+	ck_assert_uint_eq(e.nstrs, 0);
+	/* 11 phases, the items' one of several pages */
+	ck_assert_int_ge(fcall_count(rc) - before, 11 + 300 / 7 / 2);
+	/* damage: a free item out of the free set, as the sync check sees */
+	freeReplyObject(redisCommand(rc, "ZREM {ra:p}:free a3"));
+	freeReplyObject(redisCommand(rc, "HSET {ra:p}:bind m missing"));
+	ck_assert_int_eq(ra_check_invariants(ctx, "p", &v), 0);
+	ck_assert_uint_ge(v.n, 2);
+	ck_assert_int_eq(ra_async_check_invariants(e.ra, "p", done_strs, &e),
+	    0);
+	env_wait(&e, 1);
+	ck_assert_int_eq(e.err, RA_OK);
+	ck_assert_uint_eq(e.nstrs, v.n);
+	ra_strlist_deinit(&v);
+	/* no pool, bad name */
+	ck_assert_int_eq(ra_async_check_invariants(e.ra, "nope", done_strs,
+	    &e), 0);
+	env_wait(&e, 1);
+	ck_assert_int_eq(e.err, RA_ERR_NO_SUCH_POOL);
+	ck_assert_int_eq(ra_async_check_invariants(e.ra, "", done_strs, &e),
+	    0);
+	ck_assert_int_eq(e.err, RA_ERR_BAD_ARGUMENT);
+	free(it);
+	free(keys);
+	env_close(&e);
+	redisFree(rc);
+	ra_free(ctx);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -672,6 +748,7 @@ main(void)
 	tcase_add_test(tc, test_async_chunks);
 	tcase_add_test(tc, test_async_in_flight);
 	tcase_add_test(tc, test_async_cork);
+	tcase_add_test(tc, test_async_check);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

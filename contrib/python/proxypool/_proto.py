@@ -142,8 +142,10 @@ def decode_lease(reply: Sequence[Any]) -> LeaseInfo:
 @dataclass
 class PoolStats:
     """STATS of one pool: the counters, the health fields (``check`` is
-    the check type or ``none``; ``errors`` the probe failure reasons and
-    their counts) and any field a newer daemon adds, in ``extra``."""
+    the check type or ``none``; ``proxies_up`` and ``proxies_down`` the
+    proxies the health checks found UP and DOWN; ``errors`` the probe
+    failure reasons and their counts) and any field a newer daemon adds,
+    in ``extra``."""
     pool: str
     total: int = 0
     free: int = 0
@@ -154,14 +156,21 @@ class PoolStats:
     leases: int = 0
     bindings: int = 0
     check: str = "none"
-    up: int = 0
-    down: int = 0
+    proxies_up: int = 0
+    proxies_down: int = 0
     probes: int = 0
     local_probes: int = 0
     probes_per_sec: float = 0.0
     probes_inflight: int = 0
     errors: str = ""
     extra: Dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # a daemon before issue 12 named the proxy counts up and down
+        for old in ("up", "down"):
+            if old in self.extra and "proxies_" + old not in self.extra:
+                setattr(self, "proxies_" + old,
+                        _as(int, self.extra.pop(old)))
 
 
 _STAT_TYPES = {k: v for k, v in PoolStats.__annotations__.items()
