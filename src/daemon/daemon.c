@@ -249,6 +249,11 @@ daemon_start(struct daemon *d, struct conf *conf, const char *path,
 	tv.tv_usec = DAEMON_PROBE_US;
 	event_config_set_max_dispatch_interval(cfg, &tv, DAEMON_PROBE_BURST,
 	    PROBER_PRIORITY);
+	/* epoll changes of one pass are merged: a gateway request adds and
+	 * removes interest on several sockets within a pass or two (curl's
+	 * connect, the upstream, the client's writes).  Safe here: no
+	 * descriptor is dup()ed. */
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
 	d->base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
 	if (d->base == NULL) {

@@ -20,7 +20,6 @@
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
-#include <hiredis/adapters/libevent.h>
 
 #include "log.h"
 #include "proxyurl.h"
@@ -245,18 +244,106 @@ redis_connect_cb(const redisAsyncContext *cac, int status)
 		rd->fn(rd->arg);
 }
 
-/* Put the adapter's socket events (none active yet) at priority. */
-static void
-redis_attach_priority(redisAsyncContext *ac, int priority)
-{
-	redisLibeventEvents *e = ac->ev.data;
+/*
+ * hiredis on the loop.  hiredis' own libevent adapter (0.14) makes its
+ * read event one-shot and adds it again after every reply: one
+ * epoll_ctl per reply.  Here the read event persists; hiredis' addRead
+ * after a reply finds it pending and changes nothing.  The write event
+ * is added only while hiredis has bytes it could not write.
+ */
+struct redis_ev {
+	redisAsyncContext	*ac;		/* (ref) */
+	struct event		*rev;		/* owned, EV_PERSIST */
+	struct event		*wev;		/* owned */
+};
 
-#if HIREDIS_MAJOR >= 1
-	event_priority_set(e->ev, priority);
-#else
-	event_priority_set(e->rev, priority);
-	event_priority_set(e->wev, priority);
-#endif
+static void
+redis_ev_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct redis_ev *e = arg;
+
+	redisAsyncHandleRead(e->ac);
+	(void)fd;
+	(void)what;
+}
+
+static void
+redis_ev_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct redis_ev *e = arg;
+
+	redisAsyncHandleWrite(e->ac);
+	(void)fd;
+	(void)what;
+}
+
+static void
+redis_ev_add_read(void *arg)
+{
+	struct redis_ev *e = arg;
+
+	if (!event_pending(e->rev, EV_READ, NULL))
+		event_add(e->rev, NULL);
+}
+
+static void
+redis_ev_del_read(void *arg)
+{
+	event_del(((struct redis_ev *)arg)->rev);
+}
+
+static void
+redis_ev_add_write(void *arg)
+{
+	struct redis_ev *e = arg;
+
+	if (!event_pending(e->wev, EV_WRITE, NULL))
+		event_add(e->wev, NULL);
+}
+
+static void
+redis_ev_del_write(void *arg)
+{
+	event_del(((struct redis_ev *)arg)->wev);
+}
+
+static void
+redis_ev_cleanup(void *arg)
+{
+	struct redis_ev *e = arg;
+
+	event_free(e->rev);
+	event_free(e->wev);
+	free(e);
+}
+
+/* Attach ac to base, its socket events at priority (or the default). */
+static void
+redis_ev_attach(redisAsyncContext *ac, struct event_base *base, int priority)
+{
+	struct redis_ev *e = xcalloc(1, sizeof *e);
+
+	e->ac = ac;
+	e->rev = event_new(base, ac->c.fd, EV_READ | EV_PERSIST,
+	    redis_ev_read, e);
+	e->wev = event_new(base, ac->c.fd, EV_WRITE, redis_ev_write, e);
+	if (e->rev == NULL || e->wev == NULL) {
+		log_error("out of memory");
+		abort();
+	}
+	if (priority >= 0) {
+		event_priority_set(e->rev, priority);
+		event_priority_set(e->wev, priority);
+	}
+	ac->ev.addRead = redis_ev_add_read;
+	ac->ev.delRead = redis_ev_del_read;
+	ac->ev.addWrite = redis_ev_add_write;
+	ac->ev.delWrite = redis_ev_del_write;
+	ac->ev.cleanup = redis_ev_cleanup;
+	ac->ev.data = e;
+	/* the connect completes on a write event, as with hiredis' own */
+	event_add(e->rev, NULL);
+	event_add(e->wev, NULL);
 }
 
 static void
@@ -282,9 +369,7 @@ redis_connect(struct redis *rd)
 	}
 	ac->data = rd;
 	rd->ac = ac;
-	redisLibeventAttach(ac, rd->base);
-	if (rd->priority >= 0)
-		redis_attach_priority(ac, rd->priority);
+	redis_ev_attach(ac, rd->base, rd->priority);
 	redisAsyncSetConnectCallback(ac, redis_connect_cb);
 	redisAsyncSetDisconnectCallback(ac, redis_disconnect_cb);
 }
@@ -334,6 +419,12 @@ redis_flush_cb(evutil_socket_t fd, short ev, void *arg)
 
 	rd->corked = false;
 	ra_async_uncork(rd->ra);
+	/* write now, in the pass that queued it: the write interest hiredis
+	 * adds is dropped again before the loop's changelist reaches epoll
+	 * (two epoll_ctl calls fewer per batch), and the calls leave a pass
+	 * earlier */
+	if (rd->ac != NULL && rd->connected)
+		redisAsyncHandleWrite(rd->ac);
 }
 
 void
