@@ -151,11 +151,43 @@ reload_arm_retry(struct daemon *d)
 	evtimer_add(d->retry_ev, &tv);
 }
 
+/* What a configuration is applied to besides d->conf, in order. */
+enum { RELOAD_PROBER, RELOAD_GATEWAY, RELOAD_HTTP, RELOAD_STAGES };
+
+static int
+reload_stage(struct daemon *d, int stage, const struct conf *c, char **why)
+{
+	switch (stage) {
+	case RELOAD_PROBER:
+		return prober_configure(d->prober, c, why);
+	case RELOAD_GATEWAY:
+		return gateway_configure(d->gw, c, why);
+	default:
+		return http_configure(d->http, c, why);
+	}
+}
+
+/* A reload refused: say why, keep the running configuration. */
+static int
+reload_refused(struct daemon *d, struct conf *next, char *why, char **cause)
+{
+	d->stats.reload_failures++;
+	log_warn("reload failed, keeping the running configuration: %s", why);
+	conf_destroy(next);
+	if (cause != NULL)
+		*cause = why;
+	else
+		free(why);
+	sd_notify(0, "READY=1");
+	return -1;
+}
+
 int
 reload_config(struct daemon *d, struct req *r, char **cause)
 {
 	struct conf *next, *old;
 	char *why = NULL, *kept;
+	int stage;
 
 	sd_notify(0, "RELOADING=1");
 	if (d->syncing > 0) {
@@ -168,61 +200,18 @@ reload_config(struct daemon *d, struct req *r, char **cause)
 		sd_notify(0, "READY=1");
 		return -1;
 	}
-	if ((next = conf_load(d->conf_path, &why)) == NULL) {
-		d->stats.reload_failures++;
-		log_warn("reload failed, keeping the running configuration: %s",
-		    why);
-		if (cause != NULL)
-			*cause = why;
-		else
-			free(why);
-		sd_notify(0, "READY=1");
-		return -1;
-	}
-	/* the checks are part of the configuration: all or nothing */
-	if (prober_configure(d->prober, next, &why) != 0) {
-		d->stats.reload_failures++;
-		log_warn("reload failed, keeping the running configuration: %s",
-		    why);
-		conf_destroy(next);
-		if (cause != NULL)
-			*cause = why;
-		else
-			free(why);
-		sd_notify(0, "READY=1");
-		return -1;
-	}
-	/* and so are the gateway's listeners */
-	if (gateway_configure(d->gw, next, &why) != 0) {
-		d->stats.reload_failures++;
-		log_warn("reload failed, keeping the running configuration: %s",
-		    why);
-		if (prober_configure(d->prober, d->conf, &kept) != 0)
-			free(kept);
-		conf_destroy(next);
-		if (cause != NULL)
-			*cause = why;
-		else
-			free(why);
-		sd_notify(0, "READY=1");
-		return -1;
-	}
-	/* and the HTTP endpoint's */
-	if (http_configure(d->http, next, &why) != 0) {
-		d->stats.reload_failures++;
-		log_warn("reload failed, keeping the running configuration: %s",
-		    why);
-		if (prober_configure(d->prober, d->conf, &kept) != 0)
-			free(kept);
-		if (gateway_configure(d->gw, d->conf, &kept) != 0)
-			free(kept);
-		conf_destroy(next);
-		if (cause != NULL)
-			*cause = why;
-		else
-			free(why);
-		sd_notify(0, "READY=1");
-		return -1;
+	if ((next = conf_load(d->conf_path, &why)) == NULL)
+		return reload_refused(d, NULL, why, cause);
+	/* the checks, the gateway's listeners and the HTTP endpoint are
+	 * part of the configuration: all or nothing */
+	for (stage = 0; stage < RELOAD_STAGES; stage++) {
+		if (reload_stage(d, stage, next, &why) == 0)
+			continue;
+		while (--stage >= 0) {
+			if (reload_stage(d, stage, d->conf, &kept) != 0)
+				free(kept);
+		}
+		return reload_refused(d, next, why, cause);
 	}
 	if ((kept = conf_keep_noreload(d->conf, next)) != NULL) {
 		log_warn("reload: %s cannot change without a restart; the "
