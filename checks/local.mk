@@ -33,7 +33,8 @@ checks_exec_la_LDFLAGS = $(CHECK_PLUGIN_LDFLAGS)
 checks_exec_la_LIBADD = $(CHECK_PLUGIN_LIBADD)
 
 # test servers of the health-check tests and benchmarks
-EXTRA_DIST += tests/servers/faultproxy.py tests/servers/target.py
+EXTRA_DIST += tests/servers/faultproxy.py tests/servers/target.py \
+	tests/servers/tlsfront.py
 
 # broken plugins the tests must see refused
 check_LTLIBRARIES += tests/servers/badabi.la tests/servers/nosym.la

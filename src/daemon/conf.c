@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <regex.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -142,6 +143,9 @@ static const struct conf_opt conf_gateway_opts[] = {
 	{ "ban_statuses", CONF_GROUP, 0, NULL, 0, 0, 0 },
 	{ "proxy_statuses", CONF_GROUP, 0, NULL, 0, 0, 0 },
 	{ "ban_body", CONF_STR, G(ban_body), NULL, 0, 0, CONF_NULLABLE },
+	{ "proxy_cacert", CONF_STR, G(proxy_cacert), NULL, 0, 0,
+	    CONF_NULLABLE },
+	{ "proxy_insecure", CONF_BOOL, G(proxy_insecure), "false", 0, 0, 0 },
 	{ NULL, 0, 0, NULL, 0, 0, 0 }
 };
 #undef G
@@ -790,6 +794,12 @@ conf_gateway(struct conf *c, config_setting_t *g, int idx, char **cause)
 			return -1;
 		}
 		regfree(&re);
+	}
+	if (gw->proxy_cacert != NULL && access(gw->proxy_cacert, R_OK) != 0) {
+		conf_error(c, config_setting_get_member(g, "proxy_cacert"),
+		    cause, "gateway.proxy_cacert", "cannot read %s: %s",
+		    gw->proxy_cacert, strerror(errno));
+		return -1;
 	}
 	for (i = 0; i < (size_t)idx; i++) {
 		if (strcmp(c->gateways[i].listen, gw->listen) == 0) {

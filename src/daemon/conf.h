@@ -60,6 +60,8 @@ struct conf_gateway {
 	int			*proxy_statuses; /* owned: the proxy failed */
 	size_t			 nproxy_statuses;
 	char			*ban_body;	/* regex: BANNED, or NULL */
+	char			*proxy_cacert;	/* CA file for https proxies */
+	int			 proxy_insecure; /* no check of their cert */
 	const char		*file;		/* (ref into cfg) */
 	int			 line;
 };

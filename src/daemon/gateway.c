@@ -71,6 +71,8 @@ gw_set_new(const struct conf_gateway *cg, double wait_retry)
 	s->c.pool = xstrdup(cg->pool);
 	s->c.password = cg->password != NULL ? xstrdup(cg->password) : NULL;
 	s->c.ban_body = cg->ban_body != NULL ? xstrdup(cg->ban_body) : NULL;
+	s->c.proxy_cacert = cg->proxy_cacert != NULL ?
+	    xstrdup(cg->proxy_cacert) : NULL;
 	s->c.ban_statuses = xreallocarray(NULL, cg->nban_statuses + 1,
 	    sizeof *cg->ban_statuses);
 	memcpy(s->c.ban_statuses, cg->ban_statuses, cg->nban_statuses *
@@ -96,6 +98,7 @@ gw_set_unref(struct gw_set *s)
 	free(s->c.pool);
 	free(s->c.password);
 	free(s->c.ban_body);
+	free(s->c.proxy_cacert);
 	free(s->c.ban_statuses);
 	free(s->c.proxy_statuses);
 	if (s->has_ban_re)

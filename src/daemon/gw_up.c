@@ -813,6 +813,15 @@ gw_req_upstream(struct gw_req *r)
 	curl_easy_setopt(r->h, CURLOPT_TIMEOUT_MS, ms);
 	curl_easy_setopt(r->h, CURLOPT_USERAGENT, "proxypoold/"
 	    PACKAGE_VERSION);
+	/* https proxies: their certificate is checked (against
+	 * proxy_cacert when set) unless proxy_insecure */
+	if (r->set->c.proxy_cacert != NULL)
+		curl_easy_setopt(r->h, CURLOPT_PROXY_CAINFO,
+		    r->set->c.proxy_cacert);
+	if (r->set->c.proxy_insecure) {
+		curl_easy_setopt(r->h, CURLOPT_PROXY_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(r->h, CURLOPT_PROXY_SSL_VERIFYHOST, 0L);
+	}
 	r->xfer.done = gw_up_done;
 	r->xfer.priority = GW_PRIORITY;
 	r->started = gw_now();

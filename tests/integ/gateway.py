@@ -10,6 +10,7 @@ download bounded in memory; INFO and METRICS counters."""
 import http.client
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -52,7 +53,17 @@ bb1, _ = env.start_fault("bb1", "ok")
 rst, _ = env.start_fault("rst", "reset")
 s503, _ = env.start_fault("s503", "status", "--status", "503")
 dead = free_port()
-G0, G1, G2 = free_port(), free_port(), free_port()
+# tpa again as an https:// proxy (tlsfront.py, the target's certificate)
+_tf = os.path.join(env.dir, "tlsfront.port")
+env.procs.append(subprocess.Popen(
+    [sys.executable, os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), "servers", "tlsfront.py"),
+     "--backend", str(tpa), "--cert", env.cert,
+     "--key", os.path.join(env.dir, "key.pem"), "--port-file", _tf],
+    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+tls_port = wait_for(lambda: os.path.exists(_tf), T) and int(open(_tf).read())
+G0, G1, G2, G3, G4 = (free_port(), free_port(), free_port(), free_port(),
+                      free_port())
 TPA = "http://127.0.0.1:%d" % tpa
 TPB = "http://127.0.0.1:%d" % tpb
 DEAD = "http://127.0.0.1:%d" % dead
@@ -70,14 +81,20 @@ env.write_gw(
     '{ name = "rst"; proxies = [ "http://127.0.0.1:%d" ];'
     '  eject = { failures = 100; }; },'
     '{ name = "ps"; proxies = [ "http://127.0.0.1:%d", "%s" ];'
-    '  eject = { failures = 100; }; }'
-    % (TPA, TPB, TPA, sa, sb, tpc, TPA, DEAD, b1, b2, bb1, rst, s503, TPB),
+    '  eject = { failures = 100; }; },'
+    '{ name = "tls"; shared = true;'
+    '  proxies = [ "https://127.0.0.1:%d" ]; eject = { failures = 100; }; }'
+    % (TPA, TPB, TPA, sa, sb, tpc, TPA, DEAD, b1, b2, bb1, rst, s503, TPB,
+       tls_port),
     '{ listen = "127.0.0.1:%d"; pool = "web"; proxy_header = true;'
     '  retries = 2; ban_body = "captcha"; },'
     '{ listen = "127.0.0.1:%d"; pool = "web"; password = "sekret";'
     '  proxy_header = true; },'
-    '{ listen = "127.0.0.1:%d"; pool = "one"; timeout = 1.0; }'
-    % (G0, G1, G2))
+    '{ listen = "127.0.0.1:%d"; pool = "one"; timeout = 1.0; },'
+    '{ listen = "127.0.0.1:%d"; pool = "tls"; proxy_cacert = "%s";'
+    '  proxy_header = true; },'
+    '{ listen = "127.0.0.1:%d"; pool = "tls"; retries = 0; }'
+    % (G0, G1, G2, G3, env.cert, G4))
 env.start_daemon()
 GW = "http://127.0.0.1:%d" % G0
 PX = {"http": GW, "https": GW}
@@ -589,7 +606,6 @@ def counters():
            for k in ("requests", "tunnels", "ok", "failed", "banned")),
        "METRICS proxypoold_gateway_*_total{listener=,pool=}")
     import json
-    import subprocess
     ctl = os.path.join(os.environ.get("top_builddir", "."), "src", "ctl",
                        "proxypoolctl")
     out = subprocess.run([ctl, "-s", env.sock, "--json", "gateway"],
@@ -605,6 +621,32 @@ def counters():
     ok(out.splitlines()[0].split()[:2] == ["LISTEN", "POOL"] and
        any(line.split()[0] == L0 for line in out.splitlines()[1:]),
        "proxypoolctl gateway prints a row per listener")
+
+
+@case
+def https_upstream():
+    gw3 = "http://127.0.0.1:%d" % G3
+    r = requests.get(env.turl + "/tls-plain", proxies={"http": gw3},
+                     timeout=T)
+    ok(r.status_code == 200 and r.text == "ok\n" and
+       r.headers.get("X-Proxypool-Proxy") == "https://127.0.0.1:%d" %
+       tls_port, "a plain request through an https proxy (TLS to the "
+       "proxy, checked against proxy_cacert) (%d %s)" %
+       (r.status_code, r.headers.get("X-Proxypool-Proxy")))
+    ok(seen("/tls-plain").get("headers", {}).get("x-proxy-id") == "tpa",
+       "it went through the tinyproxy behind the TLS front")
+    r = requests.get(env.tlsurl + "/tls-tunnel", proxies={"https": gw3},
+                     timeout=T, verify=env.cert)
+    ok(r.status_code == 200 and r.text == "ok\n",
+       "CONNECT + TLS through an https proxy (%d)" % r.status_code)
+    gw4 = "http://127.0.0.1:%d" % G4
+    r = requests.get(env.turl + "/tls-unverified", proxies={"http": gw4},
+                     timeout=T)
+    ok(r.status_code == 502 and
+       r.headers.get("X-Proxypool-Error") == "FAILED" and
+       "/tls-unverified" not in env.stats()["seen"],
+       "without proxy_cacert the self-signed proxy is refused: 502 FAILED "
+       "(%d %s)" % (r.status_code, r.headers.get("X-Proxypool-Error")))
 
 
 @case
