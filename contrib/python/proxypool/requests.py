@@ -20,6 +20,7 @@ from typing import Any, Callable, Collection, Mapping, Optional
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from . import _proto as P
 from .client import Client
@@ -50,6 +51,13 @@ class PoolAdapter(HTTPAdapter):
                  ban_statuses: Collection[int] = DEFAULT_BAN_STATUSES,
                  outcome: Optional[Callable[[requests.Response], str]] = None,
                  **kwargs: Any):
+        # a proxy may close a kept-alive connection just as it is used
+        # again ("Remote end closed connection without response"): an
+        # idempotent request goes again, on a new connection to the same
+        # leased proxy, before it counts as the proxy's failure
+        kwargs.setdefault("max_retries", Retry(
+            total=2, connect=2, read=1, redirect=0, status=0,
+            raise_on_status=False))
         super().__init__(**kwargs)
         self.pool = pool
         self.client = client or Client(socket)
