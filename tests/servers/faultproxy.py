@@ -39,6 +39,7 @@ def loopback(host):
 
 
 async def pipe(reader, writer):
+    """Copy reader to writer until either side ends (tlsfront.py too)."""
     try:
         while True:
             data = await reader.read(65536)
@@ -46,7 +47,7 @@ async def pipe(reader, writer):
                 break
             writer.write(data)
             await writer.drain()
-    except (ConnectionError, asyncio.CancelledError):
+    except (OSError, asyncio.CancelledError):  # resets, TLS errors
         pass
     finally:
         try:

@@ -12,23 +12,10 @@ import argparse
 import asyncio
 import os
 import ssl
+import sys
 
-
-async def pipe(reader, writer):
-    try:
-        while True:
-            data = await reader.read(65536)
-            if not data:
-                break
-            writer.write(data)
-            await writer.drain()
-    except (ConnectionError, ssl.SSLError):
-        pass
-    finally:
-        try:
-            writer.close()
-        except Exception:
-            pass
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from faultproxy import pipe  # noqa: E402
 
 
 async def main():
