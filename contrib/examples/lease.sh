@@ -10,7 +10,7 @@
 # long to wait for a free proxy (default 5 s).
 set -eu
 
-sock=${PROXYPOOLD_SOCKET:-/run/proxypoold.sock}
+sock=${PROXYPOOLD_SOCKET:-/run/proxypoold/proxypoold.sock}
 if [ "${1:-}" = "-s" ]; then
 	sock=$2
 	shift 2

@@ -78,7 +78,7 @@ main(int argc, char **argv)
 		argc--;
 	}
 	if (sock == NULL)
-		sock = "/run/proxypoold.sock";
+		sock = "/run/proxypoold/proxypoold.sock";
 	pool = argv[1];
 	if (argc == 3)
 		outcome = argv[2];

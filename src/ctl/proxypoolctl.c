@@ -41,7 +41,7 @@
 #endif
 
 #ifndef SOCKET_PATH
-#define SOCKET_PATH	RUNSTATEDIR "/proxypoold.sock"
+#define SOCKET_PATH	RUNSTATEDIR "/proxypoold/proxypoold.sock"
 #endif
 /* listen.socket's default: configure's runstatedir, one -D for both */
 #define CTL_SOCKET	SOCKET_PATH

@@ -43,7 +43,7 @@ _Static_assert(PROXYLIST_EXPIRES_MAX == (long long)RA_TTL_MAX,
 #define RUNSTATEDIR "/run"
 #endif
 #ifndef SOCKET_PATH		/* listen.socket's default, proxypoolctl's too */
-#define SOCKET_PATH RUNSTATEDIR "/proxypoold.sock"
+#define SOCKET_PATH RUNSTATEDIR "/proxypoold/proxypoold.sock"
 #endif
 #ifndef LOCALSTATEDIR
 #define LOCALSTATEDIR "/var"

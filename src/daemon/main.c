@@ -34,7 +34,7 @@
 #endif
 
 #ifndef SOCKET_PATH
-#define SOCKET_PATH RUNSTATEDIR "/proxypoold.sock"
+#define SOCKET_PATH RUNSTATEDIR "/proxypoold/proxypoold.sock"
 #endif
 
 static void __attribute__((noreturn))

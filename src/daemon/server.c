@@ -81,6 +81,36 @@ server_check(const char *path, char **cause)
 	return -1;
 }
 
+/*
+ * Create the socket's directory when it is missing (the default one,
+ * RUNSTATEDIR/proxypoold, outside systemd, whose RuntimeDirectory makes
+ * it): the last component only, mode 0755 (the socket's own mode says
+ * who may connect).
+ */
+static int
+server_mkdir(const char *path, char **cause)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	struct stat sb;
+	int rc = 0;
+
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) == 0)
+			log_info("created %s for the socket", dir);
+		else if (errno != EEXIST || stat(dir, &sb) != 0 ||
+		    !S_ISDIR(sb.st_mode)) {
+			if (errno == EEXIST)
+				errno = ENOTDIR;
+			xasprintf(cause, "listen.socket: %s: mkdir %s: %s", path,
+			    dir, strerror(errno));
+			rc = -1;
+		}
+	}
+	free(dir);
+	return rc;
+}
+
 int
 server_listen(struct daemon *d, char **cause)
 {
@@ -93,7 +123,8 @@ server_listen(struct daemon *d, char **cause)
 	mode_t old;
 	int fd;
 
-	if (server_check(conf->socket, cause) != 0)
+	if (server_check(conf->socket, cause) != 0 ||
+	    server_mkdir(conf->socket, cause) != 0)
 		return -1;
 	if (unlink(conf->socket) != 0 && errno != ENOENT) {
 		xasprintf(cause, "%s: cannot remove: %s", conf->socket,

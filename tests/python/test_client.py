@@ -16,8 +16,8 @@ from conftest import TOP_SRCDIR, PYTHON3
 
 def test_socket_from_argument_env_default(monkeypatch, servers):
     monkeypatch.delenv("PROXYPOOLD_SOCKET", raising=False)
-    assert proxypool.Client().socket == "/run/proxypoold.sock"
-    assert proxypool.DEFAULT_SOCKET == "/run/proxypoold.sock"
+    assert proxypool.Client().socket == "/run/proxypoold/proxypoold.sock"
+    assert proxypool.DEFAULT_SOCKET == "/run/proxypoold/proxypoold.sock"
     monkeypatch.setenv("PROXYPOOLD_SOCKET", servers.sock)
     c = proxypool.Client()
     assert c.socket == servers.sock and c.ping() == "PONG"

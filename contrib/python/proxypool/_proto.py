@@ -10,7 +10,7 @@ from typing import (Any, Callable, Dict, List, NamedTuple, Optional,
 
 #: the socket when neither the argument nor $PROXYPOOLD_SOCKET names one
 #: (proxypoold's default listen.socket)
-DEFAULT_SOCKET = "/run/proxypoold.sock"
+DEFAULT_SOCKET = "/run/proxypoold/proxypoold.sock"
 
 #: seconds a call may take to be answered, on top of its WAIT
 DEFAULT_TIMEOUT = 10.0

@@ -143,7 +143,7 @@ class _LeaseCall:
 class Client:
     """An asyncio client of proxypoold; the methods of proxypool.Client as
     coroutines.  ``socket`` as there ($PROXYPOOLD_SOCKET, else
-    /run/proxypoold.sock); ``timeout`` bounds each answer on top of its
+    /run/proxypoold/proxypoold.sock); ``timeout`` bounds each answer on top of its
     WAIT.  Safe for any number of tasks of one event loop: each call takes
     a connection of its own from a pool."""
 

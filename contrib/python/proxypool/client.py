@@ -156,7 +156,7 @@ class Client:
     """A blocking client of proxypoold.
 
     ``socket`` is the daemon's UNIX socket: the argument, else
-    $PROXYPOOLD_SOCKET, else /run/proxypoold.sock.  ``timeout`` bounds the
+    $PROXYPOOLD_SOCKET, else /run/proxypoold/proxypoold.sock.  ``timeout`` bounds the
     wait for each answer (on top of a command's WAIT).  Thread-safe:
     every call takes a connection of a pool (at most ``max_connections``).
     Error replies raise the ProxyPoolError subclass of their code word;

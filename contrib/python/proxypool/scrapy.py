@@ -10,7 +10,7 @@ Settings (all but PROXYPOOL_POOL optional):
 
 - ``PROXYPOOL_POOL``: the pool (the middleware is off without it).
 - ``PROXYPOOL_SOCKET``: the daemon's socket (default $PROXYPOOLD_SOCKET,
-  else /run/proxypoold.sock).
+  else /run/proxypoold/proxypoold.sock).
 - ``PROXYPOOL_BAN_STATUSES``: response statuses released BANNED (default
   403, 429).
 - ``PROXYPOOL_WAIT``: seconds a request queues for a free proxy (default
