@@ -100,7 +100,9 @@ local function lease_item(v)
 end
 
 -- End a lease (release or expiry) with an outcome; v: its record when
--- the caller read it.  Returns false when the token holds no lease.
+-- the caller read it.  Returns false when the token holds no lease, else
+-- true and, when the outcome ejected or banned the item, the end of the
+-- quarantine it earned (ms) and the item.
 local function lease_end(token, outcome, lat, now, conf, v)
 	v = v or redis.call('HGET', KEYS[6], token)
 	if not v then
@@ -120,7 +122,7 @@ local function lease_end(token, outcome, lat, now, conf, v)
 	local untl = eject_outcome(m, outcome, lat, now, conf)
 	if untl and m.st ~= 'd' and not (m.h == 0 and expired(m, now)) then
 		quarantine(item, m, untl, conf)
-		return true
+		return true, untl, item
 	end
 	settle(item, m, now, conf)
 	return true
@@ -167,7 +169,8 @@ end)
 -- KEYS: the 12 pool keys (see item.lua)
 -- ARGV: 1 item, 2 outcome (NONE, OK, FAILED, BANNED), 3 latency ms
 --       (< 0 = unknown)
--- Returns: 1
+-- Returns: 1, or when the outcome ejected or banned the item, the end of
+--   the quarantine it earned (ms) and the item: { until, item }
 -- Errors: NOT_FOUND (no such item), NO_SUCH_POOL, BAD_ARGUMENT
 register('report', WRITE, function()
 	local conf, err = pool_conf(false)
@@ -186,8 +189,8 @@ register('report', WRITE, function()
 	local untl = eject_outcome(m, outcome, lat, now, conf)
 	if untl and m.st ~= 'd' then
 		quarantine(item, m, untl, conf)
-	else
-		item_save(item, m)
+		return { untl, item }
 	end
+	item_save(item, m)
 	return 1
 end)

@@ -227,7 +227,8 @@ end)
 -- KEYS: the 12 pool keys (see item.lua)
 -- ARGV: 1 token, 2 outcome (NONE, OK, FAILED, BANNED), 3 latency ms
 --       (< 0 = unknown)
--- Returns: 1
+-- Returns: 1, or when the outcome ejected or banned the item, the end of
+--   the quarantine it earned (ms) and the item: { until, item }
 -- Errors: NOT_OWNED (no such lease, or it expired), NO_SUCH_POOL,
 --   BAD_ARGUMENT
 local function release_one(b, now, conf)
@@ -236,7 +237,10 @@ local function release_one(b, now, conf)
 	local token = ARGV[b + 1]
 	local v, err = live(token, now, conf)
 	if not v then return err end
-	lease_end(token, outcome, lat, now, conf, v)
+	local _, untl, item = lease_end(token, outcome, lat, now, conf, v)
+	if untl then
+		return { untl, item }
+	end
 	return 1
 end
 

@@ -15,6 +15,7 @@
 
 #include "client.h"
 #include "cmd.h"
+#include "events.h"
 #include "log.h"
 #include "metrics.h"
 #include "redis.h"
@@ -406,6 +407,8 @@ cmd_release_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 		d->stats.releases++;
 		metrics_count_release(d, r->args.argv[1],
 		    (enum ra_outcome)r->outcome);
+		events_ended(d, r->args.argv[1], (enum ra_outcome)r->outcome,
+		    res, "RELEASE");
 		if ((wq = waitq_find(d, r->args.argv[1])) != NULL)
 			waitq_serve(d, wq);
 	}
@@ -468,9 +471,12 @@ cmd_report_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 {
 	struct req *r = arg;
 
-	if (res->err == RA_OK)
+	if (res->err == RA_OK) {
 		metrics_count_report(r->d, r->args.argv[1],
 		    (enum ra_outcome)r->outcome);
+		events_ended(r->d, r->args.argv[1],
+		    (enum ra_outcome)r->outcome, res, "REPORT");
+	}
 	req_proxy_ok(arg, res, 2);
 }
 

@@ -20,6 +20,7 @@
 #include "curlev.h"
 #include "daemon.h"
 #include "embedded.h"
+#include "events.h"
 #include "gateway.h"
 #include "http.h"
 #include "log.h"
@@ -293,7 +294,9 @@ daemon_start(struct daemon *d, struct conf *conf, const char *path,
 		xasprintf(cause, "cannot create the curl multi handle");
 		return -1;
 	}
+	d->events = events_create();
 	d->prober = prober_create(d->curl, daemon_prober_ra, d);
+	prober_set_events(d->prober, d->events);
 	/* probe replies wait while clients' are served, as probes do */
 	redis_set_priority(d->redis_probe, prober_priority(d->prober));
 	if (prober_configure(d->prober, conf, cause) != 0)
@@ -335,6 +338,8 @@ daemon_finish(struct daemon *d)
 	d->prober = NULL;
 	metrics_destroy(d->metrics);
 	d->metrics = NULL;
+	events_destroy(d->events);
+	d->events = NULL;
 	curlev_destroy(d->curl);
 	d->curl = NULL;
 	/* answers to dropped requests arrive as BACKEND_DOWN here */

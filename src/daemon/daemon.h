@@ -87,6 +87,7 @@ struct daemon {
 	struct gateway		*gw;		/* owned gateway listeners */
 	struct http		*http;		/* owned HTTP endpoint */
 	struct metrics		*metrics;	/* owned counters by pool */
+	struct events		*events;	/* owned recent ejections */
 
 	int			 listen_fd;	/* -1 once closed */
 	struct event		*listen_ev;	/* owned accept event */

@@ -22,6 +22,7 @@
 #include <event2/util.h>
 
 #include "daemon.h"
+#include "events.h"
 #include "gateway.h"
 #include "gw_int.h"
 #include "log.h"
@@ -56,12 +57,14 @@ gw_release(struct gateway *gw, const char *pool, const char *token,
     enum ra_outcome o, double latency_ms)
 {
 	struct ra_async *ra = gw_ra(gw);
+	void *w = events_watch(gw->d, pool, o, "gateway");
 
 	if (ra == NULL || ra_async_release(ra, pool, token, o, latency_ms,
-	    gw_ignore_cb, NULL) != 0)
+	    w != NULL ? events_ended_cb : gw_ignore_cb, w) != 0) {
 		log_pool(LOG_LEVEL_WARN, pool, "gateway: cannot release a "
 		    "lease; it expires with its TTL");
-	else
+		free(w);
+	} else
 		metrics_count_release(gw->d, pool, o);
 }
 
@@ -435,6 +438,7 @@ gw_session_put(struct gw_req *r)
 {
 	struct gw_session *s = r->sess;
 	struct ra_async *ra;
+	void *w;
 
 	if (r->swaiting) {
 		TAILQ_REMOVE(&s->waiting, r, sentry);
@@ -445,9 +449,13 @@ gw_session_put(struct gw_req *r)
 	}
 	if (!r->leased)
 		return;
-	if (r->outcome != RA_OUTCOME_NONE && (ra = gw_ra(r->gw)) != NULL)
-		ra_async_report(ra, s->pool, s->lease.item, r->outcome,
-		    r->latency_ms, gw_ignore_cb, NULL);
+	if (r->outcome != RA_OUTCOME_NONE && (ra = gw_ra(r->gw)) != NULL) {
+		w = events_watch(r->gw->d, s->pool, r->outcome, "gateway");
+		if (ra_async_report(ra, s->pool, s->lease.item, r->outcome,
+		    r->latency_ms, w != NULL ? events_ended_cb : gw_ignore_cb,
+		    w) != 0)
+			free(w);
+	}
 	r->leased = false;
 	r->lease.item = NULL;
 	r->sess = NULL;

@@ -28,6 +28,7 @@
 
 #include "cmd.h"
 #include "daemon.h"
+#include "events.h"
 #include "gateway.h"
 #include "gw_http.h"
 #include "http.h"
@@ -295,6 +296,7 @@ http_json(struct http_req *hr, struct evbuffer *b)
 	struct prober_stats ps;
 	const struct ra_counts *k;
 	const struct ra_health_counts *hc;
+	const struct event_rec *e;
 	char reason[256], *where;
 	size_t i, j, ng, first = 1;
 	long long cnt;
@@ -359,6 +361,18 @@ http_json(struct http_req *hr, struct evbuffer *b)
 		evbuffer_add(b, "}", 1);
 	}
 	http_gateways_free(g, ng);
+	evbuffer_add_printf(b, "],\"events\":[");
+	for (i = 0; (e = events_get(d->events, i)) != NULL; i++) {
+		evbuffer_add_printf(b, "%s{\"time\":%lld,\"pool\":",
+		    i ? "," : "", (long long)e->at);
+		http_json_str(b, e->pool);
+		evbuffer_add_printf(b, ",\"proxy\":");
+		http_json_str(b, e->proxy);
+		evbuffer_add_printf(b, ",\"event\":\"%s\",\"until_ms\":%lld,"
+		    "\"detail\":", event_kind_name(e->kind), e->until_ms);
+		http_json_str(b, e->detail != NULL ? e->detail : "");
+		evbuffer_add(b, "}", 1);
+	}
 	evbuffer_add_printf(b, "]}\n");
 }
 
@@ -386,7 +400,9 @@ static const char http_css[] =
 	"margin:0 3px 0 10px}"
 	".ok{color:#2e7d32;font-weight:600}.bad{color:#c62828;font-weight:600}"
 	".meta{color:#555}.errs{margin:0;padding:0;list-style:none;"
-	"text-align:left;font-size:.9em}";
+	"text-align:left;font-size:.9em}"
+	".ev-ejected,.ev-banned,.ev-down,.ev-evicted{color:#c62828}"
+	".ev-up{color:#2e7d32}";
 
 /* Sort the proxies' table by a clicked header; the order is kept in the
  * URL's fragment, so a refresh keeps it. */
@@ -596,6 +612,56 @@ http_gateway_table(struct http_req *hr, struct evbuffer *b)
 	http_gateways_free(g, n);
 }
 
+/* The recent ejections, bans and health changes this daemon saw, newest
+ * first (pool: only that pool's; NULL: all, with a pool column). */
+static void
+http_events_table(struct daemon *d, struct evbuffer *b, const char *pool)
+{
+	const struct event_rec *e;
+	char when[32], left[32];
+	struct tm tm;
+	size_t i, shown = 0;
+
+	evbuffer_add_printf(b, "<h2>Recent ejections and health changes"
+	    "</h2>\n<table id=\"events\"><thead><tr><th class=\"l\">time"
+	    "</th>%s<th class=\"l\">proxy</th><th class=\"l\">event</th>"
+	    "<th>for</th><th class=\"l\">by</th></tr></thead><tbody>\n",
+	    pool == NULL ? "<th class=\"l\">pool</th>" : "");
+	for (i = 0; (e = events_get(d->events, i)) != NULL; i++) {
+		if (pool != NULL && strcmp(e->pool, pool) != 0)
+			continue;
+		localtime_r(&e->at, &tm);
+		strftime(when, sizeof when, "%H:%M:%S", &tm);
+		evbuffer_add_printf(b, "<tr class=\"event\"><td class=\"l\">"
+		    "%s</td>", when);
+		if (pool == NULL) {
+			evbuffer_add_printf(b, "<td class=\"l\">");
+			http_esc(b, e->pool);
+			evbuffer_add_printf(b, "</td>");
+		}
+		evbuffer_add_printf(b, "<td class=\"l\">");
+		http_esc(b, e->proxy);
+		evbuffer_add_printf(b, "</td><td class=\"l ev-%s\">%s</td>",
+		    event_kind_name(e->kind), event_kind_name(e->kind));
+		left[0] = '\0';
+		if (e->until_ms > 0)
+			http_duration(left, sizeof left,
+			    (e->until_ms / 1000 > e->at ? e->until_ms / 1000 -
+			    e->at : 0));
+		evbuffer_add_printf(b, "<td>%s</td><td class=\"l\">", left);
+		if (e->detail != NULL)
+			http_esc(b, e->detail);
+		evbuffer_add_printf(b, "</td></tr>\n");
+		shown++;
+	}
+	if (shown == 0)
+		evbuffer_add_printf(b, "<tr><td class=\"l\" colspan=\"%d\">"
+		    "none yet</td></tr>\n", pool ? 5 : 6);
+	evbuffer_add_printf(b, "</tbody></table>\n<p class=\"meta\">What "
+	    "this daemon saw (its RELEASEs, REPORTs, gateway and health "
+	    "checks), the last %d.</p>\n", EVENTS_MAX);
+}
+
 /* /: every pool, Redis, the daemon, the gateway. */
 static void
 http_status(struct http_req *hr, struct evbuffer *b)
@@ -622,6 +688,7 @@ http_status(struct http_req *hr, struct evbuffer *b)
 	    "errors are Redis' (every daemon); probes/s are this daemon's."
 	    "</p>\n", rate, inflight, probes);
 	http_gateway_table(hr, b);
+	http_events_table(d, b, NULL);
 	evbuffer_add_printf(b, "<p class=\"meta\"><a href=\"/status.json\">"
 	    "status.json</a> &middot; <a href=\"/metrics\">metrics</a></p>\n"
 	    "</body></html>\n");
@@ -700,8 +767,10 @@ http_pool(struct http_req *hr, struct evbuffer *b)
 		evbuffer_add_printf(b, "</tr>\n");
 	}
 	evbuffer_add_printf(b, "</tbody></table>\n<p class=\"meta\">Click a "
-	    "column's header to sort by it.</p>\n<script>%s</script>\n"
-	    "</body></html>\n", http_sort_js);
+	    "column's header to sort by it.</p>\n");
+	http_events_table(hr->h->d, b, hr->names.v[0]);
+	evbuffer_add_printf(b, "<script>%s</script>\n</body></html>\n",
+	    http_sort_js);
 }
 
 /* ------------------------------------------------------------------ */

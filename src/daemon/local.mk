@@ -11,6 +11,7 @@ src_daemon_proxypoold_SOURCES = \
 	src/daemon/curlev.c src/daemon/curlev.h \
 	src/daemon/daemon.c src/daemon/daemon.h \
 	src/daemon/embedded.c src/daemon/embedded.h \
+	src/daemon/events.c src/daemon/events.h \
 	src/daemon/gateway.c src/daemon/gateway.h src/daemon/gw_int.h \
 	src/daemon/gw_lease.c src/daemon/gw_up.c \
 	src/daemon/gw_http.c src/daemon/gw_http.h \

@@ -17,6 +17,7 @@
 #include "client.h"
 #include "cmd.h"
 #include "embedded.h"
+#include "events.h"
 #include "gateway.h"
 #include "hist.h"
 #include "metrics.h"
@@ -32,6 +33,7 @@ struct metrics_pool {
 	char		*name;		/* owned */
 	unsigned long long releases[RA_OUTCOME__COUNT]; /* by outcome */
 	unsigned long long reports[RA_OUTCOME__COUNT];	/* by outcome */
+	unsigned long long ejections[RA_OUTCOME__COUNT]; /* FAILED, BANNED */
 	struct hist	 lease_wait;	/* LEASE arrival to grant, s */
 	TAILQ_ENTRY(metrics_pool) entry;
 };
@@ -107,6 +109,16 @@ metrics_count_report(struct daemon *d, const char *pool, enum ra_outcome o)
 }
 
 void
+metrics_count_ejection(struct daemon *d, const char *pool, enum ra_outcome o)
+{
+	struct metrics_pool *mp;
+
+	if ((o == RA_OUTCOME_FAILED || o == RA_OUTCOME_BANNED) &&
+	    (mp = metrics_pool(d, pool)) != NULL)
+		mp->ejections[o]++;
+}
+
+void
 metrics_lease_wait(struct daemon *d, const char *pool, double seconds)
 {
 	struct metrics_pool *mp;
@@ -167,6 +179,21 @@ metrics_write_pools(struct daemon *d, struct evbuffer *b)
 				    kind == 0 ? mp->releases[o] :
 				    mp->reports[o]);
 		}
+	}
+	evbuffer_add_printf(b, "# HELP proxypoold_ejections_total Proxies "
+	    "taken out of service by the outcomes of releases and reports "
+	    "answered here: outcome failed (eject_failures reached), banned "
+	    "(ban_time).\n"
+	    "# TYPE proxypoold_ejections_total counter\n");
+	for (i = 0; i < conf->npools; i++) {
+		if ((mp = metrics_pool_find(d->metrics,
+		    conf->pools[i].name)) == NULL)
+			mp = &zero;
+		for (o = RA_OUTCOME_FAILED; o <= RA_OUTCOME_BANNED; o++)
+			evbuffer_add_printf(b, "proxypoold_ejections_total"
+			    "{pool=\"%s\",outcome=\"%s\"} %llu\n",
+			    conf->pools[i].name, outcomes[o],
+			    mp->ejections[o]);
 	}
 	evbuffer_add_printf(b, "# HELP proxypoold_lease_wait_seconds Time "
 	    "from a LEASE's arrival to its grant (WAIT included).\n"
@@ -238,7 +265,12 @@ cmd_info(struct req *r)
 	evbuffer_add_printf(b, info ":%llu\r\n", s->f);
 	DAEMON_COUNTERS(INFO_COUNTER)
 #undef INFO_COUNTER
-	evbuffer_add_printf(b, "\r\n");
+	evbuffer_add_printf(b, "ejections:%llu\r\nbans:%llu\r\n"
+	    "health_down_events:%llu\r\nhealth_up_events:%llu\r\n"
+	    "evictions:%llu\r\n\r\n", events_total(d->events, EV_EJECTED),
+	    events_total(d->events, EV_BANNED),
+	    events_total(d->events, EV_DOWN), events_total(d->events, EV_UP),
+	    events_total(d->events, EV_EVICTED));
 	{
 		unsigned long long probes;
 		unsigned inflight;

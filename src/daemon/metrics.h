@@ -29,6 +29,10 @@ void	metrics_count_report(struct daemon *d, const char *pool,
 	    enum ra_outcome o);
 void	metrics_lease_wait(struct daemon *d, const char *pool,
 	    double seconds);
+/* Count an ejection (FAILED) or a ban (BANNED) a release or report
+ * answered here caused (events_ended calls it). */
+void	metrics_count_ejection(struct daemon *d, const char *pool,
+	    enum ra_outcome o);
 
 /*
  * Append METRICS' text to out: the daemon's counters and gauges, the

@@ -21,6 +21,7 @@
 
 #include "conf.h"
 #include "curlev.h"
+#include "events.h"
 #include "log.h"
 #include "plugin.h"
 #include "probe.h"
@@ -120,6 +121,7 @@ struct prober {
 	struct event_base	*base;		/* (ref) the daemon's loop */
 	prober_ra_fn		*ra_fn;		/* gives the Redis handle */
 	void			*ra_arg;
+	struct events		*events;	/* (ref) recent events */
 	struct probes		*probes;	/* owned: runs them */
 	struct event		*tick;		/* owned: claim timer */
 	unsigned		 max_inflight;	/* cap on probes running */
@@ -541,6 +543,11 @@ prober_reported(struct ra_async *ra, struct ra_result *res, void *arg)
 		if (h->gone ||
 		    (h->state == h->prev && !h->evicted && !h->unquarantined))
 			continue;
+		if (pr != NULL && (h->evicted || h->state != h->prev))
+			events_add(pr->events, pp->name, r->url, h->evicted ?
+			    EV_EVICTED : h->state == RA_HEALTH_DOWN ? EV_DOWN :
+			    EV_UP, 0, h->state == RA_HEALTH_DOWN ? r->reason :
+			    NULL);
 		red = proxyurl_redact(r->url);
 		if (h->evicted)
 			log_pool(LOG_LEVEL_WARN, pp->name, "%s evicted: down "
@@ -934,6 +941,12 @@ prober_items_added(struct prober *pr, const char *pool)
 /* ------------------------------------------------------------------ */
 /* Life cycle, on-demand checks, statistics                            */
 /* ------------------------------------------------------------------ */
+
+void
+prober_set_events(struct prober *pr, struct events *ev)
+{
+	pr->events = ev;
+}
 
 struct prober *
 prober_create(struct curlev *curl, prober_ra_fn *ra_fn, void *ra_arg)

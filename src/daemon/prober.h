@@ -56,6 +56,9 @@ struct prober_stats {
 struct curlev;
 struct prober *prober_create(struct curlev *curl, prober_ra_fn *ra_fn,
 	    void *ra_arg);
+/* Where health changes go (the daemon's ring of recent events). */
+struct events;
+void	prober_set_events(struct prober *pr, struct events *ev);
 /* Stop everything (running probes are cancelled) and free. */
 void	prober_destroy(struct prober *pr);
 /* The libevent priority of the prober's events (below the clients'), or

@@ -237,28 +237,57 @@ ra_renew(struct ra_context *ctx, const char *pool, const char *token,
 	return 0;
 }
 
+/* A release or report answered: what the _ex forms give. */
+static void
+ejected_until(struct ra_result *res, long long *until_ms)
+{
+	if (until_ms != NULL)
+		*until_ms = res->u.ended.until_ms;
+	ra_free_ended_result(res);
+}
+
 int
-ra_release(struct ra_context *ctx, const char *pool, const char *token,
-    enum ra_outcome outcome, double latency_ms)
+ra_release_ex(struct ra_context *ctx, const char *pool, const char *token,
+    enum ra_outcome outcome, double latency_ms, long long *until_ms)
 {
 	struct ra_args a;
 	struct ra_result res;
 
-	return SYNC(ctx, ra_build_release(&a, ra_prefix(ctx), pool, token,
+	if (SYNC(ctx, ra_build_release(&a, ra_prefix(ctx), pool, token,
 	    outcome, latency_ms, &ctx->err, ctx->errstr), &a,
-	    ra_decode_integer, &res);
+	    ra_decode_ended, &res) != 0)
+		return -1;
+	ejected_until(&res, until_ms);
+	return 0;
+}
+
+int
+ra_release(struct ra_context *ctx, const char *pool, const char *token,
+    enum ra_outcome outcome, double latency_ms)
+{
+	return ra_release_ex(ctx, pool, token, outcome, latency_ms, NULL);
+}
+
+int
+ra_report_ex(struct ra_context *ctx, const char *pool, const char *item,
+    enum ra_outcome outcome, double latency_ms, long long *until_ms)
+{
+	struct ra_args a;
+	struct ra_result res;
+
+	if (SYNC(ctx, ra_build_report(&a, ra_prefix(ctx), pool, item,
+	    outcome, latency_ms, &ctx->err, ctx->errstr), &a,
+	    ra_decode_ended, &res) != 0)
+		return -1;
+	ejected_until(&res, until_ms);
+	return 0;
 }
 
 int
 ra_report(struct ra_context *ctx, const char *pool, const char *item,
     enum ra_outcome outcome, double latency_ms)
 {
-	struct ra_args a;
-	struct ra_result res;
-
-	return SYNC(ctx, ra_build_report(&a, ra_prefix(ctx), pool, item,
-	    outcome, latency_ms, &ctx->err, ctx->errstr), &a,
-	    ra_decode_integer, &res);
+	return ra_report_ex(ctx, pool, item, outcome, latency_ms, NULL);
 }
 
 int

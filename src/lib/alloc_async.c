@@ -92,7 +92,7 @@ ra_async_release(struct ra_async *ra, const char *pool, const char *token,
     enum ra_outcome outcome, double latency_ms, ra_async_fn *fn, void *priv)
 {
 	ASYNC(ra_build_release(&a, PFX, pool, token, outcome, latency_ms,
-	    &err, errstr), ra_decode_integer, NULL);
+	    &err, errstr), ra_decode_ended, ra_free_ended_result);
 }
 
 int
@@ -100,7 +100,7 @@ ra_async_report(struct ra_async *ra, const char *pool, const char *item,
     enum ra_outcome outcome, double latency_ms, ra_async_fn *fn, void *priv)
 {
 	ASYNC(ra_build_report(&a, PFX, pool, item, outcome, latency_ms, &err,
-	    errstr), ra_decode_integer, NULL);
+	    errstr), ra_decode_ended, ra_free_ended_result);
 }
 
 int

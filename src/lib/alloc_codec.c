@@ -689,6 +689,31 @@ ra_decode_integer(const redisReply *r, struct ra_result *res)
 		bad_reply(res, "a call answering an integer");
 }
 
+/* release, report: 1, or { until, item } when the outcome ejected or
+ * banned the item. */
+void
+ra_decode_ended(const redisReply *r, struct ra_result *res)
+{
+	struct ra_ended *e = &res->u.ended;
+	long long one;
+
+	memset(e, 0, sizeof *e);
+	if (ra_reply_ll(r, &one) && one == 1)
+		return;
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    !ra_reply_ll(r->element[0], &e->until_ms) || e->until_ms <= 1 ||
+	    r->element[1]->type != REDIS_REPLY_STRING) {
+		e->until_ms = 0;
+		bad_reply(res, "release or report");
+		return;
+	}
+	if ((e->item = strdup(r->element[1]->str)) == NULL) {
+		e->until_ms = 0;
+		ra_set_error(&res->err, res->errstr, RA_ERR_OOM,
+		    "out of memory");
+	}
+}
+
 void
 ra_decode_lease(const redisReply *r, struct ra_result *res)
 {
@@ -1066,4 +1091,11 @@ ra_free_str_result(struct ra_result *res)
 {
 	free(res->u.str);
 	res->u.str = NULL;
+}
+
+void
+ra_free_ended_result(struct ra_result *res)
+{
+	free(res->u.ended.item);
+	res->u.ended.item = NULL;
 }

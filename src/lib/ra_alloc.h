@@ -171,11 +171,13 @@ void	ra_decode_str(const redisReply *r, struct ra_result *res);
 void	ra_decode_pool(const redisReply *r, struct ra_result *res);
 void	ra_decode_gc(const redisReply *r, struct ra_result *res);
 void	ra_decode_step(const redisReply *r, struct ra_result *res);
+void	ra_decode_ended(const redisReply *r, struct ra_result *res);
 
 /* Free what the decoders above allocated. */
 void	ra_free_lease_result(struct ra_result *res);
 void	ra_free_list_result(struct ra_result *res);
 void	ra_free_strlist_result(struct ra_result *res);
 void	ra_free_str_result(struct ra_result *res);
+void	ra_free_ended_result(struct ra_result *res);
 
 #endif /* RA_ALLOC_H */

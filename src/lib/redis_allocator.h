@@ -267,12 +267,22 @@ enum ra_outcome {
 const char *ra_outcome_name(enum ra_outcome o);
 int	ra_outcome_parse(const char *name);	/* -1 if unknown */
 
-/* Release a lease with its outcome; latency_ms < 0 = unknown. */
+/* Release a lease with its outcome; latency_ms < 0 = unknown.  The _ex
+ * form sets *until_ms to the end (ms) of the quarantine the outcome
+ * earned the item when it ejected (FAILED) or banned (BANNED) it, else
+ * to 0. */
 int	ra_release(struct ra_context *ctx, const char *pool,
 	    const char *token, enum ra_outcome outcome, double latency_ms);
-/* Report an item's outcome without a lease (passive health feedback). */
+int	ra_release_ex(struct ra_context *ctx, const char *pool,
+	    const char *token, enum ra_outcome outcome, double latency_ms,
+	    long long *until_ms);
+/* Report an item's outcome without a lease (passive health feedback);
+ * _ex: as ra_release_ex. */
 int	ra_report(struct ra_context *ctx, const char *pool, const char *item,
 	    enum ra_outcome outcome, double latency_ms);
+int	ra_report_ex(struct ra_context *ctx, const char *pool,
+	    const char *item, enum ra_outcome outcome, double latency_ms,
+	    long long *until_ms);
 /* Keep an item from being leased for seconds (its leases stay valid; a
  * longer quarantine already running is kept); 0 ends a quarantine now. */
 int	ra_quarantine(struct ra_context *ctx, const char *pool,
@@ -432,6 +442,13 @@ int	ra_health_counts(struct ra_context *ctx, const char *pool,
 
 struct ra_async;
 
+/* What a release or report did: until_ms > 0 when its outcome ejected
+ * (FAILED) or banned (BANNED) the item, quarantined until then. */
+struct ra_ended {
+	long long	 until_ms;	/* 0: the item stays in service */
+	char		*item;		/* the item ejected or banned, else NULL */
+};
+
 /* Result of an asynchronous call; valid only during the callback (its
  * strings are freed after it returns: copy what you keep). */
 struct ra_result {
@@ -449,6 +466,7 @@ struct ra_result {
 		struct ra_health_result	health;	/* health_report */
 		struct ra_health_results hbatch; /* health_report_batch */
 		struct ra_health_counts	hcounts; /* health_counts */
+		struct ra_ended		ended;	/* release, report */
 	} u;
 };
 
@@ -490,8 +508,8 @@ void	ra_async_uncork(struct ra_async *ra);
  * It returns -1, and fn never runs, only when the request could not be
  * queued (no connection, out of memory).  Results: pool_create, add,
  * remove, assign: u.integer = items created / new / removed; lease:
- * u.lease; renew: u.integer = new expiry ms; release, report, bind:
- * u.integer = 1; quarantine: u.integer = end ms (0 lifted); unbind:
+ * u.lease; renew: u.integer = new expiry ms; release, report: u.ended;
+ * bind: u.integer = 1; quarantine: u.integer = end ms (0 lifted); unbind:
  * u.integer = 1 or 0; binding: u.str (NULL: none); bindings, pools:
  * u.strs; counts: u.counts; list: u.list; gc: u.gc; pool_get: u.pool;
  * pool_delete: u.integer = items still draining.

@@ -9,6 +9,7 @@ ban_body, FAILED for resets and proxy-made statuses, latency; 407, 400,
 download bounded in memory; INFO and METRICS counters."""
 import http.client
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -368,9 +369,15 @@ def dead_upstream():
 
 
 # --- 3. BANNED, FAILED, latency ---------------------------------------
+def info_bans():
+    m = re.search(r"^bans:(\d+)", env.info_text(), re.M)
+    return int(m.group(1)) if m else -1
+
+
 @case
 def banned():
     before = env.info_gw(listen=L0)
+    bans0 = info_bans()
     r1 = requests.get(env.turl + "/status/403", proxies=px("ban"), timeout=T)
     p1 = r1.headers.get("X-Proxypool-Proxy")
     r2 = requests.get(env.turl + "/status/429", proxies=px("ban"), timeout=T)
@@ -398,6 +405,16 @@ def banned():
     after = env.info_gw(listen=L0)
     ok(after["banned"] - before["banned"] == 3,
        "INFO banned counts 3 (%d)" % (after["banned"] - before["banned"]))
+    # the releases that banned are answered: counted as bans, and recent
+    # events naming the gateway (the release is not waited for)
+    ok(wait_for(lambda: info_bans() - bans0 == 3, T),
+       "INFO bans: the three bans the gateway's releases made (%d)" %
+       (info_bans() - bans0))
+    metrics = env.client().execute_command("METRICS")
+    if isinstance(metrics, bytes):
+        metrics = metrics.decode()
+    ok('proxypoold_ejections_total{pool="ban",outcome="banned"} 2' in
+       metrics, "METRICS: ejections_total{ban,banned} 2")
 
 
 @case

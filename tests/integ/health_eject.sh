@@ -62,6 +62,14 @@ ejections() {
 	"$REDIS_CLI" -s "$T/redis.sock" hget "{ra:ej}:health" "$P1" | cut -d, -f5
 }
 eject_for 1000 "two FAILED reports eject for base_time"
+# the ejection is counted and logged by the daemon that answered
+expect_eq "METRICS counts the ejection" \
+	'proxypoold_ejections_total{pool="ej",outcome="failed"} 1' \
+	"$(pp metrics | grep '^proxypoold_ejections_total{pool="ej",outcome="failed"}')"
+expect_eq "INFO counts it" "ejections:1" \
+	"$(pp info | tr -d '\r' | grep '^ejections:')"
+check "the ejection is logged, naming the proxy and the cause" \
+	grep -q "pool ej: $P1 ejected for 1s (REPORT FAILED)" "$T/pp.log"
 back; check "the proxy returns after its quarantine" [ $? -eq 0 ]
 eject_for 2000 "ejected again at once: twice as long"
 back
@@ -83,6 +91,18 @@ done
 expect_eq "max_percent holds when every proxy fails" 2 "$(stat ej quarantined)"
 pp lease ej >"$T/l"
 check "the pool still leases" [ -n "$(field token <"$T/l")" ]
+# a ban needs no max_percent room: the release that bans is counted
+banned=$(field proxy <"$T/l")
+expect_eq "RELEASE BANNED" "OK" "$(pp release ej "$(field token <"$T/l")" banned)"
+expect_eq "METRICS counts the ban" \
+	'proxypoold_ejections_total{pool="ej",outcome="banned"} 1' \
+	"$(pp metrics | grep '^proxypoold_ejections_total{pool="ej",outcome="banned"}')"
+expect_eq "INFO counts it" "bans:1" "$(pp info | tr -d '\r' | grep '^bans:')"
+check "the ban is logged ($banned)" \
+	grep -q "pool ej: $banned banned for [0-9]*s (RELEASE BANNED)" "$T/pp.log"
+expect_eq "failures max_percent held back are not counted (3 + 2 of 4)" \
+	'proxypoold_ejections_total{pool="ej",outcome="failed"} 5' \
+	"$(pp metrics | grep '^proxypoold_ejections_total{pool="ej",outcome="failed"}')"
 
 # eviction
 wait_for 15 sh -c "[ \"\$('$REDIS_CLI' -s '$SOCK' stats ev | awk 'p{print;exit} \$0==\"total\"{p=1}')\" = 1 ]"

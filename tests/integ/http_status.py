@@ -91,14 +91,15 @@ def chromium(url, shot):
 
 class Dom(html.parser.HTMLParser):
     """Rows of the page's tables: pools (data-pool, data-k cells), the
-    gateway's listeners and the proxies (cell texts), and every element
-    id seen."""
+    gateway's listeners, the proxies and the recent events (cell texts),
+    and every element id seen."""
 
     def __init__(self, text):
         super().__init__()
         self.pools = {}
         self.listeners = []
         self.proxies = []
+        self.events = []
         self.ids = set()
         self.tags = []
         self._row = None
@@ -122,6 +123,9 @@ class Dom(html.parser.HTMLParser):
             elif cls == "proxy":
                 self._row = ("proxy", None, [])
                 self.proxies.append(self._row[2])
+            elif cls == "event":
+                self._row = ("event", None, [])
+                self.events.append(self._row[2])
             else:
                 self._row = None
         elif tag == "td" and self._row is not None:
@@ -130,7 +134,7 @@ class Dom(html.parser.HTMLParser):
 
     def handle_endtag(self, tag):
         if tag == "td" and self._row is not None and self._cell is not None:
-            if self._row[0] == "proxy":
+            if self._row[0] in ("proxy", "event"):
                 self._row[2].append(self._text)
             elif self._cell:
                 self._row[2][self._cell] = self._text
@@ -375,6 +379,37 @@ ok(m1.get(wait_s("web", "bucket", "0.001"), 0) <=
    m1.get(wait_s("web", "bucket", "0.01"), 0) <=
    m1.get(wait_s("web", "bucket", "+Inf"), 0),
    "lease wait: buckets are cumulative")
+EJ = "proxypoold_ejections_total"
+ok(types.get("proxypoold_ejections") == "counter" and
+   all(("%s" % EJ, (("outcome", o), ("pool", p))) in m0
+       for p in ("web", "api") for o in ("failed", "banned")),
+   "/metrics: ejections_total, every pool and outcome from the start")
+ok(delta((EJ, (("outcome", "banned"), ("pool", "web")))) == 1 and
+   delta((EJ, (("outcome", "failed"), ("pool", "api")))) == 0,
+   "ejections_total{web,banned} +1 (the REPORT BANNED), none for a "
+   "FAILED under eject_failures")
+
+# recent events: the ban above and one of the proxy with a password,
+# in /status.json and on the pages, redacted, newest first
+c.execute_command("REPORT", "web", CRED, "BANNED")
+ev = json.loads(get(HP, "/status.json")[2])["events"]
+bans = [e for e in ev if e["event"] == "banned"]
+ok(len(bans) == 2 and bans[0]["proxy"] == "http://alice:***@127.0.0.1:9001"
+   and bans[1]["proxy"] == WEB[1] and bans[0]["pool"] == "web" and
+   bans[0]["detail"] == "REPORT" and
+   bans[0]["until_ms"] > time.time() * 1000 and
+   isinstance(bans[0]["time"], int),
+   "/status.json: the bans, newest first, redacted (%s)" % bans)
+dom = Dom(chromium("http://127.0.0.1:%d/" % HP, "status-events.png"))
+evs = [r for r in dom.events if len(r) == 6 and r[3] == "banned"]
+ok([r[2] for r in evs] == ["http://alice:***@127.0.0.1:9001", WEB[1]] and
+   all(r[1] == "web" and r[5] == "REPORT" for r in evs),
+   "status page: the recent bans (%s)" % dom.events)
+raw = get(HP, "/pool/api")[2]
+ok('id="events"' in raw and "9001" not in raw,
+   "a pool page shows its own events only")
+ok("s3cret" not in get(HP, "/")[2] + json.dumps(ev),
+   "no password in the events")
 
 # basic auth: reload with a password
 env.write_conf(POOLS, GW + http_group(HP, 'password = "pa55";'))

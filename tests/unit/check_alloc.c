@@ -693,7 +693,7 @@ START_TEST(test_ejection)
 	struct ra_context *ctx = tu_connect();
 	struct ra_pool_conf c;
 	struct ra_item_info in;
-	long long now, after, len1, len2;
+	long long now, after, len1, len2, until;
 	int i;
 
 	ra_pool_conf_init(&c);
@@ -718,15 +718,21 @@ START_TEST(test_ejection)
 	in = info_of(ctx, "p", "a");
 	ck_assert_int_eq(in.failures, 0);
 	ck_assert_int_eq(in.state, RA_STATE_FREE);
-	/* three in a row: ejected for base * 1 */
+	/* three in a row: ejected for base * 1, which the third report
+	 * says (_ex: the end of the quarantine it earned; 0 before) */
 	now = at_redis_ms();
-	for (i = 0; i < 3; i++)
-		ck_assert_int_eq(ra_report(ctx, "p", "a", RA_OUTCOME_FAILED,
-		    -1), 0);
+	for (i = 0; i < 3; i++) {
+		until = -1;
+		ck_assert_int_eq(ra_report_ex(ctx, "p", "a",
+		    RA_OUTCOME_FAILED, -1, &until), 0);
+		if (i < 2)
+			ck_assert_int_eq(until, 0);
+	}
 	after = at_redis_ms();
 	in = info_of(ctx, "p", "a");
 	ck_assert_int_eq(in.state, RA_STATE_QUARANTINED);
 	ck_assert_int_eq(in.ejections, 1);
+	ck_assert_int_eq(until, in.until_ms);
 	/* ejected between now and after (one clock: Redis') */
 	len1 = in.until_ms - now;
 	ck_assert_int_ge(len1, 10000);
@@ -757,9 +763,12 @@ START_TEST(test_ejection)
 	for (i = 0; i < 3; i++)
 		ck_assert_int_eq(ra_report(ctx, "p", "b", RA_OUTCOME_FAILED,
 		    -1), 0);
-	for (i = 0; i < 5; i++)
-		ck_assert_int_eq(ra_report(ctx, "p", "c", RA_OUTCOME_FAILED,
-		    -1), 0);
+	for (i = 0; i < 5; i++) {
+		/* held back by max_percent: not an ejection */
+		ck_assert_int_eq(ra_report_ex(ctx, "p", "c",
+		    RA_OUTCOME_FAILED, -1, &until), 0);
+		ck_assert_int_eq(until, 0);
+	}
 	ck_assert_int_eq(info_of(ctx, "p", "b").state, RA_STATE_QUARANTINED);
 	in = info_of(ctx, "p", "c");
 	ck_assert_int_eq(in.state, RA_STATE_FREE);
@@ -771,11 +780,12 @@ START_TEST(test_ejection)
 
 		lease_ok(ctx, "p", -1, &l);
 		now = at_redis_ms();
-		ck_assert_int_eq(ra_release(ctx, "p", l.token,
-		    RA_OUTCOME_BANNED, 50), 0);
+		ck_assert_int_eq(ra_release_ex(ctx, "p", l.token,
+		    RA_OUTCOME_BANNED, 50, &until), 0);
 		after = at_redis_ms();
 		in = info_of(ctx, "p", l.item);
 		ck_assert_int_eq(in.state, RA_STATE_QUARANTINED);
+		ck_assert_int_eq(until, in.until_ms);
 		ck_assert_int_ge(in.until_ms - now, 100000);
 		ck_assert_int_le(in.until_ms - after, 100000);
 		ra_lease_deinit(&l);

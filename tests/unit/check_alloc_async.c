@@ -32,6 +32,8 @@ struct env {
 	size_t			 nstrs;
 	size_t			 nlist;
 	long long		 gc_leases;
+	long long		 ended_until;	/* release, report */
+	char			 ended_item[64];
 };
 
 static void
@@ -95,6 +97,20 @@ done_lease(struct ra_async *ra, struct ra_result *res, void *priv)
 	ra_lease_deinit(&e->lease);
 	e->lease = res->u.lease;
 	e->lease.item = strdup(res->u.lease.item);
+}
+
+/* release, report: u.ended */
+static void
+done_ended(struct ra_async *ra, struct ra_result *res, void *priv)
+{
+	struct env *e = priv;
+
+	done(ra, res, priv);
+	if (res->err != RA_OK)
+		return;
+	e->ended_until = res->u.ended.until_ms;
+	snprintf(e->ended_item, sizeof e->ended_item, "%s",
+	    res->u.ended.item != NULL ? res->u.ended.item : "");
 }
 
 static void
@@ -325,9 +341,18 @@ START_TEST(test_async_other_calls)
 	env_wait(&e, 1);
 	ck_assert_ptr_null(e.str);
 	ck_assert_int_eq(ra_async_report(e.ra, "p", "item-002",
-	    RA_OUTCOME_BANNED, -1, done, &e), 0);
+	    RA_OUTCOME_BANNED, -1, done_ended, &e), 0);
 	env_wait(&e, 1);
 	ck_assert_int_eq(e.err, 0);
+	/* the ban is answered: its end and the item */
+	ck_assert_int_gt(e.ended_until, 0);
+	ck_assert_str_eq(e.ended_item, "item-002");
+	ck_assert_int_eq(ra_async_report(e.ra, "p", "item-001",
+	    RA_OUTCOME_OK, -1, done_ended, &e), 0);
+	env_wait(&e, 1);
+	ck_assert_int_eq(e.err, 0);
+	ck_assert_int_eq(e.ended_until, 0);
+	ck_assert_str_eq(e.ended_item, "");
 	ck_assert_int_eq(ra_async_quarantine(e.ra, "p", "item-000", 5, done,
 	    &e), 0);
 	env_wait(&e, 1);
@@ -492,6 +517,7 @@ START_TEST(test_async_cork)
 	char (*keys)[16];
 	redisContext *rc;
 	long long f0;
+	char banned[16];
 	int i, j;
 
 	env_open(&e, 0);
@@ -548,6 +574,24 @@ START_TEST(test_async_cork)
 	ck_assert_int_eq(e.counts.leased, 3);
 	ra_async_uncork(e.ra);
 	at_sound(ctx, "p");
+
+	/* a release of a batch that bans its item answers the ban (the
+	 * end of the quarantine and the item) like a release on its own */
+	snprintf(banned, sizeof banned, "%s", c.item[1]);
+	ck_assert_str_ne(banned, "");
+	ra_async_cork(e.ra);
+	ck_assert_int_eq(ra_async_release(e.ra, "p", c.token[1],
+	    RA_OUTCOME_BANNED, -1, done_ended, &e), 0);
+	ck_assert_int_eq(ra_async_lease(e.ra, "p", NULL, corked_lease,
+	    op(&c, 1)), 0);
+	ra_async_uncork(e.ra);
+	env_wait(&e, 2);
+	ck_assert_int_eq(c.err[1], 0);
+	ck_assert_int_gt(e.ended_until, 0);
+	ck_assert_str_eq(e.ended_item, banned);
+	ck_assert_int_eq(at_counts(ctx, "p").quarantined, 1);
+	ck_assert_int_eq(ra_quarantine(ctx, "p", e.ended_item, 0), 0);
+	ck_assert_int_eq(at_counts(ctx, "p").quarantined, 0);
 
 	/* past RA_CORK_MAX a call goes at once; every lease distinct */
 	f0 = fcalls();
