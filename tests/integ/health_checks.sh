@@ -125,6 +125,8 @@ case $errs in *connect*=*) r=0 ;; *) r=1 ;; esac
 check "STATS shows the errors by reason ($errs)" [ $r -eq 0 ]
 grep -q "pool web: http://127.0.0.1:$TB is down" "$T/pp.log"
 check "the state change is logged" [ $? -eq 0 ]
+check "INFO counts it (health_down_events)" \
+	sh -c "'$REDIS_CLI' -s '$SOCK' info | tr -d '\\r' | grep -qx 'health_down_events:1'"
 got=""
 for i in 1 2 3 4 5 6; do
 	pp lease web >"$T/l"
@@ -154,9 +156,12 @@ check "proxypoolctl list shows UNTIL down and DOWN_SINCE ($(tail -1 "$T/lsc"))" 
 	    ! grep -q 2036 '$T/lsc'"
 
 # it returns once it answers again
+ups0=$(pp info | tr -d '\r' | sed -n 's/^health_up_events://p')
 start_tinyproxy tpb "$TB"
 wait_for 15 sh -c "[ \"\$('$REDIS_CLI' -s '$SOCK' stats web | awk 'p{print;exit} \$0==\"proxies_up\"{p=1}')\" = 3 ]"
 check "a restarted proxy is UP again after rise" [ $? -eq 0 ]
+ups=$(pp info | tr -d '\r' | sed -n 's/^health_up_events://p')
+expect_eq "INFO counts it (health_up_events, one more)" "$((ups0 + 1))" "$ups"
 expect_eq "and out of quarantine" 0 "$(stat web quarantined)"
 pp lease web >"$T/l1"; pp lease web >"$T/l2"
 got="$(field proxy <"$T/l1") $(field proxy <"$T/l2")"
