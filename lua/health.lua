@@ -1,7 +1,7 @@
 -- health.lua: active health checks: due checks claimed across daemons,
 -- results recorded in batches, the per-item health state and its counts.
 --
--- Those functions take the 12 pool keys (item.lua) and three more:
+-- Those functions take the 12 pool keys (item.lua) and four more:
 --   KEYS[13] due     ZSET  item -> next active check (ms)
 --   KEYS[14] health  HASH  item -> packed (struct, little endian):
 --                          st c1 (n unknown, u up, d down), ok H, ko H
@@ -14,6 +14,10 @@
 --                          reason
 --   KEYS[15] hstats  HASH  up, down (items per state), probes (results
 --                          recorded), e:<reason> -> count
+--   KEYS[16] hlast   HASH  item -> ms of its last result recorded while
+--                          it is not UP (DOWN or unknown; an UP item's
+--                          record is not written by every probe, so its
+--                          entry goes when it is UP)
 
 local HEALTH_REASONS = 16	-- distinct error reasons counted per pool
 
@@ -80,6 +84,7 @@ local function hstate_drop(item)
 		redis.call('HDEL', KEYS[14], item)
 	end
 	redis.call('ZREM', KEYS[13], item)
+	redis.call('HDEL', KEYS[16], item)
 end
 
 -- Count an error reason (digits folded so ports and times group).
@@ -135,7 +140,8 @@ end
 -- the pool are dropped with their health state.
 --
 -- KEYS: the 12 pool keys (see item.lua), 13 due ZSET (item -> next
---       probe ms), 14 health HASH (item -> state), 15 health stats HASH
+--       probe ms), 14 health HASH (item -> state), 15 health stats HASH,
+--       16 last results HASH
 -- ARGV: 1 max checks to claim (1..10000), 2 lease ms
 -- Returns: the claimed items (array, possibly empty)
 -- Errors: BAD_ARGUMENT
@@ -147,7 +153,7 @@ register('health_claim', WRITE, function()
 	if not lease then return bad(e) end
 	if redis.call('EXISTS', KEYS[1]) == 0 then
 		-- the pool is gone: so is its health state
-		redis.call('UNLINK', KEYS[13], KEYS[14], KEYS[15])
+		redis.call('UNLINK', KEYS[13], KEYS[14], KEYS[15], KEYS[16])
 		return {}
 	end
 	local now = now_ms()
@@ -180,7 +186,7 @@ end)
 -- Several results of one pool go in one call (the prober batches them).
 --
 -- KEYS: the 12 pool keys (see item.lua), 13 due ZSET, 14 health HASH,
---       15 health stats HASH
+--       15 health stats HASH, 16 last results HASH
 -- ARGV: 1 rise, 2 fall, 3 inter ms, 4 fastinter ms, 5 downinter ms,
 --       6 jitter per mille (0..500), 7 latency step ms (0 = latency does
 --       not rank), 8 evict_after ms (0 = never), 9 end quarantine on
@@ -269,6 +275,7 @@ register('health_report', WRITE, function()
 	if not names then return bad(verdicts) end
 
 	local now = now_ms()
+	local at = string.format('%d', now)
 	redis.call('HINCRBY', KEYS[15], 'probes', nres)
 	if step ~= CALL.lat_step then	-- read by pool_conf
 		redis.call('HSET', KEYS[1], 'lat_step', step)
@@ -285,6 +292,8 @@ register('health_report', WRITE, function()
 	-- the head of the health record of an item steadily UP
 	local steady = struct.pack('<c1HH', 'u', streak, 0)
 	local due = {}		-- next due times, set in one ZADD at the end
+	local last = {}		-- items not UP: now, in one HSET at the end
+	local uplast = {}	-- items UP again: their entries go
 
 	-- The next check of the i-th result, base ms after its probe started
 	-- (with jitter), but never sooner than half an interval from now (a
@@ -447,6 +456,12 @@ register('health_report', WRITE, function()
 			base = fastinter
 		end
 		local nxt = next_due(i, base)
+		if h.st ~= 'u' then
+			last[#last + 1] = item
+			last[#last + 1] = at
+		elseif prev ~= 'u' then
+			uplast[#uplast + 1] = item
+		end
 		hstate_save(item, h, prev)
 		answer(i, HNUM[h.st], HNUM[prev], h.ok, h.ko, m and m.lat or 0,
 		    class, nxt, 0, unq, 0)
@@ -456,6 +471,8 @@ register('health_report', WRITE, function()
 		record(i)
 	end
 	bulk('ZADD', KEYS[13], due)
+	bulk('HSET', KEYS[16], last)
+	bulk('HDEL', KEYS[16], uplast)
 	return table.concat(out)
 end)
 
@@ -542,4 +559,46 @@ register('health_counts', READ, function()
 	end
 	return { tonumber(c[1]) or 0, tonumber(c[2]) or 0, tonumber(c[3]) or 0,
 	    errs }
+end)
+
+-- health_get: the health of some items, for LIST: state, since, the last
+-- result recorded while not UP, the next check and the last error.
+--
+-- KEYS: the 12 pool keys (see item.lua), 13 due ZSET, 14 health HASH,
+--       15 health stats HASH, 16 last results HASH
+-- ARGV: the items (1..HEALTH_GET_MAX)
+-- Returns: per item { state (-1 none yet, 0 unknown, 1 up, 2 down),
+--   since ms (0: none), last result ms while not UP (0: none or UP),
+--   next check ms (-1: none scheduled), last error reason }
+-- Errors: NO_SUCH_POOL, BAD_ARGUMENT
+local HEALTH_GET_MAX = 1000
+register('health_get', READ, function()
+	local conf, err = pool_conf(false)
+	if not conf then return err end
+	if #ARGV < 1 or #ARGV > HEALTH_GET_MAX then
+		return bad('expected 1 to ' .. HEALTH_GET_MAX .. ' items')
+	end
+	for i = 1, #ARGV do
+		local e = bad_key(ARGV[i], 'item')
+		if e then return bad(e) end
+	end
+	local hrecs = hmget(KEYS[14], ARGV)
+	local lasts = hmget(KEYS[16], ARGV)
+	local out = {}
+	for i = 1, #ARGV, UNPACK_MAX do
+		local n = math.min(i + UNPACK_MAX - 1, #ARGV)
+		local sc = redis.call('ZMSCORE', KEYS[13], unpack(ARGV, i, n))
+		for j = i, n do
+			local s = hrecs[j]
+			local st, since, why = -1, 0, ''
+			if s then
+				local h = hstate_decode(s)
+				st, since, why = HNUM[h.st], h.since, h.err
+			end
+			local nxt = sc[j - i + 1]
+			out[j] = { st, since, (st ~= 1 and tonumber(lasts[j])) or 0,
+			    nxt and tonumber(nxt) or -1, why }
+		end
+	end
+	return out
 end)

@@ -151,7 +151,7 @@ static const struct cmd_opt opts_latency[] = {
 	{ "latency", 0, 1 }, { NULL, 0, 0 }
 };
 static const struct cmd_opt opts_list[] = {
-	{ "state", 0, 1 }, { "count", 0, 1 }, { NULL, 0, 0 }
+	{ "state", 0, 1 }, { "count", 0, 1 }, { "wide", 0, 0 }, { NULL, 0, 0 }
 };
 static const struct cmd_opt opts_add[] = {
 	{ "priority", 0, 1 }, { "expires", 0, 1 }, { "file", 'f', 1 },
@@ -167,7 +167,7 @@ static const struct cmd_opt opts_top[] = {
 
 /* Option indexes, in the order of the tables above. */
 enum { LEASE_NAME, LEASE_TTL, LEASE_WAIT, LEASE_SHARED, LEASE_EXCLUSIVE };
-enum { LIST_STATE, LIST_COUNT };
+enum { LIST_STATE, LIST_COUNT, LIST_WIDE };
 enum { ADD_PRIORITY, ADD_EXPIRES, ADD_FILE };
 enum { TOP_INTERVAL, TOP_ITERATIONS };
 enum { STATS_WIDE };
@@ -206,7 +206,8 @@ static const struct cmd cmds[] = {
 	  "every column of the table)",
 	  { .word = "STATS", .print = print_stats } },
 	{ "list", 1, 1, opts_list, ctl_list,
-	  "POOL [--state STATE] [--count N]", "list the proxies of a pool",
+	  "POOL [--state STATE] [--count N] [--wide]",
+	  "list the proxies of a pool (--wide: next check and last error too)",
 	  { 0 } },
 	{ "add", 1, 2, opts_add, ctl_add,
 	  "POOL URL [--priority P] [--expires S] | POOL -f FILE",
@@ -258,7 +259,12 @@ static const struct cmd cmds[] = {
 
 /* Time fields shown as dates in tables. */
 static const char *time_fields[] = { "expires", "until", "down_since",
-    NULL };
+    "last_check", "next_check", NULL };
+
+/* The columns of the list table without --wide. */
+static const char *const list_columns[] = { "proxy", "state", "health",
+    "priority", "holders", "expires", "until", "down_since", "last_check",
+    "failures", "latency", NULL };
 
 /* Print "proxypoolctl: message" on stderr. */
 static void __attribute__((format(printf, 1, 2)))
@@ -1433,7 +1439,10 @@ ctl_list(struct ctl *ctl, struct cmd_args *a)
 		t = table_create(1);
 		table_column(t, "proxy");
 		for (i = 0; i < nall; i++) {
-			table_pairs_row(t, all[i]);
+			if (a->opt[LIST_WIDE] != NULL)
+				table_pairs_row(t, all[i]);
+			else
+				table_fields_row(t, all[i], list_columns);
 			/* DOWN: quarantined until UP again, no end to show */
 			down = reply_field(all[i], "down_since");
 			if (down != NULL && down->type == REDIS_REPLY_INTEGER &&

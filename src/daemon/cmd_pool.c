@@ -236,37 +236,42 @@ cmd_stats(struct req *r)
 		REQ_CALL(r, ra_async_pools(ra, cmd_stats_all_cb, r));
 }
 
+/* LIST's answer: the page, and each proxy's health when hi is not
+ * NULL (hi->v[i] for l->items[i]). */
 static void
-cmd_list_cb(struct ra_async *ra, struct ra_result *res, void *arg)
+cmd_list_reply(struct req *r, const struct ra_list *l,
+    const struct ra_health_infos *hi)
 {
-	struct req *r = arg;
-	struct evbuffer *out;
+	static const struct ra_health_info none = { 0, RA_HEALTH_UNKNOWN, 0,
+	    0, -1, NULL };
 	const struct ra_item_info *it;
+	const struct ra_health_info *h;
+	struct evbuffer *out;
 	char cur[32], *red;
 	long long now, down_at, until, since;
 	size_t i;
 
-	if (!req_result(r, res))
-		return;
 	/* a health check's DOWN quarantine lasts RA_TTL_MAX from the
 	 * moment the proxy went DOWN, until it is UP again: shown as no
 	 * end (until 0) and down_since */
 	now = (long long)time(NULL) * 1000;
 	down_at = now + (long long)(RA_TTL_MAX * 1000 / 2);
-	out = req_out(r);
+	if ((out = req_out(r)) == NULL)
+		return;
 	resp_array(out, 2);
-	snprintf(cur, sizeof cur, "%llu", res->u.list.cursor);
+	snprintf(cur, sizeof cur, "%llu", l->cursor);
 	resp_str(out, cur);
-	resp_array(out, (long long)res->u.list.n);
-	for (i = 0; i < res->u.list.n; i++) {
-		it = &res->u.list.items[i];
+	resp_array(out, (long long)l->n);
+	for (i = 0; i < l->n; i++) {
+		it = &l->items[i];
+		h = hi != NULL && i < hi->n ? &hi->v[i] : &none;
 		until = it->until_ms;
 		since = 0;
 		if (it->state == RA_STATE_QUARANTINED && until >= down_at) {
 			since = until - (long long)(RA_TTL_MAX * 1000);
 			until = 0;
 		}
-		resp_array(out, 18);
+		resp_array(out, 26);
 		red = proxyurl_redact(it->key);
 		resp_field_str(out, "proxy", red);
 		free(red);
@@ -278,8 +283,95 @@ cmd_list_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 		resp_field_int(out, "down_since", since);
 		resp_field_int(out, "failures", it->failures);
 		resp_field_int(out, "latency", llround(it->latency_ms));
+		resp_field_str(out, "health", hi == NULL ? "none" : !h->known ?
+		    "unknown" : ra_health_name(h->state));
+		resp_field_int(out, "last_check", h->last_ms);
+		resp_field_int(out, "next_check", h->next_ms > 0 ? h->next_ms :
+		    0);
+		resp_field_str(out, "last_error", h->reason != NULL ?
+		    h->reason : "");
 	}
 	req_finish(r);
+}
+
+static void cmd_list_health_cb(struct ra_async *ra, struct ra_result *res,
+    void *arg);
+
+/* Read the health of the page's next RA_HEALTH_GET_MAX proxies (after
+ * the r->lhealth.n read), or answer when there is none left. */
+static void
+cmd_list_health_next(struct req *r, struct ra_async *ra)
+{
+	const struct ra_list *l = r->list;
+	const char **keys;
+	size_t i, off = r->lhealth.n, n;
+
+	if (off >= l->n) {
+		cmd_list_reply(r, l, &r->lhealth);
+		return;
+	}
+	n = l->n - off < RA_HEALTH_GET_MAX ? l->n - off : RA_HEALTH_GET_MAX;
+	keys = xcalloc(n, sizeof *keys);
+	for (i = 0; i < n; i++)
+		keys[i] = l->items[off + i].key;
+	r->inflight++;
+	if (ra_async_health_get(ra, r->args.argv[1], keys, n,
+	    cmd_list_health_cb, r) != 0) {
+		r->inflight--;
+		cmd_list_reply(r, l, NULL);
+	}
+	free(keys);
+}
+
+static void
+cmd_list_health_cb(struct ra_async *ra, struct ra_result *res, void *arg)
+{
+	struct req *r = arg;
+	struct ra_health_infos *got = &res->u.hinfos;
+
+	if (!req_back(r))
+		return;
+	if (res->err != RA_OK) {
+		/* without the health (a pool deleted meanwhile, Redis gone),
+		 * the page is still the answer */
+		cmd_list_reply(r, r->list, NULL);
+		return;
+	}
+	/* take the entries over (their reasons with them) */
+	memcpy(r->lhealth.v + r->lhealth.n, got->v, got->n * sizeof *got->v);
+	r->lhealth.n += got->n;
+	free(got->v);
+	got->v = NULL;
+	got->n = 0;
+	cmd_list_health_next(r, ra);
+}
+
+static void
+cmd_list_cb(struct ra_async *ra, struct ra_result *res, void *arg)
+{
+	struct req *r = arg;
+	const struct conf_pool *cp;
+	size_t i, n;
+
+	if (!req_result(r, res))
+		return;
+	n = res->u.list.n;
+	cp = conf_pool_find(r->d->conf, r->args.argv[1]);
+	if (n == 0 || cp == NULL || cp->check == NULL) {
+		cmd_list_reply(r, &res->u.list, NULL);
+		return;
+	}
+	/* the page outlives this callback while its health is read */
+	r->list = xcalloc(1, sizeof *r->list);
+	r->list->items = xcalloc(n, sizeof *r->list->items);
+	for (i = 0; i < n; i++) {
+		r->list->items[i] = res->u.list.items[i];
+		r->list->items[i].key = xstrdup(res->u.list.items[i].key);
+	}
+	r->list->n = n;
+	r->list->cursor = res->u.list.cursor;
+	r->lhealth.v = xcalloc(n, sizeof *r->lhealth.v);
+	cmd_list_health_next(r, ra);
 }
 
 /* LIST pool [STATE s] [CURSOR c] [COUNT n] */

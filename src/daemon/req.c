@@ -44,6 +44,11 @@ req_maybe_free(struct req *r)
 			ra_health_counts_deinit(&r->hcounts[i]);
 	}
 	ra_strlist_deinit(&r->names);
+	if (r->list != NULL) {
+		ra_list_deinit(r->list);
+		free(r->list);
+	}
+	ra_health_infos_deinit(&r->lhealth);
 	free(r->counts);
 	free(r->hcounts);
 	free(r);

@@ -1,7 +1,8 @@
 /*
  * health.c: health state calls (lua/health_*.lua): claim due checks,
- * record a probe result, schedule new items, read the totals.  Sync and
- * async forms share the builders and decoders below.
+ * record a probe result, schedule new items, read the totals and the
+ * health of some items.  Sync and async forms share the builders and
+ * decoders below.
  */
 #include "config.h"
 
@@ -13,11 +14,11 @@
 
 #include "ra_internal.h"
 
-/* The 12 pool keys of the allocator functions, then the 3 health keys. */
+/* The 12 pool keys of the allocator functions, then the 4 health keys. */
 static const char *const health_suffix[] = {
 	":meta", ":items", ":free", ":shared", ":leases", ":lease",
 	":quarantine", ":bind", ":bindexp", ":bindrev", ":itemexp", ":fence",
-	":due", ":health", ":hstats"
+	":due", ":health", ":hstats", ":hlast"
 };
 
 static const char *const verdict_names[RA_PROBE__COUNT] = {
@@ -58,6 +59,20 @@ ra_health_counts_deinit(struct ra_health_counts *c)
 {
 	if (c != NULL)
 		ra_strlist_deinit(&c->errors);
+}
+
+void
+ra_health_infos_deinit(struct ra_health_infos *h)
+{
+	size_t i;
+
+	if (h == NULL)
+		return;
+	for (i = 0; i < h->n; i++)
+		free(h->v[i].reason);
+	free(h->v);
+	h->v = NULL;
+	h->n = 0;
 }
 
 /* Start a health function call; -1 with err set on a bad pool name. */
@@ -232,6 +247,27 @@ build_counts(struct ra_args *a, const char *prefix, const char *pool,
 	    errstr);
 }
 
+static int
+build_get(struct ra_args *a, const char *prefix, const char *pool,
+    const char *const *keys, size_t n, int *err, char *errstr)
+{
+	size_t i;
+
+	if (n < 1 || n > RA_HEALTH_GET_MAX) {
+		ra_set_error(err, errstr, RA_ERR_BAD_ARGUMENT,
+		    "1 to %d items per call", RA_HEALTH_GET_MAX);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (ra_check_key("item", keys[i], err, errstr) != 0)
+			return -1;
+	if (health_start(a, RA_FN_HEALTH_GET, prefix, pool, err, errstr) != 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		ra_args_str(a, keys[i]);
+	return 0;
+}
+
 /* An unexpected reply shape. */
 static void
 health_bad_reply(struct ra_result *res, const char *what)
@@ -389,6 +425,58 @@ free_counts(struct ra_result *res)
 	ra_health_counts_deinit(&res->u.hcounts);
 }
 
+/* health_get: per item { state, since, last, next, reason }. */
+static void
+decode_get(const redisReply *r, struct ra_result *res)
+{
+	struct ra_health_infos *h = &res->u.hinfos;
+	struct ra_health_info *in;
+	const redisReply *e;
+	long long st;
+	size_t i;
+
+	memset(h, 0, sizeof *h);
+	if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+		health_bad_reply(res, "health_get");
+		return;
+	}
+	if ((h->v = calloc(r->elements, sizeof *h->v)) == NULL) {
+		ra_set_error(&res->err, res->errstr, RA_ERR_OOM,
+		    "out of memory");
+		return;
+	}
+	for (i = 0; i < r->elements; i++) {
+		e = r->element[i];
+		in = &h->v[i];
+		if (e->type != REDIS_REPLY_ARRAY || e->elements != 5 ||
+		    !ra_reply_ll(e->element[0], &st) || st < -1 ||
+		    st >= RA_HEALTH__COUNT ||
+		    !ra_reply_ll(e->element[1], &in->since_ms) ||
+		    !ra_reply_ll(e->element[2], &in->last_ms) ||
+		    !ra_reply_ll(e->element[3], &in->next_ms) ||
+		    e->element[4]->type != REDIS_REPLY_STRING) {
+			ra_health_infos_deinit(h);
+			health_bad_reply(res, "health_get");
+			return;
+		}
+		in->known = st >= 0;
+		in->state = st >= 0 ? (enum ra_health)st : RA_HEALTH_UNKNOWN;
+		if ((in->reason = strdup(e->element[4]->str)) == NULL) {
+			ra_health_infos_deinit(h);
+			ra_set_error(&res->err, res->errstr, RA_ERR_OOM,
+			    "out of memory");
+			return;
+		}
+		h->n = i + 1;
+	}
+}
+
+static void
+free_get(struct ra_result *res)
+{
+	ra_health_infos_deinit(&res->u.hinfos);
+}
+
 int
 ra_health_claim(struct ra_context *ctx, const char *pool, unsigned count,
     double lease, struct ra_strlist *out)
@@ -468,6 +556,27 @@ ra_health_counts(struct ra_context *ctx, const char *pool,
 	return 0;
 }
 
+int
+ra_health_get(struct ra_context *ctx, const char *pool,
+    const char *const *keys, size_t n, struct ra_health_infos *out)
+{
+	struct ra_result res;
+	struct ra_args a;
+
+	memset(out, 0, sizeof *out);
+	if (build_get(&a, ra_prefix(ctx), pool, keys, n, &ctx->err,
+	    ctx->errstr) != 0 || ra_call_decode(ctx, &a, decode_get, &res) != 0)
+		return -1;
+	if (res.u.hinfos.n != n) {
+		free_get(&res);
+		ra_set_error(&ctx->err, ctx->errstr, RA_ERR_PROTOCOL,
+		    "unexpected reply to health_get");
+		return -1;
+	}
+	*out = res.u.hinfos;
+	return 0;
+}
+
 /* Async: a builder error is returned (fn never called). */
 #define HEALTH_ASYNC(build, dec, rfree) do {				\
 	struct ra_args a;						\
@@ -523,4 +632,12 @@ ra_async_health_counts(struct ra_async *ra, const char *pool,
 {
 	HEALTH_ASYNC(build_counts(&a, ra_async_prefix(ra), pool, &err, errstr),
 	    decode_counts, free_counts);
+}
+
+int
+ra_async_health_get(struct ra_async *ra, const char *pool,
+    const char *const *keys, size_t n, ra_async_fn *fn, void *priv)
+{
+	HEALTH_ASYNC(build_get(&a, ra_async_prefix(ra), pool, keys, n, &err,
+	    errstr), decode_get, free_get);
 }

@@ -411,6 +411,24 @@ struct ra_health_counts {
 };
 void	ra_health_counts_deinit(struct ra_health_counts *c);
 
+/* The health of one item (ra_health_get), times on the Redis clock. */
+struct ra_health_info {
+	int		 known;		/* 0: no result recorded yet */
+	enum ra_health	 state;
+	long long	 since_ms;	/* its last change of state, 0 = none */
+	long long	 last_ms;	/* its last result while not UP (0: none,
+					 * or UP: an UP item's record is not
+					 * written by each probe) */
+	long long	 next_ms;	/* its next check, -1 = none scheduled */
+	char		*reason;	/* its last error, "" if none; owned */
+};
+struct ra_health_infos {
+	struct ra_health_info	*v;	/* n entries, in the order asked */
+	size_t			 n;
+};
+#define RA_HEALTH_GET_MAX	1000	/* items per ra_health_get call */
+void	ra_health_infos_deinit(struct ra_health_infos *h);
+
 /* Claim up to count due checks: they are rescheduled lease seconds ahead
  * (a claimer that dies is replaced then) and returned in out. */
 int	ra_health_claim(struct ra_context *ctx, const char *pool,
@@ -435,6 +453,10 @@ int	ra_health_sync(struct ra_context *ctx, const char *pool,
 	    unsigned long long *next);
 int	ra_health_counts(struct ra_context *ctx, const char *pool,
 	    struct ra_health_counts *out);
+/* The health of 1..RA_HEALTH_GET_MAX items of a pool (one READ call),
+ * out->v[i] for keys[i]; free with ra_health_infos_deinit. */
+int	ra_health_get(struct ra_context *ctx, const char *pool,
+	    const char *const *keys, size_t n, struct ra_health_infos *out);
 
 /* ------------------------------------------------------------------ */
 /* Asynchronous allocator API (hiredis async, for event loops)          */
@@ -466,6 +488,7 @@ struct ra_result {
 		struct ra_health_result	health;	/* health_report */
 		struct ra_health_results hbatch; /* health_report_batch */
 		struct ra_health_counts	hcounts; /* health_counts */
+		struct ra_health_infos	hinfos;	/* health_get */
 		struct ra_ended		ended;	/* release, report */
 	} u;
 };
@@ -579,6 +602,8 @@ int	ra_async_health_sync(struct ra_async *ra, const char *pool,
 	    ra_async_fn *fn, void *priv);
 int	ra_async_health_counts(struct ra_async *ra, const char *pool,
 	    ra_async_fn *fn, void *priv);
+int	ra_async_health_get(struct ra_async *ra, const char *pool,
+	    const char *const *keys, size_t n, ra_async_fn *fn, void *priv);
 
 /* ------------------------------------------------------------------ */
 /* Distributed lock (ra_lock)                                           */

@@ -175,8 +175,13 @@ expect_eq "unbind again" "0 not bound" "$rc $(cat "$T/out")"
 
 # ---- list, add, remove ----
 run list web
-expect_eq "list header" "PROXY STATE PRIORITY HOLDERS EXPIRES UNTIL DOWN_SINCE FAILURES LATENCY" \
+expect_eq "list header" "PROXY STATE HEALTH PRIORITY HOLDERS EXPIRES UNTIL DOWN_SINCE LAST_CHECK FAILURES LATENCY" \
     "$(head -1 "$T/out" | tr -s ' ')"
+check "list: health none without a check" \
+	sh -c "grep '^http://' '$T/out' | awk '{ print \$3 }' | sort -u | grep -qx none"
+run list web --wide
+check "list --wide adds NEXT_CHECK and LAST_ERROR" \
+	sh -c "head -1 '$T/out' | grep -q 'NEXT_CHECK.*LAST_ERROR'"
 expect_eq "list shows both proxies" "2" "$(grep -c '^http://' "$T/out")"
 check "list redacts credentials" grep -q '^http://u:\*\*\*@127.0.0.1:3129 ' "$T/out"
 check "list never shows the password" sh -c "! grep -q secret '$T/out'"

@@ -147,6 +147,24 @@ ds=$(field down_since <"$T/ls")
 now=$(( $(date +%s) * 1000 ))
 check "LIST: down_since is within the last minute ($ds)" \
 	sh -c "test '$ds' -gt $((now - 60000)) && test '$ds' -le $((now + 1000))"
+# and its health: down, when it was last probed (each probe of a DOWN
+# proxy is recorded), when it is probed next, why it failed
+expect_eq "LIST: health down" down "$(field health <"$T/ls")"
+lc=$(field last_check <"$T/ls")
+check "LIST: last_check is within the last 2 s ($lc, now $now)" \
+	sh -c "test '$lc' -gt $((now - 2000)) && test '$lc' -le $((now + 1000))"
+nc=$(field next_check <"$T/ls")
+check "LIST: next_check is after it, within an interval ($nc)" \
+	sh -c "test '$nc' -gt '$lc' && test '$nc' -le $((lc + 2000))"
+check "LIST: last_error says why ($(field last_error <"$T/ls"))" \
+	sh -c "field() { awk -v k=\"\$1\" 'p { print; exit } \$0 == k { p = 1 }'; }
+	    field last_error <'$T/ls' | grep -qi 'connect'"
+wait_for 5 sh -c "'$REDIS_CLI' -s '$SOCK' list web state quarantined |
+    awk 'p { print; exit } \$0 == \"last_check\" { p = 1 }' | grep -qvx '$lc'"
+check "LIST: last_check moves with every probe of a DOWN proxy" [ $? -eq 0 ]
+pp list web state free >"$T/lsu"
+expect_eq "LIST: an UP proxy is up, with no last_check" "up 0" \
+	"$(field health <"$T/lsu") $(field last_check <"$T/lsu")"
 PROXYPOOLD_SOCKET=$SOCK "$top_builddir/src/ctl/proxypoolctl" list web \
     --state quarantined >"$T/lsc" 2>&1
 check "proxypoolctl list shows UNTIL down and DOWN_SINCE ($(tail -1 "$T/lsc"))" \

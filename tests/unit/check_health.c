@@ -481,6 +481,81 @@ START_TEST(test_eviction)
 }
 END_TEST
 
+/* ra_health_get: state, since, the last result of an item not UP, the
+ * next check and the last error; an UP item's last result is 0 (and the
+ * steady path still writes nothing); bad calls refused. */
+START_TEST(test_health_get)
+{
+	struct ra_context *ctx = tu_connect();
+	redisContext *rc = tu_redis();
+	const char *keys[] = { "item-000", "item-001", "item-002" };
+	const char *many[RA_HEALTH_GET_MAX + 1];
+	struct ra_health_conf hc;
+	struct ra_health_infos hi;
+	long long t0, t1;
+	size_t i;
+
+	hc_init(&hc);
+	hc.fall = 1;
+	hc.downinter = 30;
+	at_pool(ctx, "p", 0, 0, 3);
+	t0 = at_redis_ms();
+	report(ctx, "p", "item-000", RA_PROBE_DOWN, -1, &hc);
+	for (i = 0; i < 3; i++)
+		report(ctx, "p", "item-001", RA_PROBE_UP, 10, &hc);
+	t1 = at_redis_ms();
+	ck_assert_int_eq(ra_health_get(ctx, "p", keys, 3, &hi), 0);
+	ck_assert_uint_eq(hi.n, 3);
+	ck_assert(hi.v[0].known && hi.v[0].state == RA_HEALTH_DOWN);
+	ck_assert_int_ge(hi.v[0].last_ms, t0);
+	ck_assert_int_le(hi.v[0].last_ms, t1);
+	ck_assert_int_eq(hi.v[0].since_ms, hi.v[0].last_ms);
+	ck_assert_int_ge(hi.v[0].next_ms, hi.v[0].last_ms + 29000);
+	ck_assert_str_eq(hi.v[0].reason,
+	    "Failed to connect to 127.0.0.1 port 4242");
+	ck_assert(hi.v[1].known && hi.v[1].state == RA_HEALTH_UP);
+	ck_assert_int_eq(hi.v[1].last_ms, 0);
+	ck_assert_int_gt(hi.v[1].next_ms, t0);
+	ck_assert_str_eq(hi.v[1].reason, "");
+	ck_assert(!hi.v[2].known);
+	ck_assert_int_eq(hi.v[2].next_ms, -1);
+	ra_health_infos_deinit(&hi);
+	/* a DOWN item's last result moves with each probe */
+	at_sleep_ms(5);
+	report(ctx, "p", "item-000", RA_PROBE_DOWN, -1, &hc);
+	ck_assert_int_eq(ra_health_get(ctx, "p", keys, 1, &hi), 0);
+	ck_assert_int_gt(hi.v[0].last_ms, hi.v[0].since_ms);
+	ra_health_infos_deinit(&hi);
+	/* UP again: its last result goes; a steady UP writes nothing */
+	report(ctx, "p", "item-000", RA_PROBE_UP, 10, &hc);
+	report(ctx, "p", "item-000", RA_PROBE_UP, 10, &hc);
+	ck_assert_int_eq(ra_health_get(ctx, "p", keys, 1, &hi), 0);
+	ck_assert(hi.v[0].state == RA_HEALTH_UP && hi.v[0].last_ms == 0);
+	ra_health_infos_deinit(&hi);
+	freeReplyObject(redisCommand(rc, "CONFIG RESETSTAT"));
+	report(ctx, "p", "item-000", RA_PROBE_UP, 10, &hc);
+	ck_assert_int_eq(calls_of(rc, "hset"), 0);
+	ck_assert_int_eq(calls_of(rc, "hdel"), 0);
+	/* bad calls */
+	ck_assert_int_eq(ra_health_get(ctx, "p", keys, 0, &hi), -1);
+	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
+	for (i = 0; i <= RA_HEALTH_GET_MAX; i++)
+		many[i] = "item-000";
+	ck_assert_int_eq(ra_health_get(ctx, "p", many, RA_HEALTH_GET_MAX + 1,
+	    &hi), -1);
+	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
+	ck_assert_int_eq(ra_health_get(ctx, "p", many, RA_HEALTH_GET_MAX,
+	    &hi), 0);
+	ck_assert_uint_eq(hi.n, RA_HEALTH_GET_MAX);
+	ra_health_infos_deinit(&hi);
+	ck_assert_int_eq(ra_health_get(ctx, "nosuch", keys, 1, &hi), -1);
+	ck_assert_int_eq(ctx->err, RA_ERR_NO_SUCH_POOL);
+	at_sound(ctx, "p");
+	redisFree(rc);
+	ra_free(ctx);
+}
+END_TEST
+
 START_TEST(test_end_quarantine)
 {
 	struct ra_context *ctx = tu_connect();
@@ -758,21 +833,21 @@ report_raw(redisContext *rc, const unsigned char *b, size_t len)
 	static const char *const suffix[] = {
 		":meta", ":items", ":free", ":shared", ":leases", ":lease",
 		":quarantine", ":bind", ":bindexp", ":bindrev", ":itemexp",
-		":fence", ":due", ":health", ":hstats"
+		":fence", ":due", ":health", ":hstats", ":hlast"
 	};
 	static const char *const conf[] = {
 		"1", "1", "60000", "60000", "60000", "0", "0", "0", "0"
 	};
-	const char *argv[3 + 15 + 9 + 2];
-	size_t lens[3 + 15 + 9 + 2];
-	char keys[15][32];
+	const char *argv[3 + 16 + 9 + 2];
+	size_t lens[3 + 16 + 9 + 2];
+	char keys[16][32];
 	int argc = 0;
 	size_t i;
 
 	argv[argc++] = "FCALL";
 	argv[argc++] = ra_functions[RA_FN_HEALTH_REPORT].name;
-	argv[argc++] = "15";
-	for (i = 0; i < 15; i++) {
+	argv[argc++] = "16";
+	for (i = 0; i < 16; i++) {
 		snprintf(keys[i], sizeof keys[i], "{ra:p}%s", suffix[i]);
 		argv[argc++] = keys[i];
 	}
@@ -865,6 +940,7 @@ main(void)
 	tcase_add_test(tc, test_steady_answer);
 	tcase_add_test(tc, test_latency_class);
 	tcase_add_test(tc, test_eviction);
+	tcase_add_test(tc, test_health_get);
 	tcase_add_test(tc, test_end_quarantine);
 	tcase_add_test(tc, test_ejection_outlasts_down);
 	tcase_add_test(tc, test_ejection_decays);
