@@ -65,6 +65,9 @@ struct http_req {
 						 * page's proxies */
 	size_t			 nitems;
 	size_t			 itemcap;
+	struct ra_health_info	*health;	/* owned: their health (pools
+						 * with a check), nhealth read */
+	size_t			 nhealth;
 	bool			 truncated;	/* more than HTTP_LIST_MAX */
 	int			 inflight;	/* calls not answered yet */
 	int			 err;		/* first error, RA_OK */
@@ -402,7 +405,8 @@ static const char http_css[] =
 	".meta{color:#555}.errs{margin:0;padding:0;list-style:none;"
 	"text-align:left;font-size:.9em}"
 	".ev-ejected,.ev-banned,.ev-down,.ev-evicted{color:#c62828}"
-	".ev-up{color:#2e7d32}";
+	".ev-up{color:#2e7d32}.h-down{color:#c62828;font-weight:600}"
+	".h-up{color:#2e7d32}";
 
 /* Sort the proxies' table by a clicked header; the order is kept in the
  * URL's fragment, so a refresh keeps it. */
@@ -717,6 +721,28 @@ http_left_cell(struct evbuffer *b, long long left_ms)
 	evbuffer_add_printf(b, "<td data-v=\"%lld\">%s</td>", left_ms, buf);
 }
 
+/* A proxy's health, when its last check was (for one not UP; an UP
+ * one's is not recorded) and its last error. */
+static void
+http_health_cells(struct evbuffer *b, const struct ra_health_info *h,
+    long long now_ms)
+{
+	const char *st;
+
+	if (h == NULL) {
+		evbuffer_add_printf(b, "<td class=\"l\"></td><td data-v=\"1e18\">"
+		    "</td><td class=\"l\"></td>");
+		return;
+	}
+	st = h->known ? ra_health_name(h->state) : "unknown";
+	evbuffer_add_printf(b, "<td class=\"l h-%s\">%s</td>", st, st);
+	http_left_cell(b, h->last_ms > 0 ? (now_ms > h->last_ms ?
+	    now_ms - h->last_ms : 0) : -1);
+	evbuffer_add_printf(b, "<td class=\"l\">");
+	http_esc(b, h->reason != NULL ? h->reason : "");
+	evbuffer_add_printf(b, "</td>");
+}
+
 /* /pool/NAME: the pool's row and its proxies. */
 static void
 http_pool(struct http_req *hr, struct evbuffer *b)
@@ -743,8 +769,10 @@ http_pool(struct http_req *hr, struct evbuffer *b)
 	    "id=\"proxies\"><thead><tr><th class=\"l\">proxy</th>"
 	    "<th class=\"l\">state</th><th>priority</th><th>holders</th>"
 	    "<th>failures</th><th>ejections</th><th>latency ms</th>"
-	    "<th>quarantine left</th><th>expires in</th></tr></thead>"
-	    "<tbody>\n", hr->nitems, hr->truncated ? ", the first only" : "");
+	    "<th>quarantine left</th><th>expires in</th>%s</tr></thead>"
+	    "<tbody>\n", hr->nitems, hr->truncated ? ", the first only" : "",
+	    hr->health != NULL ? "<th class=\"l\">health</th><th>checked "
+	    "ago</th><th class=\"l\">last error</th>" : "");
 	for (i = 0; i < hr->nitems; i++) {
 		it = &hr->items[i];
 		red = proxyurl_redact(it->key);
@@ -764,6 +792,9 @@ http_pool(struct http_req *hr, struct evbuffer *b)
 			evbuffer_add_printf(b, "<td data-v=\"1e18\"></td>");
 		http_left_cell(b, http_left_ms(it->until_ms, now_ms));
 		http_left_cell(b, http_left_ms(it->expires_ms, now_ms));
+		if (hr->health != NULL)
+			http_health_cells(b, i < hr->nhealth ? &hr->health[i] :
+			    NULL, now_ms);
 		evbuffer_add_printf(b, "</tr>\n");
 	}
 	evbuffer_add_printf(b, "</tbody></table>\n<p class=\"meta\">Click a "
@@ -793,6 +824,9 @@ http_req_free(struct http_req *hr)
 	for (i = 0; i < hr->nitems; i++)
 		free(hr->items[i].key);
 	free(hr->items);
+	for (i = 0; i < hr->nhealth; i++)
+		free(hr->health[i].reason);
+	free(hr->health);
 	ra_strlist_deinit(&hr->names);
 	free(hr->counts);
 	free(hr->hcounts);
@@ -905,12 +939,64 @@ http_list_next(struct http_req *hr, struct ra_async *ra,
 	}
 }
 
-/* A page of proxies came: keep copies, ask for the next one. */
+static void http_health_cb(struct ra_async *, struct ra_result *, void *);
+
+/* Read the health of the next RA_HEALTH_GET_MAX proxies of a pool page
+ * (after the hr->nhealth read); nothing once every one is read. */
+static void
+http_health_next(struct http_req *hr, struct ra_async *ra)
+{
+	const char **keys;
+	size_t i, n;
+
+	if (hr->nhealth >= hr->nitems || hr->er == NULL)
+		return;
+	if (hr->health == NULL)
+		hr->health = xcalloc(hr->nitems, sizeof *hr->health);
+	n = hr->nitems - hr->nhealth;
+	if (n > RA_HEALTH_GET_MAX)
+		n = RA_HEALTH_GET_MAX;
+	keys = xcalloc(n, sizeof *keys);
+	for (i = 0; i < n; i++)
+		keys[i] = hr->items[hr->nhealth + i].key;
+	hr->inflight++;
+	if (ra_async_health_get(ra, hr->names.v[0], keys, n, http_health_cb,
+	    hr) != 0) {
+		hr->inflight--;
+		http_fail(hr, RA_ERR_BACKEND_DOWN, "Redis is unreachable");
+	}
+	free(keys);
+}
+
+/* The health of some proxies of a pool page came: take it over. */
+static void
+http_health_cb(struct ra_async *ra, struct ra_result *res, void *arg)
+{
+	struct http_req *hr = arg;
+	struct ra_health_infos *got = &res->u.hinfos;
+
+	/* a pool deleted meanwhile: the page without health */
+	if (res->err == RA_OK && hr->nhealth + got->n <= hr->nitems) {
+		memcpy(hr->health + hr->nhealth, got->v,
+		    got->n * sizeof *got->v);
+		hr->nhealth += got->n;
+		free(got->v);
+		got->v = NULL;
+		got->n = 0;
+		http_health_next(hr, ra);
+	} else if (res->err != RA_OK && res->err != RA_ERR_NO_SUCH_POOL)
+		http_fail(hr, res->err, res->errstr);
+	http_back(hr);
+}
+
+/* A page of proxies came: keep copies, ask for the next one, then for
+ * their health (pools with a check). */
 static void
 http_list_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 {
 	struct http_req *hr = arg;
 	const struct ra_list *l = &res->u.list;
+	const struct conf_pool *cp;
 	size_t i;
 
 	if (res->err == RA_OK) {
@@ -926,8 +1012,14 @@ http_list_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 		}
 		if (l->cursor != 0 && (i < l->n || hr->nitems >= HTTP_LIST_MAX))
 			hr->truncated = true;
-		else if (l->cursor != 0 && hr->er != NULL)
+		else if (l->cursor != 0 && hr->er != NULL) {
 			http_list_next(hr, ra, l->cursor);
+			http_back(hr);
+			return;
+		}
+		cp = conf_pool_find(hr->h->d->conf, hr->names.v[0]);
+		if (cp != NULL && cp->check != NULL)
+			http_health_next(hr, ra);
 	} else if (res->err != RA_ERR_NO_SUCH_POOL)
 		http_fail(hr, res->err, res->errstr);
 	http_back(hr);

@@ -49,7 +49,9 @@ chmod +x "$T/probe.sh"
 echo 0 >"$T/mode"
 
 A=http://127.0.0.1:$TA B=http://127.0.0.1:$TB S=http://127.0.0.1:$slow_port
+HP=$(free_port)
 write_conf "$T/pp.conf" "unix://$T/redis.sock" "
+http = { listen = \"127.0.0.1:$HP\"; };
 checks = { dir = \"$T/checks\"; max_inflight = 64; };
 pools = (
   { name = \"web\"; lease_ttl = 60;
@@ -162,6 +164,15 @@ check "LIST: last_error says why ($(field last_error <"$T/ls"))" \
 wait_for 5 sh -c "'$REDIS_CLI' -s '$SOCK' list web state quarantined |
     awk 'p { print; exit } \$0 == \"last_check\" { p = 1 }' | grep -qvx '$lc'"
 check "LIST: last_check moves with every probe of a DOWN proxy" [ $? -eq 0 ]
+# the pool page shows the same: health, how long ago a proxy not UP
+# was checked, its last error
+curl -s "http://127.0.0.1:$HP/pool/web" >"$T/page.html"
+check "pool page: the DOWN proxy's health, check and error" \
+	sh -c "grep -q 'h-down\">down<' '$T/page.html' &&
+	    grep -q 'checked ago' '$T/page.html' &&
+	    grep -q 'Failed to connect to 127.0.0.1 port $TB' '$T/page.html'"
+check "pool page: the UP ones are up" \
+	sh -c "[ \$(grep -o 'h-up\">up<' '$T/page.html' | wc -l) -eq 2 ]"
 pp list web state free >"$T/lsu"
 expect_eq "LIST: an UP proxy is up, with no last_check" "up 0" \
 	"$(field health <"$T/lsu") $(field last_check <"$T/lsu")"
