@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <poll.h>
 #include <termios.h>
@@ -563,12 +564,37 @@ ctl_connfail(struct ctl *ctl, const char *doing)
 	return EXIT_CONN;
 }
 
+/* The compiled-in default socket (ctl->socket points here unless -s or
+ * PROXYPOOLD_SOCKET named one). */
+static const char default_socket[] = CTL_SOCKET;
+
+/*
+ * Without -s or PROXYPOOLD_SOCKET, and no socket at the default: the
+ * socket of a daemon the user runs, $XDG_RUNTIME_DIR/proxypoold.sock
+ * (contrib/quickstart links its socket there), when there is one.
+ */
+static void
+ctl_find_socket(struct ctl *ctl)
+{
+	static char alt[PATH_MAX];
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	struct stat sb;
+
+	if (ctl->socket != default_socket || stat(default_socket, &sb) == 0 ||
+	    errno != ENOENT || xdg == NULL || *xdg != '/' ||
+	    (size_t)snprintf(alt, sizeof alt, "%s/proxypoold.sock", xdg) >=
+	    sizeof alt || stat(alt, &sb) != 0 || !S_ISSOCK(sb.st_mode))
+		return;
+	ctl->socket = alt;
+}
+
 /* Connect to the daemon.  Returns 0 or EXIT_CONN after a message. */
 static int
 ctl_connect(struct ctl *ctl)
 {
 	int rc;
 
+	ctl_find_socket(ctl);
 	ctl->c = redisConnectUnixWithTimeout(ctl->socket, ctl_tv(ctl->timeout));
 	if (ctl->c == NULL || ctl->c->err) {
 		rc = ctl_connfail(ctl, "cannot connect to proxypoold at");
@@ -2168,7 +2194,9 @@ usage(FILE *f)
 	    "\n"
 	    "  -s, --socket SOCKET  proxypoold's socket (default: "
 	    "$PROXYPOOLD_SOCKET,\n"
-	    "                       else %s)\n"
+	    "                       else %s,\n"
+	    "                       else $XDG_RUNTIME_DIR/proxypoold.sock if "
+	    "only it exists)\n"
 	    "  -t, --timeout S      seconds to wait for the daemon (default "
 	    "%g; a --wait\n"
 	    "                       is added to it)\n"
@@ -2201,7 +2229,7 @@ main(int argc, char **argv)
 
 	memset(&ctl, 0, sizeof ctl);
 	ctl.timeout = CTL_TIMEOUT;
-	ctl.socket = CTL_SOCKET;
+	ctl.socket = default_socket;
 	if ((env = getenv("PROXYPOOLD_SOCKET")) != NULL && *env != '\0')
 		ctl.socket = env;
 
