@@ -79,11 +79,31 @@ check "proxypoold -V prints the default socket ($vsock)" \
 	sh -c "case '$vsock' in /*/proxypoold.sock) ;; *) exit 1 ;; esac"
 check "proxypoold -h prints it too" sh -c "'$PPD' -h | grep -qF '$vsock'"
 check "proxypoolctl --help names the same one" \
-	sh -c "'$CTL' --help | grep -qF 'else $vsock)'"
-out=$(env -u PROXYPOOLD_SOCKET "$CTL" -t 1 ping 2>&1)
+	sh -c "'$CTL' --help | grep -qF 'else $vsock,'"
+out=$(env -u PROXYPOOLD_SOCKET -u XDG_RUNTIME_DIR "$CTL" -t 1 ping 2>&1)
 check "proxypoolctl connects to it by default ($out)" \
 	sh -c "echo '$out' | grep -qF 'proxypoold at $vsock'"
 out=$(PROXYPOOLD_SOCKET=$T/none.sock "$CTL" -t 1 ping 2>&1)
 check "PROXYPOOLD_SOCKET wins ($out)" \
+	sh -c "echo '$out' | grep -qF 'proxypoold at $T/none.sock'"
+# nothing at the default: a socket in $XDG_RUNTIME_DIR is used (a file
+# that is not a socket is not)
+mkdir -m 0700 "$T/xdg"
+: >"$T/xdg/proxypoold.sock"
+out=$(env -u PROXYPOOLD_SOCKET XDG_RUNTIME_DIR=$T/xdg "$CTL" -t 1 ping 2>&1)
+check "not a socket in \$XDG_RUNTIME_DIR: the default ($out)" \
+	sh -c "echo '$out' | grep -qF 'proxypoold at $vsock'"
+rm "$T/xdg/proxypoold.sock"
+/usr/bin/python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
+	"$T/xdg/proxypoold.sock"
+out=$(env -u PROXYPOOLD_SOCKET XDG_RUNTIME_DIR=$T/xdg "$CTL" -t 1 ping 2>&1)
+if [ -e "$vsock" ]; then
+	echo "ok - # SKIP a daemon's socket is at the default $vsock"
+else
+	check "nothing at the default: \$XDG_RUNTIME_DIR/proxypoold.sock ($out)" \
+		sh -c "echo '$out' | grep -qF 'proxypoold at $T/xdg/proxypoold.sock'"
+fi
+out=$(PROXYPOOLD_SOCKET=$T/none.sock XDG_RUNTIME_DIR=$T/xdg "$CTL" -t 1 ping 2>&1)
+check "PROXYPOOLD_SOCKET still wins over it ($out)" \
 	sh -c "echo '$out' | grep -qF 'proxypoold at $T/none.sock'"
 finish
