@@ -256,8 +256,7 @@ cmd_list_reply(struct req *r, const struct ra_list *l,
 	 * end (until 0) and down_since */
 	now = (long long)time(NULL) * 1000;
 	down_at = now + (long long)(RA_TTL_MAX * 1000 / 2);
-	if ((out = req_out(r)) == NULL)
-		return;
+	out = req_out(r);
 	resp_array(out, 2);
 	snprintf(cur, sizeof cur, "%llu", l->cursor);
 	resp_str(out, cur);

@@ -101,6 +101,7 @@ events_ended(struct daemon *d, const char *pool, enum ra_outcome o,
 {
 	const struct ra_ended *e = &res->u.ended;
 	enum event_kind k = o == RA_OUTCOME_BANNED ? EV_BANNED : EV_EJECTED;
+	struct timespec ts;
 	char *red;
 	long long secs;
 
@@ -109,7 +110,9 @@ events_ended(struct daemon *d, const char *pool, enum ra_outcome o,
 		return;
 	metrics_count_ejection(d, pool, o);
 	events_add(d->events, pool, e->item, k, e->until_ms, via);
-	secs = (e->until_ms - (long long)time(NULL) * 1000 + 500) / 1000;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	secs = (e->until_ms - ((long long)ts.tv_sec * 1000 + ts.tv_nsec /
+	    1000000) + 500) / 1000;
 	red = proxyurl_redact(e->item);
 	log_pool(LOG_LEVEL_INFO, pool, "%s %s for %llds (%s %s)", red,
 	    event_kind_name(k), secs > 0 ? secs : 0, via,
