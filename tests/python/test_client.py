@@ -113,6 +113,11 @@ def test_admin_commands(client, servers):
     assert len(items) == 10 and all(isinstance(i, proxypool.ProxyInfo)
                                     for i in items)
     assert {i.state for i in items} <= {"free", "leased", "quarantined"}
+    # no check on this pool: health none, the check fields zero, typed
+    assert all(i.health == "none" and i.last_check == 0 and
+               i.next_check == 0 and i.last_error == "" and
+               isinstance(i.down_since, int) and not i.extra
+               for i in items), items[0]
     cur, page = client.list_page("ten", count=4)   # COUNT is a hint
     assert isinstance(cur, str) and page
     assert len({i.proxy for i in client.iter_list("ten", count=3)}) == 10

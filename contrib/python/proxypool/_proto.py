@@ -201,15 +201,23 @@ class ProxyInfo:
     """One proxy of LIST: its URL (password redacted), state (``free``,
     ``leased``, ``quarantined``, ``draining``, ...), priority, holders,
     the expiry of its lease and the end of its quarantine (ms, 0 = none),
-    consecutive failures and latency average (ms)."""
+    since when it is DOWN, consecutive failures and latency average (ms);
+    its health (``up``, ``down``, ``unknown``; ``none`` without a check),
+    when a proxy not UP was last checked, when it is checked next (ms, 0
+    = none) and its last error."""
     proxy: str
     state: str
     priority: int = 0
     holders: int = 0
     expires: int = 0
     until: int = 0
+    down_since: int = 0
     failures: int = 0
     latency: float = 0.0
+    health: str = "none"
+    last_check: int = 0
+    next_check: int = 0
+    last_error: str = ""
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
