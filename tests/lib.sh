@@ -30,6 +30,18 @@ cleanup() {
 		kill -9 "$p" 2>/dev/null || :
 	done
 	wait 2>/dev/null || :
+	# a sanitizer's report in a server's log (an --enable-asan or
+	# --enable-ubsan build) fails the test, shown in its log
+	_san=$(grep -l -a -E 'ERROR: (Address|Leak)Sanitizer|runtime error: ' \
+	    "$T"/*.log 2>/dev/null || :)
+	if [ -n "$_san" ]; then
+		for f in $_san; do
+			echo "not ok - sanitizer report in $(basename "$f"):"
+			grep -a -E -A12 'Sanitizer|runtime error: ' "$f" | head -40
+		done
+		rm -rf "$T"
+		exit 1
+	fi
 	rm -rf "$T"
 }
 trap cleanup EXIT

@@ -2,7 +2,9 @@
 temp dir, a private redis-server, proxypoold on a private socket, result
 lines ("ok - ..." / "not ok - ...") and cleanup."""
 import atexit
+import glob
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -113,7 +115,23 @@ class Env:
             if p.poll() is None:
                 p.send_signal(signal.SIGKILL)
                 p.wait()
+        # a sanitizer's report in a server's log (an --enable-asan or
+        # --enable-ubsan build) fails the test, shown in its log
+        bad = []
+        for f in glob.glob(os.path.join(self.dir, "*.log")):
+            with open(f, errors="replace") as fh:
+                text = fh.read()
+            if re.search(r"ERROR: (Address|Leak)Sanitizer|runtime error: ",
+                         text):
+                bad.append((f, text))
         shutil.rmtree(self.dir, ignore_errors=True)
+        for f, text in bad:
+            print("not ok - sanitizer report in %s:" % os.path.basename(f))
+            i = re.search(r"Sanitizer|runtime error: ", text).start()
+            print(text[max(0, i - 200):i + 2000])
+        if bad:
+            sys.stdout.flush()
+            os._exit(1)
 
 
 def pairs(reply):
