@@ -292,8 +292,9 @@ register('health_report', WRITE, function()
 	-- the head of the health record of an item steadily UP
 	local steady = struct.pack('<c1HH', 'u', streak, 0)
 	local due = {}		-- next due times, set in one ZADD at the end
-	local last = {}		-- items not UP: now, in one HSET at the end
-	local uplast = {}	-- items UP again: their entries go
+	-- items not UP (true) and UP again (false): their hlast entries
+	-- set to now or gone, once at the end (an item's last result wins)
+	local last, lastn = {}, {}
 
 	-- The next check of the i-th result, base ms after its probe started
 	-- (with jitter), but never sooner than half an interval from now (a
@@ -334,6 +335,9 @@ register('health_report', WRITE, function()
 			-- removed meanwhile: forget it
 			redis.call('ZREM', KEYS[13], item)
 			hstate_drop(item)
+			if last[item] then
+				last[item] = false
+			end
 			answer(i, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1)
 			return
 		end
@@ -394,6 +398,9 @@ register('health_report', WRITE, function()
 				item_remove(item, conf)
 				redis.call('ZREM', KEYS[13], item)
 				hstate_drop(item)
+				if last[item] then
+					last[item] = false
+				end
 				answer(i, 2, HNUM[prev], h.ok, h.ko, 0, 0, 0, 1, 0, 0)
 				return
 			end
@@ -456,11 +463,11 @@ register('health_report', WRITE, function()
 			base = fastinter
 		end
 		local nxt = next_due(i, base)
-		if h.st ~= 'u' then
-			last[#last + 1] = item
-			last[#last + 1] = at
-		elseif prev ~= 'u' then
-			uplast[#uplast + 1] = item
+		if h.st ~= 'u' or prev ~= 'u' then
+			if last[item] == nil then
+				lastn[#lastn + 1] = item
+			end
+			last[item] = h.st ~= 'u'
 		end
 		hstate_save(item, h, prev)
 		answer(i, HNUM[h.st], HNUM[prev], h.ok, h.ko, m and m.lat or 0,
@@ -471,8 +478,18 @@ register('health_report', WRITE, function()
 		record(i)
 	end
 	bulk('ZADD', KEYS[13], due)
-	bulk('HSET', KEYS[16], last)
-	bulk('HDEL', KEYS[16], uplast)
+	local set, gone = {}, {}
+	for i = 1, #lastn do
+		local item = lastn[i]
+		if last[item] then
+			set[#set + 1] = item
+			set[#set + 1] = at
+		else
+			gone[#gone + 1] = item
+		end
+	end
+	bulk('HSET', KEYS[16], set)
+	bulk('HDEL', KEYS[16], gone)
 	return table.concat(out)
 end)
 

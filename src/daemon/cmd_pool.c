@@ -237,11 +237,15 @@ cmd_stats(struct req *r)
 }
 
 /* LIST's answer: the page, and each proxy's health when hi is not
- * NULL (hi->v[i] for l->items[i]). */
+ * NULL (hi->v[i] for l->items[i]); a pool with a check whose health
+ * could not be read says unknown. */
 static void
 cmd_list_reply(struct req *r, const struct ra_list *l,
     const struct ra_health_infos *hi)
 {
+	const struct conf_pool *cp = conf_pool_find(r->d->conf,
+	    r->args.argv[1]);
+	bool checked = cp != NULL && cp->check != NULL;
 	static const struct ra_health_info none = { 0, RA_HEALTH_UNKNOWN, 0,
 	    0, -1, NULL };
 	const struct ra_item_info *it;
@@ -282,8 +286,9 @@ cmd_list_reply(struct req *r, const struct ra_list *l,
 		resp_field_int(out, "down_since", since);
 		resp_field_int(out, "failures", it->failures);
 		resp_field_int(out, "latency", llround(it->latency_ms));
-		resp_field_str(out, "health", hi == NULL ? "none" : !h->known ?
-		    "unknown" : ra_health_name(h->state));
+		resp_field_str(out, "health", hi == NULL ? (checked ?
+		    "unknown" : "none") : !h->known ? "unknown" :
+		    ra_health_name(h->state));
 		resp_field_int(out, "last_check", h->last_ms);
 		resp_field_int(out, "next_check", h->next_ms > 0 ? h->next_ms :
 		    0);
@@ -327,10 +332,13 @@ cmd_list_health_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 {
 	struct req *r = arg;
 	struct ra_health_infos *got = &res->u.hinfos;
+	size_t left;
 
 	if (!req_back(r))
 		return;
-	if (res->err != RA_OK) {
+	left = r->list->n - r->lhealth.n;
+	if (res->err != RA_OK || got->n != (left < RA_HEALTH_GET_MAX ? left :
+	    RA_HEALTH_GET_MAX)) {
 		/* without the health (a pool deleted meanwhile, Redis gone),
 		 * the page is still the answer */
 		cmd_list_reply(r, r->list, NULL);

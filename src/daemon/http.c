@@ -366,8 +366,8 @@ http_json(struct http_req *hr, struct evbuffer *b)
 	http_gateways_free(g, ng);
 	evbuffer_add_printf(b, "],\"events\":[");
 	for (i = 0; (e = events_get(d->events, i)) != NULL; i++) {
-		evbuffer_add_printf(b, "%s{\"time\":%lld,\"pool\":",
-		    i ? "," : "", (long long)e->at);
+		evbuffer_add_printf(b, "%s{\"time_ms\":%lld,\"pool\":",
+		    i ? "," : "", (long long)e->at * 1000);
 		http_json_str(b, e->pool);
 		evbuffer_add_printf(b, ",\"proxy\":");
 		http_json_str(b, e->proxy);

@@ -543,7 +543,9 @@ prober_reported(struct ra_async *ra, struct ra_result *res, void *arg)
 		if (h->gone ||
 		    (h->state == h->prev && !h->evicted && !h->unquarantined))
 			continue;
-		if (pr != NULL && (h->evicted || h->state != h->prev))
+		/* a new proxy's first verdict (from unknown) is no event */
+		if (pr != NULL && (h->evicted || (h->state != h->prev &&
+		    h->prev != RA_HEALTH_UNKNOWN)))
 			events_add(pr->events, pp->name, r->url, h->evicted ?
 			    EV_EVICTED : h->state == RA_HEALTH_DOWN ? EV_DOWN :
 			    EV_UP, 0, h->state == RA_HEALTH_DOWN ? r->reason :

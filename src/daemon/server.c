@@ -96,9 +96,12 @@ server_mkdir(const char *path, char **cause)
 
 	if (slash != NULL && slash != dir) {
 		*slash = '\0';
-		if (mkdir(dir, 0755) == 0)
+		if (mkdir(dir, 0755) == 0) {
+			/* 0755 whatever the umask: clients must get through */
+			if (chmod(dir, 0755) != 0)
+				log_warn("%s: chmod: %s", dir, strerror(errno));
 			log_info("created %s for the socket", dir);
-		else if (errno != EEXIST || stat(dir, &sb) != 0 ||
+		} else if (errno != EEXIST || stat(dir, &sb) != 0 ||
 		    !S_ISDIR(sb.st_mode)) {
 			if (errno == EEXIST)
 				errno = ENOTDIR;

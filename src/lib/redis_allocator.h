@@ -270,7 +270,7 @@ int	ra_outcome_parse(const char *name);	/* -1 if unknown */
 /* Release a lease with its outcome; latency_ms < 0 = unknown.  The _ex
  * form sets *until_ms to the end (ms) of the quarantine the outcome
  * earned the item when it ejected (FAILED) or banned (BANNED) it, else
- * to 0. */
+ * to 0 (untouched when the call fails: -1). */
 int	ra_release(struct ra_context *ctx, const char *pool,
 	    const char *token, enum ra_outcome outcome, double latency_ms);
 int	ra_release_ex(struct ra_context *ctx, const char *pool,

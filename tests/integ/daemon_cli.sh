@@ -295,16 +295,18 @@ wait_for 10 sh -c "! kill -0 $dpid 2>/dev/null"
 check "pidfile removed on exit" test ! -e "$T/pp.pid"
 
 # the socket's directory (RUNSTATEDIR/proxypoold by default) is created
-# when missing; one that cannot be is a clear error, naming it
+# when missing, 0755 whatever the umask; one that cannot be is a clear
+# error, naming it
 sed "s|socket = \"$SOCK\";|socket = \"$T/rundir/pp.sock\";|" \
 	"$T/pp.conf" >"$T/rundir.conf"
-"$PROXYPOOLD" -d -p "$T/pp.pid" -c "$T/rundir.conf" 2>>"$T/pp.log"
+(umask 077; exec "$PROXYPOOLD" -d -p "$T/pp.pid" -c "$T/rundir.conf") \
+	2>>"$T/pp.log"
 expect_eq "a socket in a missing directory: -d exits 0" "0" "$?"
 dpid=$(cat "$T/pp.pid" 2>/dev/null)
 [ -n "$dpid" ] && track "$dpid"
 expect_eq "the directory is made, the socket answers" "PONG" \
 	"$("$REDIS_CLI" -s "$T/rundir/pp.sock" ping)"
-expect_eq "the directory is mode 0755" "755" "$(stat -c %a "$T/rundir")"
+expect_eq "the directory is mode 0755 (umask 077)" "755" "$(stat -c %a "$T/rundir")"
 kill -TERM "$dpid"
 wait_for 10 sh -c "! kill -0 $dpid 2>/dev/null"
 : >"$T/notadir"

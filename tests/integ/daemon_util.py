@@ -111,8 +111,15 @@ class Env:
                            **kw)
 
     def cleanup(self):
+        # SIGTERM first, so a LeakSanitizer build reports at exit; SIGKILL
+        # what is still there after 5 s
         for p in self.procs:
             if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
                 p.send_signal(signal.SIGKILL)
                 p.wait()
         # a sanitizer's report in a server's log (an --enable-asan or

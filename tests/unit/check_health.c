@@ -536,6 +536,30 @@ START_TEST(test_health_get)
 	report(ctx, "p", "item-000", RA_PROBE_UP, 10, &hc);
 	ck_assert_int_eq(calls_of(rc, "hset"), 0);
 	ck_assert_int_eq(calls_of(rc, "hdel"), 0);
+	/* one item twice in a batch: its last result decides (UP then
+	 * DOWN: recorded; DOWN then UP: gone) */
+	{
+		struct ra_health_probe b[2] = {
+			{ "item-002", RA_PROBE_UP, 1, "", 0 },
+			{ "item-002", RA_PROBE_DOWN, -1, "refused", 0 }
+		};
+
+		hc.rise = 1;
+		ck_assert_int_eq(ra_health_report_batch(ctx, "p", b, 2, &hc,
+		    NULL), 0);
+		ck_assert_int_eq(ra_health_get(ctx, "p", keys + 2, 1, &hi), 0);
+		ck_assert(hi.v[0].state == RA_HEALTH_DOWN &&
+		    hi.v[0].last_ms > 0);
+		ra_health_infos_deinit(&hi);
+		b[0].verdict = RA_PROBE_DOWN;
+		b[1].verdict = RA_PROBE_UP;
+		ck_assert_int_eq(ra_health_report_batch(ctx, "p", b, 2, &hc,
+		    NULL), 0);
+		ck_assert_int_eq(ra_health_get(ctx, "p", keys + 2, 1, &hi), 0);
+		ck_assert(hi.v[0].state == RA_HEALTH_UP &&
+		    hi.v[0].last_ms == 0);
+		ra_health_infos_deinit(&hi);
+	}
 	/* bad calls */
 	ck_assert_int_eq(ra_health_get(ctx, "p", keys, 0, &hi), -1);
 	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);

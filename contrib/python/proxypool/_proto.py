@@ -211,9 +211,9 @@ class ProxyInfo:
     holders: int = 0
     expires: int = 0
     until: int = 0
-    down_since: int = 0
     failures: int = 0
     latency: float = 0.0
+    down_since: int = 0
     health: str = "none"
     last_check: int = 0
     next_check: int = 0
