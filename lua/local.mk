@@ -4,7 +4,7 @@
 # embedded into the library as C source.
 LUA_SRC = lua/common.lua lua/item.lua lua/bind.lua lua/eject.lua \
 	lua/reclaim.lua lua/lease.lua lua/pool.lua lua/health.lua \
-	lua/lock.lua lua/queue.lua
+	lua/events.lua lua/lock.lua lua/queue.lua
 EXTRA_DIST += lua/build.sh $(LUA_SRC)
 
 LUA_OUT = lua/redisallocator.lua src/lib/ra_functions.c src/lib/ra_functions.h

@@ -294,7 +294,7 @@ daemon_start(struct daemon *d, struct conf *conf, const char *path,
 		xasprintf(cause, "cannot create the curl multi handle");
 		return -1;
 	}
-	d->events = events_create();
+	d->events = events_create(d->redis);
 	d->prober = prober_create(d->curl, daemon_prober_ra, d);
 	prober_set_events(d->prober, d->events);
 	/* probe replies wait while clients' are served, as probes do */

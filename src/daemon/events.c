@@ -1,24 +1,27 @@
 /*
- * events.c: the ring of recent ejections, bans and health changes (see
- * events.h), and the glue from release and report answers to it.
+ * events.c: the counters of ejections, bans and health changes, their
+ * records sent to the pool's event stream in Redis (see events.h), and
+ * the glue from release and report answers to them.
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "events.h"
 #include "log.h"
 #include "metrics.h"
 #include "proxyurl.h"
+#include "redis.h"
 #include "xmalloc.h"
 
 struct events {
-	struct event_rec	 v[EVENTS_MAX];
-	size_t			 next;		/* slot of the next event */
-	size_t			 n;		/* slots in use */
+	struct redis		*redis;		/* (ref) where they go */
+	char			 source[96];	/* host:pid */
 	unsigned long long	 total[EV__COUNT];
 };
 
@@ -33,60 +36,54 @@ event_kind_name(enum event_kind k)
 }
 
 struct events *
-events_create(void)
+events_create(struct redis *redis)
 {
-	return xcalloc(1, sizeof(struct events));
-}
+	struct events *ev = xcalloc(1, sizeof *ev);
+	char host[64];
 
-static void
-event_clear(struct event_rec *e)
-{
-	free(e->pool);
-	free(e->proxy);
-	free(e->detail);
-	memset(e, 0, sizeof *e);
+	ev->redis = redis;
+	if (gethostname(host, sizeof host) != 0)
+		snprintf(host, sizeof host, "?");
+	host[sizeof host - 1] = '\0';
+	snprintf(ev->source, sizeof ev->source, "%s:%ld", host,
+	    (long)getpid());
+	return ev;
 }
 
 void
 events_destroy(struct events *ev)
 {
-	size_t i;
-
-	if (ev == NULL)
-		return;
-	for (i = 0; i < EVENTS_MAX; i++)
-		event_clear(&ev->v[i]);
 	free(ev);
+}
+
+static void
+events_sent_cb(struct ra_async *ra, struct ra_result *res, void *arg)
+{
+	(void)ra;
+	(void)arg;
+	if (res->err != RA_OK)
+		log_debug("an event was not recorded: %s", res->errstr);
 }
 
 void
 events_add(struct events *ev, const char *pool, const char *item,
     enum event_kind k, long long until_ms, const char *detail)
 {
-	struct event_rec *e;
+	struct ra_async *ra;
+	char *red, buf[257];
 
 	if (ev == NULL || (unsigned)k >= EV__COUNT)
 		return;
-	e = &ev->v[ev->next];
-	event_clear(e);
-	e->at = time(NULL);
-	e->pool = xstrdup(pool);
-	e->proxy = proxyurl_redact(item);
-	e->kind = k;
-	e->until_ms = until_ms;
-	e->detail = detail != NULL && *detail != '\0' ? xstrdup(detail) : NULL;
-	ev->next = (ev->next + 1) % EVENTS_MAX;
-	if (ev->n < EVENTS_MAX)
-		ev->n++;
 	ev->total[k]++;
-}
-
-const struct event_rec *
-events_get(const struct events *ev, size_t i)
-{
-	if (ev == NULL || i >= ev->n)
-		return NULL;
-	return &ev->v[(ev->next + EVENTS_MAX - 1 - i) % EVENTS_MAX];
+	if ((ra = redis_ra(ev->redis)) == NULL)
+		return;
+	red = proxyurl_redact(item);
+	/* (a reason longer than an event keeps is cut) */
+	snprintf(buf, sizeof buf, "%s", detail != NULL ? detail : "");
+	if (ra_async_event_add(ra, pool, kind_names[k], red, until_ms > 0 ?
+	    until_ms : 0, buf, ev->source, events_sent_cb, NULL) != 0)
+		log_debug("pool %s: an event was not recorded", pool);
+	free(red);
 }
 
 unsigned long long

@@ -1,18 +1,16 @@
 /*
- * events.h: the recent ejections, bans and health changes this daemon
- * saw (its releases and reports answered, its own health checks), kept
- * in a ring of the last EVENTS_MAX for the status page, /status.json and
- * INFO's counters.  Only what passed through this daemon: on a shared
- * Redis, each instance shows its own.
+ * events.h: the ejections, bans and health changes this daemon sees (its
+ * releases and reports answered, its own health checks) are counted here
+ * for INFO and appended to the pool's event stream in Redis
+ * (ra_event_add), which every daemon on that Redis shares: the status
+ * page, each pool page and /status.json read it back (ra_events_get).
  */
 #ifndef EVENTS_H
 #define EVENTS_H
 
-#include <time.h>
-
 #include "redis_allocator.h"
 
-#define EVENTS_MAX	64
+#define EVENTS_SHOWN	64	/* events a page shows */
 
 enum event_kind {
 	EV_EJECTED,	/* FAILED outcomes reached eject_failures */
@@ -23,29 +21,22 @@ enum event_kind {
 	EV__COUNT
 };
 
-struct event_rec {
-	time_t		 at;		/* wall clock, s */
-	char		*pool;		/* owned */
-	char		*proxy;		/* owned, redacted */
-	enum event_kind	 kind;
-	long long	 until_ms;	/* ejected, banned: quarantine end */
-	char		*detail;	/* owned: how (RELEASE, REPORT,
-					 * gateway) or the check's reason */
-};
-
 struct events;
 struct daemon;
+struct redis;
 
-struct events *events_create(void);
+/* Events sent over redis (the main connection), named by this daemon
+ * (host:pid) as their source. */
+struct events *events_create(struct redis *redis);
 void	events_destroy(struct events *ev);	/* NULL: no-op */
 const char *event_kind_name(enum event_kind k);
 
-/* Remember an event; item is redacted here; detail may be NULL. */
+/* Count an event and append it to the pool's stream (not waited for; a
+ * failure is logged at debug level); item is redacted here, detail may
+ * be NULL. */
 void	events_add(struct events *ev, const char *pool, const char *item,
 	    enum event_kind k, long long until_ms, const char *detail);
-/* The i-th most recent event (0: the newest), NULL past the last. */
-const struct event_rec *events_get(const struct events *ev, size_t i);
-/* Events of kind k since the start, all pools. */
+/* Events of kind k this daemon saw since its start, all pools. */
 unsigned long long events_total(const struct events *ev, enum event_kind k);
 
 /*

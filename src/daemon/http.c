@@ -51,6 +51,27 @@ enum http_page {
 	HTTP_POOL		/* /pool/NAME */
 };
 
+/* An event of a pool's stream. */
+struct http_event {
+	struct ra_event		 e;		/* owned strings */
+	const char		*pool;		/* (ref) in names */
+};
+struct http_req;
+struct http_events_ask {			/* events_get's callback arg */
+	struct http_req		*hr;
+	const char		*pool;		/* (ref) in names */
+};
+
+/* Newest first. */
+static int
+http_event_cmp(const void *a, const void *b)
+{
+	long long x = ((const struct http_event *)a)->e.at_ms;
+	long long y = ((const struct http_event *)b)->e.at_ms;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
 /* One request waiting for Redis. */
 struct http_req {
 	struct http		*h;		/* (ref) */
@@ -68,6 +89,10 @@ struct http_req {
 	struct ra_health_info	*health;	/* owned: their health (pools
 						 * with a check), nhealth read */
 	size_t			 nhealth;
+	struct http_event	*evs;		/* owned: the pools' recent
+						 * events, newest first once
+						 * sorted */
+	size_t			 nevs;
 	bool			 truncated;	/* more than HTTP_LIST_MAX */
 	int			 inflight;	/* calls not answered yet */
 	int			 err;		/* first error, RA_OK */
@@ -299,7 +324,7 @@ http_json(struct http_req *hr, struct evbuffer *b)
 	struct prober_stats ps;
 	const struct ra_counts *k;
 	const struct ra_health_counts *hc;
-	const struct event_rec *e;
+	const struct ra_event *e;
 	char reason[256], *where;
 	size_t i, j, ng, first = 1;
 	long long cnt;
@@ -365,15 +390,20 @@ http_json(struct http_req *hr, struct evbuffer *b)
 	}
 	http_gateways_free(g, ng);
 	evbuffer_add_printf(b, "],\"events\":[");
-	for (i = 0; (e = events_get(d->events, i)) != NULL; i++) {
+	for (i = 0; i < hr->nevs && i < EVENTS_SHOWN; i++) {
+		e = &hr->evs[i].e;
 		evbuffer_add_printf(b, "%s{\"time_ms\":%lld,\"pool\":",
-		    i ? "," : "", (long long)e->at * 1000);
-		http_json_str(b, e->pool);
+		    i ? "," : "", e->at_ms);
+		http_json_str(b, hr->evs[i].pool);
 		evbuffer_add_printf(b, ",\"proxy\":");
-		http_json_str(b, e->proxy);
-		evbuffer_add_printf(b, ",\"event\":\"%s\",\"until_ms\":%lld,"
-		    "\"detail\":", event_kind_name(e->kind), e->until_ms);
-		http_json_str(b, e->detail != NULL ? e->detail : "");
+		http_json_str(b, e->item);
+		evbuffer_add_printf(b, ",\"event\":");
+		http_json_str(b, e->kind);
+		evbuffer_add_printf(b, ",\"until_ms\":%lld,\"detail\":",
+		    e->until_ms);
+		http_json_str(b, e->detail);
+		evbuffer_add_printf(b, ",\"source\":");
+		http_json_str(b, e->source);
 		evbuffer_add(b, "}", 1);
 	}
 	evbuffer_add_printf(b, "]}\n");
@@ -405,7 +435,7 @@ static const char http_css[] =
 	".meta{color:#555}.errs{margin:0;padding:0;list-style:none;"
 	"text-align:left;font-size:.9em}"
 	".ev-ejected,.ev-banned,.ev-down,.ev-evicted{color:#c62828}"
-	".ev-up{color:#2e7d32}.h-down{color:#c62828;font-weight:600}"
+	".ev-up{color:#2e7d32}.wide{overflow-x:auto;max-width:100%}.h-down{color:#c62828;font-weight:600}"
 	".h-up{color:#2e7d32}";
 
 /* Sort the proxies' table by a clicked header; the order is kept in the
@@ -592,7 +622,8 @@ http_gateway_table(struct http_req *hr, struct evbuffer *b)
 
 	if ((n = http_gateways(hr->h->d, &g)) == 0)
 		return;
-	evbuffer_add_printf(b, "<h2>Gateway</h2>\n<table id=\"gateway\">"
+	evbuffer_add_printf(b, "<h2>Gateway</h2>\n<div class=\"wide\">"
+	    "<table id=\"gateway\">"
 	    "<thead><tr>");
 	for (j = 0; j < g[0].n; j++) {
 		evbuffer_add_printf(b, "<th>");
@@ -612,58 +643,62 @@ http_gateway_table(struct http_req *hr, struct evbuffer *b)
 		}
 		evbuffer_add_printf(b, "</tr>\n");
 	}
-	evbuffer_add_printf(b, "</tbody></table>\n");
+	evbuffer_add_printf(b, "</tbody></table></div>\n");
 	http_gateways_free(g, n);
 }
 
-/* The recent ejections, bans and health changes this daemon saw, newest
- * first (pool: only that pool's; NULL: all, with a pool column). */
+/* The pools' recent ejections, bans and health changes, newest first,
+ * from their streams in Redis (pool: a pool page, no pool column). */
 static void
-http_events_table(struct daemon *d, struct evbuffer *b, const char *pool)
+http_events_table(struct http_req *hr, struct evbuffer *b, bool pool)
 {
-	const struct event_rec *e;
+	const struct ra_event *e;
 	char when[32], left[32];
 	struct tm tm;
-	size_t i, shown = 0;
+	time_t at;
+	size_t i;
 
 	evbuffer_add_printf(b, "<h2>Recent ejections and health changes"
 	    "</h2>\n<table id=\"events\"><thead><tr><th class=\"l\">time"
 	    "</th>%s<th class=\"l\">proxy</th><th class=\"l\">event</th>"
-	    "<th>for</th><th class=\"l\">by</th></tr></thead><tbody>\n",
-	    pool == NULL ? "<th class=\"l\">pool</th>" : "");
-	for (i = 0; (e = events_get(d->events, i)) != NULL; i++) {
-		if (pool != NULL && strcmp(e->pool, pool) != 0)
-			continue;
-		localtime_r(&e->at, &tm);
+	    "<th>for</th><th class=\"l\">by</th><th class=\"l\">seen by"
+	    "</th></tr></thead><tbody>\n",
+	    pool ? "" : "<th class=\"l\">pool</th>");
+	for (i = 0; i < hr->nevs && i < EVENTS_SHOWN; i++) {
+		e = &hr->evs[i].e;
+		at = (time_t)(e->at_ms / 1000);
+		localtime_r(&at, &tm);
 		strftime(when, sizeof when, "%H:%M:%S", &tm);
 		evbuffer_add_printf(b, "<tr class=\"event\"><td class=\"l\">"
 		    "%s</td>", when);
-		if (pool == NULL) {
+		if (!pool) {
 			evbuffer_add_printf(b, "<td class=\"l\">");
-			http_esc(b, e->pool);
+			http_esc(b, hr->evs[i].pool);
 			evbuffer_add_printf(b, "</td>");
 		}
 		evbuffer_add_printf(b, "<td class=\"l\">");
-		http_esc(b, e->proxy);
-		evbuffer_add_printf(b, "</td><td class=\"l ev-%s\">%s</td>",
-		    event_kind_name(e->kind), event_kind_name(e->kind));
+		http_esc(b, e->item);
+		evbuffer_add_printf(b, "</td><td class=\"l ev-");
+		http_esc(b, e->kind);
+		evbuffer_add_printf(b, "\">");
+		http_esc(b, e->kind);
 		left[0] = '\0';
 		if (e->until_ms > 0)
-			http_duration(left, sizeof left,
-			    (e->until_ms / 1000 > e->at ? e->until_ms / 1000 -
-			    e->at : 0));
-		evbuffer_add_printf(b, "<td>%s</td><td class=\"l\">", left);
-		if (e->detail != NULL)
-			http_esc(b, e->detail);
+			http_duration(left, sizeof left, e->until_ms > e->at_ms ?
+			    (e->until_ms - e->at_ms + 500) / 1000 : 0);
+		evbuffer_add_printf(b, "</td><td>%s</td><td class=\"l\">",
+		    left);
+		http_esc(b, e->detail);
+		evbuffer_add_printf(b, "</td><td class=\"l\">");
+		http_esc(b, e->source);
 		evbuffer_add_printf(b, "</td></tr>\n");
-		shown++;
 	}
-	if (shown == 0)
+	if (hr->nevs == 0)
 		evbuffer_add_printf(b, "<tr><td class=\"l\" colspan=\"%d\">"
-		    "none yet</td></tr>\n", pool ? 5 : 6);
-	evbuffer_add_printf(b, "</tbody></table>\n<p class=\"meta\">What "
-	    "this daemon saw (its RELEASEs, REPORTs, gateway and health "
-	    "checks), the last %d.</p>\n", EVENTS_MAX);
+		    "none yet</td></tr>\n", pool ? 6 : 7);
+	evbuffer_add_printf(b, "</tbody></table>\n<p class=\"meta\">The "
+	    "last %d, from Redis: what every daemon on it saw (RELEASEs, "
+	    "REPORTs, gateways, health checks).</p>\n", EVENTS_SHOWN);
 }
 
 /* /: every pool, Redis, the daemon, the gateway. */
@@ -692,7 +727,7 @@ http_status(struct http_req *hr, struct evbuffer *b)
 	    "errors are Redis' (every daemon); probes/s are this daemon's."
 	    "</p>\n", rate, inflight, probes);
 	http_gateway_table(hr, b);
-	http_events_table(d, b, NULL);
+	http_events_table(hr, b, false);
 	evbuffer_add_printf(b, "<p class=\"meta\"><a href=\"/status.json\">"
 	    "status.json</a> &middot; <a href=\"/metrics\">metrics</a></p>\n"
 	    "</body></html>\n");
@@ -799,7 +834,7 @@ http_pool(struct http_req *hr, struct evbuffer *b)
 	}
 	evbuffer_add_printf(b, "</tbody></table>\n<p class=\"meta\">Click a "
 	    "column's header to sort by it.</p>\n");
-	http_events_table(hr->h->d, b, hr->names.v[0]);
+	http_events_table(hr, b, true);
 	evbuffer_add_printf(b, "<script>%s</script>\n</body></html>\n",
 	    http_sort_js);
 }
@@ -827,6 +862,13 @@ http_req_free(struct http_req *hr)
 	for (i = 0; i < hr->nhealth; i++)
 		free(hr->health[i].reason);
 	free(hr->health);
+	for (i = 0; i < hr->nevs; i++) {
+		free(hr->evs[i].e.kind);
+		free(hr->evs[i].e.item);
+		free(hr->evs[i].e.detail);
+		free(hr->evs[i].e.source);
+	}
+	free(hr->evs);
 	ra_strlist_deinit(&hr->names);
 	free(hr->counts);
 	free(hr->hcounts);
@@ -852,6 +894,8 @@ http_answer(struct http_req *hr)
 		    hr->names.v[0]);
 		return;
 	}
+	if (hr->nevs > 1)
+		qsort(hr->evs, hr->nevs, sizeof *hr->evs, http_event_cmp);
 	b = evbuffer_new();
 	switch (hr->page) {
 	case HTTP_METRICS:
@@ -921,6 +965,33 @@ http_counts_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 		hr->counts[i].total = -1;	/* left out, as METRICS does */
 	else
 		http_fail(hr, res->err, res->errstr);
+	http_back(hr);
+}
+
+/* A pool's recent events came: keep them (an error only loses them:
+ * they are not worth a 503). */
+static void
+http_events_cb(struct ra_async *ra, struct ra_result *res, void *arg)
+{
+	struct http_req *hr = ((struct http_events_ask *)arg)->hr;
+	const char *pool = ((struct http_events_ask *)arg)->pool;
+	struct ra_events *got = &res->u.events;
+	size_t i;
+
+	(void)ra;
+	free(arg);
+	if (res->err == RA_OK && got->n > 0) {
+		hr->evs = xreallocarray(hr->evs, hr->nevs + got->n,
+		    sizeof *hr->evs);
+		for (i = 0; i < got->n; i++) {
+			hr->evs[hr->nevs].e = got->v[i];
+			hr->evs[hr->nevs++].pool = pool;
+		}
+		free(got->v);		/* the strings are ours now */
+		got->v = NULL;
+		got->n = 0;
+	} else if (res->err != RA_OK && res->err != RA_ERR_NO_SUCH_POOL)
+		log_debug("http: events of %s: %s", pool, res->errstr);
 	http_back(hr);
 }
 
@@ -1101,6 +1172,19 @@ http_gather(struct http *h, struct evhttp_request *er, enum http_page page,
 			http_fail(hr, RA_ERR_BACKEND_DOWN,
 			    "Redis is unreachable");
 			break;
+		}
+	}
+	/* the pools' recent events, for the pages and status.json */
+	for (i = 0; i < n && page != HTTP_METRICS && hr->err == RA_OK; i++) {
+		struct http_events_ask *ask = xcalloc(1, sizeof *ask);
+
+		ask->hr = hr;
+		ask->pool = hr->names.v[i];
+		hr->inflight++;
+		if (ra_async_events_get(ra, hr->names.v[i], EVENTS_SHOWN,
+		    http_events_cb, ask) != 0) {
+			hr->inflight--;
+			free(ask);
 		}
 	}
 	if (page == HTTP_POOL && hr->err == RA_OK)

@@ -19,7 +19,8 @@ libredisallocator_internal_la_SOURCES = \
 	src/lib/alloc_codec.c \
 	src/lib/args.c \
 	src/lib/async.c \
-	src/lib/conn.c
+	src/lib/conn.c \
+	src/lib/events.c
 nodist_libredisallocator_internal_la_SOURCES = src/lib/ra_functions.c \
 	src/lib/ra_functions.h
 # ra_internal.h includes the generated ra_functions.h, which BUILT_SOURCES

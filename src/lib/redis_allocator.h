@@ -458,6 +458,36 @@ int	ra_health_counts(struct ra_context *ctx, const char *pool,
 int	ra_health_get(struct ra_context *ctx, const char *pool,
 	    const char *const *keys, size_t n, struct ra_health_infos *out);
 
+/*
+ * A pool's recent events (ejections, bans, health changes): a capped
+ * stream, {<prefix>:<pool>}:events, that every process on the Redis
+ * appends what it saw to, read newest first by status pages.  A record
+ * of what happened, never used to decide anything.
+ */
+struct ra_event {
+	long long	 at_ms;		/* when it was added (Redis clock) */
+	char		*kind;		/* "ejected", "banned", "down", "up",
+					 * "evicted" */
+	char		*item;		/* the item (a proxy URL: redact it) */
+	long long	 until_ms;	/* end of an ejection or ban, 0 = none */
+	char		*detail;	/* how, or why ("" or NULL: none) */
+	char		*source;	/* who saw it ("" or NULL: none) */
+};
+struct ra_events {
+	struct ra_event	*v;		/* n entries, newest first, owned */
+	size_t		 n;
+};
+#define RA_EVENTS_MAX	256		/* kept per pool, about */
+void	ra_events_deinit(struct ra_events *ev);
+/* Append an event: kind, item, until_ms as in struct ra_event; detail
+ * and source (NULL: none) at most 256 bytes each. */
+int	ra_event_add(struct ra_context *ctx, const char *pool,
+	    const char *kind, const char *item, long long until_ms,
+	    const char *detail, const char *source);
+/* The newest count (1..RA_EVENTS_MAX) events of a pool. */
+int	ra_events_get(struct ra_context *ctx, const char *pool,
+	    unsigned count, struct ra_events *out);
+
 /* ------------------------------------------------------------------ */
 /* Asynchronous allocator API (hiredis async, for event loops)          */
 /* ------------------------------------------------------------------ */
@@ -489,6 +519,7 @@ struct ra_result {
 		struct ra_health_results hbatch; /* health_report_batch */
 		struct ra_health_counts	hcounts; /* health_counts */
 		struct ra_health_infos	hinfos;	/* health_get */
+		struct ra_events	events;	/* events_get */
 		struct ra_ended		ended;	/* release, report */
 	} u;
 };
@@ -604,6 +635,14 @@ int	ra_async_health_counts(struct ra_async *ra, const char *pool,
 	    ra_async_fn *fn, void *priv);
 int	ra_async_health_get(struct ra_async *ra, const char *pool,
 	    const char *const *keys, size_t n, ra_async_fn *fn, void *priv);
+/* Events (see ra_event_add): event_add answers nothing to read,
+ * events_get res->u.events.  A bad argument returns -1 (fn never runs). */
+int	ra_async_event_add(struct ra_async *ra, const char *pool,
+	    const char *kind, const char *item, long long until_ms,
+	    const char *detail, const char *source, ra_async_fn *fn,
+	    void *priv);
+int	ra_async_events_get(struct ra_async *ra, const char *pool,
+	    unsigned count, ra_async_fn *fn, void *priv);
 
 /* ------------------------------------------------------------------ */
 /* Distributed lock (ra_lock)                                           */

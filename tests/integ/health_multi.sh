@@ -24,8 +24,12 @@ pools = ( { name = \"web\"; proxies = ( $list );
     timeout = 2.0; }; } );"
 write_conf "$T/a.conf" "unix://$T/redis.sock" "$pools"
 sed "s|$T/pp.sock|$T/pp2.sock|" "$T/a.conf" >"$T/b.conf"
+HP=$(free_port)
+echo "http = { listen = \"127.0.0.1:$HP\"; };" >>"$T/a.conf"
 start_daemon "$T/a.conf"
+a_pid=$pp_pid
 SOCK=$T/pp2.sock; start_daemon "$T/b.conf"; SOCK=$T/pp.sock
+b_pid=$pp_pid
 stat2() { "$REDIS_CLI" -s "$T/pp2.sock" stats "$1" | field "$2"; }
 
 wait_for 15 sh -c "[ \"\$('$REDIS_CLI' -s '$SOCK' stats web | awk 'p{print;exit} \$0==\"proxies_up\"{p=1}')\" = $N ]"
@@ -64,4 +68,28 @@ check(da + db <= n * most, "together once per proxy per interval "
 sys.exit(1 if bad else 0)
 PY
 [ $? -eq 0 ] || _failed=$((_failed + 1))
+
+# the pool's recent events are shared through Redis: a ban reported to
+# b shows on a's status page and status.json, saying b saw it
+P1=http://127.0.0.1:$px1_port
+expect_eq "REPORT BANNED through b" OK "$("$REDIS_CLI" -s "$T/pp2.sock" report web "$P1" banned)"
+# (b records it after answering: wait for it, a while at most)
+wait_for 5 sh -c "curl -s 'http://127.0.0.1:$HP/status.json' >'$T/st.json' &&
+    grep -q '\"banned\"' '$T/st.json'"
+"$PYTHON3" - "$T/st.json" "$P1" "$b_pid" <<'PY'
+import json, sys
+ev = json.load(open(sys.argv[1]))["events"]
+ban = [e for e in ev if e["event"] == "banned"]
+ok = (len(ban) == 1 and ban[0]["proxy"] == sys.argv[2] and
+      ban[0]["source"].endswith(":" + sys.argv[3]) and
+      ban[0]["detail"] == "REPORT")
+print("%s - a's status.json has the ban b saw (%s)" %
+      ("ok" if ok else "not ok", ban))
+sys.exit(0 if ok else 1)
+PY
+[ $? -eq 0 ] || _failed=$((_failed + 1))
+check "a's status page shows it" \
+	sh -c "curl -s 'http://127.0.0.1:$HP/' | grep -q ':$b_pid</td>'"
+check "a's INFO does not count it (b saw it)" \
+	sh -c "'$REDIS_CLI' -s '$SOCK' info | tr -d '\\r' | grep -qx 'bans:0'"
 finish

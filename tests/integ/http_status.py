@@ -397,13 +397,15 @@ bans = [e for e in ev if e["event"] == "banned"]
 ok(len(bans) == 2 and bans[0]["proxy"] == "http://alice:***@127.0.0.1:9001"
    and bans[1]["proxy"] == WEB[1] and bans[0]["pool"] == "web" and
    bans[0]["detail"] == "REPORT" and
+   bans[0]["source"] == "%s:%d" % (socket.gethostname(), env.daemon.pid) and
    bans[0]["until_ms"] > time.time() * 1000 and
    abs(bans[0]["time_ms"] - time.time() * 1000) < 60000,
    "/status.json: the bans, newest first, redacted (%s)" % bans)
 dom = Dom(chromium("http://127.0.0.1:%d/" % HP, "status-events.png"))
-evs = [r for r in dom.events if len(r) == 6 and r[3] == "banned"]
+evs = [r for r in dom.events if len(r) == 7 and r[3] == "banned"]
 ok([r[2] for r in evs] == ["http://alice:***@127.0.0.1:9001", WEB[1]] and
-   all(r[1] == "web" and r[5] == "REPORT" for r in evs),
+   all(r[1] == "web" and r[5] == "REPORT" and
+       r[6] == bans[0]["source"] for r in evs),
    "status page: the recent bans (%s)" % dom.events)
 raw = get(HP, "/pool/api")[2]
 ok('id="events"' in raw and "9001" not in raw,

@@ -580,6 +580,67 @@ START_TEST(test_health_get)
 }
 END_TEST
 
+/* A pool's events: appended by anyone, read newest first, capped at
+ * about RA_EVENTS_MAX; bad ones refused. */
+START_TEST(test_events)
+{
+	struct ra_context *ctx = tu_connect();
+	redisContext *rc = tu_redis();
+	struct ra_events ev;
+	redisReply *r;
+	char big[300], item[32];
+	long long t0;
+	size_t i;
+
+	at_pool(ctx, "p", 0, 0, 1);
+	ck_assert_int_eq(ra_events_get(ctx, "p", 10, &ev), 0);
+	ck_assert_uint_eq(ev.n, 0);
+	t0 = at_redis_ms();
+	ck_assert_int_eq(ra_event_add(ctx, "p", "banned",
+	    "http://u:***@127.0.0.1:1", t0 + 600000, "REPORT", "host:1"), 0);
+	ck_assert_int_eq(ra_events_get(ctx, "p", 10, &ev), 0);
+	ck_assert_uint_eq(ev.n, 1);
+	ck_assert_str_eq(ev.v[0].kind, "banned");
+	ck_assert_str_eq(ev.v[0].item, "http://u:***@127.0.0.1:1");
+	ck_assert_str_eq(ev.v[0].detail, "REPORT");
+	ck_assert_str_eq(ev.v[0].source, "host:1");
+	ck_assert_int_eq(ev.v[0].until_ms, t0 + 600000);
+	ck_assert_int_ge(ev.v[0].at_ms, t0);
+	ra_events_deinit(&ev);
+	/* 400 more: the newest first, the stream trimmed */
+	for (i = 0; i < 400; i++) {
+		snprintf(item, sizeof item, "http://127.0.0.1:%zu", i);
+		ck_assert_int_eq(ra_event_add(ctx, "p", "down", item, 0, NULL,
+		    "host:1"), 0);
+	}
+	ck_assert_int_eq(ra_events_get(ctx, "p", RA_EVENTS_MAX, &ev), 0);
+	ck_assert_uint_eq(ev.n, RA_EVENTS_MAX);
+	ck_assert_str_eq(ev.v[0].item, "http://127.0.0.1:399");
+	ck_assert_str_eq(ev.v[0].detail, "");
+	for (i = 1; i < ev.n; i++)
+		ck_assert_int_ge(ev.v[i - 1].at_ms, ev.v[i].at_ms);
+	ra_events_deinit(&ev);
+	r = redisCommand(rc, "XLEN {ra:p}:events");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_ge(r->integer, RA_EVENTS_MAX);
+	ck_assert_int_le(r->integer, RA_EVENTS_MAX + 200);
+	freeReplyObject(r);
+	/* bad ones */
+	ck_assert_int_eq(ra_event_add(ctx, "p", "exploded", item, 0, NULL,
+	    NULL), -1);
+	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	ck_assert_int_eq(ra_event_add(ctx, "p", "up", item, 0, big, NULL), -1);
+	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
+	ck_assert_int_eq(ra_events_get(ctx, "p", 0, &ev), -1);
+	ck_assert_int_eq(ra_events_get(ctx, "p", RA_EVENTS_MAX + 1, &ev), -1);
+	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
+	redisFree(rc);
+	ra_free(ctx);
+}
+END_TEST
+
 START_TEST(test_end_quarantine)
 {
 	struct ra_context *ctx = tu_connect();
@@ -965,6 +1026,7 @@ main(void)
 	tcase_add_test(tc, test_latency_class);
 	tcase_add_test(tc, test_eviction);
 	tcase_add_test(tc, test_health_get);
+	tcase_add_test(tc, test_events);
 	tcase_add_test(tc, test_end_quarantine);
 	tcase_add_test(tc, test_ejection_outlasts_down);
 	tcase_add_test(tc, test_ejection_decays);
