@@ -62,7 +62,9 @@ end)
 -- drain), up to count and as many as the time budget held last step
 -- (page_size); when no item is left every key goes.
 --
--- KEYS: the 12 pool keys (see item.lua), 13: the registry SET of pools
+-- KEYS: the 12 pool keys (see item.lua), 13: the registry SET of pools,
+--       14: the pool's events stream (events.lua), dropped at the first
+--       step (optional)
 -- ARGV: 1 pool name, 2 scan cursor ("0" first), 3 count, 4 first (1/0)
 -- Returns: { next cursor ("0" = sweep done), items left (draining) }
 -- Errors: NO_SUCH_POOL, BAD_ARGUMENT
@@ -77,6 +79,9 @@ register('pool_delete', WRITE, function()
 	if ARGV[4] == '1' then
 		redis.call('HSET', KEYS[1], 'deleted', 1)
 		redis.call('SREM', KEYS[13], ARGV[1])
+		if KEYS[14] then
+			redis.call('UNLINK', KEYS[14])
+		end
 	end
 	CALL.deleted = true
 	spent_us()		-- the step's cost is measured from here

@@ -314,6 +314,7 @@ ra_build_pool_delete(struct ra_args *a, const char *prefix, const char *pool,
 	    errstr) != 0)
 		return -1;
 	registry_key(a, prefix);
+	ra_args_key(a, prefix, pool, ":events");	/* its history goes */
 	ra_args_str(a, pool);
 	snprintf(buf, sizeof buf, "%llu", cursor);
 	ra_args_str(a, buf);

@@ -636,6 +636,12 @@ START_TEST(test_events)
 	ck_assert_int_eq(ra_events_get(ctx, "p", 0, &ev), -1);
 	ck_assert_int_eq(ra_events_get(ctx, "p", RA_EVENTS_MAX + 1, &ev), -1);
 	ck_assert_int_eq(ctx->err, RA_ERR_BAD_ARGUMENT);
+	/* a deleted pool's history goes with it */
+	ck_assert_int_eq(ra_pool_delete(ctx, "p"), 0);
+	r = redisCommand(rc, "EXISTS {ra:p}:events");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->integer, 0);
+	freeReplyObject(r);
 	redisFree(rc);
 	ra_free(ctx);
 }
