@@ -237,13 +237,20 @@ ra_renew(struct ra_context *ctx, const char *pool, const char *token,
 	return 0;
 }
 
-/* A release or report answered: what the _ex forms give. */
-static void
-ejected_until(struct ra_result *res, long long *until_ms)
+/* Run a built release or report (built: its builder's return) and give
+ * what the _ex forms give. */
+static int
+ended_call(struct ra_context *ctx, int built, struct ra_args *a,
+    long long *until_ms)
 {
+	struct ra_result res;
+
+	if (SYNC(ctx, built, a, ra_decode_ended, &res) != 0)
+		return -1;
 	if (until_ms != NULL)
-		*until_ms = res->u.ended.until_ms;
-	ra_free_ended_result(res);
+		*until_ms = res.u.ended.until_ms;
+	ra_free_ended_result(&res);
+	return 0;
 }
 
 int
@@ -251,14 +258,9 @@ ra_release_ex(struct ra_context *ctx, const char *pool, const char *token,
     enum ra_outcome outcome, double latency_ms, long long *until_ms)
 {
 	struct ra_args a;
-	struct ra_result res;
 
-	if (SYNC(ctx, ra_build_release(&a, ra_prefix(ctx), pool, token,
-	    outcome, latency_ms, &ctx->err, ctx->errstr), &a,
-	    ra_decode_ended, &res) != 0)
-		return -1;
-	ejected_until(&res, until_ms);
-	return 0;
+	return ended_call(ctx, ra_build_release(&a, ra_prefix(ctx), pool,
+	    token, outcome, latency_ms, &ctx->err, ctx->errstr), &a, until_ms);
 }
 
 int
@@ -273,14 +275,9 @@ ra_report_ex(struct ra_context *ctx, const char *pool, const char *item,
     enum ra_outcome outcome, double latency_ms, long long *until_ms)
 {
 	struct ra_args a;
-	struct ra_result res;
 
-	if (SYNC(ctx, ra_build_report(&a, ra_prefix(ctx), pool, item,
-	    outcome, latency_ms, &ctx->err, ctx->errstr), &a,
-	    ra_decode_ended, &res) != 0)
-		return -1;
-	ejected_until(&res, until_ms);
-	return 0;
+	return ended_call(ctx, ra_build_report(&a, ra_prefix(ctx), pool, item,
+	    outcome, latency_ms, &ctx->err, ctx->errstr), &a, until_ms);
 }
 
 int
