@@ -70,7 +70,7 @@ events_add(struct events *ev, const char *pool, const char *item,
     enum event_kind k, long long until_ms, const char *detail)
 {
 	struct ra_async *ra;
-	char *red, buf[257];
+	char *red, buf[RA_EVENT_TEXT_MAX + 1];
 
 	if (ev == NULL || (unsigned)k >= EV__COUNT)
 		return;

@@ -12,8 +12,6 @@
 
 static const char *const events_suffix[] = { ":events" };
 
-#define EVENT_TEXT_MAX	256	/* bytes of detail and source */
-
 void
 ra_events_deinit(struct ra_events *ev)
 {
@@ -42,11 +40,11 @@ build_add(struct ra_args *a, const char *prefix, const char *pool,
 	if (source == NULL)
 		source = "";
 	if (kind == NULL || until_ms < 0 ||
-	    strlen(detail) > EVENT_TEXT_MAX || strlen(source) >
-	    EVENT_TEXT_MAX) {
+	    strlen(detail) > RA_EVENT_TEXT_MAX || strlen(source) >
+	    RA_EVENT_TEXT_MAX) {
 		ra_set_error(err, errstr, RA_ERR_BAD_ARGUMENT, "an event needs "
 		    "a kind, until >= 0, detail and source of at most %d "
-		    "bytes", EVENT_TEXT_MAX);
+		    "bytes", RA_EVENT_TEXT_MAX);
 		return -1;
 	}
 	if (ra_check_key("proxy", item, err, errstr) != 0 ||
@@ -170,25 +168,14 @@ ra_async_event_add(struct ra_async *ra, const char *pool, const char *kind,
     const char *item, long long until_ms, const char *detail,
     const char *source, ra_async_fn *fn, void *priv)
 {
-	struct ra_args a;
-	char errstr[RA_ERRSTR_LEN];
-	int err;
-
-	if (build_add(&a, ra_async_prefix(ra), pool, kind, item, until_ms,
-	    detail, source, &err, errstr) != 0)
-		return -1;
-	return ra_async_call(ra, &a, decode_add, NULL, fn, priv);
+	RA_ASYNC_BUILT(build_add(&a, ra_async_prefix(ra), pool, kind, item,
+	    until_ms, detail, source, &err, errstr), decode_add, NULL);
 }
 
 int
 ra_async_events_get(struct ra_async *ra, const char *pool, unsigned count,
     ra_async_fn *fn, void *priv)
 {
-	struct ra_args a;
-	char errstr[RA_ERRSTR_LEN];
-	int err;
-
-	if (build_get(&a, ra_async_prefix(ra), pool, count, &err, errstr) != 0)
-		return -1;
-	return ra_async_call(ra, &a, decode_get, free_get, fn, priv);
+	RA_ASYNC_BUILT(build_get(&a, ra_async_prefix(ra), pool, count, &err,
+	    errstr), decode_get, free_get);
 }

@@ -577,22 +577,11 @@ ra_health_get(struct ra_context *ctx, const char *pool,
 	return 0;
 }
 
-/* Async: a builder error is returned (fn never called). */
-#define HEALTH_ASYNC(build, dec, rfree) do {				\
-	struct ra_args a;						\
-	char errstr[RA_ERRSTR_LEN];					\
-	int err;							\
-									\
-	if ((build) != 0)						\
-		return -1;						\
-	return ra_async_call(ra, &a, (dec), (rfree), fn, priv);		\
-} while (0)
-
 int
 ra_async_health_claim(struct ra_async *ra, const char *pool, unsigned count,
     double lease, ra_async_fn *fn, void *priv)
 {
-	HEALTH_ASYNC(build_claim(&a, ra_async_prefix(ra), pool, count, lease,
+	RA_ASYNC_BUILT(build_claim(&a, ra_async_prefix(ra), pool, count, lease,
 	    &err, errstr), decode_claim, free_claim);
 }
 
@@ -604,7 +593,7 @@ ra_async_health_report(struct ra_async *ra, const char *pool,
 {
 	struct ra_health_probe p = { item, v, latency_ms, reason, 0 };
 
-	HEALTH_ASYNC(build_report(&a, ra_async_prefix(ra), pool, &p, 1, hc,
+	RA_ASYNC_BUILT(build_report(&a, ra_async_prefix(ra), pool, &p, 1, hc,
 	    &err, errstr), decode_report, NULL);
 }
 
@@ -613,7 +602,7 @@ ra_async_health_report_batch(struct ra_async *ra, const char *pool,
     const struct ra_health_probe *probes, size_t n,
     const struct ra_health_conf *hc, ra_async_fn *fn, void *priv)
 {
-	HEALTH_ASYNC(build_report(&a, ra_async_prefix(ra), pool, probes, n, hc,
+	RA_ASYNC_BUILT(build_report(&a, ra_async_prefix(ra), pool, probes, n, hc,
 	    &err, errstr), decode_batch, free_batch);
 }
 
@@ -622,7 +611,7 @@ ra_async_health_sync(struct ra_async *ra, const char *pool,
     unsigned long long cursor, unsigned count, double spread,
     ra_async_fn *fn, void *priv)
 {
-	HEALTH_ASYNC(build_sync(&a, ra_async_prefix(ra), pool, cursor, count,
+	RA_ASYNC_BUILT(build_sync(&a, ra_async_prefix(ra), pool, cursor, count,
 	    spread, &err, errstr), decode_integer, NULL);
 }
 
@@ -630,7 +619,7 @@ int
 ra_async_health_counts(struct ra_async *ra, const char *pool,
     ra_async_fn *fn, void *priv)
 {
-	HEALTH_ASYNC(build_counts(&a, ra_async_prefix(ra), pool, &err, errstr),
+	RA_ASYNC_BUILT(build_counts(&a, ra_async_prefix(ra), pool, &err, errstr),
 	    decode_counts, free_counts);
 }
 
@@ -638,6 +627,6 @@ int
 ra_async_health_get(struct ra_async *ra, const char *pool,
     const char *const *keys, size_t n, ra_async_fn *fn, void *priv)
 {
-	HEALTH_ASYNC(build_get(&a, ra_async_prefix(ra), pool, keys, n, &err,
+	RA_ASYNC_BUILT(build_get(&a, ra_async_prefix(ra), pool, keys, n, &err,
 	    errstr), decode_get, free_get);
 }

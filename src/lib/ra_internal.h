@@ -146,6 +146,20 @@ typedef void ra_result_free_fn(struct ra_result *res);
  */
 int	ra_async_call(struct ra_async *ra, struct ra_args *a, ra_decode_fn *dec,
 	    ra_result_free_fn *rfree, ra_async_fn *fn, void *priv);
+/*
+ * The body of an async call (its ra, fn and priv in scope) whose builder
+ * error is returned, fn never called: build fills the args a and, on
+ * error, err and errstr.
+ */
+#define RA_ASYNC_BUILT(build, dec, rfree) do {				\
+	struct ra_args a;						\
+	char errstr[RA_ERRSTR_LEN];					\
+	int err;							\
+									\
+	if ((build) != 0)						\
+		return -1;						\
+	return ra_async_call(ra, &a, (dec), (rfree), fn, priv);		\
+} while (0)
 const char *ra_async_prefix(const struct ra_async *ra);
 unsigned ra_async_batch(const struct ra_async *ra);
 

@@ -478,9 +478,10 @@ struct ra_events {
 	size_t		 n;
 };
 #define RA_EVENTS_MAX	256		/* kept per pool, about */
+#define RA_EVENT_TEXT_MAX 256		/* bytes of detail and of source */
 void	ra_events_deinit(struct ra_events *ev);
 /* Append an event: kind, item, until_ms as in struct ra_event; detail
- * and source (NULL: none) at most 256 bytes each. */
+ * and source (NULL: none) at most RA_EVENT_TEXT_MAX bytes each. */
 int	ra_event_add(struct ra_context *ctx, const char *pool,
 	    const char *kind, const char *item, long long until_ms,
 	    const char *detail, const char *source);
