@@ -47,6 +47,16 @@ cmd_fn	cmd_bind, cmd_unbind, cmd_binding, cmd_bindings;
 /* cmd_pool.c */
 cmd_fn	cmd_pools, cmd_stats, cmd_list, cmd_add, cmd_remove, cmd_gc,
 	cmd_check, cmd_verify;
+/*
+ * Read the health of n proxies of pool (keys stay valid until fn runs),
+ * RA_HEALTH_GET_MAX a call, one after the other; fn gets them all
+ * (hi->v[i] for keys[i]; it may take hi->v over, zeroing hi), or NULL
+ * when they could not be read.  -1 when nothing could be sent (fn will
+ * not run).  For LIST and the HTTP pool page.
+ */
+typedef void health_read_fn(void *arg, struct ra_health_infos *hi);
+int	health_read(struct ra_async *ra, const char *pool,
+	    const char *const *keys, size_t n, health_read_fn *fn, void *arg);
 
 /* cmd_lock.c */
 cmd_fn	cmd_lock, cmd_unlock;

@@ -298,59 +298,96 @@ cmd_list_reply(struct req *r, const struct ra_list *l,
 	req_finish(r);
 }
 
-static void cmd_list_health_cb(struct ra_async *ra, struct ra_result *res,
+/* A health_read in flight. */
+struct health_read {
+	char			*pool;		/* owned */
+	const char *const	*keys;		/* (ref) the caller's */
+	size_t			 n;
+	struct ra_health_infos	 got;		/* owned: read so far */
+	health_read_fn		*fn;
+	void			*arg;
+};
+
+static void health_read_cb(struct ra_async *ra, struct ra_result *res,
     void *arg);
 
-/* Read the health of the page's next RA_HEALTH_GET_MAX proxies (after
- * the r->lhealth.n read), or answer when there is none left. */
+/* The caller's callback with what was read (NULL: it failed). */
 static void
-cmd_list_health_next(struct req *r, struct ra_async *ra)
+health_read_end(struct health_read *hr, bool ok)
 {
-	const struct ra_list *l = r->list;
-	const char **keys;
-	size_t i, off = r->lhealth.n, n;
+	hr->fn(hr->arg, ok ? &hr->got : NULL);
+	ra_health_infos_deinit(&hr->got);
+	free(hr->pool);
+	free(hr);
+}
 
-	if (off >= l->n) {
-		cmd_list_reply(r, l, &r->lhealth);
-		return;
-	}
-	n = l->n - off < RA_HEALTH_GET_MAX ? l->n - off : RA_HEALTH_GET_MAX;
-	keys = xcalloc(n, sizeof *keys);
-	for (i = 0; i < n; i++)
-		keys[i] = l->items[off + i].key;
-	r->inflight++;
-	if (ra_async_health_get(ra, r->args.argv[1], keys, n,
-	    cmd_list_health_cb, r) != 0) {
-		r->inflight--;
-		cmd_list_reply(r, l, NULL);
-	}
-	free(keys);
+/* Ask for the next chunk: 0, or -1 when it could not be sent. */
+static int
+health_read_next(struct ra_async *ra, struct health_read *hr)
+{
+	size_t left = hr->n - hr->got.n;
+
+	return ra_async_health_get(ra, hr->pool, hr->keys + hr->got.n,
+	    left < RA_HEALTH_GET_MAX ? left : RA_HEALTH_GET_MAX,
+	    health_read_cb, hr);
 }
 
 static void
-cmd_list_health_cb(struct ra_async *ra, struct ra_result *res, void *arg)
+health_read_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 {
-	struct req *r = arg;
+	struct health_read *hr = arg;
 	struct ra_health_infos *got = &res->u.hinfos;
-	size_t left;
+	size_t left = hr->n - hr->got.n;
 
-	if (!req_back(r))
-		return;
-	left = r->list->n - r->lhealth.n;
 	if (res->err != RA_OK || got->n != (left < RA_HEALTH_GET_MAX ? left :
 	    RA_HEALTH_GET_MAX)) {
-		/* without the health (a pool deleted meanwhile, Redis gone),
-		 * the page is still the answer */
-		cmd_list_reply(r, r->list, NULL);
+		health_read_end(hr, false);
 		return;
 	}
 	/* take the entries over (their reasons with them) */
-	memcpy(r->lhealth.v + r->lhealth.n, got->v, got->n * sizeof *got->v);
-	r->lhealth.n += got->n;
+	memcpy(hr->got.v + hr->got.n, got->v, got->n * sizeof *got->v);
+	hr->got.n += got->n;
 	free(got->v);
 	got->v = NULL;
 	got->n = 0;
-	cmd_list_health_next(r, ra);
+	if (hr->got.n == hr->n)
+		health_read_end(hr, true);
+	else if (health_read_next(ra, hr) != 0)
+		health_read_end(hr, false);
+}
+
+int
+health_read(struct ra_async *ra, const char *pool, const char *const *keys,
+    size_t n, health_read_fn *fn, void *arg)
+{
+	struct health_read *hr;
+
+	if (n == 0)
+		return -1;
+	hr = xcalloc(1, sizeof *hr);
+	hr->pool = xstrdup(pool);
+	hr->keys = keys;
+	hr->n = n;
+	hr->got.v = xcalloc(n, sizeof *hr->got.v);
+	hr->fn = fn;
+	hr->arg = arg;
+	if (health_read_next(ra, hr) != 0) {
+		ra_health_infos_deinit(&hr->got);
+		free(hr->pool);
+		free(hr);
+		return -1;
+	}
+	return 0;
+}
+
+/* LIST's page with its health (hi NULL: it could not be read). */
+static void
+cmd_list_health_cb(void *arg, struct ra_health_infos *hi)
+{
+	struct req *r = arg;
+
+	if (req_back(r))
+		cmd_list_reply(r, r->list, hi);
 }
 
 static void
@@ -358,6 +395,7 @@ cmd_list_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 {
 	struct req *r = arg;
 	const struct conf_pool *cp;
+	const char **keys;
 	size_t i, n;
 
 	if (!req_result(r, res))
@@ -377,8 +415,16 @@ cmd_list_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 	}
 	r->list->n = n;
 	r->list->cursor = res->u.list.cursor;
-	r->lhealth.v = xcalloc(n, sizeof *r->lhealth.v);
-	cmd_list_health_next(r, ra);
+	keys = xcalloc(n, sizeof *keys);
+	for (i = 0; i < n; i++)
+		keys[i] = r->list->items[i].key;
+	r->keys = keys;
+	r->inflight++;
+	if (health_read(ra, r->args.argv[1], keys, n, cmd_list_health_cb,
+	    r) != 0) {
+		r->inflight--;
+		cmd_list_reply(r, r->list, NULL);
+	}
 }
 
 /* LIST pool [STATE s] [CURSOR c] [COUNT n] */

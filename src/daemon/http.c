@@ -86,8 +86,10 @@ struct http_req {
 						 * page's proxies */
 	size_t			 nitems;
 	size_t			 itemcap;
+	const char		**hkeys;	/* owned: their keys (into
+						 * items) while it is read */
 	struct ra_health_info	*health;	/* owned: their health (pools
-						 * with a check), nhealth read */
+						 * with a check), nhealth */
 	size_t			 nhealth;
 	struct http_event	*evs;		/* owned: the pools' recent
 						 * events, newest first once
@@ -859,6 +861,7 @@ http_req_free(struct http_req *hr)
 	for (i = 0; i < hr->nitems; i++)
 		free(hr->items[i].key);
 	free(hr->items);
+	free(hr->hkeys);
 	for (i = 0; i < hr->nhealth; i++)
 		free(hr->health[i].reason);
 	free(hr->health);
@@ -1010,54 +1013,37 @@ http_list_next(struct http_req *hr, struct ra_async *ra,
 	}
 }
 
-static void http_health_cb(struct ra_async *, struct ra_result *, void *);
-
-/* Read the health of the next RA_HEALTH_GET_MAX proxies of a pool page
- * (after the hr->nhealth read); nothing once every one is read. */
+/* The health of a pool page's proxies came (NULL: it could not be
+ * read, the page goes without): take it over. */
 static void
-http_health_next(struct http_req *hr, struct ra_async *ra)
-{
-	const char **keys;
-	size_t i, n;
-
-	if (hr->nhealth >= hr->nitems || hr->er == NULL)
-		return;
-	if (hr->health == NULL)
-		hr->health = xcalloc(hr->nitems, sizeof *hr->health);
-	n = hr->nitems - hr->nhealth;
-	if (n > RA_HEALTH_GET_MAX)
-		n = RA_HEALTH_GET_MAX;
-	keys = xcalloc(n, sizeof *keys);
-	for (i = 0; i < n; i++)
-		keys[i] = hr->items[hr->nhealth + i].key;
-	hr->inflight++;
-	if (ra_async_health_get(ra, hr->names.v[0], keys, n, http_health_cb,
-	    hr) != 0) {
-		hr->inflight--;
-		http_fail(hr, RA_ERR_BACKEND_DOWN, "Redis is unreachable");
-	}
-	free(keys);
-}
-
-/* The health of some proxies of a pool page came: take it over. */
-static void
-http_health_cb(struct ra_async *ra, struct ra_result *res, void *arg)
+http_health_cb(void *arg, struct ra_health_infos *hi)
 {
 	struct http_req *hr = arg;
-	struct ra_health_infos *got = &res->u.hinfos;
 
-	/* a pool deleted meanwhile: the page without health */
-	if (res->err == RA_OK && hr->nhealth + got->n <= hr->nitems) {
-		memcpy(hr->health + hr->nhealth, got->v,
-		    got->n * sizeof *got->v);
-		hr->nhealth += got->n;
-		free(got->v);
-		got->v = NULL;
-		got->n = 0;
-		http_health_next(hr, ra);
-	} else if (res->err != RA_OK && res->err != RA_ERR_NO_SUCH_POOL)
-		http_fail(hr, res->err, res->errstr);
+	if (hi != NULL) {
+		hr->health = hi->v;
+		hr->nhealth = hi->n;
+		hi->v = NULL;
+		hi->n = 0;
+	}
 	http_back(hr);
+}
+
+/* Ask for the health of a pool page's proxies. */
+static void
+http_health_read(struct http_req *hr, struct ra_async *ra)
+{
+	size_t i;
+
+	if (hr->nitems == 0 || hr->er == NULL)
+		return;
+	hr->hkeys = xcalloc(hr->nitems, sizeof *hr->hkeys);
+	for (i = 0; i < hr->nitems; i++)
+		hr->hkeys[i] = hr->items[i].key;
+	hr->inflight++;
+	if (health_read(ra, hr->names.v[0], hr->hkeys, hr->nitems,
+	    http_health_cb, hr) != 0)
+		hr->inflight--;
 }
 
 /* A page of proxies came: keep copies, ask for the next one, then for
@@ -1090,7 +1076,7 @@ http_list_cb(struct ra_async *ra, struct ra_result *res, void *arg)
 		}
 		cp = conf_pool_find(hr->h->d->conf, hr->names.v[0]);
 		if (cp != NULL && cp->check != NULL)
-			http_health_next(hr, ra);
+			http_health_read(hr, ra);
 	} else if (res->err != RA_ERR_NO_SUCH_POOL)
 		http_fail(hr, res->err, res->errstr);
 	http_back(hr);

@@ -48,7 +48,7 @@ req_maybe_free(struct req *r)
 		ra_list_deinit(r->list);
 		free(r->list);
 	}
-	ra_health_infos_deinit(&r->lhealth);
+	free(r->keys);
 	free(r->counts);
 	free(r->hcounts);
 	free(r);

@@ -66,8 +66,8 @@ struct req {
 	struct ra_health_counts	*hcounts;	/* owned, one per name */
 	struct ra_list		*list;		/* owned: LIST's page while
 						 * its health is read */
-	struct ra_health_infos	 lhealth;	/* owned: its health, read
-						 * for list->items[0..n) */
+	const char		**keys;		/* owned: its keys (into
+						 * list) for that read */
 	size_t			 done;		/* answers received */
 	int			 err;		/* first error of the calls */
 	char			 errstr[RA_ERRSTR_LEN];
