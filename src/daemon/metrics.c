@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,50 +151,51 @@ metrics_write_pools(struct daemon *d, struct evbuffer *b)
 {
 	static const char *const outcomes[RA_OUTCOME__COUNT] = { "none",
 	    "ok", "failed", "banned" };
+	/* the counters by outcome (from: the first outcome they have) */
+	static const struct outcome_series {
+		const char	*name, *help;
+		size_t		 off;
+		int		 from;
+	} outcome_series[] = {
+		{ "releases", "Leases given back here (RELEASE, and the "
+		    "gateway's), by pool and outcome.",
+		    offsetof(struct metrics_pool, releases), RA_OUTCOME_NONE },
+		{ "reports", "REPORTs answered here, by pool and outcome.",
+		    offsetof(struct metrics_pool, reports), RA_OUTCOME_NONE },
+		{ "ejections", "Proxies taken out of service by the outcomes "
+		    "of releases and reports answered here: outcome failed "
+		    "(eject_failures reached), banned (ban_time).",
+		    offsetof(struct metrics_pool, ejections),
+		    RA_OUTCOME_FAILED },
+	};
 	static const struct metrics_pool zero;
 	const struct conf *conf = d->conf;
 	const struct metrics_pool *mp;
+	const struct outcome_series *sr;
+	const unsigned long long *v;
 	struct prober_stats ps;
 	char labels[RA_KEY_MAX + 16];
-	size_t i;
-	int o, kind;
+	size_t i, k;
+	int o;
 
-	for (kind = 0; kind < 2; kind++) {
-		evbuffer_add_printf(b, kind == 0 ?
-		    "# HELP proxypoold_releases_total Leases given back here "
-		    "(RELEASE, and the gateway's), by pool and outcome.\n"
-		    "# TYPE proxypoold_releases_total counter\n" :
-		    "# HELP proxypoold_reports_total REPORTs answered here, "
-		    "by pool and outcome.\n"
-		    "# TYPE proxypoold_reports_total counter\n");
+	for (k = 0; k < sizeof outcome_series / sizeof outcome_series[0];
+	    k++) {
+		sr = &outcome_series[k];
+		evbuffer_add_printf(b, "# HELP proxypoold_%s_total %s\n"
+		    "# TYPE proxypoold_%s_total counter\n", sr->name, sr->help,
+		    sr->name);
 		for (i = 0; i < conf->npools; i++) {
 			if ((mp = metrics_pool_find(d->metrics,
 			    conf->pools[i].name)) == NULL)
 				mp = &zero;
-			for (o = 0; o < RA_OUTCOME__COUNT; o++)
+			v = (const unsigned long long *)(const void *)
+			    ((const char *)mp + sr->off);
+			for (o = sr->from; o < RA_OUTCOME__COUNT; o++)
 				evbuffer_add_printf(b, "proxypoold_%s_total"
 				    "{pool=\"%s\",outcome=\"%s\"} %llu\n",
-				    kind == 0 ? "releases" : "reports",
-				    conf->pools[i].name,
-				    outcomes[o],
-				    kind == 0 ? mp->releases[o] :
-				    mp->reports[o]);
+				    sr->name, conf->pools[i].name,
+				    outcomes[o], v[o]);
 		}
-	}
-	evbuffer_add_printf(b, "# HELP proxypoold_ejections_total Proxies "
-	    "taken out of service by the outcomes of releases and reports "
-	    "answered here: outcome failed (eject_failures reached), banned "
-	    "(ban_time).\n"
-	    "# TYPE proxypoold_ejections_total counter\n");
-	for (i = 0; i < conf->npools; i++) {
-		if ((mp = metrics_pool_find(d->metrics,
-		    conf->pools[i].name)) == NULL)
-			mp = &zero;
-		for (o = RA_OUTCOME_FAILED; o <= RA_OUTCOME_BANNED; o++)
-			evbuffer_add_printf(b, "proxypoold_ejections_total"
-			    "{pool=\"%s\",outcome=\"%s\"} %llu\n",
-			    conf->pools[i].name, outcomes[o],
-			    mp->ejections[o]);
 	}
 	evbuffer_add_printf(b, "# HELP proxypoold_lease_wait_seconds Time "
 	    "from a LEASE's arrival to its grant (WAIT included).\n"
