@@ -29,12 +29,6 @@ static const char *const kind_names[EV__COUNT] = {
 	"ejected", "banned", "down", "up", "evicted"
 };
 
-const char *
-event_kind_name(enum event_kind k)
-{
-	return (unsigned)k < EV__COUNT ? kind_names[k] : "?";
-}
-
 struct events *
 events_create(struct redis *redis)
 {
@@ -112,7 +106,7 @@ events_ended(struct daemon *d, const char *pool, enum ra_outcome o,
 	    1000000) + 500) / 1000;
 	red = proxyurl_redact(e->item);
 	log_pool(LOG_LEVEL_INFO, pool, "%s %s for %llds (%s %s)", red,
-	    event_kind_name(k), secs > 0 ? secs : 0, via,
+	    kind_names[k], secs > 0 ? secs : 0, via,
 	    ra_outcome_name(o));
 	free(red);
 }

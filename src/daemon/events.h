@@ -29,7 +29,6 @@ struct redis;
  * (host:pid) as their source. */
 struct events *events_create(struct redis *redis);
 void	events_destroy(struct events *ev);	/* NULL: no-op */
-const char *event_kind_name(enum event_kind k);
 
 /* Count an event and append it to the pool's stream (not waited for; a
  * failure is logged at debug level); item is redacted here, detail may
